@@ -1,0 +1,248 @@
+"""Settings for the forecast app, read from environment variables only (12-factor).
+
+Every variable has an embedded default that lets the app run with no services at all:
+SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env files in
+`env/` set the real values per environment. A bad value stops start-up with an error that
+names the variable (environs collects them all and `seal()` reports them together).
+"""
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from environs import Env, EnvValidationError
+from marshmallow.validate import URL, Range
+
+from config.sentry import SentryConfig, init_sentry
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# eager=False: collect every invalid variable, then report them all at seal().
+env = Env(eager=False)
+http_url = URL(schemes={"http", "https"}, require_tld=False)
+
+# ------------------------------------------------------------------------------
+# Core
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#debug
+# True by default so a bare checkout runs; the app image sets DJANGO_DEBUG=false.
+DEBUG = env.bool("DJANGO_DEBUG", True)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", "")
+# https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Behind nginx: take the client address from the X-Forwarded-For entry nginx appends
+# (see config.middleware.ForwardedForMiddleware). Off when clients can reach the app directly.
+USE_X_FORWARDED_FOR = env.bool("DJANGO_USE_X_FORWARDED_FOR", False)
+
+# ------------------------------------------------------------------------------
+# HTTPS (production sets these; TLS ends in front of nginx, which forwards the scheme)
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-ssl-redirect
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# Health checks come from inside the network over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-secure
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", False)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-cookie-secure
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", False)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-hsts-seconds
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", 0, validate=Range(min=0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# ------------------------------------------------------------------------------
+# Applications
+# ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Serve static files through whitenoise in `runserver` too, as in production.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "accounts",
+    "forecast",
+]
+
+MIDDLEWARE = [
+    "config.middleware.ForwardedForMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.SentryUserMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Database and cache
+# ------------------------------------------------------------------------------
+# https://github.com/jazzband/dj-database-url (postgres://user:pass@host:5432/name)
+DATABASES = {
+    "default": env.dj_db_url(
+        "DATABASE_URL",
+        f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60, validate=Range(min=0)),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# https://docs.djangoproject.com/en/5.2/topics/cache/#redis (redis://host:6379/0); empty: in-process cache
+REDIS_URL = env.str(
+    "REDIS_URL", "", validate=lambda v: not v or URL(schemes={"redis", "rediss"}, require_tld=False)(v)
+)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# ------------------------------------------------------------------------------
+# Auth
+# ------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "forecast:location-list"
+LOGOUT_REDIRECT_URL = "login"
+
+# ------------------------------------------------------------------------------
+# Internationalisation
+# ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------------------
+# Static files (whitenoise: compressed, hashed names, far-future caching)
+# ------------------------------------------------------------------------------
+# https://whitenoise.readthedocs.io/en/stable/django.html
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# ------------------------------------------------------------------------------
+# E-mail
+# ------------------------------------------------------------------------------
+# https://github.com/migonzalvar/dj-email-url (smtp://user:pass@host:25, consolemail://)
+vars().update(env.dj_email_url("EMAIL_URL", "consolemail://") or {})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, validate=Range(min=1))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Migraine Forecast <forecast@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# ------------------------------------------------------------------------------
+# Outside services
+# ------------------------------------------------------------------------------
+# https://open-meteo.com/en/docs
+OPEN_METEO_FORECAST_URL = env.str(
+    "OPEN_METEO_FORECAST_URL", "https://api.open-meteo.com/v1/forecast", validate=http_url
+)
+# https://open-meteo.com/en/docs/geocoding-api
+OPEN_METEO_GEOCODING_URL = env.str(
+    "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search", validate=http_url
+)
+OPEN_METEO_TIMEOUT = env.float("OPEN_METEO_TIMEOUT", 10.0, validate=Range(min=0.1))
+# Attempts after the first one, with exponential backoff, on 429/5xx and connection errors.
+OPEN_METEO_RETRIES = env.int("OPEN_METEO_RETRIES", 3, validate=Range(min=0, max=10))
+OPEN_METEO_BACKOFF = env.float("OPEN_METEO_BACKOFF", 0.5, validate=Range(min=0))
+
+# OpenAI-compatible chat completions API; empty LLM_BASE_URL means the rule-based predictor only.
+LLM_BASE_URL = (env.str("LLM_BASE_URL", "", validate=lambda v: not v or http_url(v)) or "").rstrip("/")
+LLM_MODEL = env.str("LLM_MODEL", "gpt-4o-mini")
+LLM_API_KEY = env.str("LLM_API_KEY", "")
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", 30.0, validate=Range(min=0.1))
+LLM_RETRIES = env.int("LLM_RETRIES", 1, validate=Range(min=0, max=5))
+
+# ------------------------------------------------------------------------------
+# Jobs and scheduler
+# ------------------------------------------------------------------------------
+# Cron expressions (minute hour day month weekday, UTC) for `manage.py scheduler`.
+SCHEDULE = {
+    "collect_weather_data": env.str("SCHEDULE_COLLECT_WEATHER_DATA", "5 * * * *"),
+    "generate_predictions": env.str("SCHEDULE_GENERATE_PREDICTIONS", "15 * * * *"),
+    "process_notifications": env.str("SCHEDULE_PROCESS_NOTIFICATIONS", "20 * * * *"),
+    "compare_forecasts": env.str("SCHEDULE_COMPARE_FORECASTS", "30 */6 * * *"),
+}
+# GlitchTip heartbeat monitor URLs (written by scripts/bootstrap-glitchtip); empty: no ping.
+HEARTBEAT_URLS = {
+    job: env.str(f"HEARTBEAT_URL_{job.upper()}", "") for job in SCHEDULE
+}
+# The scheduler touches this file while it runs; the container healthcheck reads its age.
+SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", "/tmp/scheduler-alive")
+# Rows older than this are removed by the jobs' --cleanup option.
+DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))
+# A forecast/actual temperature difference above this is a data-quality anomaly.
+ANOMALY_TEMPERATURE_DELTA = env.float("ANOMALY_TEMPERATURE_DELTA", 10.0, validate=Range(min=0))
+# Public address of the app, used for links in e-mails.
+APP_PUBLIC_URL = (env.str("APP_PUBLIC_URL", "http://localhost:8000", validate=http_url) or "").rstrip("/")
+
+# ------------------------------------------------------------------------------
+# Logging: to stdout, for the container runtime to collect
+# ------------------------------------------------------------------------------
+LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# ------------------------------------------------------------------------------
+# Sentry / GlitchTip (see config/sentry.py for what is sent, scrubbed, kept and dropped)
+# ------------------------------------------------------------------------------
+SENTRY = SentryConfig.from_env(env)
+
+try:
+    env.seal()
+except EnvValidationError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false.")
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+
+init_sentry(SENTRY)

@@ -1,0 +1,33 @@
+"""The HTTP client policy shared by the Open-Meteo and LLM clients: timeouts and retries with backoff."""
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+def session(retries: int, backoff: float, methods=("GET",)) -> requests.Session:
+    """A session that retries connection errors, 429 and 5xx with exponential backoff.
+
+    Retry-After is honoured (capped by backoff_max) so a rate-limited API is not hammered.
+    When retries run out, the last response is returned (raise_on_status=False) so the caller
+    can report its status and body.
+    """
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        backoff_max=30,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset(methods),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    http = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = "migraine-forecast/1.0"
+    return http

@@ -1,0 +1,73 @@
+"""Run the four jobs on the cron schedules from settings.SCHEDULE (APScheduler, UTC)."""
+import logging
+import signal
+from datetime import UTC, datetime
+import sys
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+ALIVE_EVERY_SECONDS = 30
+
+
+def run_job(name: str) -> None:
+    """One scheduled run; the job reports its own failures, so here they are only logged."""
+    close_old_connections()
+    try:
+        call_command(name)
+    except CommandError as exc:
+        logger.error("scheduled %s finished with failures: %s", name, exc)
+    except Exception:
+        logger.exception("scheduled %s crashed", name)
+    finally:
+        close_old_connections()
+
+
+class Command(BaseCommand):
+    help = "Run collect_weather_data, generate_predictions, process_notifications and compare_forecasts on their cron schedules."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--list", action="store_true", help="Print the schedule and next run times, then exit.")
+
+    def triggers(self):
+        triggers = {}
+        for job, expression in settings.SCHEDULE.items():
+            try:
+                triggers[job] = CronTrigger.from_crontab(expression, timezone="UTC")
+            except ValueError as exc:
+                raise CommandError(
+                    f"SCHEDULE_{job.upper()}={expression!r} is not a cron expression "
+                    f"(minute hour day month weekday): {exc}"
+                ) from None
+        return triggers
+
+    def handle(self, *args, **options):
+        triggers = self.triggers()
+        scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                    "misfire_grace_time": 300})
+        for job, trigger in triggers.items():
+            scheduler.add_job(run_job, trigger, args=[job], id=job, name=job)
+        if options["list"]:
+            now = datetime.now(UTC)
+            for job, trigger in triggers.items():
+                self.stdout.write(f"{job:24} {settings.SCHEDULE[job]:16} next {trigger.get_next_fire_time(None, now):%Y-%m-%d %H:%M} UTC")
+            return
+        alive = Path(settings.SCHEDULER_HEARTBEAT_FILE)
+        scheduler.add_job(alive.touch, "interval", seconds=ALIVE_EVERY_SECONDS, id="alive", name="alive")
+        alive.touch()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        for job in triggers:
+            self.stdout.write(f"scheduled {job}: {settings.SCHEDULE[job]} (UTC)")
+        self.stdout.write("scheduler running; Ctrl+C or SIGTERM stops it")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            self.stdout.write("scheduler stopping")
+            scheduler.shutdown(wait=False)

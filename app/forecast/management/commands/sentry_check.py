@@ -1,0 +1,71 @@
+"""Send one event of each kind through the app's own Sentry set-up and print their ids.
+
+The guide's test_sentry.py as a command: an exception, a message, an ERROR log record and a
+transaction with spans, all with breadcrumbs, tags, a custom context and a user, and all
+tagged with one run id so that scripts/smoke-test can find them in GlitchTip.
+"""
+import json
+import logging
+import uuid
+
+import sentry_sdk
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+logger = logging.getLogger("forecast.sentry_check")
+
+
+class SentryCheckError(Exception):
+    """The deliberate exception sent by sentry_check."""
+
+
+class Command(BaseCommand):
+    help = "Send a test exception, message, error log and transaction to Sentry/GlitchTip; print their event ids."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--run-id", default="", help="Tag every event with this id (default: a new one).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+        parser.add_argument("--flush-timeout", type=float, default=10.0, help="Seconds to wait for delivery.")
+
+    def handle(self, *args, **options):
+        client = sentry_sdk.get_client()
+        if not client.is_active():
+            raise CommandError(
+                "Sentry is off in this process: set SENTRY_DSN (and SENTRY_ENABLED=true). "
+                f"Now: SENTRY_ENABLED={settings.SENTRY.enabled}, SENTRY_DSN {'set' if settings.SENTRY.dsn else 'empty'}."
+            )
+        run_id = options["run_id"] or uuid.uuid4().hex[:12]
+        ids = {}
+        with sentry_sdk.new_scope() as scope:
+            scope.set_tag("run_id", run_id)
+            scope.set_tag("check", "sentry_check")
+            scope.set_tag("source", "app")
+            scope.set_user({"id": "sentry-check", "username": "sentry-check"})
+            scope.set_context("sentry_check", {"run_id": run_id, "environment": settings.SENTRY.environment,
+                                               "release": settings.SENTRY.release})
+            sentry_sdk.add_breadcrumb(category="user_action", message="sentry_check started", level="info")
+            sentry_sdk.add_breadcrumb(category="weather", message="pretend weather fetch", data={"run_id": run_id})
+
+            try:
+                raise SentryCheckError(f"sentry_check exception {run_id}")
+            except SentryCheckError:
+                ids["error"] = sentry_sdk.capture_exception()
+            ids["message"] = sentry_sdk.capture_message(f"sentry_check message {run_id}", level="info")
+            logger.error("sentry_check error log %s", run_id)
+            ids["log"] = sentry_sdk.last_event_id()
+
+            # Sampled whatever the sample rate: the check must produce a transaction.
+            transaction = sentry_sdk.start_transaction(op="sentry_check", name=f"sentry_check {run_id}", sampled=True)
+            for step in ("weather.fetch", "llm.call", "db.query"):
+                with transaction.start_child(op=step, name=f"sentry_check {step}"):
+                    pass
+            ids["transaction"] = transaction.finish()
+
+        sentry_sdk.flush(timeout=options["flush_timeout"])
+        if options["json"]:
+            self.stdout.write(json.dumps({"run_id": run_id, "environment": settings.SENTRY.environment,
+                                          "release": settings.SENTRY.release, "events": ids}))
+            return
+        self.stdout.write(f"run id {run_id} (environment {settings.SENTRY.environment}, release {settings.SENTRY.release})")
+        for kind, event_id in ids.items():
+            self.stdout.write(f"  {kind:12} {event_id}")

@@ -1,0 +1,131 @@
+"""The deterministic rule-based predictor: always available, used whenever the LLM is not.
+
+Each weather factor gets a score from 0 to 1 from how far the forecast goes past a threshold,
+weighted per prediction type, then scaled by the user's sensitivity to that factor (0 ignores
+it, 1 is normal, 3 doubles it) and by their overall sensitivity. The factors are returned so
+the dashboard can explain "why HIGH".
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from statistics import mean
+
+from forecast.models import PredictionType, RiskLevel
+
+# Per-factor weight for each prediction type (how much that factor matters to it).
+WEIGHTS = {
+    PredictionType.MIGRAINE: {
+        "pressure": 0.40,
+        "low_pressure": 0.20,
+        "temperature": 0.25,
+        "humidity": 0.10,
+        "precipitation": 0.05,
+        "cloud_cover": 0.05,
+    },
+    PredictionType.SINUSITIS: {
+        "pressure": 0.20,
+        "low_pressure": 0.15,
+        "temperature": 0.20,
+        "humidity": 0.30,
+        "precipitation": 0.10,
+        "cloud_cover": 0.05,
+    },
+}
+# Sensitivity 0..3 -> multiplier.
+SENSITIVITY_SCALE = {0: 0.0, 1: 1.0, 2: 1.5, 3: 2.0}
+# Weighted total -> level.
+HIGH_AT = 0.45
+MEDIUM_AT = 0.2
+
+TIPS = {
+    "pressure": "Pressure is changing fast: keep your usual medication at hand and stay hydrated.",
+    "low_pressure": "Low pressure is coming: plan a quieter day and keep regular meals and sleep.",
+    "temperature": "Large temperature swings: dress in layers and avoid sudden hot/cold changes.",
+    "humidity": "Humidity is extreme: use a humidifier or saline rinse and keep rooms aired.",
+    "precipitation": "Rain is expected: damp air can irritate sinuses; keep nasal passages moist.",
+    "cloud_cover": "A long overcast spell: get daylight when you can and keep a steady routine.",
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    label: str
+    value: float
+    score: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: str
+    confidence: float
+    rationale: str
+    prevention_tips: list[str]
+    factors: list[dict] = field(default_factory=list)
+    source: str = "rules"
+
+
+def _ramp(value: float, start: float, full: float) -> float:
+    """0 below `start`, 1 from `full`, linear between."""
+    if value <= start:
+        return 0.0
+    if value >= full:
+        return 1.0
+    return (value - start) / (full - start)
+
+
+def weather_factors(hours) -> list[Factor]:
+    """Score the six factors over the forecast hours (objects with the WeatherForecast fields)."""
+    pressures = [h.pressure_msl for h in hours]
+    temperatures = [h.temperature for h in hours]
+    humidities = [h.humidity for h in hours]
+    clouds = [h.cloud_cover for h in hours if h.cloud_cover is not None]
+    rain = sum(h.precipitation or 0.0 for h in hours)
+
+    pressure_change = pressures[-1] - pressures[0]
+    pressure_range = max(pressures) - min(pressures)
+    low = min(pressures)
+    temperature_range = max(temperatures) - min(temperatures)
+    humidity_high, humidity_low = max(humidities), min(humidities)
+    humidity_score = max(_ramp(humidity_high, 80, 95), _ramp(100 - humidity_low, 70, 85))
+    cloud_mean = mean(clouds) if clouds else 0.0
+    return [
+        Factor("pressure", "Pressure change", round(pressure_range, 1), _ramp(pressure_range, 3, 10),
+               f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)"),
+        Factor("low_pressure", "Low pressure", round(low, 1), _ramp(1013 - low, 5, 25),
+               f"lowest {low:.0f} hPa"),
+        Factor("temperature", "Temperature change", round(temperature_range, 1), _ramp(temperature_range, 5, 12),
+               f"{min(temperatures):.0f} to {max(temperatures):.0f} °C"),
+        Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
+               f"{humidity_low:.0f}% to {humidity_high:.0f}%"),
+        Factor("precipitation", "Precipitation", round(rain, 1), _ramp(rain, 1, 10), f"{rain:.1f} mm in total"),
+        Factor("cloud_cover", "Cloud cover", round(cloud_mean, 0), _ramp(cloud_mean, 60, 95),
+               f"{cloud_mean:.0f}% on average"),
+    ]
+
+
+def predict(hours, profile, prediction_type: str) -> Assessment:
+    """Risk for `prediction_type` over `hours` (the forecast from now to the window's end)."""
+    if len(hours) < 2:
+        return Assessment(RiskLevel.LOW, 0.1, "Not enough forecast data for this window yet.", [], [])
+    weights = WEIGHTS[PredictionType(prediction_type)]
+    overall = SENSITIVITY_SCALE[profile.sensitivity_overall]
+    scored = []
+    total = 0.0
+    for factor in weather_factors(hours):
+        contribution = factor.score * weights[factor.name] * SENSITIVITY_SCALE[profile.sensitivity(factor.name)] * overall
+        total += contribution
+        scored.append({**asdict(factor), "score": round(factor.score, 2), "contribution": round(contribution, 3)})
+    scored.sort(key=lambda f: f["contribution"], reverse=True)
+    level = RiskLevel.HIGH if total >= HIGH_AT else RiskLevel.MEDIUM if total >= MEDIUM_AT else RiskLevel.LOW
+    drivers = [f for f in scored if f["contribution"] > 0.02][:3]
+    if drivers:
+        rationale = "Driven by " + "; ".join(f"{f['label'].lower()} ({f['detail']})" for f in drivers) + "."
+    else:
+        rationale = "No weather factor stands out for this window."
+    # More forecast hours and a clearer margin from the thresholds mean more confidence.
+    margin = min(abs(total - HIGH_AT), abs(total - MEDIUM_AT))
+    confidence = round(min(0.95, 0.5 + min(len(hours), 24) / 96 + min(margin, 0.2)), 2)
+    tips = [TIPS[f["name"]] for f in drivers] if level != RiskLevel.LOW else []
+    return Assessment(level, confidence, rationale, tips, scored)

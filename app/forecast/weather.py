@@ -1,0 +1,35 @@
+"""Storing Open-Meteo forecasts: one row per location and hour, upserted."""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from forecast import open_meteo
+from forecast.models import WeatherForecast
+
+FIELDS = ("temperature", "humidity", "pressure_msl", "surface_pressure", "precipitation", "cloud_cover", "wind_speed")
+
+
+def collect(location, *, hours: int = 72, dry_run: bool = False) -> str:
+    """Fetch the next `hours` for `location` and upsert them; returns a one-line summary."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    fetched = open_meteo.fetch_hourly(float(location.latitude), float(location.longitude), forecast_hours=hours)
+    rows = [
+        WeatherForecast(location=location, target_time=h.time, fetched_at=timezone.now(),
+                        **{field: getattr(h, field) for field in FIELDS})
+        for h in fetched
+        if h.time >= now
+    ]
+    if dry_run:
+        return f"{len(rows)} hours fetched (dry run, nothing stored)"
+    WeatherForecast.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["location", "target_time"],
+        update_fields=[*FIELDS, "fetched_at"],
+    )
+    return f"{len(rows)} hours stored"
+
+
+def cleanup(before) -> int:
+    deleted, _ = WeatherForecast.objects.filter(target_time__lt=before).delete()
+    return deleted
