@@ -1,0 +1,163 @@
+"""Fixtures over the real services started by tests/harness/plugin.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import sentry_sdk
+from django.core.management import call_command
+
+from tests.harness import plugin
+from tests.harness.processes import REPO, free_port, stop, wait_for_port
+
+
+@pytest.fixture(scope="session")
+def services() -> plugin.Services:
+    return plugin.services
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes(services):
+    for fake in (services.open_meteo, services.llm, services.sentry, services.smtp):
+        fake.reset()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files():
+    """DEBUG is off as in production, so the hashed, compressed static files must exist."""
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def open_meteo(services):
+    return services.open_meteo
+
+
+@pytest.fixture
+def smtp(services):
+    return services.smtp
+
+
+@pytest.fixture
+def llm(services, settings):
+    """The LLM predictor switched on, talking to the local OpenAI-compatible server."""
+    settings.LLM_BASE_URL = services.llm.url
+    return services.llm
+
+
+@pytest.fixture
+def sentry_init(services, settings):
+    """Initialise the app's Sentry set-up (config/sentry.py) against the local receiver.
+
+    Returns a function taking SentryConfig overrides; the receiver collects what arrives.
+    """
+    from config.sentry import SentryConfig, init_sentry
+
+    def init(**overrides):
+        config = replace(
+            SentryConfig(dsn=services.sentry.dsn(1), environment="test", release="migraine-forecast@test",
+                         traces_sample_rate=1.0, secret_values=settings.SENTRY.secret_values),
+            **overrides,
+        )
+        settings.SENTRY = config
+        init_sentry(config)
+        return services.sentry
+
+    yield init
+    sentry_sdk.flush(timeout=5)
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().clear()
+    sentry_sdk.get_isolation_scope().clear()
+    sentry_sdk.get_current_scope().clear()
+
+
+@pytest.fixture
+def sentry(sentry_init):
+    """The receiver, with Sentry initialised the default way (no PII, every transaction sampled)."""
+    return sentry_init()
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    from accounts.models import HealthProfile
+
+    account = django_user_model.objects.create_user("jane", "jane@example.com", "a-Long-test-passw0rd")
+    HealthProfile.objects.create(user=account)
+    return account
+
+
+@pytest.fixture
+def other_user(db, django_user_model):
+    return django_user_model.objects.create_user("mallory", "mallory@example.com", "another-Long-passw0rd")
+
+
+@pytest.fixture
+def location(user):
+    from forecast.models import Location
+
+    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437", longitude="13.41053")
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def manage(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run `manage.py` in its own process, with the test environment plus `env`."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO / "app", env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, check=check, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup, django_db_blocker):
+    """DATABASE_URL of the test database pytest-django created, for processes outside pytest."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@dataclass
+class Gunicorn:
+    url: str
+    log: Path
+
+    def __str__(self):
+        return self.url
+
+
+@pytest.fixture(scope="session")
+def gunicorn(test_database_url, services, tmp_path_factory):
+    """The app served by real gunicorn with the bundle's gunicorn.conf.py, reporting to the local Sentry receiver.
+
+    Tests that use it need `transactional_db`, so that what they write is committed and visible to it.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "SENTRY_DSN": services.sentry.dsn(2),
+        "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+        "SENTRY_RELEASE": "migraine-forecast@gunicorn-test",
+        "DJANGO_USE_X_FORWARDED_FOR": "true",
+    }
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
+            cwd=REPO / "app", env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, what=f"gunicorn (log: {log})")
+        yield Gunicorn(f"http://127.0.0.1:{port}", log)
+    finally:
+        stop(process)

@@ -1,0 +1,126 @@
+"""A real HTTP server on loopback for standing in for an outside API.
+
+Subclasses answer requests in the real API's wire format (`route`); tests can queue
+one-off answers (a 429, a 500, a malformed body, a slow answer) with `script`, and read
+what was asked in `requests`.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, [default])[0]
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | str | dict | list = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def encoded(self) -> tuple[bytes, dict[str, str]]:
+        headers = dict(self.headers)
+        body = self.body
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        return body, headers
+
+
+class FakeHTTPServer:
+    """Threaded HTTP server; `route(request) -> Response` is the normal behaviour."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.requests: list[Request] = []
+        self.scripted: deque[Response] = deque()
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                owner._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=self.name, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def reset(self):
+        with self._lock:
+            self.requests.clear()
+            self.scripted.clear()
+
+    def script(self, *responses: Response) -> None:
+        """Answer the next requests with these, in order, before `route` takes over again."""
+        with self._lock:
+            self.scripted.extend(responses)
+
+    def route(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        if handler.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        parts = urlsplit(handler.path)
+        request = Request(handler.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+                          {k.lower(): v for k, v in handler.headers.items()}, body)
+        with self._lock:
+            self.requests.append(request)
+            response = self.scripted.popleft() if self.scripted else None
+        if response is None:
+            response = self.route(request)
+        if response.delay:
+            time.sleep(response.delay)
+        payload, headers = response.encoded()
+        try:
+            handler.send_response(response.status)
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to do

@@ -1,0 +1,90 @@
+"""Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats."""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from tests.harness.http_fake import FakeHTTPServer, Request, Response
+
+UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "pressure_msl": "hPa", "surface_pressure": "hPa",
+         "precipitation": "mm", "cloud_cover": "%", "wind_speed_10m": "km/h"}
+
+CALM = {"temperature_2m": 12.0, "relative_humidity_2m": 60.0, "pressure_msl": 1016.0, "surface_pressure": 1010.0,
+        "precipitation": 0.0, "cloud_cover": 30.0, "wind_speed_10m": 8.0}
+
+
+def calm_weather(time: datetime, latitude: float, longitude: float) -> dict:
+    """Mild, steady weather with a small daily temperature wave: LOW risk for everyone."""
+    return {**CALM, "temperature_2m": round(12 + 2 * math.sin(time.hour / 24 * 2 * math.pi), 1)}
+
+
+def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
+    """A deep low arriving: pressure falls 2 hPa an hour, temperature drops, humid and wet: HIGH risk."""
+    hours = (time - datetime.now(UTC).replace(minute=0, second=0, microsecond=0)) / timedelta(hours=1)
+    return {"temperature_2m": round(18 - 1.5 * max(hours, 0), 1), "relative_humidity_2m": 96.0,
+            "pressure_msl": round(1010 - 2.0 * max(hours, 0), 1), "surface_pressure": 1000.0,
+            "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
+
+
+class OpenMeteoFake(FakeHTTPServer):
+    name = "open-meteo"
+
+    def __init__(self):
+        super().__init__()
+        self.weather = calm_weather
+        # name (lower case) -> list of geocoding results
+        self.places = {
+            "berlin": [
+                {"id": 2950159, "name": "Berlin", "latitude": 52.52437, "longitude": 13.41053, "elevation": 74.0,
+                 "feature_code": "PPLC", "country_code": "DE", "timezone": "Europe/Berlin", "population": 3426354,
+                 "country_id": 2921044, "country": "Germany", "admin1": "Land Berlin", "admin1_id": 2950157},
+                {"id": 5083330, "name": "Berlin", "latitude": 44.46867, "longitude": -71.18508, "elevation": 311.0,
+                 "feature_code": "PPL", "country_code": "US", "timezone": "America/New_York", "population": 9367,
+                 "country_id": 6252001, "country": "United States", "admin1": "New Hampshire"},
+            ],
+        }
+
+    def reset(self):
+        super().reset()
+        self.weather = calm_weather
+
+    def route(self, request: Request) -> Response:
+        if request.path == "/v1/forecast":
+            return self.forecast(request)
+        if request.path == "/v1/search":
+            return self.search(request)
+        return Response(404, {"error": True, "reason": "Not Found"})
+
+    def forecast(self, request: Request) -> Response:
+        try:
+            latitude = float(request.param("latitude"))
+            longitude = float(request.param("longitude"))
+        except (TypeError, ValueError):
+            return Response(400, {"error": True, "reason": "Parameter 'latitude' and 'longitude' must have the same number of elements"})
+        if not (-90 <= latitude <= 90):
+            return Response(400, {"error": True, "reason": f"Latitude must be in range of -90 to 90°. Given: {latitude}."})
+        variables = [v for v in (request.param("hourly") or "").split(",") if v]
+        unknown = [v for v in variables if v not in UNITS]
+        if unknown:
+            return Response(400, {"error": True, "reason": f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly"})
+        forecast_hours = int(request.param("forecast_hours") or 168)
+        past_hours = int(request.param("past_hours") or 0)
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
+        rows = [self.weather(t, latitude, longitude) for t in times]
+        hourly = {"time": [t.strftime("%Y-%m-%dT%H:%M") for t in times]}
+        for variable in variables:
+            hourly[variable] = [row[variable] for row in rows]
+        return Response(200, {
+            "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
+            "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 38.0,
+            "hourly_units": {"time": "iso8601", **{v: UNITS[v] for v in variables}},
+            "hourly": hourly,
+        })
+
+    def search(self, request: Request) -> Response:
+        name = (request.param("name") or "").strip().lower()
+        count = int(request.param("count") or 10)
+        results = self.places.get(name, [])[:count]
+        # Like the real API: no "results" key at all when nothing matches.
+        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4})

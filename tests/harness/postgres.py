@@ -1,0 +1,81 @@
+"""A throwaway PostgreSQL server from Debian's binaries, initialised by the bundle's own init script."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.harness.processes import as_unprivileged, free_port, stop, wait_for_port
+
+
+def _bindir() -> str:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    if not candidates:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
+    return candidates[-1]
+
+
+class PostgresServer:
+    SUPERUSER = "postgres"
+
+    def __init__(self, user: str = "postgres"):
+        self.bindir = _bindir()
+        self.os_user = user
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="mf-postgres-")
+        self.datadir = os.path.join(self.workdir, "data")
+        self.process = None
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, user)
+
+    def _run(self, argv, **kwargs):
+        return subprocess.run(as_unprivileged(argv, self.os_user), check=True, capture_output=True, text=True, **kwargs)
+
+    def start(self) -> PostgresServer:
+        self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", self.SUPERUSER,
+                   # The superuser connects over the socket; every role of the bundle over TCP with its password.
+                   "--auth-local=trust", "--auth-host=scram-sha-256",
+                   "--encoding=UTF8", "--locale=C", "-N"])
+        self.process = subprocess.Popen(
+            as_unprivileged([f"{self.bindir}/postgres", "-D", self.datadir, "-p", str(self.port),
+                             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
+                             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                            self.os_user),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        wait_for_port(self.port, self.process, what="postgres")
+        self.wait_ready()
+        return self
+
+    def wait_ready(self):
+        for _ in range(100):
+            result = subprocess.run([f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                                    capture_output=True)
+            if result.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not become ready")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return self._run([f"{self.bindir}/psql", "-h", self.workdir, "-p", str(self.port), "-U", self.SUPERUSER,
+                          "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql]).stdout
+
+    def run_init_script(self, script: Path, env: dict[str, str]) -> str:
+        """Run a /docker-entrypoint-initdb.d script the way the official image does (psql on PATH, PG* set)."""
+        script_env = {**os.environ, **env, "PATH": f"{self.bindir}:{os.environ['PATH']}",
+                      "PGHOST": self.workdir, "PGPORT": str(self.port), "POSTGRES_USER": self.SUPERUSER,
+                      "PGUSER": self.SUPERUSER, "POSTGRES_DB": "postgres"}
+        return subprocess.run(as_unprivileged(["bash", str(script)], self.os_user), env=script_env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def url(self, user: str, password: str, database: str) -> str:
+        return f"postgres://{user}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self):
+        if self.process:
+            stop(self.process, timeout=20)
+        subprocess.run(["rm", "-rf", self.workdir], check=False)
