@@ -192,7 +192,9 @@ def init_sentry(config: SentryConfig) -> bool:
         dsn=config.dsn,
         environment=config.environment,
         release=config.release,
-        send_default_pii=config.send_default_pii,
+        # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
+        # data_collection, which would switch off our event_scrubber. Unset means False.
+        **({"send_default_pii": True} if config.send_default_pii else {}),
         traces_sampler=traces_sampler(config.traces_sample_rate),
         profiles_sample_rate=config.profiles_sample_rate,
         integrations=[

@@ -1,5 +1,6 @@
 """The HTTP client policy shared by the Open-Meteo and LLM clients: timeouts and retries with backoff."""
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -31,3 +32,13 @@ def session(retries: int, backoff: float, methods=("GET",)) -> requests.Session:
     http.mount("https://", adapter)
     http.headers["User-Agent"] = "migraine-forecast/1.0"
     return http
+
+
+def describe_failure(exc: requests.RequestException) -> str:
+    """A short reason for a failed request; urllib3 wraps timeouts in its retry error, so look inside."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError):
+        return "timed out"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) or "Connection refused" in str(exc):
+        return "connection refused"
+    return exc.__class__.__name__

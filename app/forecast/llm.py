@@ -92,7 +92,7 @@ def predict(prediction_type: str, location, factors: list[dict], profile) -> Ass
             client = http.session(settings.LLM_RETRIES, 0.5, methods=("POST",))
             response = client.post(url, json=payload, headers=headers, timeout=settings.LLM_TIMEOUT)
         except requests.RequestException as exc:
-            raise LLMError(f"LLM not reachable: {exc.__class__.__name__}") from exc
+            raise LLMError(f"LLM not reachable: {http.describe_failure(exc)}") from exc
         span.set_data("http.response.status_code", response.status_code)
         if not response.ok:
             raise LLMError(f"LLM answered {response.status_code}: {response.text[:200]}")

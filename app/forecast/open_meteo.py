@@ -85,7 +85,7 @@ def _get_json(url: str, params: dict, what: str) -> dict:
         try:
             response = _client().get(url, params=params, timeout=settings.OPEN_METEO_TIMEOUT)
         except requests.RequestException as exc:
-            raise WeatherAPIError(f"{what} not reachable: {exc.__class__.__name__}", url=url) from exc
+            raise WeatherAPIError(f"{what} not reachable: {http.describe_failure(exc)}", url=url) from exc
         span.set_data("http.response.status_code", response.status_code)
         sentry_sdk.add_breadcrumb(
             category="weather",

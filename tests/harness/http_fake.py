@@ -7,6 +7,7 @@ what was asked in `requests`.
 from __future__ import annotations
 
 import gzip
+import zlib
 import json
 import threading
 import time
@@ -14,6 +15,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import brotli
+
+
+def decode_body(body: bytes, encoding: str) -> bytes:
+    """Undo Content-Encoding the way GlitchTip's middleware does (gzip, deflate, br)."""
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding == "br":
+        return brotli.decompress(body)
+    return body
 
 
 @dataclass
@@ -102,8 +117,7 @@ class FakeHTTPServer:
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        if handler.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
+        body = decode_body(body, handler.headers.get("Content-Encoding", ""))
         parts = urlsplit(handler.path)
         request = Request(handler.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
                           {k.lower(): v for k, v in handler.headers.items()}, body)
