@@ -21,6 +21,12 @@ def services() -> plugin.Services:
 
 
 @pytest.fixture(autouse=True)
+def _real_smtp(settings):
+    """Django's test set-up swaps in the in-memory mail backend; the tests use the real SMTP server."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_fakes(services):
     for fake in (services.open_meteo, services.llm, services.sentry, services.smtp):
         fake.reset()
@@ -71,6 +77,8 @@ def sentry_init(services, settings):
     yield init
     sentry_sdk.flush(timeout=5)
     sentry_sdk.get_client().close()
+    # Back to "no SDK", as in a process started without a DSN.
+    sentry_sdk.get_global_scope().set_client(None)
     sentry_sdk.get_global_scope().clear()
     sentry_sdk.get_isolation_scope().clear()
     sentry_sdk.get_current_scope().clear()

@@ -55,6 +55,10 @@ UNTRACED_PREFIXES = ("/static/",)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 BEARER_RE = re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+# "password=..." and the like inside free text (log messages, exception messages).
+KEY_VALUE_RE = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|authorization)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,12 @@ class Scrubber:
             if isinstance(user, dict):
                 for key in ("email", "ip_address"):
                     user.pop(key, None)
+        logentry = event.get("logentry")
+        if isinstance(logentry, dict) and logentry.get("params"):
+            formatted = str(logentry.get("formatted", ""))
+            if self.text(formatted) != formatted:
+                # A secret was formatted into the message: its raw value is among the params.
+                logentry["params"] = []
         return self._values(event)
 
     def breadcrumb(self, crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -153,6 +163,7 @@ class Scrubber:
             value = value.replace(secret, FILTERED)
         value = BEARER_RE.sub(lambda m: f"{m.group(1)} {FILTERED}", value)
         value = URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}{FILTERED}@", value)
+        value = KEY_VALUE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
         if not self.allow_pii:
             value = EMAIL_RE.sub("[email]", value)
         return value

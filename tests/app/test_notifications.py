@@ -1,0 +1,108 @@
+"""Combined alert e-mails through a real SMTP server, within each user's limits."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import HealthProfile
+from forecast.models import Notification, Prediction
+from tests.app.helpers import add_location, run_command
+
+
+def predict(location, prediction_type="MIGRAINE", level="HIGH", start_in=3):
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=start_in)
+    return Prediction.objects.create(
+        location=location, prediction_type=prediction_type, risk_level=level, window_start=start,
+        window_end=start + timedelta(hours=3), source="rules", confidence=0.8,
+        rationale=f"{level} because pressure falls", prevention_tips=["Drink water."], factors=[],
+    )
+
+
+def test_one_combined_email_for_all_new_medium_and_high_predictions(location, user, smtp):
+    second = add_location(user)
+    predict(location, "MIGRAINE", "HIGH")
+    predict(location, "SINUSITIS", "MEDIUM")
+    predict(second, "MIGRAINE", "HIGH")
+    predict(second, "SINUSITIS", "LOW")
+    status, output = run_command("process_notifications")
+    assert status == 0, output
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "jane@example.com"
+    assert message["Subject"] == "Migraine Forecast: 2 high, 1 medium risk ahead"
+    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
+             if not part.is_multipart()}
+    assert set(parts) == {"text/plain", "text/html"}
+    assert "Berlin: Migraine risk HIGH" in parts["text/plain"]
+    assert "<strong>HIGH</strong>" in parts["text/html"]
+    assert "LOW" not in parts["text/plain"]
+    assert Prediction.objects.filter(notified_at__isnull=False).count() == 3
+    assert Notification.objects.get().predictions.count() == 3
+
+
+def test_each_prediction_is_emailed_at_most_once(location, smtp):
+    HealthProfile.objects.filter(user=location.user).update(notification_min_gap_hours=0)
+    predict(location)
+    run_command("process_notifications")
+    run_command("process_notifications")
+    assert len(smtp.messages) == 1
+
+
+def test_opt_out_per_prediction_type(location, smtp):
+    HealthProfile.objects.filter(user=location.user).update(email_migraine=False)
+    predict(location, "MIGRAINE", "HIGH")
+    status, output = run_command("process_notifications")
+    assert status == 0 and "nothing to send (opted out)" in output
+    assert smtp.messages == []
+    predict(location, "SINUSITIS", "HIGH")
+    run_command("process_notifications")
+    assert "Sinusitis risk HIGH" in smtp.messages[0].get_payload()[0].get_payload(decode=True).decode()
+
+
+def test_minimum_gap_between_emails(location, smtp):
+    HealthProfile.objects.filter(user=location.user).update(notification_min_gap_hours=3)
+    predict(location, start_in=3)
+    run_command("process_notifications")
+    predict(location, start_in=4)
+    status, output = run_command("process_notifications")
+    assert "1 waiting: last e-mail was less than 3 h ago" in output
+    assert len(smtp.messages) == 1
+
+
+def test_daily_limit(location, smtp):
+    HealthProfile.objects.filter(user=location.user).update(notification_min_gap_hours=0, daily_notification_limit=1)
+    predict(location, start_in=3)
+    run_command("process_notifications")
+    predict(location, start_in=5)
+    status, output = run_command("process_notifications")
+    assert "daily limit reached (1/1)" in output
+    assert len(smtp.messages) == 1
+
+
+def test_dry_run_sends_nothing(location, smtp):
+    predict(location)
+    status, output = run_command("process_notifications", "--dry-run")
+    assert "would send 'Migraine Forecast: 1 high risk ahead'" in output
+    assert smtp.messages == [] and not Prediction.objects.filter(notified_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize("pii", [False, True], ids=["pii-off", "pii-on"])
+def test_smtp_failure_is_reported_with_the_email_context(location, smtp, sentry_init, pii):
+    sentry = sentry_init(send_default_pii=pii)
+    smtp.refuse("451 4.3.0 Mail server temporarily unavailable")
+    predict(location)
+    status, output = run_command("process_notifications")
+    assert status == 1 and "e-mail not sent: SMTPDataError" in output
+    # Nothing was marked as sent: the next run tries again.
+    assert not Prediction.objects.filter(notified_at__isnull=False).exists()
+    assert not Notification.objects.exists()
+    event = sentry.wait_for(lambda e: "email" in e.get("contexts", {}))
+    context = event["contexts"]["email"]
+    assert context["subject"] == "Migraine Forecast: 1 high risk ahead"
+    assert context["prediction_count"] == 1
+    assert event["exception"]["values"][-1]["type"] == "SMTPDataError"
+    if pii:
+        assert context["recipient"] == "jane@example.com"
+    else:
+        assert "recipient" not in context
+        assert b"jane@example.com" not in sentry.raw_bodies()
