@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -141,31 +142,35 @@ class Gunicorn:
         return self.url
 
 
-@pytest.fixture(scope="session")
-def gunicorn(test_database_url, services, tmp_path_factory):
-    """The app served by real gunicorn with the bundle's gunicorn.conf.py, reporting to the local Sentry receiver.
-
-    Tests that use it need `transactional_db`, so that what they write is committed and visible to it.
-    """
+@contextmanager
+def running_gunicorn(env: dict[str, str], log: Path):
+    """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_database_url,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "SENTRY_DSN": services.sentry.dsn(2),
-        "SENTRY_TRACES_SAMPLE_RATE": "1.0",
-        "SENTRY_RELEASE": "migraine-forecast@gunicorn-test",
-        "DJANGO_USE_X_FORWARDED_FOR": "true",
-    }
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-            cwd=REPO / "app", env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=REPO / "app", env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **env},
+            stdout=output, stderr=subprocess.STDOUT,
         )
     try:
         wait_for_port(port, process, what=f"gunicorn (log: {log})")
         yield Gunicorn(f"http://127.0.0.1:{port}", log)
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def gunicorn(test_database_url, services, tmp_path_factory):
+    """The app under gunicorn, reporting to the local Sentry receiver (project 2).
+
+    Tests that use it need `transactional_db`, so that what they write is committed and visible to it.
+    """
+    env = {
+        "DATABASE_URL": test_database_url,
+        "SENTRY_DSN": services.sentry.dsn(2),
+        "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+        "SENTRY_RELEASE": "migraine-forecast@gunicorn-test",
+        "DJANGO_USE_X_FORWARDED_FOR": "true",
+    }
+    with running_gunicorn(env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log") as server:
+        yield server

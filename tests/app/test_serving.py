@@ -1,0 +1,56 @@
+"""The app as deployed: gunicorn with the bundle's config, whitenoise static files, health probes."""
+import re
+
+import pytest
+import requests
+
+from tests.conftest import running_gunicorn
+from tests.harness.processes import REPO, free_port
+
+
+def test_static_files_are_hashed_compressed_and_cached_for_long(gunicorn, transactional_db):
+    page = requests.get(f"{gunicorn.url}/accounts/login/", timeout=10).text
+    hashed = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
+    assert hashed, page
+    response = requests.get(f"{gunicorn.url}{hashed.group(1)}", headers={"Accept-Encoding": "gzip, br"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] in {"br", "gzip"}
+    assert "max-age=315360000" in response.headers["Cache-Control"]
+    assert "immutable" in response.headers["Cache-Control"]
+
+
+def test_health_probes_through_gunicorn(gunicorn, transactional_db):
+    live = requests.get(f"{gunicorn.url}/healthz", timeout=10)
+    assert (live.status_code, live.text) == (200, "ok")
+    assert "no-cache" in live.headers["Cache-Control"]
+    assert requests.get(f"{gunicorn.url}/readyz", timeout=10).json()["status"] == "ready"
+
+
+def test_access_log_shows_the_client_nginx_saw(gunicorn, transactional_db):
+    requests.get(f"{gunicorn.url}/healthz?probe=access-log", headers={"X-Forwarded-For": "192.0.2.44"}, timeout=10)
+    log = gunicorn.log.read_text()
+    assert re.search(r'^192\.0\.2\.44 "GET /healthz\?probe=access-log HTTP/1\.1" 200', log, re.MULTILINE), log[-2000:]
+
+
+def test_readyz_is_503_naming_what_is_down_while_healthz_stays_up(tmp_path):
+    closed = free_port()
+    env = {"DATABASE_URL": f"postgres://app:x@127.0.0.1:{closed}/app", "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}
+    with running_gunicorn(env, tmp_path / "gunicorn.log") as server:
+        assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        response = requests.get(f"{server.url}/readyz", timeout=20)
+    assert response.status_code == 503
+    assert response.json() == {"status": "not ready", "database": "error: OperationalError",
+                               "cache": "error: ConnectionError"}
+
+
+def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
+    import multiprocessing
+    import runpy
+
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 2)
+    config = runpy.run_path(str(REPO / "app/gunicorn.conf.py"))
+    assert config["workers"] == 5
+    assert config["accesslog"] == "-" and config["timeout"] == 60
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 64)
+    assert runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["workers"] == 8
