@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,6 +141,16 @@ class Gunicorn:
 
     def __str__(self):
         return self.url
+
+    def log_line(self, containing: str, timeout: float = 10.0) -> str:
+        """The access-log line with `containing`; gunicorn writes it just after sending the response."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text().splitlines():
+                if containing in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no log line with {containing!r} in {self.log}")
 
 
 @contextmanager

@@ -1,26 +1,29 @@
-"""Liveness and readiness probes for the container runtime and nginx (left out of tracing)."""
+"""Liveness and readiness probes for the container runtime, nginx and GlitchTip's uptime monitor.
+
+A middleware placed first, so that probes answer before host validation, HTTPS redirects,
+sessions or authentication: a probe addressed to "app:8000" or "nginx" must not be refused as
+a DisallowedHost (which would also be logged as an error). Left out of tracing in config/sentry.py.
+"""
 import logging
 
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 
+LIVENESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
 
-@never_cache
-@require_GET
-def healthz(request):
-    """The process answers; touches nothing else, so a slow database never restarts the app."""
+
+def liveness() -> HttpResponse:
+    """The process answers; touches nothing else, so a slow database never gets the app restarted."""
     return HttpResponse("ok", content_type="text/plain")
 
 
-@never_cache
-@require_GET
-def readyz(request):
-    """Ready for traffic when the database and the cache both answer; 503 (with which one failed) when not."""
+def readiness() -> JsonResponse:
+    """Ready when the database and the cache both answer; 503, naming which one failed, when not."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -37,3 +40,20 @@ def readyz(request):
         checks["cache"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
+
+
+class HealthCheckMiddleware:
+    PROBES = {LIVENESS_PATH: liveness, READINESS_PATH: readiness}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        if probe is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+        response = probe()
+        add_never_cache_headers(response)
+        return response

@@ -26,6 +26,8 @@ from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 from sentry_sdk.utils import BadDsn, Dsn
 
+from config.health import LIVENESS_PATH, READINESS_PATH
+
 logger = logging.getLogger(__name__)
 
 FILTERED = "[Filtered]"
@@ -49,7 +51,7 @@ DENYLIST = DEFAULT_DENYLIST + [
 PII_DENYLIST = DEFAULT_PII_DENYLIST + ["email", "email_address", "recipient", "remote_addr"]
 
 # Paths that would only add noise to performance data.
-UNTRACED_PATHS = ("/healthz", "/readyz")
+UNTRACED_PATHS = (LIVENESS_PATH, READINESS_PATH)
 UNTRACED_PREFIXES = ("/static/",)
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -27,9 +27,9 @@ def test_health_probes_through_gunicorn(gunicorn, transactional_db):
 
 
 def test_access_log_shows_the_client_nginx_saw(gunicorn, transactional_db):
-    requests.get(f"{gunicorn.url}/healthz?probe=access-log", headers={"X-Forwarded-For": "192.0.2.44"}, timeout=10)
-    log = gunicorn.log.read_text()
-    assert re.search(r'^192\.0\.2\.44 "GET /healthz\?probe=access-log HTTP/1\.1" 200', log, re.MULTILINE), log[-2000:]
+    requests.get(f"{gunicorn.url}/accounts/login/?probe=access-log", headers={"X-Forwarded-For": "192.0.2.44"}, timeout=10)
+    line = gunicorn.log_line("probe=access-log")
+    assert re.match(r'192\.0\.2\.44 "GET /accounts/login/\?probe=access-log HTTP/1\.1" 200 ', line), line
 
 
 def test_readyz_is_503_naming_what_is_down_while_healthz_stays_up(tmp_path):
@@ -54,3 +54,15 @@ def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
     assert config["accesslog"] == "-" and config["timeout"] == 60
     monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 64)
     assert runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["workers"] == 8
+
+
+def test_probes_answer_whatever_the_host_header_without_logging_errors(gunicorn, services, transactional_db):
+    for host in ("app:8000", "nginx", "evil.example"):
+        assert requests.get(f"{gunicorn.url}/healthz", headers={"Host": host}, timeout=10).status_code == 200
+        assert requests.get(f"{gunicorn.url}/readyz", headers={"Host": host}, timeout=10).status_code == 200
+    assert requests.get(f"{gunicorn.url}/accounts/login/", headers={"Host": "evil.example"}, timeout=10).status_code == 400
+    # Only the page with the bad host produced a DisallowedHost report; the probes did not.
+    disallowed = lambda e: e.get("logger") == "django.security.DisallowedHost"  # noqa: E731
+    event = services.sentry.wait_for(disallowed, project="2")
+    assert "evil.example" in str(event["logentry"])
+    assert len([e for e in services.sentry.events(project="2") if disallowed(e)]) == 1

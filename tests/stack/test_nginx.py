@@ -102,8 +102,7 @@ def test_oversized_bodies_are_refused(nginx):
 def test_a_client_cannot_forge_its_address_or_scheme(nginx, gunicorn, services, transactional_db):
     requests.get(f"{nginx.app_url}/accounts/login/?probe=forged", timeout=10,
                  headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"})
-    log = gunicorn.log.read_text()
-    line = next(l for l in log.splitlines() if "probe=forged" in l)
+    line = gunicorn.log_line("probe=forged")
     assert line.startswith("127.0.0.1 "), line  # the peer nginx saw, not the forged entry
     transaction = services.sentry.wait_for(
         lambda t: "probe=forged" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
@@ -114,8 +113,7 @@ def test_the_trusted_proxy_s_client_address_and_scheme_reach_django(nginx_behind
                                                                    transactional_db):
     requests.get(f"{nginx_behind_proxy.app_url}/accounts/login/?probe=trusted", timeout=10,
                  headers={"X-Forwarded-For": "203.0.113.77", "X-Forwarded-Proto": "https"})
-    log = gunicorn.log.read_text()
-    line = next(l for l in log.splitlines() if "probe=trusted" in l)
+    line = gunicorn.log_line("probe=trusted")
     assert line.startswith("203.0.113.77 "), line
     transaction = services.sentry.wait_for(
         lambda t: "probe=trusted" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
