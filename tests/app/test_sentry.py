@@ -115,6 +115,9 @@ def test_sentry_check_sends_every_kind_through_the_apps_own_setup(services, tran
         assert event["contexts"]["sentry_check"]["run_id"] == "run-42"
         assert event["environment"] == "test" and event["release"] == "migraine-forecast@abc123"
     assert {c["category"] for c in breadcrumbs(error)} >= {"user_action", "weather"}
+    wire = receiver.raw_bodies()
+    for canary in (b"pw-canary-run-42", b"key-canary-run-42", b"canary-run-42@example.com"):
+        assert canary not in wire
 
 
 def test_sentry_check_refuses_when_sentry_is_off(db):

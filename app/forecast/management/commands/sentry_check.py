@@ -43,6 +43,11 @@ class Command(BaseCommand):
             scope.set_user({"id": "sentry-check", "username": "sentry-check"})
             scope.set_context("sentry_check", {"run_id": run_id, "environment": settings.SENTRY.environment,
                                                "release": settings.SENTRY.release})
+            # Canaries: the scrubbing must remove these (scripts/smoke-test fails if one reaches GlitchTip).
+            scope.set_extra("password", f"pw-canary-{run_id}")
+            scope.set_extra("api_key", f"key-canary-{run_id}")
+            sentry_sdk.add_breadcrumb(category="user_action", message=f"mail to canary-{run_id}@example.com",
+                                      level="info")
             sentry_sdk.add_breadcrumb(category="user_action", message="sentry_check started", level="info")
             sentry_sdk.add_breadcrumb(category="weather", message="pretend weather fetch", data={"run_id": run_id})
 
