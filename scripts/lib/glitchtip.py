@@ -222,14 +222,17 @@ class GlitchTipClient:
                 return None
             raise
 
-    def transaction_ids(self, org: str, limit: int = 100) -> set[str]:
-        """Ids of the newest transactions (GlitchTip has no by-id lookup for them)."""
-        response = self.request("GET", f"/api/0/organizations/{org}/transactions/", params={"limit": limit})
-        return {uuid.UUID(t["event_id"]).hex for t in response.json()}
+    def newest_transaction_names(self, org: str, limit: int = 100) -> set[str]:
+        """Names of the newest transaction groups.
 
-    def transaction_groups(self, org: str, query: str, environment: str | None = None) -> list[dict]:
-        params = {"query": query, **({"environment": environment} if environment else {})}
-        return self.get_all(f"/api/0/organizations/{org}/transaction-groups/", params=params)
+        GlitchTip has no lookup of a transaction by id, its transaction list runs oldest first,
+        and the groups' `query` filter is accepted but ignored; sorting groups by creation
+        (newest first) works. (The `environment` filter reads tags that a live server filled
+        in only later, so it is not used.)
+        """
+        response = self.request("GET", f"/api/0/organizations/{org}/transaction-groups/",
+                                params={"sort": "-created", "limit": limit})
+        return {group["transaction"] for group in response.json()}
 
 
 def _detail(response: requests.Response) -> str:

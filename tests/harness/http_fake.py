@@ -50,10 +50,10 @@ class Request:
 class Response:
     status: int = 200
     body: bytes | str | dict | list = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | list[str]] = field(default_factory=dict)  # a list sends the header once per value
     delay: float = 0.0
 
-    def encoded(self) -> tuple[bytes, dict[str, str]]:
+    def encoded(self) -> tuple[bytes, dict[str, str | list[str]]]:
         headers = dict(self.headers)
         body = self.body
         if isinstance(body, (dict, list)):
@@ -132,7 +132,8 @@ class FakeHTTPServer:
         try:
             handler.send_response(response.status)
             for key, value in headers.items():
-                handler.send_header(key, value)
+                for item in value if isinstance(value, list) else [value]:
+                    handler.send_header(key, item)
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
             handler.wfile.write(payload)
