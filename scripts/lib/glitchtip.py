@@ -91,20 +91,26 @@ class GlitchTipClient:
     def __init__(self, base_url: str, token: str = "", timeout: float = 15.0):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.http = requests.Session()
-        self.http.headers["User-Agent"] = "migraine-forecast-scripts/1.0"
+        # Two sessions: with its cookies, a failed token would silently fall back to the login
+        # session on reads (and then fail the CSRF check on writes).
+        self.browser = requests.Session()
+        self.api = requests.Session()
+        for http in (self.browser, self.api):
+            http.headers["User-Agent"] = "migraine-forecast-scripts/1.0"
         self.token = token
 
     # ---- transport -------------------------------------------------------
     def request(self, method: str, path: str, *, json=None, params=None, expected=(200,), auth=True) -> requests.Response:
         headers = {}
+        http = self.browser
         if auth and self.token:
+            http = self.api
             headers["Authorization"] = f"Bearer {self.token}"
-        elif method not in ("GET", "HEAD") and "csrftoken" in self.http.cookies:
-            headers["X-CSRFToken"] = self.http.cookies["csrftoken"]  # session auth needs it on unsafe methods
+        elif method not in ("GET", "HEAD") and "csrftoken" in self.browser.cookies:
+            headers["X-CSRFToken"] = self.browser.cookies["csrftoken"]  # session auth needs it on unsafe methods
         try:
-            response = self.http.request(method, f"{self.base_url}{path}", json=json, params=params,
-                                         headers=headers, timeout=self.timeout)
+            response = http.request(method, f"{self.base_url}{path}", json=json, params=params,
+                                    headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise GlitchTipError(f"GlitchTip is not reachable at {self.base_url} ({exc.__class__.__name__})") from exc
         if response.status_code not in expected:

