@@ -11,11 +11,14 @@ from pathlib import Path
 
 from tests.harness.processes import REPO
 
+sys.path.insert(0, str(REPO / "scripts"))
+from lib import compose  # noqa: E402  (the scripts' own way of calling Compose)
+
 # Real-looking values for every !!!SET ...!!! placeholder of staging and production.
 FILLED = {
     "APP_PUBLIC_URL": "https://forecast.example.org",
     "GLITCHTIP_PUBLIC_URL": "https://glitchtip.forecast.example.org",
-    "DJANGO_ALLOWED_HOSTS": "forecast.example.org,localhost",
+    "DJANGO_ALLOWED_HOSTS": "forecast.example.org",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://forecast.example.org",
     "DEFAULT_FROM_EMAIL": "Migraine Forecast <forecast@example.org>",
     "GLITCHTIP_FROM_EMAIL": "GlitchTip <glitchtip@example.org>",
@@ -82,9 +85,6 @@ class Bundle:
         return self
 
     def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
-        sys.path.insert(0, str(self.root / "scripts"))
-        from lib import compose
-
         return subprocess.run(compose.command(env, *args, root=self.root), capture_output=True, text=True,
                               timeout=120, env=self.environ())
 
