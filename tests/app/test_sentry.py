@@ -2,10 +2,8 @@
 import json
 import logging
 
-import pytest
 import requests
 import sentry_sdk
-from django.test import Client
 from django.urls import reverse
 
 from tests.app.helpers import run_command

@@ -1,7 +1,6 @@
 """The app as deployed: gunicorn with the bundle's config, whitenoise static files, health probes."""
 import re
 
-import pytest
 import requests
 
 from tests.conftest import running_gunicorn

@@ -6,7 +6,6 @@ metadata, culprit), reduced to what an SDK's JSON payload can contain.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone

@@ -1,5 +1,4 @@
 """scripts/secrets and scripts/check-env: secrets generated once, unsafe configurations refused."""
-import os
 import stat
 
 import pytest
