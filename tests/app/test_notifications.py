@@ -59,23 +59,17 @@ def test_opt_out_per_prediction_type(location, smtp):
     assert "Sinusitis risk HIGH" in smtp.messages[0].get_payload()[0].get_payload(decode=True).decode()
 
 
-def test_minimum_gap_between_emails(location, smtp):
-    HealthProfile.objects.filter(user=location.user).update(notification_min_gap_hours=3)
-    predict(location, start_in=3)
-    run_command("process_notifications")
-    predict(location, start_in=4)
-    status, output = run_command("process_notifications")
-    assert "1 waiting: last e-mail was less than 3 h ago" in output
-    assert len(smtp.messages) == 1
-
-
-def test_daily_limit(location, smtp):
-    HealthProfile.objects.filter(user=location.user).update(notification_min_gap_hours=0, daily_notification_limit=1)
+@pytest.mark.parametrize("limits, held_back", [
+    ({"notification_min_gap_hours": 3}, "1 waiting: last e-mail was less than 3 h ago"),
+    ({"notification_min_gap_hours": 0, "daily_notification_limit": 1}, "1 waiting: daily limit reached (1/1)"),
+], ids=["minimum-gap", "daily-limit"])
+def test_a_second_alert_waits_for_the_users_limits(location, smtp, limits, held_back):
+    HealthProfile.objects.filter(user=location.user).update(**limits)
     predict(location, start_in=3)
     run_command("process_notifications")
     predict(location, start_in=5)
     status, output = run_command("process_notifications")
-    assert "daily limit reached (1/1)" in output
+    assert held_back in output
     assert len(smtp.messages) == 1
 
 
