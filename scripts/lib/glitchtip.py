@@ -36,11 +36,19 @@ class Organization:
     slug: str
     name: str
 
+    @classmethod
+    def from_api(cls, o: dict) -> "Organization":
+        return cls(str(o["id"]), o["slug"], o["name"])
+
 
 @dataclass(frozen=True)
 class Team:
     id: str
     slug: str
+
+    @classmethod
+    def from_api(cls, t: dict) -> "Team":
+        return cls(str(t["id"]), t["slug"])
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,10 @@ class Project:
     id: str
     slug: str
     name: str
+
+    @classmethod
+    def from_api(cls, p: dict) -> "Project":
+        return cls(str(p["id"]), p["slug"], p["name"])
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,11 @@ class Monitor:
     url: str
     interval: int
     heartbeat_endpoint: str | None
+
+    @classmethod
+    def from_api(cls, m: dict) -> "Monitor":
+        return cls(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
+                   m.get("heartbeatEndpoint"))
 
 
 @dataclass(frozen=True)
@@ -171,27 +188,26 @@ class GlitchTipClient:
 
     # ---- organizations, teams, projects ---------------------------------
     def organizations(self) -> list[Organization]:
-        return [Organization(str(o["id"]), o["slug"], o["name"]) for o in self.get_all("/api/0/organizations/")]
+        return [Organization.from_api(o) for o in self.get_all("/api/0/organizations/")]
 
     def create_organization(self, name: str) -> Organization:
         o = self.request("POST", "/api/0/organizations/", json={"name": name}, expected=(201,)).json()
-        return Organization(str(o["id"]), o["slug"], o["name"])
+        return Organization.from_api(o)
 
     def teams(self, org: str) -> list[Team]:
-        return [Team(str(t["id"]), t["slug"]) for t in self.get_all(f"/api/0/organizations/{org}/teams/")]
+        return [Team.from_api(t) for t in self.get_all(f"/api/0/organizations/{org}/teams/")]
 
     def create_team(self, org: str, slug: str) -> Team:
         t = self.request("POST", f"/api/0/organizations/{org}/teams/", json={"slug": slug}, expected=(201,)).json()
-        return Team(str(t["id"]), t["slug"])
+        return Team.from_api(t)
 
     def projects(self, org: str) -> list[Project]:
-        return [Project(str(p["id"]), p["slug"], p["name"])
-                for p in self.get_all(f"/api/0/organizations/{org}/projects/")]
+        return [Project.from_api(p) for p in self.get_all(f"/api/0/organizations/{org}/projects/")]
 
     def create_project(self, org: str, team: str, name: str, platform: str = "python-django") -> Project:
         p = self.request("POST", f"/api/0/teams/{org}/{team}/projects/", json={"name": name, "platform": platform},
                          expected=(201,)).json()
-        return Project(str(p["id"]), p["slug"], p["name"])
+        return Project.from_api(p)
 
     def project_keys(self, org: str, project: str) -> list[ProjectKey]:
         return [ProjectKey(str(k["id"]), k["dsn"]["public"])
@@ -199,17 +215,14 @@ class GlitchTipClient:
 
     # ---- monitors and releases ------------------------------------------
     def monitors(self, org: str) -> list[Monitor]:
-        return [Monitor(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
-                        m.get("heartbeatEndpoint"))
-                for m in self.get_all(f"/api/0/organizations/{org}/monitors/")]
+        return [Monitor.from_api(m) for m in self.get_all(f"/api/0/organizations/{org}/monitors/")]
 
     def create_monitor(self, org: str, project_id: str, name: str, monitor_type: str, interval: int,
                        url: str = "", expected_status: int | None = None) -> Monitor:
         body = {"monitorType": monitor_type, "name": name, "url": url, "interval": interval,
                 "expectedBody": "", "expectedStatus": expected_status, "timeout": None, "project": project_id}
         m = self.request("POST", f"/api/0/organizations/{org}/monitors/", json=body, expected=(201,)).json()
-        return Monitor(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
-                       m.get("heartbeatEndpoint"))
+        return Monitor.from_api(m)
 
     def releases(self, org: str, project: str) -> list[str]:
         return [r["version"] for r in self.get_all(f"/api/0/projects/{org}/{project}/releases/")]
