@@ -5,10 +5,12 @@ SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env
 `env/` set the real values per environment. A bad value stops start-up with an error that
 names the variable (environs collects them all and `seal()` reports them together).
 """
+import json
+import tomllib
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env, EnvValidationError
+from environs import Env, EnvError, EnvValidationError
 from marshmallow.validate import URL, Range
 
 from config.sentry import SentryConfig, init_sentry
@@ -198,18 +200,36 @@ LLM_RETRIES = env.int("LLM_RETRIES", 1, validate=Range(min=0, max=5))
 # ------------------------------------------------------------------------------
 # Jobs and scheduler
 # ------------------------------------------------------------------------------
-# Cron expressions (minute hour day month weekday, UTC) for `manage.py scheduler`.
-SCHEDULE = {
-    "collect_weather_data": env.str("SCHEDULE_COLLECT_WEATHER_DATA", "5 * * * *"),
-    "generate_predictions": env.str("SCHEDULE_GENERATE_PREDICTIONS", "15 * * * *"),
-    "process_notifications": env.str("SCHEDULE_PROCESS_NOTIFICATIONS", "20 * * * *"),
-    "compare_forecasts": env.str("SCHEDULE_COMPARE_FORECASTS", "30 */6 * * *"),
-}
-# GlitchTip heartbeat monitor URLs (written by scripts/bootstrap-glitchtip); empty: no ping.
-HEARTBEAT_URLS = {
-    job: env.str(f"HEARTBEAT_URL_{job.upper()}", "") for job in SCHEDULE
-}
-# The scheduler touches this file while it runs; the container healthcheck reads its age.
+# The jobs and their default cron schedules (UTC) are listed in config/jobs.toml, a file the
+# host-side scripts read too; SCHEDULE_<JOB> overrides one per environment.
+with open(BASE_DIR / "config" / "jobs.toml", "rb") as jobs_file:
+    JOBS: dict[str, str] = tomllib.load(jobs_file)["schedule"]
+SCHEDULE = {job: env.str(f"SCHEDULE_{job.upper()}", default) for job, default in JOBS.items()}
+
+
+@env.parser_for("heartbeat_urls")
+def _heartbeat_urls(value: str) -> dict[str, str]:
+    """A JSON object of job name to URL; empty: no job is pinged."""
+    if not value.strip():
+        return {}
+    try:
+        urls = json.loads(value)
+    except ValueError:
+        raise EnvError("Not valid JSON.") from None
+    if not isinstance(urls, dict):
+        raise EnvError("Must be a JSON object of job name to URL.")
+    for job, url in urls.items():
+        if job not in JOBS:
+            raise EnvError(f"Unknown job {job!r} (jobs: {', '.join(JOBS)}).")
+        http_url(url)
+    return urls
+
+
+# GlitchTip heartbeat monitor URL per job (written by scripts/bootstrap-glitchtip); a job without
+# one is not pinged. https://glitchtip.com/documentation/uptime-monitoring
+HEARTBEAT_URLS: dict[str, str] = env.heartbeat_urls("HEARTBEAT_URLS", "")
+# The scheduler touches this file while it runs; `manage.py scheduler --check` (the container's
+# healthcheck) reads its age.
 SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", "/tmp/scheduler-alive")
 # Rows older than this are removed by the jobs' --cleanup option.
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))

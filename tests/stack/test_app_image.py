@@ -1,16 +1,19 @@
-"""The app image's entrypoint and role scripts, run natively; the Dockerfile's shape; the Postgres init script."""
+"""The app image's entrypoint, role scripts and healthchecks, run natively; the Dockerfile's shape; the Postgres
+init script."""
 import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.harness.plugin import APP_DB_PASSWORD
+from tests.harness.app import manage
 from tests.harness.processes import REPO, free_port, stop, wait_for_port
+from tests.harness.services import APP_DB_PASSWORD
 
 BIN = REPO / "app" / "bin"
 
@@ -34,7 +37,8 @@ def run_role(*command, env):
                           text=True, timeout=120)
 
 
-def test_migrate_then_web_as_in_a_deploy(fresh_database, tmp_path):
+def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
+    services.start("redis")  # /readyz checks the cache too
     env = {"DATABASE_URL": fresh_database, "SENTRY_RELEASE": "migraine-forecast@abc1234"}
     migrated = run_role(str(BIN / "migrate"), env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -88,3 +92,25 @@ def test_the_app_role_cannot_open_glitchtips_database(services):
                              "-c", "SELECT 1"], capture_output=True, text=True)
     assert result.returncode != 0
     assert "permission denied for database" in result.stderr
+
+
+def test_the_scheduler_healthcheck_follows_its_liveness_file(tmp_path):
+    """compose.yml's healthcheck is `manage.py scheduler --check`; here it runs natively."""
+    alive = tmp_path / "alive"
+    env = {"SCHEDULER_HEARTBEAT_FILE": str(alive)}
+    missing = manage("scheduler", "--check", env=env)
+    assert missing.returncode == 1 and "does not exist: the scheduler is not running" in missing.stderr
+    scheduler = subprocess.Popen([sys.executable, "manage.py", "scheduler"], cwd=REPO / "app",
+                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not alive.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        running = manage("scheduler", "--check", env=env)
+        assert running.returncode == 0 and "scheduler alive" in running.stdout, running.stderr
+    finally:
+        stop(scheduler)
+    stale = time.time() - 91  # three missed 30 s touches
+    os.utime(alive, (stale, stale))
+    stuck = manage("scheduler", "--check", env=env)
+    assert stuck.returncode == 1 and "the scheduler is stuck" in stuck.stderr

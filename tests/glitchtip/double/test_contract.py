@@ -1,4 +1,4 @@
-"""The GlitchTip double against the recorded contract (tests/glitchtip_contract/).
+"""The GlitchTip double against the recorded contract (tests/glitchtip/contract/).
 
 First every recorded exchange is replayed, in file order, against one fresh double and its
 answer compared with the recorded one; then focused tests pin each quirk listed in the
@@ -21,12 +21,12 @@ import pytest
 import requests
 import sentry_sdk
 
-from tests.glitchtip_double import GlitchTipDouble, ManualClock
-from tests.glitchtip_double.auth import SCOPES
+from tests.glitchtip.double import GlitchTipDouble, ManualClock
+from tests.glitchtip.double.auth import SCOPES
 
-from .conftest import EMAIL, PASSWORD, Account, browser_login, make_account
+from tests.glitchtip.double.account import EMAIL, PASSWORD, Account, browser_login, make_account
 
-CONTRACT = Path(__file__).parents[1] / "glitchtip_contract"
+CONTRACT = Path(__file__).parents[1] / "contract"
 EXCHANGES = sorted((CONTRACT / "exchanges").glob("*.json"))
 RECORDED_HOST = "127.0.0.1:8001"
 RECORDED_START = datetime(2026, 11, 28, 9, 45, 34, 123456, tzinfo=timezone.utc)

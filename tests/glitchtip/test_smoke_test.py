@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
+from tests.glitchtip.helpers import bootstrap
 from tests.harness.processes import REPO
-from tests.ops.conftest import bootstrap
 
 APP_CHECK = f"{sys.executable} {REPO}/app/manage.py sentry_check"
 

@@ -1,11 +1,10 @@
 """scripts/bootstrap-glitchtip against the GlitchTip double: idempotent, atomic, clear failures."""
+import json
 import re
 import uuid
 
-from tests.ops.conftest import ADMIN_EMAIL, bootstrap
-
-MANAGED = ["GLITCHTIP_API_TOKEN", "SENTRY_DSN", "SENTRY_PUBLIC_DSN", "HEARTBEAT_URL_COLLECT_WEATHER_DATA",
-           "HEARTBEAT_URL_GENERATE_PREDICTIONS", "HEARTBEAT_URL_PROCESS_NOTIFICATIONS", "HEARTBEAT_URL_COMPARE_FORECASTS"]
+from scripts import scheduled_jobs
+from tests.glitchtip.helpers import ADMIN_EMAIL, bootstrap
 
 
 def counts(glitchtip):
@@ -26,9 +25,11 @@ def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     # The DSN as GlitchTip prints it, and the same key and project on the in-network host.
     assert values["SENTRY_PUBLIC_DSN"] == f"{glitchtip.url.replace('http://', f'http://{key}@')}/{project.id}"
     assert values["SENTRY_DSN"] == f"http://{key}@glitchtip-web:8000/{project.id}"
-    for job in ("COLLECT_WEATHER_DATA", "GENERATE_PREDICTIONS", "PROCESS_NOTIFICATIONS", "COMPARE_FORECASTS"):
+    heartbeats = json.loads(values["HEARTBEAT_URLS"].strip("'"))
+    assert list(heartbeats) == list(scheduled_jobs.jobs())  # one per job of app/config/jobs.toml, in its order
+    for url in heartbeats.values():
         assert re.fullmatch(r"http://glitchtip-web:8000/api/0/organizations/migraine-forecast/heartbeat_check/"
-                            r"[0-9a-f-]{36}/", values[f"HEARTBEAT_URL_{job}"])
+                            r"[0-9a-f-]{36}/", url)
     monitors = {m.name: m for m in glitchtip.state.monitors}
     assert monitors["job collect_weather_data"].interval == 3960  # hourly, plus 10 % grace
     assert monitors["job compare_forecasts"].interval == 23760  # every six hours
@@ -70,7 +71,7 @@ def test_secrets_file_keeps_comments_and_unrelated_keys_byte_for_byte(bundle, gl
     path.write_text(original)
     assert bootstrap(bundle, glitchtip).returncode == 0
     text = path.read_text()
-    kept = [line for line in original.splitlines() if not re.match(r"(GLITCHTIP_API_TOKEN|SENTRY_|HEARTBEAT_URL_)", line)]
+    kept = [line for line in original.splitlines() if not re.match(r"(GLITCHTIP_API_TOKEN|SENTRY_|HEARTBEAT_URLS)", line)]
     assert [line for line in text.splitlines() if line in kept] == kept  # same lines, same order
     assert "# my own notes\nMY_FEATURE_FLAG='with spaces'\n" in text
     # Replaced in place (same line number), not appended a second time.
@@ -104,7 +105,7 @@ def test_dry_run_prints_what_would_change_and_changes_nothing(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
     assert "would create organization 'Migraine Forecast'" in result.stdout
     assert "would create an API token" in result.stdout
-    assert "would set SENTRY_DSN, SENTRY_PUBLIC_DSN and HEARTBEAT_URL_*" in result.stdout
+    assert "would set SENTRY_DSN, SENTRY_PUBLIC_DSN and HEARTBEAT_URLS" in result.stdout
     assert "Dry run:" in result.stdout and "nothing was changed" in result.stdout
     assert counts(glitchtip) == {"organizations": 0, "teams": 0, "projects": 0, "tokens": 0, "monitors": 0,
                                  "releases": 0}
@@ -122,7 +123,7 @@ def test_concurrent_runs_provision_once(bundle, glitchtip):
 
 
 def test_registration_is_closed_in_production(tmp_path, glitchtip):
-    from tests.stack.bundle import Bundle
+    from tests.harness.bundle import Bundle
 
     bundle = Bundle(tmp_path / "prod").prepare("production")
     glitchtip.create_user("ops@example.org", bundle.secret("production", "GLITCHTIP_ADMIN_PASSWORD"), superuser=True)

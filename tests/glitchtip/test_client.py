@@ -1,16 +1,13 @@
 """The scripts' GlitchTip client: the quirky Link header and pagination, against the recording and the double."""
 import json
-import sys
 
 import pytest
 
+from glitchtip.client import GlitchTipClient, GlitchTipError, next_cursor
+from tests.glitchtip.helpers import ADMIN_EMAIL
 from tests.harness.processes import REPO
-from tests.ops.conftest import ADMIN_EMAIL
 
-sys.path.insert(0, str(REPO / "scripts"))
-from lib.glitchtip import GlitchTipClient, GlitchTipError, next_cursor  # noqa: E402
-
-EXCHANGES = REPO / "tests" / "glitchtip_contract" / "exchanges"
+EXCHANGES = REPO / "tests" / "glitchtip" / "contract" / "exchanges"
 
 
 def recorded_link(name: str) -> str:

@@ -1,6 +1,6 @@
 """GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did.
 
-The recording (tests/glitchtip_contract/) is the specification; tests/glitchtip/test_contract.py
+The recording (tests/glitchtip/contract/) is the specification; double/test_contract.py
 replays it against this double. What it serves:
 
 - `/_health/`, `/api/settings/`, allauth's headless browser API (`/_allauth/browser/v1/...`),
