@@ -50,7 +50,7 @@ def heartbeat_interval(cron: str) -> int:
     times = [trigger.get_next_fire_time(None, datetime.now(UTC))]
     for _ in range(49):
         times.append(trigger.get_next_fire_time(times[-1], times[-1] + timedelta(seconds=1)))
-    gap = max(int((later - earlier).total_seconds()) for earlier, later in zip(times, times[1:]))
+    gap = max(int((later - earlier).total_seconds()) for earlier, later in zip(times, times[1:], strict=False))
     return min(86400, gap + gap // 10)
 
 
@@ -74,6 +74,7 @@ class Bootstrap:
         # A dry run that cannot log in (the admin does not exist yet) cannot read anything either.
         self.blind = False
         self.updates: dict[str, str] = {}
+        self.project: Project | None = None
         self.steps = Steps("bootstrap-glitchtip", 11)
 
     def change(self, what: str) -> str:
@@ -130,7 +131,8 @@ class Bootstrap:
                 return self.change(f"admin user {email} (if it does not exist)")
             raise StepFailed(12, f"{refused} ({refused.detail})",
                              f"set GLITCHTIP_ADMIN_PASSWORD in env/{self.env}.secrets.env to the admin's password, or "
-                             f"reset it: scripts/compose {self.env} exec glitchtip-web ./manage.py changepassword {email}")
+                             f"reset it: scripts/compose {self.env} exec glitchtip-web ./manage.py changepassword "
+                             f"{email}")
         created = self.create_admin(email, password)
         try:
             self.client.login(email, password)
@@ -219,9 +221,9 @@ class Bootstrap:
             raise StepFailed(16, f"project: {exc} {exc.detail}", "check the project in GlitchTip's web UI") from None
         return self.change(f"project {name!r} ({project.slug})"), project
 
-    def read_dsn(self, org: str | None, project) -> str:
-        self.org, self.project = org, project
-        if project is None:
+    def read_dsn(self, org: str | None, project: Project | None) -> str:
+        self.project = project
+        if org is None or project is None:
             return "known once the project exists"
         try:
             keys = self.client.project_keys(org, project.slug)
@@ -275,11 +277,11 @@ class Bootstrap:
             raise StepFailed(2, f"the schedule of {job}, {schedule!r}, is not a cron expression ({exc})",
                              f"fix SCHEDULE_{job.upper()} in env/{self.env}.env") from None
 
-    def ensure_release(self, org: str | None, project) -> str:
+    def ensure_release(self, org: str | None, project: Project | None) -> str:
         version = self.args.release or os.environ.get("SENTRY_RELEASE", "")
         if not version:
             return "skipped (no --release or SENTRY_RELEASE given)"
-        if project is None:
+        if org is None or project is None:
             return self.change(f"release {version}")
         try:
             if version in self.client.releases(org, project.slug):
@@ -323,7 +325,8 @@ class Bootstrap:
         try:
             envfiles.update(path, values)
         except (OSError, envfiles.EnvError) as exc:
-            raise StepFailed(20, f"could not write {path}: {exc}", "check the file's permissions and free disk") from None
+            raise StepFailed(20, f"could not write {path}: {exc}",
+                             "check the file's permissions and free disk") from None
 
 
 def main(argv: list[str]) -> int:

@@ -37,7 +37,7 @@ class Organization:
     name: str
 
     @classmethod
-    def from_api(cls, o: dict) -> "Organization":
+    def from_api(cls, o: dict) -> Organization:
         return cls(str(o["id"]), o["slug"], o["name"])
 
 
@@ -47,7 +47,7 @@ class Team:
     slug: str
 
     @classmethod
-    def from_api(cls, t: dict) -> "Team":
+    def from_api(cls, t: dict) -> Team:
         return cls(str(t["id"]), t["slug"])
 
 
@@ -58,7 +58,7 @@ class Project:
     name: str
 
     @classmethod
-    def from_api(cls, p: dict) -> "Project":
+    def from_api(cls, p: dict) -> Project:
         return cls(str(p["id"]), p["slug"], p["name"])
 
 
@@ -78,7 +78,7 @@ class Monitor:
     heartbeat_endpoint: str | None
 
     @classmethod
-    def from_api(cls, m: dict) -> "Monitor":
+    def from_api(cls, m: dict) -> Monitor:
         return cls(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
                    m.get("heartbeatEndpoint"))
 
@@ -117,7 +117,8 @@ class GlitchTipClient:
         self.token = token
 
     # ---- transport -------------------------------------------------------
-    def request(self, method: str, path: str, *, json=None, params=None, expected=(200,), auth=True) -> requests.Response:
+    def request(self, method: str, path: str, *, json: object = None, params: dict | None = None,
+                expected: tuple[int, ...] = (200,), auth: bool = True) -> requests.Response:
         headers = {}
         http = self.browser
         if auth and self.token:

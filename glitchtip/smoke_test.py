@@ -74,18 +74,18 @@ def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> d
         try:
             raise RuntimeError(f"smoke-test exception {run_id}")
         except RuntimeError:
-            ids["error"] = sentry_sdk.capture_exception()
-        ids["message"] = sentry_sdk.capture_message(f"smoke-test message {run_id}", level="warning")
+            ids["error"] = sentry_sdk.capture_exception() or ""
+        ids["message"] = sentry_sdk.capture_message(f"smoke-test message {run_id}", level="warning") or ""
         logger = logging.getLogger("smoke-test")
         logger.addHandler(logging.NullHandler())  # to GlitchTip only, not to this terminal
         logger.propagate = False
         logger.error("smoke-test error log %s", run_id)
-        ids["log"] = sentry_sdk.last_event_id()
+        ids["log"] = sentry_sdk.last_event_id() or ""
         transaction = sentry_sdk.start_transaction(op="smoke", name=f"smoke-test {run_id}", sampled=True)
         for step in ("weather.fetch", "llm.call", "db.query"):
             with transaction.start_child(op=step, name=f"smoke-test {step}"):
                 time.sleep(0.01)
-        ids["transaction"] = transaction.finish()
+        ids["transaction"] = transaction.finish() or ""
     sentry_sdk.flush(timeout=10)
     sentry_sdk.get_client().close()
     return ids
@@ -151,7 +151,8 @@ class SmokeTest:
                 if report.get("environment") != environment:
                     raise StepFailed(1, f"the app reports environment {report.get('environment')!r}, "
                                         f"env/{self.env}.env says {environment!r}",
-                                     f"restart the app after changing SENTRY_ENVIRONMENT: scripts/compose {self.env} up -d")
+                                     "restart the app after changing SENTRY_ENVIRONMENT: "
+                                     f"scripts/compose {self.env} up -d")
                 self.expected += [Expected(kind, "app", event_id, report.get("release"), f"sentry_check {self.run_id}")
                                   for kind, event_id in report["events"].items()]
                 out["result"] = f"{len(report['events'])} events"
@@ -171,7 +172,8 @@ class SmokeTest:
         except GlitchTipError as exc:
             if exc.status is None or exc.status >= 500:
                 raise StepFailed(10, f"GlitchTip is not answering: {exc}",
-                                 f"start the stack (scripts/compose {self.env} up -d) and wait until it is healthy") from None
+                                 f"start the stack (scripts/compose {self.env} up -d) and wait until it is "
+                                 "healthy") from None
             raise StepFailed(2, f"GlitchTip refused the API token ({exc.status} {exc.detail})",
                              f"run scripts/bootstrap-glitchtip {self.env} to get a new one") from None
         if project is None:

@@ -114,7 +114,8 @@ def check_urls(env: str, values: dict[str, str]) -> list[Problem]:
             continue
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            problems.append(Problem(name, "is not an http(s) URL", f"run scripts/bootstrap-glitchtip {env} to rewrite it"))
+            problems.append(Problem(name, "is not an http(s) URL",
+                                    f"run scripts/bootstrap-glitchtip {env} to rewrite it"))
         elif parts.hostname in LOOPBACK:
             internal = values.get("GLITCHTIP_INTERNAL_URL", "http://glitchtip-web:8000")
             problems.append(Problem(name, f"points at {parts.hostname}, which inside the app's containers is the "

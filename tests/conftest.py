@@ -117,7 +117,8 @@ def other_user(db, django_user_model):
 def location(user):
     from forecast.models import Location
 
-    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437", longitude="13.41053")
+    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437",
+                                   longitude="13.41053")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env
 names the variable (environs collects them all and `seal()` reports them together).
 """
 import json
+import logging
 import tomllib
 from pathlib import Path
 
@@ -32,7 +33,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", "")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Behind nginx: take the client address from the X-Forwarded-For entry nginx appends
 # (see config.middleware.ForwardedForMiddleware). Off when clients can reach the app directly.
 USE_X_FORWARDED_FOR = env.bool("DJANGO_USE_X_FORWARDED_FOR", False)
@@ -230,7 +231,7 @@ def _heartbeat_urls(value: str) -> dict[str, str]:
 HEARTBEAT_URLS: dict[str, str] = env.heartbeat_urls("HEARTBEAT_URLS", "")
 # The scheduler touches this file while it runs; `manage.py scheduler --check` (the container's
 # healthcheck) reads its age.
-SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", "/tmp/scheduler-alive")
+SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", Path("/tmp/scheduler-alive"))
 # Rows older than this are removed by the jobs' --cleanup option.
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))
 # A forecast/actual temperature difference above this is a data-quality anomaly.
@@ -241,7 +242,7 @@ APP_PUBLIC_URL = (env.str("APP_PUBLIC_URL", "http://localhost:8000", validate=ht
 # ------------------------------------------------------------------------------
 # Logging: to stdout, for the container runtime to collect
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", "INFO")
+LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", logging.INFO)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

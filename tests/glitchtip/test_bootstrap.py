@@ -16,7 +16,8 @@ def counts(glitchtip):
 def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip, "--release", "migraine-forecast@abc1234")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[4/11] organization 'Migraine Forecast' ... created organization 'Migraine Forecast' (migraine-forecast)" in result.stdout
+    assert ("[4/11] organization 'Migraine Forecast' ... created organization 'Migraine Forecast' (migraine-forecast)"
+            in result.stdout)
     assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
                                  "releases": 1}
     values = bundle.values(bundle.secrets_file("development"))
@@ -71,12 +72,15 @@ def test_secrets_file_keeps_comments_and_unrelated_keys_byte_for_byte(bundle, gl
     path.write_text(original)
     assert bootstrap(bundle, glitchtip).returncode == 0
     text = path.read_text()
-    kept = [line for line in original.splitlines() if not re.match(r"(GLITCHTIP_API_TOKEN|SENTRY_|HEARTBEAT_URLS)", line)]
+    written = re.compile(r"(GLITCHTIP_API_TOKEN|SENTRY_|HEARTBEAT_URLS)")
+    kept = [line for line in original.splitlines() if not written.match(line)]
     assert [line for line in text.splitlines() if line in kept] == kept  # same lines, same order
     assert "# my own notes\nMY_FEATURE_FLAG='with spaces'\n" in text
     # Replaced in place (same line number), not appended a second time.
     assert text.count("\nSENTRY_DSN=") == 1
-    line_of = lambda content: next(i for i, l in enumerate(content.splitlines()) if l.startswith("SENTRY_DSN="))  # noqa: E731
+    def line_of(content: str) -> int:
+        return next(number for number, line in enumerate(content.splitlines()) if line.startswith("SENTRY_DSN="))
+
     assert line_of(text) == line_of(original)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 

@@ -112,4 +112,5 @@ def test_glitchtip_down(provisioned, glitchtip):
 def test_not_bootstrapped_yet_says_what_to_run(bundle, glitchtip):
     result = smoke(bundle, glitchtip)
     assert result.returncode == 2
-    assert "SENTRY_PUBLIC_DSN is empty" in result.stderr and "run scripts/bootstrap-glitchtip development" in result.stderr
+    assert "SENTRY_PUBLIC_DSN is empty" in result.stderr
+    assert "run scripts/bootstrap-glitchtip development" in result.stderr

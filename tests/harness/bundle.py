@@ -69,7 +69,8 @@ class Bundle:
 
     @staticmethod
     def values(path: Path) -> dict[str, str]:
-        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+        lines = path.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
     def set(self, path: Path, **values: str) -> None:
         text = path.read_text()

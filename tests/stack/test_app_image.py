@@ -87,9 +87,9 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_bakes_the_release():
 
 
 def test_the_app_role_cannot_open_glitchtips_database(services):
-
-    result = subprocess.run([f"{services.postgres.bindir}/psql", services.postgres.url("app", APP_DB_PASSWORD, "glitchtip"),
-                             "-c", "SELECT 1"], capture_output=True, text=True)
+    glitchtip_database = services.postgres.url("app", APP_DB_PASSWORD, "glitchtip")
+    result = subprocess.run([f"{services.postgres.bindir}/psql", glitchtip_database, "-c", "SELECT 1"],
+                            capture_output=True, text=True)
     assert result.returncode != 0
     assert "permission denied for database" in result.stderr
 

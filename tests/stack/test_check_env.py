@@ -24,7 +24,8 @@ def test_a_missing_key_is_added_and_everything_else_kept_byte_for_byte(bundle):
     result = bundle.run("secrets", "staging")
     assert "added" in result.stdout and "existing values kept" in result.stdout
     text = path.read_text()
-    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\nCUSTOM=1\n")
+    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\n"
+                           "CUSTOM=1\n")
     assert "APP_DB_PASSWORD=" in text and text.count("DJANGO_SECRET_KEY=") == 1
 
 

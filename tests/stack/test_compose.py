@@ -1,6 +1,7 @@
 """compose.yml (with glitchtip/compose.yml) and the env-file layers, validated by the real Compose v2 CLI
 for each environment and checked semantically."""
 import re
+
 import pytest
 import yaml
 

@@ -7,7 +7,7 @@ goes through Django's CSRF middleware first, whose failure is an HTML page, not 
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from tests.harness.http_fake import Request, Response
 
@@ -42,8 +42,7 @@ class Allauth:
     def routes(self):
         return [("GET", f"{PREFIX}/config", self.config),
                 ("POST", f"{PREFIX}/auth/login", self.login),
-                ("GET", f"{PREFIX}/auth/session", self.session),
-                ("DELETE", f"{PREFIX}/auth/session", self.logout)]
+                ("GET", f"{PREFIX}/auth/session", self.session)]
 
     def config(self, request: Request) -> Response:
         account = {**CONFIG["account"], "is_open_for_signup": self.registration_open()}
@@ -74,12 +73,6 @@ class Allauth:
         if session is None:
             return self._answer(request, 401, self._unauthenticated())
         return self._answer(request, 200, self._authenticated(session))
-
-    def logout(self, request: Request) -> Response:
-        if not csrf_passes(request):
-            return wire.html(403, wire.CSRF_FAILURE_PAGE)
-        self.sessions.end(request)
-        return self._answer(request, 401, self._unauthenticated())
 
     @staticmethod
     def _authenticated(session: Session) -> dict:

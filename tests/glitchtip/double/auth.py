@@ -101,9 +101,6 @@ class Sessions:
         self._sessions[session.id] = session
         return session
 
-    def end(self, request: Request) -> None:
-        self._sessions.pop(cookies(request).get("sessionid", ""), None)
-
     def get(self, request: Request) -> Session | None:
         return self._sessions.get(cookies(request).get("sessionid", ""))
 

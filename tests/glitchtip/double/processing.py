@@ -10,8 +10,7 @@ from datetime import datetime
 
 from .ingest import Pending
 from .interpret import interpret, parse_time
-from .state import (Environment, EnvironmentProject, Issue, IssueEvent, Project, Release, State,
-                    TransactionEvent, TransactionGroup)
+from .state import Environment, EnvironmentProject, Issue, IssueEvent, Project, Release, State, TransactionGroup
 
 
 class Worker:
@@ -45,9 +44,6 @@ class Worker:
         else:
             issue.count += 1
             issue.last_seen = max(issue.last_seen, item.received)
-            issue.search_text += " " + found.search_text
-            issue.status = "unresolved"  # a new event reopens a resolved issue
-        issue.tags.update(found.tags.items())
         self.state.events.append(IssueEvent(
             id=item.payload["event_id"], issue=issue, type=found.type, title=found.title, culprit=found.culprit,
             timestamp=parse_time(item.payload.get("timestamp"), item.received), received=item.received,
@@ -68,7 +64,6 @@ class Worker:
         start = parse_time(payload.get("start_timestamp"), item.received)
         end = parse_time(payload.get("timestamp"), item.received)
         group.durations_ms.append((end - start).total_seconds() * 1000)
-        self.state.transactions.append(TransactionEvent(payload["event_id"], group, start, end))
 
     def _link_release(self, project: Project, version: str, now: datetime) -> None:
         """Releases seen in events are created on the fly, without a release date."""

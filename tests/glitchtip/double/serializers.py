@@ -7,13 +7,26 @@ strings for organizations, teams, projects and issues, integers elsewhere.
 from __future__ import annotations
 
 import copy
-import uuid
 from urllib.parse import urlsplit
 
 from .auth import OWNER_ACCESS
 from .interpret import parse_time
-from .state import (APIToken, Environment, EnvironmentProject, Issue, IssueEvent, Monitor, MonitorCheck,
-                    Organization, Project, ProjectKey, Release, Team, TransactionEvent, TransactionGroup, User)
+from .state import (
+    APIToken,
+    Environment,
+    EnvironmentProject,
+    Issue,
+    IssueEvent,
+    Monitor,
+    MonitorCheck,
+    Organization,
+    Project,
+    ProjectKey,
+    Release,
+    Team,
+    TransactionGroup,
+    User,
+)
 from .wire import timestamp
 
 AVATAR = {"avatarType": "", "avatarUuid": None}
@@ -79,7 +92,7 @@ def project_key(key: ProjectKey, domain: str) -> dict:
     }
 
 
-def issue(item: Issue, domain: str, matching_event_id: str | None = None) -> dict:
+def issue(item: Issue, domain: str) -> dict:
     return {
         "id": str(item.id), "count": str(item.count), "type": item.type, "level": item.level, "status": item.status,
         "project": {"id": str(item.project.id), "platform": item.project.platform, "slug": item.project.slug,
@@ -88,7 +101,7 @@ def issue(item: Issue, domain: str, matching_event_id: str | None = None) -> dic
         "shareId": None, "logger": None,
         # The permalink names the project, not the organization.
         "permalink": f"{domain.rstrip('/')}/{item.project.slug}/issues/{item.id}",
-        "statusDetails": {}, "subscriptionDetails": None, "userCount": 0, "matchingEventId": matching_event_id,
+        "statusDetails": {}, "subscriptionDetails": None, "userCount": 0, "matchingEventId": None,
         "firstSeen": timestamp(item.first_seen), "lastSeen": timestamp(item.last_seen), "title": item.title,
         "metadata": item.metadata, "culprit": "",  # the issue's own culprit column is never filled
     }
@@ -133,8 +146,6 @@ def entries(data: dict) -> list[dict]:
         result.append({"type": "message", "data": logentry})
     elif message := data.get("message"):
         result.append({"type": "message", "data": {"formatted": message}})
-    if request := data.get("request"):
-        result.append({"type": "request", "data": _request_entry(request)})
     return result
 
 
@@ -174,23 +185,6 @@ def _breadcrumb(crumb: dict) -> dict:
     return {"type": crumb.get("type") or "default", "category": crumb.get("category"), "message": crumb.get("message"),
             "data": crumb.get("data"), "level": level if level in BREADCRUMB_LEVELS else None,
             "timestamp": timestamp(parse_time(crumb.get("timestamp"), None)), "event_id": None}
-
-
-def _request_entry(request: dict) -> dict:
-    headers = request.get("headers")
-    return {
-        "apiTarget": request.get("api_target"), "bodySize": request.get("body_size"), "cookies": request.get("cookies"),
-        "data": request.get("data"), "env": request.get("env"), "fragment": request.get("fragment"),
-        "method": request.get("method"), "protocol": request.get("protocol"), "url": request.get("url"),
-        "headers": headers, "query": request.get("query_string"),
-        "inferredContentType": next((value for key, value in headers or [] if key == "Content-Type"), None),
-    }
-
-
-def transaction_event(item: TransactionEvent) -> dict:
-    """Snake_case (no by_alias on this endpoint); the id as a dashed UUID."""
-    return {"event_id": str(uuid.UUID(item.event_id)), "timestamp": timestamp(item.timestamp),
-            "start_timestamp": timestamp(item.start_timestamp)}
 
 
 def transaction_group(group: TransactionGroup) -> dict:
@@ -243,4 +237,4 @@ def environment(item: Environment) -> dict:
 
 
 def environment_project(link: EnvironmentProject) -> dict:
-    return {"name": link.environment.name, "id": link.id, "isHidden": link.is_hidden}
+    return {"name": link.environment.name, "id": link.id, "isHidden": False}

@@ -21,18 +21,20 @@ Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock),
 `ingest_delay` (seconds until an accepted event is readable, default 2 s as recorded),
 `block_seconds` (how long a wrong DSN key blocks its project id, default 30 s), `domain` (the
 configured public URL used in DSNs, heartbeat endpoints and permalinks; default: the double's
-own URL), `user_registration_open` and `organization_creation_open` (as recorded: closed and
-open), and `down` (answer every request with nginx's 502 Bad Gateway page, as a stack whose
-GlitchTip container is stopped would).
+own URL), `user_registration_open` (as recorded: closed), `down` (answer every request with
+nginx's 502 Bad Gateway page, as a stack whose GlitchTip container is stopped would), and
+`drop_events_matching` (accept an event, never store it).
+
+What it leaves out: everything the recording does not show and no script calls (issue search
+beyond `is:`/`level:`/words, events of other platforms, the web UI's endpoints...).
 """
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
-from urllib.parse import urlencode
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
@@ -57,8 +59,7 @@ class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
     def __init__(self, *, domain: str | None = None, clock: Callable[[], datetime] = utc_now,
-                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False,
-                 organization_creation_open: bool = True):
+                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -67,12 +68,11 @@ class GlitchTipDouble(FakeHTTPServer):
         self.clock = clock
         self.down = False
         self.user_registration_open = user_registration_open
-        self.organization_creation_open = organization_creation_open
         self._state = State()
         self.sessions = Sessions()
         self.ingestion = Ingestion(self._state, clock, ingest_delay, block_seconds)
         self.worker = Worker(self._state)
-        self.api = Api(self._state, self.sessions, clock, lambda: self.domain, lambda: self.organization_creation_open)
+        self.api = Api(self._state, self.sessions, clock, lambda: self.domain)
         self._serving = threading.RLock()
         allauth = Allauth(self._state, self.sessions, clock, self.registration_open)
         self.routes = [
@@ -136,10 +136,6 @@ class GlitchTipDouble(FakeHTTPServer):
 
     def _dispatch(self, request: Request) -> Response:
         matches = self._matches(request.path)
-        if not matches and self._matches(request.path + "/"):
-            # Django's APPEND_SLASH, for every method: a POST comes back as a redirect too.
-            query = urlencode(request.query, doseq=True)
-            return wire.html(301, "", {"Location": request.path + "/" + (f"?{query}" if query else "")})
         if not matches:
             return wire.html(404, wire.NOT_FOUND_PAGE)
         for route, match in matches:
@@ -164,7 +160,7 @@ class GlitchTipDouble(FakeHTTPServer):
             "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False,
             "enableUserRegistration": self.registration_open(),
             "enableSocialAppsUserRegistration": self.registration_open(),
-            "enableOrganizationCreation": self.organization_creation_open, "stripePublicKey": None,
+            "enableOrganizationCreation": True, "stripePublicKey": None,
             "plausibleUrl": None, "plausibleDomain": None, "chatwootWebsiteToken": None, "sentryDSN": None,
             "sentryTracesSampleRate": None, "environment": None, "version": "0.0.0-unknown",
             "serverTimeZone": "UTC", "glitchtipInstanceName": None,

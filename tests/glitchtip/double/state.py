@@ -7,7 +7,6 @@ server already held other data, as the recorded one did.
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,12 +84,6 @@ class Issue:
     last_seen: datetime
     count: int = 0
     status: str = "unresolved"
-    tags: set[tuple[str, str]] = field(default_factory=set)
-
-    @property
-    def priority(self) -> float:
-        """What sort=priority orders by: log10(count) plus recency."""
-        return math.log10(self.count) + self.last_seen.timestamp() / 300000.0
 
 
 @dataclass(eq=False)
@@ -126,14 +119,6 @@ class TransactionGroup:
 
 
 @dataclass(eq=False)
-class TransactionEvent:
-    event_id: str  # 32 hex digits
-    group: TransactionGroup
-    start_timestamp: datetime
-    timestamp: datetime
-
-
-@dataclass(eq=False)
 class Release:
     organization: Organization
     version: str
@@ -157,7 +142,6 @@ class EnvironmentProject:
     environment: Environment
     project: Project
     created: datetime
-    is_hidden: bool = False
 
 
 @dataclass(eq=False)
@@ -205,7 +189,6 @@ class State:
     issues: list[Issue] = field(default_factory=list)
     events: list[IssueEvent] = field(default_factory=list)
     transaction_groups: list[TransactionGroup] = field(default_factory=list)
-    transactions: list[TransactionEvent] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
     environments: list[Environment] = field(default_factory=list)
     environment_projects: list[EnvironmentProject] = field(default_factory=list)
@@ -241,6 +224,3 @@ class State:
     def events_of(self, *, project: Project | None = None, issue: Issue | None = None) -> list[IssueEvent]:
         return [event for event in self.events
                 if (project is None or event.issue.project is project) and (issue is None or event.issue is issue)]
-
-    def event(self, event_id: str) -> IssueEvent | None:
-        return next((event for event in self.events if event.id == event_id), None)

@@ -33,7 +33,7 @@ def payload(request: Request, *fields: Field) -> dict:
     try:
         body = json.loads(request.body or b"null")
     except ValueError:
-        raise wire.detail(400, "Cannot parse request body")
+        raise wire.detail(400, "Cannot parse request body") from None
     if not isinstance(body, dict):
         raise wire.detail(422, [{
             "type": "model_attributes_type", "loc": ["body", "payload"],

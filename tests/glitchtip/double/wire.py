@@ -7,7 +7,7 @@ charset=utf-8`), plain Django `JsonResponse`s from allauth and the envelope view
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.harness.http_fake import Response
 
@@ -121,7 +121,7 @@ def timestamp(moment: datetime | None) -> str | None:
     """A datetime the way Django's JSON encoder writes it: milliseconds and a Z."""
     if moment is None:
         return None
-    text = moment.astimezone(timezone.utc).isoformat()
+    text = moment.astimezone(UTC).isoformat()
     if moment.microsecond:
         text = text[:23] + text[26:]
     return text.removesuffix("+00:00") + "Z"
