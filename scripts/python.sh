@@ -1,5 +1,5 @@
-# Sourced by the scripts: how they run the bundle's Python packages (scripts/, glitchtip/).
 # shellcheck shell=bash
+# Sourced by the scripts: how they run the bundle's Python packages (scripts/, glitchtip/).
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 

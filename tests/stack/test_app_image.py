@@ -84,6 +84,31 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_bakes_the_release():
     assert re.search(r"(?m)^ARG SENTRY_RELEASE", text) and "SENTRY_RELEASE=${SENTRY_RELEASE}" in text
     assert "collectstatic" in text and "migrate" not in text.split("ENTRYPOINT")[0]
     assert re.search(r'(?m)^CMD \["start-web"\]', text)
+    assert "pip install --require-hashes --no-deps --requirement /tmp/requirements.txt" in text
+
+
+def test_the_lock_files_pin_and_hash_every_package():
+    """The image, the scripts' .venv and the tests install from locks that leave nothing to chance."""
+    app = requirements(REPO / "app" / "requirements.txt")
+    for lock in ("app", "scripts", "tests"):
+        packages = requirements(REPO / lock / "requirements.txt")
+        assert packages, lock
+        for name, (version, hashes) in packages.items():
+            assert version and hashes, f"{lock}/requirements.txt: {name} is not pinned with hashes"
+            if name in app:
+                assert version == app[name][0], f"{lock}/requirements.txt: {name} differs from the app's"
+    # brotli is declared (whitenoise[brotli]) and locked, not an accident of another package.
+    assert "brotli" in app and "whitenoise[brotli]" in (REPO / "app" / "requirements.in").read_text()
+
+
+def requirements(lock: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (pinned version, hashes) from a `uv pip compile --generate-hashes` lock."""
+    packages: dict[str, tuple[str, list[str]]] = {}
+    for entry in re.split(r"\n(?=[a-z0-9])", lock.read_text(), flags=re.IGNORECASE):
+        match = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", entry)
+        if match:
+            packages[match.group(1).lower()] = (match.group(2), re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
+    return packages
 
 
 def test_the_app_role_cannot_open_glitchtips_database(services):
