@@ -26,7 +26,9 @@ http_url = URL(schemes={"http", "https"}, require_tld=False)
 # Core
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
-# True by default so a bare checkout runs; the app image sets DJANGO_DEBUG=false.
+# True by default so that a bare checkout runs (`manage.py runserver` with no environment). Everything
+# deployed sets false: the app image (ENV in the Dockerfile) and env/defaults.env; only
+# env/development.env turns it on, and scripts/check-env refuses it in staging and production.
 DEBUG = env.bool("DJANGO_DEBUG", True)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", "")

@@ -146,3 +146,24 @@ def test_a_stale_token_is_replaced(bundle, glitchtip):
     assert result.returncode == 0, result.stderr
     assert "created API token 'migraine-forecast-bootstrap'" in result.stdout
     assert bundle.secret("development", "GLITCHTIP_API_TOKEN") not in {stale, ""}
+
+
+def test_a_job_added_to_the_list_gets_its_monitor_and_heartbeat_url(bundle, glitchtip):
+    assert bootstrap(bundle, glitchtip).returncode == 0
+    with open(bundle.root / "app" / "config" / "jobs.toml", "a") as jobs:
+        jobs.write('prune_reports = "45 4 * * *"\n')
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 0, result.stderr
+    assert "created job prune_reports" in result.stdout
+    monitors = {m.name: m for m in glitchtip.state.monitors}
+    assert monitors["job prune_reports"].interval == 86400  # daily, within GlitchTip's maximum
+    heartbeats = json.loads(bundle.secret("development", "HEARTBEAT_URLS").strip("'"))
+    assert list(heartbeats)[-1] == "prune_reports" and len(heartbeats) == 5
+
+
+def test_a_bad_schedule_override_names_the_variable(bundle, glitchtip):
+    bundle.set(bundle.env_file("development"), SCHEDULE_COMPARE_FORECASTS="every six hours")
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 2
+    assert "the schedule of compare_forecasts, 'every six hours', is not a cron expression" in result.stderr
+    assert "fix SCHEDULE_COMPARE_FORECASTS in env/development.env" in result.stderr
