@@ -43,8 +43,13 @@ def resolved_config(env: str, root: Path = REPO) -> dict:
 
 def main(argv: list[str]) -> int:
     args = argv[1:]
+    named = args.pop(0) if args and args[0] in ENVIRONMENTS else os.environ.get("APP_ENV")
+    if not named:
+        print("usage: scripts/compose ENV <docker compose arguments> (ENV: development, staging, production; "
+              "or set APP_ENV)", file=sys.stderr)
+        return 2
     try:
-        env = environment(args.pop(0) if args and args[0] in ENVIRONMENTS else None)
+        env = environment(named)
     except EnvError as exc:
         print(f"compose: {exc}", file=sys.stderr)
         return 2

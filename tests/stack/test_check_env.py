@@ -1,6 +1,8 @@
 """scripts/secrets and scripts/check-env: secrets generated once, unsafe configurations refused."""
 import re
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -154,3 +156,23 @@ def test_show_still_shows_what_there_is_when_the_secrets_are_missing(bundle):
     result = bundle.run("check-env", "staging", "--show")
     assert result.returncode == 1 and "#   [2] env/staging.env" in result.stdout
     assert "env/staging.secrets.env" not in result.stdout and "run scripts/secrets staging" in result.stderr
+
+
+def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
+    """scripts/compose (its Python; the wrapper adds the .venv): the layers in order, `up` checked first."""
+    def compose(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-P", "-m", "scripts.docker_compose", *args], cwd=bundle.root,
+                              env={**bundle.environ(), "PYTHONPATH": str(bundle.root)}, capture_output=True,
+                              text=True, timeout=120)
+
+    assert "usage: scripts/compose ENV" in compose("ps").stderr
+    missing = compose("production", "config")
+    assert missing.returncode == 2
+    assert "env/production.secrets.env is missing; run scripts/secrets production" in missing.stderr
+    bundle.run("secrets", "production", check=True)
+    refused = compose("production", "up", "--detach")
+    assert refused.returncode == 1 and "check-env production: REFUSED" in refused.stderr  # placeholders
+    bundle.prepare("production")
+    services = compose("production", "config", "--services")
+    assert services.returncode == 0, services.stderr
+    assert {"app", "scheduler", "nginx", "glitchtip-web", "glitchtip-worker"} <= set(services.stdout.split())
