@@ -160,7 +160,7 @@ def show(env: str) -> None:
     merged: dict[str, tuple[str, int, bool]] = {}
     for number, (layer, values) in enumerate(layers, 1):
         for name, value in values.items():
-            merged[name] = (value, number, layer.generated)
+            merged[name] = (value, number, layer.secret)
     width = max(len(name) for name in merged)
     for name, (value, number, secret) in sorted(merged.items()):
         shown = f"******** ({len(value)} characters)" if secret and value else value

@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
         return 2
     missing = [layer for layer in layers(env) if not layer.path.exists()]
     if missing:
-        fix = f"run scripts/secrets {env} (or scripts/up {env})" if missing[0].generated else "restore it from git"
+        fix = f"run {missing[0].created_by} (or scripts/up {env})" if missing[0].created_by else "restore it from git"
         print(f"compose: {missing[0].relative()} is missing; {fix}", file=sys.stderr)
         return 2
     if args[:1] == ["up"]:

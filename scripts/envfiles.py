@@ -33,7 +33,10 @@ class EnvError(Exception):
 @dataclass(frozen=True)
 class Layer:
     path: Path
-    generated: bool  # written by the scripts (may not exist yet); its values are secrets
+    # The command that writes a generated layer (it may not exist yet); empty for a committed file.
+    created_by: str = ""
+    # Its values are masked wherever the configuration is shown (scripts/check-env --show).
+    secret: bool = False
 
     def relative(self, root: Path = REPO) -> str:
         return str(self.path.relative_to(root))
@@ -60,9 +63,10 @@ def secrets_file(env: str, root: Path = REPO) -> Path:
 
 
 def layers(env: str, root: Path = REPO) -> list[Layer]:
-    """The env files of `env`, first to last; a later file's value wins."""
-    return [Layer(defaults_file(root), generated=False), Layer(settings_file(env, root), generated=False),
-            Layer(secrets_file(env, root), generated=True)]
+    """The env files of `env`, first to last; a later file's value wins. Another layer is one more
+    entry here: the scripts and scripts/compose read this list."""
+    return [Layer(defaults_file(root)), Layer(settings_file(env, root)),
+            Layer(secrets_file(env, root), created_by=f"scripts/secrets {env}", secret=True)]
 
 
 def read(path: Path) -> dict[str, str]:
@@ -75,7 +79,7 @@ def read_layers(env: str, root: Path = REPO) -> list[tuple[Layer, dict[str, str]
     """Each existing layer with its values; a committed layer that is missing is an error."""
     found = []
     for layer in layers(env, root):
-        if layer.path.exists() or not layer.generated:
+        if layer.path.exists() or not layer.created_by:
             found.append((layer, read(layer.path)))
     return found
 

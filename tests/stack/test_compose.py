@@ -146,7 +146,7 @@ def test_every_variable_is_commented():
 
 def test_the_app_containers_get_the_committed_layers_in_order():
     compose = yaml.safe_load((REPO / "compose.yml").read_text())
-    committed = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV") if not layer.generated]
+    committed = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV") if not layer.created_by]
     for name in ("app", "scheduler", "app-migrate"):
         env_files = [re.sub(r"\$\{APP_ENV[^}]*\}", "ENV", path) for path in compose["services"][name]["env_file"]]
         assert env_files == committed, name
