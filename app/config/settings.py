@@ -5,10 +5,13 @@ SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env
 `env/` set the real values per environment. A bad value stops start-up with an error that
 names the variable (environs collects them all and `seal()` reports them together).
 """
+import json
+import logging
+import tomllib
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env, EnvValidationError
+from environs import Env, EnvError, EnvValidationError
 from marshmallow.validate import URL, Range
 
 from config.sentry import SentryConfig, init_sentry
@@ -23,14 +26,16 @@ http_url = URL(schemes={"http", "https"}, require_tld=False)
 # Core
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
-# True by default so a bare checkout runs; the app image sets DJANGO_DEBUG=false.
+# True by default so that a bare checkout runs (`manage.py runserver` with no environment). Everything
+# deployed sets false: the app image (ENV in the Dockerfile) and env/defaults.env; only
+# env/development.env turns it on, and scripts/check-env refuses it in staging and production.
 DEBUG = env.bool("DJANGO_DEBUG", True)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", "")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Behind nginx: take the client address from the X-Forwarded-For entry nginx appends
 # (see config.middleware.ForwardedForMiddleware). Off when clients can reach the app directly.
 USE_X_FORWARDED_FOR = env.bool("DJANGO_USE_X_FORWARDED_FOR", False)
@@ -198,19 +203,37 @@ LLM_RETRIES = env.int("LLM_RETRIES", 1, validate=Range(min=0, max=5))
 # ------------------------------------------------------------------------------
 # Jobs and scheduler
 # ------------------------------------------------------------------------------
-# Cron expressions (minute hour day month weekday, UTC) for `manage.py scheduler`.
-SCHEDULE = {
-    "collect_weather_data": env.str("SCHEDULE_COLLECT_WEATHER_DATA", "5 * * * *"),
-    "generate_predictions": env.str("SCHEDULE_GENERATE_PREDICTIONS", "15 * * * *"),
-    "process_notifications": env.str("SCHEDULE_PROCESS_NOTIFICATIONS", "20 * * * *"),
-    "compare_forecasts": env.str("SCHEDULE_COMPARE_FORECASTS", "30 */6 * * *"),
-}
-# GlitchTip heartbeat monitor URLs (written by scripts/bootstrap-glitchtip); empty: no ping.
-HEARTBEAT_URLS = {
-    job: env.str(f"HEARTBEAT_URL_{job.upper()}", "") for job in SCHEDULE
-}
-# The scheduler touches this file while it runs; the container healthcheck reads its age.
-SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", "/tmp/scheduler-alive")
+# The jobs and their default cron schedules (UTC) are listed in config/jobs.toml, a file the
+# host-side scripts read too; SCHEDULE_<JOB> overrides one per environment.
+with open(BASE_DIR / "config" / "jobs.toml", "rb") as jobs_file:
+    JOBS: dict[str, str] = tomllib.load(jobs_file)["schedule"]
+SCHEDULE = {job: env.str(f"SCHEDULE_{job.upper()}", default) for job, default in JOBS.items()}
+
+
+@env.parser_for("heartbeat_urls")
+def _heartbeat_urls(value: str) -> dict[str, str]:
+    """A JSON object of job name to URL; empty: no job is pinged."""
+    if not value.strip():
+        return {}
+    try:
+        urls = json.loads(value)
+    except ValueError:
+        raise EnvError("Not valid JSON.") from None
+    if not isinstance(urls, dict):
+        raise EnvError("Must be a JSON object of job name to URL.")
+    for job, url in urls.items():
+        if job not in JOBS:
+            raise EnvError(f"Unknown job {job!r} (jobs: {', '.join(JOBS)}).")
+        http_url(url)
+    return urls
+
+
+# GlitchTip heartbeat monitor URL per job (written by scripts/bootstrap-glitchtip); a job without
+# one is not pinged. https://glitchtip.com/documentation/uptime-monitoring
+HEARTBEAT_URLS: dict[str, str] = env.heartbeat_urls("HEARTBEAT_URLS", "")
+# The scheduler touches this file while it runs; `manage.py scheduler --check` (the container's
+# healthcheck) reads its age.
+SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", Path("/tmp/scheduler-alive"))
 # Rows older than this are removed by the jobs' --cleanup option.
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))
 # A forecast/actual temperature difference above this is a data-quality anomaly.
@@ -221,7 +244,7 @@ APP_PUBLIC_URL = (env.str("APP_PUBLIC_URL", "http://localhost:8000", validate=ht
 # ------------------------------------------------------------------------------
 # Logging: to stdout, for the container runtime to collect
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", "INFO")
+LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", logging.INFO)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from forecast.models import Prediction, WeatherForecast
 from tests.app.helpers import add_location, run_command
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.http_fake import FakeHTTPServer, Response
 from tests.harness.open_meteo_fake import stormy_weather
 from tests.harness.sentry_receiver import tags

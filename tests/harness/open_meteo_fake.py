@@ -26,6 +26,11 @@ def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
             "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
 
 
+def refused(reason: str) -> Response:
+    """Open-Meteo's answer to a bad request."""
+    return Response(400, {"error": True, "reason": reason})
+
+
 class OpenMeteoFake(FakeHTTPServer):
     name = "open-meteo"
 
@@ -60,13 +65,13 @@ class OpenMeteoFake(FakeHTTPServer):
             latitude = float(request.param("latitude"))
             longitude = float(request.param("longitude"))
         except (TypeError, ValueError):
-            return Response(400, {"error": True, "reason": "Parameter 'latitude' and 'longitude' must have the same number of elements"})
+            return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
         if not (-90 <= latitude <= 90):
-            return Response(400, {"error": True, "reason": f"Latitude must be in range of -90 to 90°. Given: {latitude}."})
+            return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
         variables = [v for v in (request.param("hourly") or "").split(",") if v]
         unknown = [v for v in variables if v not in UNITS]
         if unknown:
-            return Response(400, {"error": True, "reason": f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly"})
+            return refused(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
         forecast_hours = int(request.param("forecast_hours") or 168)
         past_hours = int(request.param("past_hours") or 0)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
