@@ -38,6 +38,7 @@ class TimeTick:
     x: float  # % of the width
     label: str
     day: bool  # local midnight, labelled with the weekday
+    minor: bool  # 06:00 and 18:00, left out on a phone's narrow screen
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
             x = fraction(moment) * 100
             if 4 <= x <= 96:  # a label centred on the edge would be cut in half
                 day = moment.hour == 0
-                time_ticks.append(TimeTick(round(x, 2), f"{moment:%a}" if day else f"{moment:%H:%M}", day))
+                time_ticks.append(TimeTick(round(x, 2), f"{moment:%a}" if day else f"{moment:%H:%M}", day,
+                                           moment.hour % 12 == 6))
 
     windows = {}
     for p in predictions:

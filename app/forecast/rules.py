@@ -77,6 +77,7 @@ def _ramp(value: float, start: float, full: float) -> float:
     return (value - start) / (full - start)
 
 
+# The weather in plain words. A number and its unit are joined by a no-break space (U+00A0).
 def _size(score: float) -> str:
     return "a big" if score >= 0.67 else "a clear" if score >= 0.34 else "a small"
 
@@ -85,15 +86,40 @@ def _pressure_words(change: float, spread: float, score: float) -> str:
     if spread < 3:
         return "Air pressure stays steady."
     direction = "falls" if change <= -spread / 2 else "rises" if change >= spread / 2 else "goes up and down"
-    return f"Air pressure {direction} by about {spread:.0f} hPa: {_size(score)} change."
+    return f"Air pressure {direction} by about {spread:.0f}\u00a0hPa: {_size(score)} change."
+
+
+def _low_pressure_words(low: float, score: float) -> str:
+    if not score:
+        return "Air pressure stays at usual levels."
+    return f"Air pressure gets {'very ' if score >= 0.67 else ''}low, down to {low:.0f}\u00a0hPa."
+
+
+def _temperature_words(coldest: float, warmest: float) -> str:
+    if warmest - coldest < 3:
+        return "The temperature stays about the same."
+    return (f"The temperature changes by {warmest - coldest:.0f}\u00a0°C, "
+            f"between {coldest:.0f} and {warmest:.0f}\u00a0°C.")
 
 
 def _humidity_words(low: float, high: float) -> str:
     if high >= 80:
-        return f"The air is very damp (humidity up to {high:.0f} %)."
+        return f"The air is very damp (humidity up to {high:.0f}\u00a0%)."
     if low <= 30:
-        return f"The air is very dry (humidity down to {low:.0f} %)."
+        return f"The air is very dry (humidity down to {low:.0f}\u00a0%)."
     return "Humidity stays comfortable."
+
+
+def _rain_words(rain: float, score: float) -> str:
+    if rain < 1:
+        return "Little or no rain."
+    return f"{'Heavy rain' if score >= 0.67 else 'Rain'} or snow: about {rain:.0f}\u00a0mm in all."
+
+
+def _cloud_words(cloud_mean: float) -> str:
+    if cloud_mean >= 80:
+        return "The sky stays grey and overcast."
+    return "Some sun between the clouds." if cloud_mean >= 40 else "Mostly clear skies."
 
 
 def weather_factors(hours) -> list[Factor]:
@@ -113,29 +139,23 @@ def weather_factors(hours) -> list[Factor]:
     cloud_mean = mean(clouds) if clouds else 0.0
     pressure_score = _ramp(pressure_range, 3, 10)
     low_score = _ramp(1013 - low, 5, 25)
-    temperature_score = _ramp(temperature_range, 5, 12)
     rain_score = _ramp(rain, 1, 10)
     return [
         Factor("pressure", "Pressure change", round(pressure_range, 1), pressure_score,
                f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)",
                _pressure_words(pressure_change, pressure_range, pressure_score)),
         Factor("low_pressure", "Low pressure", round(low, 1), low_score, f"lowest {low:.0f} hPa",
-               f"Air pressure gets {'very ' if low_score >= 0.67 else ''}low, down to {low:.0f} hPa."
-               if low_score else "Air pressure stays at usual levels."),
-        Factor("temperature", "Temperature change", round(temperature_range, 1), temperature_score,
+               _low_pressure_words(low, low_score)),
+        Factor("temperature", "Temperature change", round(temperature_range, 1), _ramp(temperature_range, 5, 12),
                f"{min(temperatures):.0f} to {max(temperatures):.0f} °C",
-               f"The temperature changes by {temperature_range:.0f} °C, between {min(temperatures):.0f} "
-               f"and {max(temperatures):.0f} °C." if temperature_range >= 3 else "The temperature stays about the same."),
+               _temperature_words(min(temperatures), max(temperatures))),
         Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
                f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high else f"{humidity_high:.0f}%",
                _humidity_words(humidity_low, humidity_high)),
         Factor("precipitation", "Precipitation", round(rain, 1), rain_score, f"{rain:.1f} mm in total",
-               f"{'Heavy rain' if rain_score >= 0.67 else 'Rain'} or snow: about {rain:.0f} mm in all."
-               if rain >= 1 else "Little or no rain."),
+               _rain_words(rain, rain_score)),
         Factor("cloud_cover", "Cloud cover", round(cloud_mean, 0), _ramp(cloud_mean, 60, 95),
-               f"{cloud_mean:.0f}% on average",
-               "The sky stays grey and overcast." if cloud_mean >= 80 else "Some sun between the clouds."
-               if cloud_mean >= 40 else "Mostly clear skies."),
+               f"{cloud_mean:.0f}% on average", _cloud_words(cloud_mean)),
     ]
 
 
