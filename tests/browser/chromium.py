@@ -106,7 +106,8 @@ class Browser:
 
     def submit(self, button_text: str) -> None:
         """Click the submit button with this text and wait for the next page."""
-        buttons = [b for b in self.find_all("button[type=submit]") if b.text.strip() == button_text]
+        buttons = [b for b in self.find_all("button[type=submit], input[type=submit]")
+                   if (b.text or b.get_attribute("value")).strip() == button_text]
         assert buttons, f"no button {button_text!r} on {self.path}"
         self._then_wait_for_next_page(buttons[0].click)
 

@@ -132,3 +132,14 @@ def test_a_stale_form_gets_the_sites_error_page(browser):
     assert "This form has expired" in browser.text()
     assert browser.find_all("header.top nav a")
     see(browser, "13-csrf-failure", status=403)
+
+
+def test_the_admin_works_under_the_content_security_policy(browser, admin_user):
+    browser.use(DESKTOP)
+    browser.visit("/admin/login/")
+    see(browser, "14-admin-login")
+    browser.fill({"username": "admin", "password": "password"})
+    browser.submit("Log in")
+    browser.visit("/admin/forecast/location/")
+    assert "Select location to change" in browser.text()
+    see(browser, "15-admin-locations")
