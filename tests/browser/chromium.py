@@ -130,8 +130,10 @@ class Browser:
         """
         scroll_width, inner_width = self.driver.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]")
-        assert inner_width == self.viewport.width, (inner_width, self.viewport)
-        assert scroll_width <= inner_width, f"{self.path} is {scroll_width} px wide on a {inner_width} px screen"
+        # On a phone, content wider than the screen also widens the layout viewport (innerWidth).
+        assert scroll_width <= inner_width == self.viewport.width, (
+            f"{self.path} is {max(scroll_width, inner_width)} px wide on a {self.viewport.width} px screen "
+            f"(scrollWidth {scroll_width}, innerWidth {inner_width})")
         violations = self.driver.execute_script("return window.__cspViolations || []")
         assert violations == [], f"CSP violations on {self.path}: {violations}"
         errors = [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
