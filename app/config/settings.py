@@ -183,8 +183,10 @@ AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"
 # Successful log-ins (with address and browser) are not recorded: less personal data kept.
 AXES_DISABLE_ACCESS_LOG = True
 
-# Per-user limits on work that calls Open-Meteo (https://django-ratelimit.readthedocs.io/en/stable/rates.html).
-# Place searches (geocoding), and forecast fetches (the refresh button and adding a place).
+# Per-user limits on work that calls Open-Meteo (https://django-ratelimit.readthedocs.io/en/stable/rates.html):
+# place searches (geocoding), and forecast fetches (the refresh button and adding a place).
+# django-ratelimit counts in the shared cache (Redis), so all gunicorn workers see one count, and
+# tells the time left in the window, which the "try again in N minutes" messages use.
 RATELIMIT_PLACE_SEARCH = env.str("RATELIMIT_PLACE_SEARCH", "10/m", validate=rate)
 RATELIMIT_FORECAST_FETCH = env.str("RATELIMIT_FORECAST_FETCH", "30/h", validate=rate)
 # Password-reset e-mails, per e-mail address and per client address (each may be a stranger's).
@@ -196,7 +198,8 @@ MAX_LOCATIONS_PER_USER = env.int("MAX_LOCATIONS_PER_USER", 20, validate=Range(mi
 # Browser security headers
 # ------------------------------------------------------------------------------
 # https://django-csp.readthedocs.io/en/latest/configuration.html: no inline script or style
-# anywhere (the pages have no JavaScript; styles come from site.css, the chart is plain SVG).
+# anywhere. The app's pages have no JavaScript (the admin's comes from its static files); styles
+# come from site.css, the chart is plain SVG.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
