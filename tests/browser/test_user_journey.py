@@ -5,6 +5,7 @@ Content-Security-Policy (Browser.check_page); each is saved as a screenshot.
 """
 import csv
 import io
+import json
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -98,6 +99,11 @@ def test_a_new_user_from_registration_to_deleting_the_account(browser, open_mete
     assert content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["window_start", "window_end", "location"] and len(rows) == 7
+
+    browser.click_link("Profile")
+    export = json.loads(browser.download("Download all your data", ".json").read_text())
+    assert export["account"]["username"] == username and len(export["locations"]) == 3
+    assert {p["timezone"] for p in export["locations"]} == {"Europe/Berlin", "America/Los_Angeles", "GMT"}
 
     browser.visit("/no-such-page/")
     assert "This page does not exist" in browser.text()
