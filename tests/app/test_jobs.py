@@ -27,6 +27,14 @@ def test_collect_stores_each_hour_once_and_updates_on_rerun(location, open_meteo
     assert "collect_weather_data: 1 ok, 0 failed" in output
 
 
+def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_meteo):
+    tokyo = add_location(user, name="Tokyo", latitude="35.68950", longitude="139.69171")
+    run_command("collect_weather_data")
+    location.refresh_from_db()
+    tokyo.refresh_from_db()
+    assert (location.timezone, tokyo.timezone) == ("Europe/Berlin", "Asia/Tokyo")
+
+
 def test_weather_api_failure_is_reported_and_the_other_locations_are_processed(sentry, location, user, open_meteo):
     second = add_location(user)
     open_meteo.script(*[BROKEN] * 4)  # the first location: the try and all three retries fail
