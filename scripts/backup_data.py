@@ -86,6 +86,7 @@ def server_version(runner: Runner) -> str:
 def dump(runner: Runner, database: Database, folder: Path) -> dict:
     """pg_dump of `database` into folder/<key>.dump, and its manifest entry (counts from the same snapshot)."""
     with Session(runner, database.name) as session:
+        session.query(f"SET lock_timeout = {literal(LOCK_WAIT)}")
         session.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = session.value("SELECT pg_export_snapshot()")
         counts = count_rows(session, database.tables)

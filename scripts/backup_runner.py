@@ -236,7 +236,7 @@ class Session:
             process.stdin.flush()
         except BrokenPipeError:
             pass  # psql has gone; the read below reports why
-        rows = []
+        rows: list[list[str]] = []
         while (line := process.stdout.readline()) != "":
             if line.rstrip("\n") == self.MARKER:
                 return rows
@@ -258,6 +258,8 @@ class Session:
         process = self._process
         if process is None:
             return
+        if exc_info[0] is not None:
+            process.kill()  # interrupted or failed: psql may be waiting on a query, do not wait for it
         try:
             if process.stdin is not None:
                 process.stdin.close()
