@@ -33,7 +33,8 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,18 @@ def failed(error: CommandFailed, backup: Path) -> StepFailed:
                       "backup was kept")
 
 
+@contextmanager
+def reported(folder: Path) -> Iterator[None]:
+    """Inside a step: a command that failed, or a file that could not be written, as the step's failure."""
+    try:
+        yield
+    except CommandFailed as error:
+        raise failed(error, folder) from None
+    except OSError as error:
+        raise StepFailed(5, f"could not write into {folder}: {error.strerror}",
+                         f"check the free space and permissions of {folder}; nothing of this backup was kept") from None
+
+
 def take_backup(runner: Runner, config: Settings, steps: Steps, *, label: str = "", keep_all: bool = False,
                 secrets: Path | None = None) -> Path:
     """One backup of the stack `runner` reaches into config.folder; returns its folder.
@@ -82,14 +95,8 @@ def take_backup(runner: Runner, config: Settings, steps: Steps, *, label: str = 
     with envfiles.locked(config.folder):  # one backup of an environment at a time
         backup_folder.remove_incomplete(config.folder)
         with backup_folder.NewBackup(config.folder, label) as new:
-            try:
-                final = write_backup(runner, config, steps, new, secrets)
-            except CommandFailed as error:
-                raise failed(error, config.folder) from None
-            except OSError as error:
-                raise StepFailed(5, f"could not write {new.temporary}: {error.strerror}",
-                                 f"check the free space and permissions of {config.folder}") from None
-        with steps.step(f"keep the newest {config.keep} backups of {config.env}") as out:
+            final = write_backup(runner, config, steps, new, secrets)
+        with steps.step(f"keep the newest {config.keep} backups of {config.env}") as out, reported(config.folder):
             removed = [] if keep_all else backup_folder.prune(config.folder, config.keep)
             out["result"] = f"{len(removed)} older removed" if removed else "nothing to remove"
     return final
@@ -105,14 +112,14 @@ def write_backup(runner: Runner, config: Settings, steps: Steps, new: backup_fol
         out["result"] = f"PostgreSQL {version}"
     databases = {}
     for database in config.databases:
-        with steps.step(f"dump {database.title} ({database.name})") as out:
+        with steps.step(f"dump {database.title} ({database.name})") as out, reported(config.folder):
             entry = databases[database.key] = backup_data.dump(runner, database, new.temporary)
             out["result"] = (f"{sum(entry['tables'].values())} rows in {len(entry['tables'])} main tables, "
                              f"{backup_folder.size(entry['bytes'])}")
-    with steps.step("GlitchTip's uploads") as out:
+    with steps.step("GlitchTip's uploads") as out, reported(config.folder):
         uploads = backup_data.dump_uploads(runner, new.temporary)
         out["result"] = f"{uploads['files']} files, {backup_folder.size(uploads['bytes'])}"
-    with steps.step("manifest and checksums") as out:
+    with steps.step("manifest and checksums") as out, reported(config.folder):
         release, release_source = runner.release()
         if secrets is not None:
             shutil.copyfile(secrets, new.temporary / backup_folder.SECRETS_COPY)
@@ -172,6 +179,10 @@ def main(argv: list[str]) -> int:
         return 2
     except StepFailed as error:
         return steps.fail(error)
+    except OSError as error:  # the backups folder itself: created, locked
+        print(f"backup: cannot write into {error.filename or 'the backups folder'}: {error.strerror}\n"
+              "  Fix: check BACKUP_DIR, its permissions and free space", file=sys.stderr)
+        return 5
     print(f"Done: {final}")
     return 0
 
