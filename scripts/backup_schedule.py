@@ -87,13 +87,23 @@ def main(argv: list[str]) -> int:
     # One backup at a time; a time missed while the container was busy or down runs once, late.
     scheduler.add_job(scheduled_backup, when, id="backup", max_instances=1, coalesce=True, misfire_grace_time=3600)
     # PID 1 in a container: without a handler `docker stop` would wait for SIGKILL.
-    signal.signal(signal.SIGTERM, lambda signum, frame: scheduler.shutdown(wait=False))
+    signal.signal(signal.SIGTERM, stop)
     next_run = when.get_next_fire_time(None, datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     record("waiting", f"next backup at {next_run}")
     print(f"backup service {env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
           f"{config.keep}; next at {next_run}", flush=True)
-    scheduler.start()  # returns when SIGTERM shuts the scheduler down
+    try:
+        scheduler.start()
+    except SystemExit:
+        print("backup service: stopped", flush=True)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
     return 0
+
+
+def stop(signum, frame):
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -501,3 +501,5 @@ def test_staging_and_production_run_the_backup_service(bundle, env):
     assert service.get("profiles") == ["backup"] and not service.get("ports")
     assert service["healthcheck"]["test"][-1] == "--check"
     assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # pg_dump as new as the server: the backup image is built from the postgres service's image.
+    assert service["build"]["args"]["POSTGRES_IMAGE"] == config["services"]["postgres"]["image"]
