@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scripts import backup_data, backup_folder, envfiles
+from scripts import backup_data, backup_folder, backup_runner, envfiles
 from scripts.backup_data import Database
-from scripts.backup_runner import CommandFailed, ComposeRunner, DirectRunner, Runner
+from scripts.backup_runner import CommandFailed, Runner
 from scripts.steps import StepFailed, Steps
 
 STEPS = 6
@@ -157,15 +157,7 @@ def main(argv: list[str]) -> int:
     steps = Steps("backup", STEPS)
     try:
         env = envfiles.environment(args.env)
-        runner: Runner
-        if args.direct:
-            values: Mapping[str, str] = os.environ
-            if not os.environ.get("BACKUP_UPLOADS_DIR"):
-                raise envfiles.EnvError("--direct needs BACKUP_UPLOADS_DIR: the folder of GlitchTip's uploads")
-            runner = DirectRunner(os.environ["BACKUP_UPLOADS_DIR"])
-        else:
-            values = envfiles.read_environment(env)
-            runner = ComposeRunner(env)
+        runner, values = backup_runner.chosen(env, args.direct)
         config = settings(env, values)
         secrets = None
         if args.include_secrets:

@@ -154,6 +154,16 @@ class DirectRunner(Runner):
         return (release, "SENTRY_RELEASE as compose configures the stack") if release else ("", "unknown")
 
 
+def chosen(env: str, direct: bool) -> tuple[Runner, Mapping[str, str]]:
+    """The runner and where the settings come from: the environment's compose stack and env files,
+    or with --direct the PG* variables, BACKUP_UPLOADS_DIR and the process's environment."""
+    if not direct:
+        return ComposeRunner(env), envfiles.read_environment(env)
+    if not os.environ.get("BACKUP_UPLOADS_DIR"):
+        raise envfiles.EnvError("--direct needs BACKUP_UPLOADS_DIR: the folder of GlitchTip's uploads")
+    return DirectRunner(os.environ["BACKUP_UPLOADS_DIR"]), os.environ
+
+
 # ---- running commands -----------------------------------------------------------
 def run(command: Command, *, input: str | None = None, check: bool = True,
         what: str = "") -> subprocess.CompletedProcess:

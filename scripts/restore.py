@@ -31,14 +31,12 @@ could not be stopped, 8 a database, 9 the uploads could not be restored, 10 migr
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-from scripts import backup, backup_data, backup_folder, docker_compose, envfiles
-from scripts.backup_runner import CommandFailed, ComposeRunner, DirectRunner, Runner, last_lines, run
+from scripts import backup, backup_data, backup_folder, backup_runner, docker_compose, envfiles
+from scripts.backup_runner import CommandFailed, ComposeRunner, Runner, last_lines, run
 from scripts.steps import StepFailed, Steps
 
 STEPS = 10
@@ -247,15 +245,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv[1:])
     try:
         env = envfiles.environment(args.env)
-        runner: Runner
-        if args.direct:
-            values: Mapping[str, str] = os.environ
-            if not os.environ.get("BACKUP_UPLOADS_DIR"):
-                raise envfiles.EnvError("--direct needs BACKUP_UPLOADS_DIR: the folder of GlitchTip's uploads")
-            runner = DirectRunner(os.environ["BACKUP_UPLOADS_DIR"])
-        else:
-            values = envfiles.read_environment(env)
-            runner = ComposeRunner(env)
+        runner, values = backup_runner.chosen(env, args.direct)
         restore = Restore(runner, backup.settings(env, values), args.folder.resolve(), force=args.force,
                           compose=not args.direct)
     except envfiles.EnvError as exc:
