@@ -1,4 +1,11 @@
-"""Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats."""
+"""Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats.
+
+The forecast answers one location with one object and comma-separated coordinate lists with
+an array of objects in request order (https://open-meteo.com/en/docs: "Multiple coordinates
+can be comma separated ... the JSON output changes to a list of structures"); `timeformat`
+is iso8601 (local time, no seconds or zone) or unixtime (seconds, UTC); errors are HTTP 400
+with {"error": true, "reason": ...}.
+"""
 from __future__ import annotations
 
 import math
@@ -26,12 +33,19 @@ def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
             "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
 
 
+def error(reason: str) -> Response:
+    """Open-Meteo's error answer: HTTP 400 with {"error": true, "reason": ...}."""
+    return Response(400, {"error": True, "reason": reason})
+
+
 class OpenMeteoFake(FakeHTTPServer):
     name = "open-meteo"
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         super().__init__()
         self.weather = calm_weather
+        # Seconds added to every answer, like the real API's network and compute time.
+        self.delay = delay
         # name (lower case) -> list of geocoding results
         self.places = {
             "berlin": [
@@ -47,6 +61,7 @@ class OpenMeteoFake(FakeHTTPServer):
     def reset(self):
         super().reset()
         self.weather = calm_weather
+        self.delay = 0.0
 
     def route(self, request: Request) -> Response:
         if request.path == "/v1/forecast":
@@ -56,35 +71,53 @@ class OpenMeteoFake(FakeHTTPServer):
         return Response(404, {"error": True, "reason": "Not Found"})
 
     def forecast(self, request: Request) -> Response:
+        """One location: one object. Comma-separated lists: an array of objects in request order."""
         try:
-            latitude = float(request.param("latitude"))
-            longitude = float(request.param("longitude"))
-        except (TypeError, ValueError):
-            return Response(400, {"error": True, "reason": "Parameter 'latitude' and 'longitude' must have the same number of elements"})
-        if not (-90 <= latitude <= 90):
-            return Response(400, {"error": True, "reason": f"Latitude must be in range of -90 to 90°. Given: {latitude}."})
+            latitudes = [float(v) for v in (request.param("latitude") or "").split(",")]
+            longitudes = [float(v) for v in (request.param("longitude") or "").split(",")]
+        except ValueError:
+            return error("Parameter 'latitude' and 'longitude' must have the same number of elements")
+        if len(latitudes) != len(longitudes):
+            return error("Parameter 'latitude' and 'longitude' must have the same number of elements")
+        for latitude, longitude in zip(latitudes, longitudes):
+            if not -90 <= latitude <= 90:
+                return error(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
+            if not -180 <= longitude <= 180:
+                return error(f"Longitude must be in range of -180 to 180°. Given: {longitude}.")
         variables = [v for v in (request.param("hourly") or "").split(",") if v]
         unknown = [v for v in variables if v not in UNITS]
         if unknown:
-            return Response(400, {"error": True, "reason": f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly"})
+            return error(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
+        timeformat = request.param("timeformat") or "iso8601"
+        if timeformat not in ("iso8601", "unixtime"):
+            return error(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
         forecast_hours = int(request.param("forecast_hours") or 168)
         past_hours = int(request.param("past_hours") or 0)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
+        # unixtime: seconds since the epoch (always UTC); iso8601: local time without seconds or zone.
+        time_values = ([int(t.timestamp()) for t in times] if timeformat == "unixtime"
+                       else [t.strftime("%Y-%m-%dT%H:%M") for t in times])
+        answers = [self.location(latitude, longitude, times, time_values, variables, timeformat)
+                   for latitude, longitude in zip(latitudes, longitudes)]
+        return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)
+
+    def location(self, latitude, longitude, times, time_values, variables, timeformat) -> dict:
         rows = [self.weather(t, latitude, longitude) for t in times]
-        hourly = {"time": [t.strftime("%Y-%m-%dT%H:%M") for t in times]}
+        hourly = {"time": time_values}
         for variable in variables:
             hourly[variable] = [row[variable] for row in rows]
-        return Response(200, {
+        return {
             "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
             "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 38.0,
-            "hourly_units": {"time": "iso8601", **{v: UNITS[v] for v in variables}},
+            "hourly_units": {"time": timeformat, **{v: UNITS[v] for v in variables}},
             "hourly": hourly,
-        })
+        }
 
     def search(self, request: Request) -> Response:
         name = (request.param("name") or "").strip().lower()
         count = int(request.param("count") or 10)
         results = self.places.get(name, [])[:count]
         # Like the real API: no "results" key at all when nothing matches.
-        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4})
+        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4},
+                        delay=self.delay)
