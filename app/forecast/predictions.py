@@ -60,15 +60,15 @@ class ChunkResult:
     chunks: int
     locations: int
     dry_run: bool
-    stored: int = 0
+    stored: int = 0  # (or would be, in a dry run)
     kept: int = 0  # already e-mailed, left as they were
-    by_llm: int = 0
-    levels: Counter = field(default_factory=Counter)
+    by_llm: int = 0  # of the stored ones
+    levels: Counter = field(default_factory=Counter)  # of the stored ones
     failures: list[tuple[object, Exception]] = field(default_factory=list)
 
     def __str__(self):
         levels = ", ".join(f"{level} {self.levels[level]}" for level in ("LOW", "MEDIUM", "HIGH") if self.levels[level])
-        stored = "nothing stored (dry run)" if self.dry_run else f"{self.stored} prediction(s) stored"
+        stored = f"{self.stored} prediction(s) {'made (dry run, nothing stored)' if self.dry_run else 'stored'}"
         text = f"{self.locations} location(s): {stored} ({levels or 'none'}; {self.by_llm} by the LLM)"
         if self.kept:
             text += f", {self.kept} already e-mailed kept"
@@ -98,8 +98,8 @@ def generate_all(locations: list, *, budget: LLMBudget, now=None, dry_run: bool 
             try:
                 _generate_chunk(chunk, now, budget, pool, result)
             except Exception as exc:  # the database refused the chunk: its locations failed, the run goes on
-                result.failures = [(location, exc) for location in chunk]
-                result.stored = result.kept = 0
+                result = ChunkResult(number, len(chunks), len(chunk), dry_run,
+                                     failures=[(location, exc) for location in chunk])
             yield result
 
 
@@ -120,16 +120,15 @@ def _generate_chunk(locations: list, now, budget: LLMBudget, pool: ThreadPoolExe
     predictions = []
     for (location, kind), assessment in assessments.items():
         start, end = windows[location.pk]
-        result.levels[assessment.level] += 1
-        result.by_llm += assessment.source == "llm"
         predictions.append(Prediction(
             location=location, prediction_type=kind, window_start=start, window_end=end,
             risk_level=assessment.level, source=assessment.source, confidence=assessment.confidence,
             rationale=assessment.rationale, prevention_tips=assessment.prevention_tips, factors=assessment.factors,
         ))
-    if not result.dry_run:
-        result.stored = _store(predictions)
-        result.kept = len(predictions) - result.stored
+    written = predictions if result.dry_run else _store(predictions)
+    result.stored, result.kept = len(written), len(predictions) - len(written)
+    result.levels = Counter(prediction.risk_level for prediction in written)
+    result.by_llm = sum(prediction.source == "llm" for prediction in written)
 
 
 def _profiles(user_ids: set, *, create: bool) -> dict:
@@ -180,10 +179,10 @@ def _ask_llm(assessments: dict, hours: dict, profiles: dict, budget: LLMBudget, 
             assessments[key] = answer
 
 
-def _store(predictions: list[Prediction]) -> int:
-    """Upsert on (location, type, window start), except the ones already e-mailed; returns how many were written."""
+def _store(predictions: list[Prediction]) -> list[Prediction]:
+    """Upsert on (location, type, window start), except the ones already e-mailed; returns those written."""
     if not predictions:
-        return 0
+        return []
     with sentry_sdk.start_span(op="db.upsert", name="predictions bulk upsert"), transaction.atomic():
         notified = set(Prediction.objects.filter(
             location__in={p.location_id for p in predictions}, window_start__in={p.window_start for p in predictions},
@@ -193,7 +192,7 @@ def _store(predictions: list[Prediction]) -> int:
         Prediction.objects.bulk_create(fresh, update_conflicts=True,
                                        unique_fields=["location", "prediction_type", "window_start"],
                                        update_fields=UPDATED_FIELDS)
-    return len(fresh)
+    return fresh
 
 
 def cleanup(before) -> int:

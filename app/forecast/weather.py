@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import psycopg
 import sentry_sdk
 from django.conf import settings
 from django.db import connection, transaction
@@ -210,16 +211,23 @@ def _store(forecasts: list[tuple[GridPoint, LocationForecast]]) -> int:
 
 def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
     """INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT DO UPDATE: the rows
-    travel as ten arrays in one statement and no model instances are built; measured about 2.5x
-    faster than bulk_create for 72,000 rows."""
+    travel as ten arrays in one statement and no model instances are built.
+
+    The arrays go as binary parameters (%b): Django's cursors bind on the client, where psycopg
+    writes every number out as text, measured 5x slower for a batch of 7,200 rows. So the
+    statement runs on a cursor that binds on the server, on Django's connection and transaction,
+    inside Django's cursor wrapper (counted, logged and traced like any query).
+    """
     table = connection.ops.quote_name(WeatherForecast._meta.db_table)
     names = [connection.ops.quote_name(name) for name in (*columns, "fetched_at")]
     types = ["bigint", "timestamptz", *["float8"] * len(FIELDS)]
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names[2:])
     sql = (f"INSERT INTO {table} ({', '.join(names)}) "
-           f"SELECT *, %s FROM unnest({', '.join(f'%s::{kind}[]' for kind in types)}) "
+           f"SELECT *, %b FROM unnest({', '.join(f'%b::{kind}[]' for kind in types)}) "
            f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}")
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(psycopg.Cursor(connection.connection)) as cursor:
         cursor.execute(sql, [fetched_at, *columns.values()])
 
 
