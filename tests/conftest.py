@@ -1,25 +1,38 @@
-"""Fixtures over the real services started by tests/harness/plugin.py."""
+"""Fixtures over the harness (tests/harness/): each service starts when a test first uses it."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 import sentry_sdk
 from django.core.management import call_command
 
 from tests.harness import plugin
-from tests.harness.processes import REPO, free_port, stop, wait_for_port
+from tests.harness.app import running_gunicorn
+from tests.harness.bundle import Bundle
+from tests.harness.services import Services
 
 
 @pytest.fixture(scope="session")
-def services() -> plugin.Services:
+def services() -> Services:
+    """The registry: `services.postgres`, `services.sentry`... start what is touched."""
+    assert plugin.services is not None
     return plugin.services
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, services):
+    """Before pytest-django creates the test database: what the app reaches without being asked
+    (its database, cache, mail server and weather API) is running, and its static files exist
+    (DEBUG is off as in production, so pages need the hashed, compressed files)."""
+    services.start("postgres", "redis", "smtp", "open_meteo")
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def bundle(tmp_path) -> Bundle:
+    """A copy of the bundle's deployment files, to run the scripts against."""
+    return Bundle(tmp_path / "bundle")
 
 
 @pytest.fixture(autouse=True)
@@ -30,15 +43,9 @@ def _real_smtp(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_fakes(services):
-    for fake in (services.open_meteo, services.llm, services.sentry, services.smtp):
+    """Scripted answers and what arrived never leak from one test into the next (only running fakes)."""
+    for fake in services.started_fakes():
         fake.reset()
-    yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _static_files():
-    """DEBUG is off as in production, so the hashed, compressed static files must exist."""
-    call_command("collectstatic", "--noinput", verbosity=0)
 
 
 @pytest.fixture
@@ -110,19 +117,14 @@ def other_user(db, django_user_model):
 def location(user):
     from forecast.models import Location
 
-    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437", longitude="13.41053")
+    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437",
+                                   longitude="13.41053")
 
 
 @pytest.fixture
 def logged_in(client, user):
     client.force_login(user)
     return client
-
-
-def manage(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    """Run `manage.py` in its own process, with the test environment plus `env`."""
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO / "app", env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, check=check, timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -132,42 +134,6 @@ def test_database_url(django_db_setup, django_db_blocker):
 
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@dataclass
-class Gunicorn:
-    url: str
-    log: Path
-
-    def __str__(self):
-        return self.url
-
-    def log_line(self, containing: str, timeout: float = 10.0) -> str:
-        """The access-log line with `containing`; gunicorn writes it just after sending the response."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log.read_text().splitlines():
-                if containing in line:
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no log line with {containing!r} in {self.log}")
-
-
-@contextmanager
-def running_gunicorn(env: dict[str, str], log: Path):
-    """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port."""
-    port = free_port()
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-            cwd=REPO / "app", env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **env},
-            stdout=output, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process, what=f"gunicorn (log: {log})")
-        yield Gunicorn(f"http://127.0.0.1:{port}", log)
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from marshmallow.validate import Range
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
+from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 from sentry_sdk.utils import BadDsn, Dsn
 
 from config.health import LIVENESS_PATH, READINESS_PATH
@@ -141,7 +142,7 @@ class Scrubber:
             send_default_pii=config.send_default_pii,
         )
 
-    def event(self, event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    def event(self, event: Event, hint: Hint | None = None) -> Event:
         # Keys were already scrubbed by `self.keys`, which the SDK runs as its event_scrubber.
         if not self.allow_pii:
             user = event.get("user")
@@ -156,7 +157,7 @@ class Scrubber:
                 logentry["params"] = []
         return self._values(event)
 
-    def breadcrumb(self, crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    def breadcrumb(self, crumb: Breadcrumb, hint: BreadcrumbHint | None = None) -> Breadcrumb:
         self.keys.scrub_dict(crumb.get("data"))
         return self._values(crumb)
 
@@ -201,13 +202,14 @@ def init_sentry(config: SentryConfig) -> bool:
         logger.debug("Sentry is off (SENTRY_ENABLED=%s, DSN set: %s)", config.enabled, bool(config.dsn))
         return False
     scrubber = Scrubber(config)
+    # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
+    # data_collection, which would switch off our event_scrubber. Unset means False.
+    pii: dict[str, Any] = {"send_default_pii": True} if config.send_default_pii else {}
     sentry_sdk.init(
         dsn=config.dsn,
         environment=config.environment,
         release=config.release,
-        # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
-        # data_collection, which would switch off our event_scrubber. Unset means False.
-        **({"send_default_pii": True} if config.send_default_pii else {}),
+        **pii,
         traces_sampler=traces_sampler(config.traces_sample_rate),
         profiles_sample_rate=config.profiles_sample_rate,
         integrations=[

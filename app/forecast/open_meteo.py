@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 import sentry_sdk
@@ -92,8 +93,7 @@ class LocationForecast:
     """One location's answer, kept in Open-Meteo's column form (parallel lists) because storing
     thousands of locations works on columns; `hours` gives the rows."""
 
-    timezone: str  # IANA name, e.g. "Europe/Berlin"
-    utc_offset_seconds: int
+    timezone: str  # IANA name of the place's zone ("Europe/Berlin"), "" when the answer named none we know
     times: list[datetime]  # UTC; hours with a required value missing are left out
     columns: dict[str, list[float | None]]  # our field name -> one value per time
 
@@ -110,10 +110,22 @@ class Place:
     longitude: float
     country: str
     admin1: str
+    timezone: str = ""
 
     @property
     def label(self) -> str:
         return ", ".join(part for part in (self.name, self.admin1, self.country) if part)
+
+
+def known_timezone(name) -> str:
+    """`name` if it is a time zone this system knows, else "" (then pages fall back to UTC)."""
+    if not isinstance(name, str) or not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return name
 
 
 def grid_point(latitude, longitude) -> Coordinates:
@@ -222,12 +234,12 @@ def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72,
     return results
 
 
-def fetch_hourly(latitude, longitude, *, forecast_hours: int = 72, past_hours: int = 0) -> list[HourlyWeather]:
-    """One place's hours (at its grid point); raises WeatherAPIError."""
+def fetch_hourly(latitude, longitude, *, forecast_hours: int = 72, past_hours: int = 0) -> LocationForecast:
+    """One place's forecast (at its grid point): `.hours` and `.timezone`; raises WeatherAPIError."""
     (answer,) = fetch_forecasts([grid_point(latitude, longitude)], forecast_hours=forecast_hours, past_hours=past_hours)
     if isinstance(answer, WeatherAPIError):
         raise answer
-    return answer.hours
+    return answer
 
 
 class _Times:
@@ -271,9 +283,7 @@ def _parse_location(data, url: str, times: _Times) -> LocationForecast:
     if len(keep) < len(all_times):
         all_times = [all_times[index] for index in keep]
         columns = {field: [values[index] for index in keep] for field, values in columns.items()}
-    return LocationForecast(timezone=str(data.get("timezone") or "UTC"),
-                            utc_offset_seconds=int(data.get("utc_offset_seconds") or 0),
-                            times=all_times, columns=columns)
+    return LocationForecast(timezone=known_timezone(data.get("timezone")), times=all_times, columns=columns)
 
 
 def geocode(name: str, count: int = 8) -> list[Place]:
@@ -293,6 +303,7 @@ def geocode(name: str, count: int = 8) -> list[Place]:
                     longitude=float(item["longitude"]),
                     country=str(item.get("country") or ""),
                     admin1=str(item.get("admin1") or ""),
+                    timezone=known_timezone(item.get("timezone")),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -3,12 +3,13 @@
 Locations that round to the same grid point share one coordinate (open_meteo.GRID_DECIMALS).
 The points go out in batches (OPEN_METEO_BATCH_SIZE locations per request), at most
 OPEN_METEO_CONCURRENCY requests at a time, and each batch is written with one bulk upsert in
-one database transaction. One bad location never costs the others: a location whose answer is
-unusable fails alone, and a batch Open-Meteo refuses with a 400 is split in halves until the
-refused coordinates are alone.
+one database transaction, with the places' time zones as Open-Meteo names them. One bad
+location never costs the others: a location whose answer is unusable fails alone, and a batch
+Open-Meteo refuses with a 400 is split in halves until the refused coordinates are alone.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from forecast import open_meteo, workers
-from forecast.models import WeatherForecast
+from forecast.models import Location, WeatherForecast
 from forecast.open_meteo import Coordinates, LocationForecast, WeatherAPIError
 
 FIELDS = ("temperature", "humidity", "pressure_msl", "surface_pressure", "precipitation", "cloud_cover", "wind_speed")
@@ -186,6 +187,8 @@ def _this_hour():
 
 def _store(forecasts: list[tuple[GridPoint, LocationForecast]]) -> int:
     """Upsert the coming hours of every location in one statement; returns the rows written."""
+    if not forecasts:
+        return 0
     since = _this_hour()
     columns: dict[str, list] = {name: [] for name in ("location_id", "target_time", *FIELDS)}
     for point, forecast in forecasts:
@@ -198,15 +201,28 @@ def _store(forecasts: list[tuple[GridPoint, LocationForecast]]) -> int:
             for name in FIELDS:
                 columns[name] += values[name]
     rows = len(columns["location_id"])
-    if not rows:
-        return 0
     with sentry_sdk.start_span(op="db.upsert", name="weather forecasts bulk upsert") as span, transaction.atomic():
         span.set_data("rows", rows)
-        if connection.vendor == "postgresql":
+        if rows and connection.vendor == "postgresql":
             _upsert_postgresql(columns, timezone.now())
-        else:
+        elif rows:
             _upsert_portable(columns, timezone.now())
+        _update_timezones(forecasts)
     return rows
+
+
+def _update_timezones(forecasts: list[tuple[GridPoint, LocationForecast]]) -> None:
+    """Each place's zone as Open-Meteo resolves it (for showing local times): one UPDATE per zone
+    that changed, which after a place's first collection is none."""
+    moved = defaultdict(list)
+    for point, forecast in forecasts:
+        for location in point.locations:
+            if forecast.timezone and forecast.timezone != location.timezone:
+                moved[forecast.timezone].append(location)
+    for zone, locations in moved.items():
+        Location.objects.filter(pk__in=[location.pk for location in locations]).update(timezone=zone)
+        for location in locations:
+            location.timezone = zone
 
 
 def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from forecast.models import Prediction, WeatherForecast
 from tests.app.helpers import add_location, run_command
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.http_fake import FakeHTTPServer, Response
 from tests.harness.open_meteo_fake import CALM, stormy_weather
 from tests.harness.sentry_receiver import tags
@@ -26,6 +26,14 @@ def test_collect_stores_each_hour_once_and_updates_on_rerun(location, open_meteo
     assert WeatherForecast.objects.filter(location=location, humidity=96.0).count() == 72
     assert "[batch 1/1] 1 location(s) at 1 grid point(s): 72 hours stored, 0 failed, 1 request(s)" in output
     assert "collect_weather_data: 1 ok, 0 failed" in output
+
+
+def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_meteo):
+    tokyo = add_location(user, name="Tokyo", latitude="35.68950", longitude="139.69171")
+    run_command("collect_weather_data")
+    location.refresh_from_db()
+    tokyo.refresh_from_db()
+    assert (location.timezone, tokyo.timezone) == ("Europe/Berlin", "Asia/Tokyo")
 
 
 def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry, location, user, open_meteo,

@@ -1,5 +1,5 @@
 """The Open-Meteo client against a local server speaking Open-Meteo's format."""
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,8 +12,8 @@ BERLIN, MUNICH = (Decimal("52.52"), Decimal("13.41")), (Decimal("48.14"), Decima
 T0 = 1795874400  # 2026-11-28 14:00 UTC
 
 
-def fetch(hours=6, past=0):
-    return client.fetch_hourly(52.52437, 13.41053, forecast_hours=hours, past_hours=past)
+def fetch(hours=6, past=0, latitude=52.52437, longitude=13.41053):
+    return client.fetch_hourly(latitude, longitude, forecast_hours=hours, past_hours=past).hours
 
 
 def hourly(times, **overrides):
@@ -38,16 +38,33 @@ def test_many_locations_in_one_request_answer_in_request_order(open_meteo):
     request = open_meteo.requests[0]
     assert (request.param("latitude"), request.param("longitude")) == ("52.52,48.14", "13.41,11.58")
     assert berlin.columns["temperature"] == [52.52] * 3 and munich.columns["temperature"] == [48.14] * 3
-    assert berlin.timezone == "GMT" and berlin.utc_offset_seconds == 0
+    assert berlin.timezone == munich.timezone == "Europe/Berlin"
     assert [h.time for h in berlin.hours] == berlin.times
 
 
-def test_unix_times_are_utc(open_meteo):
+@pytest.mark.parametrize("latitude, longitude, zone", [
+    (52.52, 13.41, "Europe/Berlin"), (37.77493, -122.41942, "America/Los_Angeles"), (35.68, 139.69, "Asia/Tokyo"),
+    (0.0, -30.0, "GMT"),
+], ids=["berlin", "san-francisco", "tokyo", "atlantic"])
+def test_reports_the_places_time_zone_and_keeps_the_hours_in_utc(open_meteo, latitude, longitude, zone):
+    forecast = client.fetch_hourly(latitude, longitude, forecast_hours=3)
+    assert open_meteo.requests[-1].param("timezone") == "auto"
+    assert forecast.timezone == zone
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert [h.time for h in forecast.hours] == [this_hour + timedelta(hours=n) for n in range(3)]
+
+
+def test_unix_times_are_utc_whatever_the_zone(open_meteo):
     open_meteo.script(Response(200, {"timezone": "Europe/Berlin", "utc_offset_seconds": 3600,
                                      "hourly": hourly([T0, T0 + 3600])}))
     (answer,) = client.fetch_forecasts([BERLIN])
     assert answer.times == [datetime(2026, 11, 28, 14, tzinfo=UTC), datetime(2026, 11, 28, 15, tzinfo=UTC)]
-    assert (answer.timezone, answer.utc_offset_seconds) == ("Europe/Berlin", 3600)
+    assert answer.timezone == "Europe/Berlin"
+
+
+def test_a_zone_name_this_system_does_not_know_is_ignored(open_meteo):
+    open_meteo.script(Response(200, {"timezone": "Mars/Olympus_Mons", "hourly": hourly([T0])}))
+    assert client.fetch_hourly(52.52, 13.41).timezone == ""
 
 
 def test_one_unusable_location_is_an_error_for_it_alone(open_meteo):
@@ -154,4 +171,5 @@ def test_geocoding_returns_matches_and_nothing_for_unknown_names(open_meteo):
     places = client.geocode("Berlin")
     assert [p.country for p in places] == ["Germany", "United States"]
     assert places[0].label == "Berlin, Land Berlin, Germany"
+    assert [p.timezone for p in places] == ["Europe/Berlin", "America/New_York"]
     assert client.geocode("Nowhereville") == []

@@ -130,9 +130,13 @@ def test_dry_run_asks_but_stores_nothing(user, open_meteo):
 
 def test_queries_do_not_grow_with_the_locations_of_a_batch(user, open_meteo, django_assert_num_queries):
     add_places(user, 1)
-    with django_assert_num_queries(4):  # the locations, and the upsert in its transaction (savepoint, insert, release)
+    # The locations, and in the batch's transaction (savepoint, release) the upsert and the time
+    # zone of the new places (one UPDATE per zone; none once the zones are known).
+    with django_assert_num_queries(5):
         assert run_command("collect_weather_data")[0] == 0
     add_places(user, 49, start=60.0)
+    with django_assert_num_queries(5):
+        assert run_command("collect_weather_data")[0] == 0
     with django_assert_num_queries(4):
         assert run_command("collect_weather_data")[0] == 0
     assert WeatherForecast.objects.count() == 50 * 72

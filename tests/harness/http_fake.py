@@ -9,10 +9,10 @@ client that reuses its connections opens few) and the most requests served at on
 from __future__ import annotations
 
 import gzip
-import zlib
 import json
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

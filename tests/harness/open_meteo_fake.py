@@ -1,15 +1,24 @@
 """Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats.
 
-The forecast answers one location with one object and comma-separated coordinate lists with
-an array of objects in request order (https://open-meteo.com/en/docs: "Multiple coordinates
-can be comma separated ... the JSON output changes to a list of structures"); `timeformat`
-is iso8601 (local time, no seconds or zone) or unixtime (seconds, UTC); errors are HTTP 400
-with {"error": true, "reason": ...}.
+Many locations in one request as the real forecast API takes them (https://open-meteo.com/en/docs:
+"Multiple coordinates can be comma separated ... the JSON output changes to a list of
+structures"): comma-separated latitude and longitude lists answer an array of objects in request
+order, a single location one object. `timeformat` is iso8601 (local times, below) or unixtime
+(seconds, always UTC). Errors are HTTP 400 with {"error": true, "reason": ...}. `delay` adds
+seconds to every answer, like the real API's network and compute time.
+
+Time zones as the real forecast API handles them (https://open-meteo.com/en/docs, "timezone"):
+timezone=auto resolves the coordinates to their zone; any other value names one (default GMT).
+The answer names the zone ("timezone", "timezone_abbreviation") and the times are local, all
+shifted by the one offset valid now ("utc_offset_seconds"), even across a DST change (the
+maintainers confirm this in open-meteo/open-meteo#261). The fake knows a few places' zones
+(ZONES); other coordinates resolve to GMT.
 """
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
@@ -18,6 +27,19 @@ UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "pressure_msl": "
 
 CALM = {"temperature_2m": 12.0, "relative_humidity_2m": 60.0, "pressure_msl": 1016.0, "surface_pressure": 1010.0,
         "precipitation": 0.0, "cloud_cover": 30.0, "wind_speed_10m": 8.0}
+
+
+# (latitude, longitude, zone): timezone=auto picks the nearest within ZONE_RADIUS degrees.
+ZONES = [
+    (52.52, 13.41, "Europe/Berlin"), (53.55, 9.99, "Europe/Berlin"), (48.14, 11.58, "Europe/Berlin"),
+    (44.47, -71.19, "America/New_York"), (37.77, -122.42, "America/Los_Angeles"), (35.68, 139.69, "Asia/Tokyo"),
+]
+ZONE_RADIUS = 2.0
+
+
+def zone_at(latitude: float, longitude: float) -> str:
+    distance, zone = min((math.hypot(latitude - lat, longitude - lon), zone) for lat, lon, zone in ZONES)
+    return zone if distance <= ZONE_RADIUS else "GMT"
 
 
 def calm_weather(time: datetime, latitude: float, longitude: float) -> dict:
@@ -33,8 +55,8 @@ def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
             "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
 
 
-def error(reason: str) -> Response:
-    """Open-Meteo's error answer: HTTP 400 with {"error": true, "reason": ...}."""
+def refused(reason: str) -> Response:
+    """Open-Meteo's answer to a bad request."""
     return Response(400, {"error": True, "reason": reason})
 
 
@@ -44,8 +66,7 @@ class OpenMeteoFake(FakeHTTPServer):
     def __init__(self, delay: float = 0.0):
         super().__init__()
         self.weather = calm_weather
-        # Seconds added to every answer, like the real API's network and compute time.
-        self.delay = delay
+        self.delay = delay  # seconds added to every answer
         # name (lower case) -> list of geocoding results
         self.places = {
             "berlin": [
@@ -76,40 +97,48 @@ class OpenMeteoFake(FakeHTTPServer):
             latitudes = [float(v) for v in (request.param("latitude") or "").split(",")]
             longitudes = [float(v) for v in (request.param("longitude") or "").split(",")]
         except ValueError:
-            return error("Parameter 'latitude' and 'longitude' must have the same number of elements")
+            return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
         if len(latitudes) != len(longitudes):
-            return error("Parameter 'latitude' and 'longitude' must have the same number of elements")
+            return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
         for latitude, longitude in zip(latitudes, longitudes):
             if not -90 <= latitude <= 90:
-                return error(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
+                return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
             if not -180 <= longitude <= 180:
-                return error(f"Longitude must be in range of -180 to 180°. Given: {longitude}.")
+                return refused(f"Longitude must be in range of -180 to 180°. Given: {longitude}.")
         variables = [v for v in (request.param("hourly") or "").split(",") if v]
         unknown = [v for v in variables if v not in UNITS]
         if unknown:
-            return error(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
+            return refused(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
         timeformat = request.param("timeformat") or "iso8601"
         if timeformat not in ("iso8601", "unixtime"):
-            return error(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
+            return refused(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
+        zone_name = request.param("timezone") or "GMT"
+        zones = [zone_at(lat, lon) if zone_name == "auto" else zone_name for lat, lon in zip(latitudes, longitudes)]
+        try:
+            zones = [ZoneInfo(zone) for zone in zones]
+        except (ZoneInfoNotFoundError, ValueError):
+            return refused(f"Invalid timezone: {zone_name}")
         forecast_hours = int(request.param("forecast_hours") or 168)
         past_hours = int(request.param("past_hours") or 0)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
-        # unixtime: seconds since the epoch (always UTC); iso8601: local time without seconds or zone.
-        time_values = ([int(t.timestamp()) for t in times] if timeformat == "unixtime"
-                       else [t.strftime("%Y-%m-%dT%H:%M") for t in times])
-        answers = [self.location(latitude, longitude, times, time_values, variables, timeformat)
-                   for latitude, longitude in zip(latitudes, longitudes)]
+        answers = [self.location(lat, lon, zone, now, times, variables, timeformat)
+                   for lat, lon, zone in zip(latitudes, longitudes, zones)]
         return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)
 
-    def location(self, latitude, longitude, times, time_values, variables, timeformat) -> dict:
+    def location(self, latitude, longitude, zone, now, times, variables, timeformat) -> dict:
+        offset = now.astimezone(zone).utcoffset()
         rows = [self.weather(t, latitude, longitude) for t in times]
-        hourly = {"time": time_values}
+        if timeformat == "unixtime":
+            hourly = {"time": [int(t.timestamp()) for t in times]}
+        else:
+            hourly = {"time": [(t + offset).strftime("%Y-%m-%dT%H:%M") for t in times]}
         for variable in variables:
             hourly[variable] = [row[variable] for row in rows]
         return {
             "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
-            "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 38.0,
+            "utc_offset_seconds": int(offset.total_seconds()), "timezone": str(zone),
+            "timezone_abbreviation": now.astimezone(zone).tzname(), "elevation": 38.0,
             "hourly_units": {"time": timeformat, **{v: UNITS[v] for v in variables}},
             "hourly": hourly,
         }
