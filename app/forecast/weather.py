@@ -116,7 +116,7 @@ def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> I
             try:
                 rows = _count(fetched.forecasts) if dry_run else _store(fetched.forecasts)
             except Exception as exc:  # the database refused the batch: its locations failed, the run goes on
-                failures.append(Failure([location for point, _ in fetched.forecasts for location in point.locations], exc))
+                failures.append(Failure(_locations([point for point, _ in fetched.forecasts]), exc))
             yield BatchResult(number=number, batches=len(parts), points=len(batch),
                               locations=sum(len(point.locations) for point in batch), requests=fetched.requests,
                               rows=rows, failures=failures, dry_run=dry_run)
