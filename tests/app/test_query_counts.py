@@ -1,4 +1,5 @@
-"""Database queries per page: a fixed number, whatever the number of places (1, 5 or 20).
+"""Database queries per page: a fixed number, whatever the number of places (1, 5 or 20; the
+one exception is deleting an account, where Django deletes rows 100 ids per query).
 
 Each count is pinned exactly, so that a new query (an N+1 in a template, a missing
 select_related) shows up here with the SQL that caused it.
@@ -146,6 +147,51 @@ def test_account_pages(client, user, django_assert_num_queries):
         get(client, reverse("profile"))
     with django_assert_num_queries(4):  # session and user, the session again, its deletion
         client.post(reverse("logout"))
+
+
+@pytest.mark.parametrize("count", PLACES)
+def test_data_export(logged_in, places, count, django_assert_num_queries):
+    places(count)
+    # session, user, then one query per section: profile, places, forecasts, predictions,
+    # notifications, their predictions, comparison reports
+    with django_assert_num_queries(9):
+        get(logged_in, reverse("account-export"))
+
+
+@pytest.mark.parametrize("count", PLACES)
+def test_account_deletion(logged_in, places, count, django_assert_num_queries):
+    places(count)
+    with django_assert_num_queries(2):
+        get(logged_in, reverse("account-delete"))
+    # Deleting cascades: one query per related table, and Django deletes ids 100 at a time, so the
+    # 120 predictions of 20 places take one DELETE more.
+    with django_assert_num_queries(22 if count == 20 else 21):
+        response = logged_in.post(reverse("account-delete"), {"password": "a-Long-test-passw0rd"})
+    assert response.status_code == 302
+
+
+def test_password_pages(client, user, django_assert_num_queries):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    with django_assert_num_queries(0):
+        get(client, reverse("password_reset"))
+    with django_assert_num_queries(1):  # the account with that address
+        assert client.post(reverse("password_reset"), {"email": user.email}).status_code == 302
+    with django_assert_num_queries(0):
+        get(client, reverse("password_reset_done"))
+    uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+    with django_assert_num_queries(5):  # the account, and a new session for the token (key check, insert)
+        link = client.get(reverse("password_reset_confirm", args=[uid, token]))
+    assert link.status_code == 302
+    with django_assert_num_queries(2):  # session, account
+        get(client, link.url)
+    with django_assert_num_queries(1):  # session
+        get(client, reverse("password_reset_complete"))
+    client.force_login(user)
+    with django_assert_num_queries(2):
+        get(client, reverse("password_change"))
 
 
 def test_probes(client, db, django_assert_num_queries):
