@@ -36,17 +36,20 @@ HOURLY_FIELDS = {
 }
 REQUIRED_FIELDS = ("temperature", "humidity", "pressure_msl")
 
-# Open-Meteo's limits for many locations in one request. Up to 1,000 locations ("you can fetch
-# data for up to 1000 locations in a single go", https://openmeteo.substack.com/p/weather-data-for-multiple-locations;
-# the maintainer, https://github.com/open-meteo/open-meteo/issues/1295: "Currently, up to 1000
-# locations are supported per API call. Since this can exceed the HTTP GET URL length, the API
-# also supports sending all parameters via POST"). The URL length has no documented number and
-# over-long URLs fail with a reset connection (https://github.com/open-meteo/open-meteo/issues/715),
-# so every URL stays under 8,000 characters, the request-line limit of common servers and proxies
-# (nginx's 8 KB header buffers, Apache's LimitRequestLine 8190); with two decimals a location
-# takes at most 16 characters, so 100 locations need about 1.6 KB. Open-Meteo counts each
-# location as one API call for its rate limits (issue 1295), so batching saves round trips, not
-# quota; sending each grid point once (see GRID_DECIMALS) saves quota.
+# Open-Meteo's limits for many locations in one request. The API docs (https://open-meteo.com/en/docs,
+# latitude/longitude) give the format, not a number. Up to 1,000 locations: Open-Meteo's announcement
+# ("you can fetch data for up to 1000 locations in a single go",
+# https://openmeteo.substack.com/p/weather-data-for-multiple-locations) and its maintainer
+# (https://github.com/open-meteo/open-meteo/issues/1295: "Currently, up to 1000 locations are
+# supported per API call. Since this can exceed the HTTP GET URL length, the API also supports
+# sending all parameters via POST"). The URL length has no documented number; a request for 680
+# locations failed with a reset connection, which the maintainer put down to a URL "longer than
+# 64k characters" (https://github.com/open-meteo/open-meteo/issues/715). We keep every URL under
+# 8,000 characters, the request-line limit of common servers and proxies on the way (nginx's 8 KB
+# header buffers, Apache's LimitRequestLine 8190); with two decimals a location takes at most 15
+# characters, so 100 locations need about 1.6 KB. Open-Meteo counts each location as one API call
+# against its rate limits (issue 1295), so batching saves round trips, not quota; asking each grid
+# point once (GRID_DECIMALS) saves quota.
 MAX_LOCATIONS_PER_REQUEST = 1000
 MAX_URL_LENGTH = 8000
 
