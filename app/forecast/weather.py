@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import psycopg
 import sentry_sdk
 from django.conf import settings
 from django.db import connection, transaction
@@ -186,7 +185,7 @@ def _this_hour():
 
 
 def _store(forecasts: list[tuple[GridPoint, LocationForecast]]) -> int:
-    """Upsert the coming hours of every location in one statement; returns the rows written."""
+    """Upsert the coming hours of every location at once, in one transaction; returns the rows written."""
     if not forecasts:
         return 0
     since = _this_hour()
@@ -225,30 +224,37 @@ def _update_timezones(forecasts: list[tuple[GridPoint, LocationForecast]]) -> No
             location.timezone = zone
 
 
-def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
-    """INSERT ... SELECT FROM unnest(one array per column) ... ON CONFLICT DO UPDATE: the rows
-    travel as ten arrays in one statement and no model instances are built.
+# Where a batch's rows wait between the COPY and the upsert: one per database session, emptied each time.
+STAGING_TABLE = "weather_forecast_staging"
+STAGING_TYPES = ("bigint", "timestamptz", *["float8"] * len(FIELDS))
 
-    The arrays go as binary parameters (%b): Django's cursors bind on the client, where psycopg
-    writes every number out as text, measured 5x slower for a batch of 7,200 rows. So the
-    statement runs on a cursor that binds on the server, on Django's connection and transaction,
-    inside Django's cursor wrapper (counted, logged and traced like any query).
+
+def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
+    """The rows go into a temporary table by binary COPY, then one INSERT ... SELECT ... ON
+    CONFLICT DO UPDATE moves them over; no model instances are built.
+
+    COPY because psycopg encodes its rows in C: sending the columns as array parameters cost
+    four times the client CPU (a Python call per value, measured on 7,200 rows), and Django's
+    own client-side binding writes every number out as text, slower still.
     """
-    table = connection.ops.quote_name(WeatherForecast._meta.db_table)
-    names = [connection.ops.quote_name(name) for name in (*columns, "fetched_at")]
-    types = ["bigint", "timestamptz", *["float8"] * len(FIELDS)]
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in names[2:])
-    sql = (f"INSERT INTO {table} ({', '.join(names)}) "
-           f"SELECT *, %b FROM unnest({', '.join(f'%b::{kind}[]' for kind in types)}) "
-           f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}")
-    connection.ensure_connection()
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(psycopg.Cursor(connection.connection)) as cursor:
-        cursor.execute(sql, [fetched_at, *columns.values()])
+    quote = connection.ops.quote_name
+    names = [quote(name) for name in columns]
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*names[2:], quote("fetched_at")])
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
+                       f"({', '.join(f'{name} {kind}' for name, kind in zip(names, STAGING_TYPES))})")
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(STAGING_TYPES)
+            for row in zip(*columns.values()):
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {quote(WeatherForecast._meta.db_table)} ({', '.join(names)}, {quote('fetched_at')}) "
+                       f"SELECT {', '.join(names)}, %s FROM {STAGING_TABLE} "
+                       f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}", [fetched_at])
+        cursor.execute(f"TRUNCATE {STAGING_TABLE}")
 
 
 def _upsert_portable(columns: dict[str, list], fetched_at) -> None:
-    """Django's upsert, for the databases without unnest (SQLite when the app runs alone)."""
+    """Django's upsert, for the other databases (SQLite when the app runs alone)."""
     rows = [WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values))) for values in zip(*columns.values())]
     WeatherForecast.objects.bulk_create(rows, update_conflicts=True, unique_fields=["location", "target_time"],
                                         update_fields=[*FIELDS, "fetched_at"])
