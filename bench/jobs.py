@@ -158,7 +158,7 @@ def _upsert_measure(locations: list, rounds: int) -> Measure:
     for location in locations:
         for hour in range(72):
             for name, value in zip(columns, (location.pk, start + timedelta(hours=hour), 10.0 + hour % 5,
-                                             60.0, 1010 - hour / 10, 1000.0, 0.1, 50.0, 5.0)):
+                                             60.0, 1010 - hour / 10, 1000.0, 0.1, 50.0, 5.0), strict=True):
                 columns[name].append(value)
 
     def timed(upsert):

@@ -16,7 +16,8 @@ def measures(rounds: int) -> list[Measure]:
         return {
             "message": "login failed for jane@example.com with password=hunter22",
             "exception": {"values": [{"type": "WeatherAPIError", "value": "Open-Meteo forecast answered 500",
-                                      "stacktrace": {"frames": [{"function": f"f{i}", "vars": {"i": str(i), "key": "x" * 40},
+                                      "stacktrace": {"frames": [{"function": f"f{i}",
+                                                                 "vars": {"i": str(i), "key": "x" * 40},
                                                                  "pre_context": ["line"] * 5} for i in range(20)]}}]},
             "breadcrumbs": {"values": [{"category": "weather", "message": f"fetch {i}"} for i in range(30)]},
             "contexts": {"weather_api": {"url": "https://api.open-meteo.com/v1/forecast", "status_code": 500}},

@@ -103,8 +103,8 @@ class LocationForecast:
 
     @property
     def hours(self) -> list[HourlyWeather]:
-        return [HourlyWeather(time, **dict(zip(self.columns, values)))
-                for time, *values in zip(self.times, *self.columns.values())]
+        return [HourlyWeather(time, **dict(zip(self.columns, values, strict=True)))
+                for time, *values in zip(self.times, *self.columns.values(), strict=True)]
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,8 @@ def _forecast_hours(locations: list, windows: dict, now) -> dict[int, list]:
     this_hour = now.replace(minute=0, second=0, microsecond=0)
     with sentry_sdk.start_span(op="db.query", name="forecast hours for prediction windows"):
         for end, ids in by_end.items():
-            rows = (WeatherForecast.objects.filter(location_id__in=ids, target_time__gte=this_hour, target_time__lte=end)
+            rows = (WeatherForecast.objects
+                    .filter(location_id__in=ids, target_time__gte=this_hour, target_time__lte=end)
                     .order_by("location_id", "target_time").values_list(*HOUR_FIELDS, named=True))
             for row in rows:
                 hours[row.location_id].append(row)
@@ -171,7 +172,7 @@ def _ask_llm(assessments: dict, hours: dict, profiles: dict, budget: LLMBudget, 
         except llm.LLMError as exc:
             return exc
 
-    for key, answer in zip(asked, pool.map(ask, asked)):
+    for key, answer in zip(asked, pool.map(ask, asked), strict=True):
         if isinstance(answer, llm.LLMError):
             budget.failed += 1
             report_llm_failure(answer, key[1], key[0])

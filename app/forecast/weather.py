@@ -162,7 +162,7 @@ def _fetch_isolating(points: list[GridPoint], hours: int, fetched: Fetched) -> F
         fetched.refusal = None
         return fetched
     result = Fetched(requests=fetched.requests)
-    for half, answer in zip(halves, answers):
+    for half, answer in zip(halves, answers, strict=True):
         result.add(_fetch_isolating(half, hours, answer))
     return result
 
@@ -242,12 +242,13 @@ def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*names[2:], quote("fetched_at")])
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
-                       f"({', '.join(f'{name} {kind}' for name, kind in zip(names, STAGING_TYPES))})")
+                       f"({', '.join(f'{name} {kind}' for name, kind in zip(names, STAGING_TYPES, strict=True))})")
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(STAGING_TYPES)
-            for row in zip(*columns.values()):
+            for row in zip(*columns.values(), strict=True):
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {quote(WeatherForecast._meta.db_table)} ({', '.join(names)}, {quote('fetched_at')}) "
+        table = quote(WeatherForecast._meta.db_table)
+        cursor.execute(f"INSERT INTO {table} ({', '.join(names)}, {quote('fetched_at')}) "
                        f"SELECT {', '.join(names)}, %s FROM {STAGING_TABLE} "
                        f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}", [fetched_at])
         cursor.execute(f"TRUNCATE {STAGING_TABLE}")
@@ -255,7 +256,8 @@ def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
 
 def _upsert_portable(columns: dict[str, list], fetched_at) -> None:
     """Django's upsert, for the other databases (SQLite when the app runs alone)."""
-    rows = [WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values))) for values in zip(*columns.values())]
+    rows = [WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values, strict=True)))
+            for values in zip(*columns.values(), strict=True)]
     WeatherForecast.objects.bulk_create(rows, update_conflicts=True, unique_fields=["location", "target_time"],
                                         update_fields=[*FIELDS, "fetched_at"])
 

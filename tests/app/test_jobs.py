@@ -92,7 +92,8 @@ def test_one_unusable_location_in_an_answer_fails_alone(sentry, location, user, 
     open_meteo.weather = bad_in_berlin
     status, output = run_command("collect_weather_data")
     assert status == 1
-    assert f"location {location.pk} Berlin, Germany: FAILED Open-Meteo forecast: bad value in hourly.pressure_msl" in output
+    failure = "FAILED Open-Meteo forecast: bad value in hourly.pressure_msl"
+    assert f"location {location.pk} Berlin, Germany: {failure}" in output
     assert "[batch 1/1] 2 location(s) at 2 grid point(s): 72 hours stored, 1 failed, 1 request(s)" in output
     assert WeatherForecast.objects.filter(location=second).count() == 72
     event = sentry.wait_for(lambda e: "exception" in e)

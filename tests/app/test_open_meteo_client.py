@@ -161,7 +161,7 @@ def test_batches_keep_the_size_and_the_url_length(settings):
     # Asked for more than a URL can carry: the batches are cut by length instead, none left out.
     long = list(client.batches(points, 1000))
     assert long[0] == slice(0, long[0].stop) and long[0].stop < 1000
-    assert all(a.stop == b.start for a, b in zip(long, long[1:])) and long[-1].stop == 2500
+    assert all(a.stop == b.start for a, b in zip(long, long[1:], strict=False)) and long[-1].stop == 2500
     for part in long:
         query = client._forecast_query(points[part], forecast_hours=72, past_hours=0)
         assert len(f"{settings.OPEN_METEO_FORECAST_URL}?{query}") <= client.MAX_URL_LENGTH

@@ -24,7 +24,8 @@ def places(user):
     def make(count: int) -> list[Location]:
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         locations = Location.objects.bulk_create([
-            Location(user=user, name=f"Place {n}", country="Germany", latitude=f"{50 + n / 10:.5f}", longitude="10.00000")
+            Location(user=user, name=f"Place {n}", country="Germany", latitude=f"{50 + n / 10:.5f}",
+                     longitude="10.00000")
             for n in range(count)
         ])
         WeatherForecast.objects.bulk_create([

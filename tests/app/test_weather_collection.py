@@ -19,7 +19,7 @@ def add_places(user, count: int, start: float = 40.0) -> list[Location]:
 
 
 def coordinates(request) -> list[tuple[str, str]]:
-    return list(zip(request.param("latitude").split(","), request.param("longitude").split(",")))
+    return list(zip(request.param("latitude").split(","), request.param("longitude").split(","), strict=True))
 
 
 @pytest.fixture
@@ -154,7 +154,8 @@ def test_the_app_alone_on_sqlite_collects_with_the_portable_upsert(app_copy, ope
         result = manage_with(env, "collect_weather_data", cwd=app_copy)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "3 location(s) at 3 grid point(s): 216 hours stored" in result.stdout
-    count = manage_with(env, "shell", "-c", "from forecast.models import WeatherForecast as W; print(W.objects.count())",
+    count_rows = "from forecast.models import WeatherForecast as W; print(W.objects.count())"
+    count = manage_with(env, "shell", "-c", count_rows,
                         cwd=app_copy)
     assert count.stdout.split()[-1] == "216"
 

@@ -100,7 +100,7 @@ class OpenMeteoFake(FakeHTTPServer):
             return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
         if len(latitudes) != len(longitudes):
             return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
-        for latitude, longitude in zip(latitudes, longitudes):
+        for latitude, longitude in zip(latitudes, longitudes, strict=True):
             if not -90 <= latitude <= 90:
                 return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
             if not -180 <= longitude <= 180:
@@ -113,7 +113,8 @@ class OpenMeteoFake(FakeHTTPServer):
         if timeformat not in ("iso8601", "unixtime"):
             return refused(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
         zone_name = request.param("timezone") or "GMT"
-        zones = [zone_at(lat, lon) if zone_name == "auto" else zone_name for lat, lon in zip(latitudes, longitudes)]
+        zones = [zone_at(lat, lon) if zone_name == "auto" else zone_name
+                 for lat, lon in zip(latitudes, longitudes, strict=True)]
         try:
             zones = [ZoneInfo(zone) for zone in zones]
         except (ZoneInfoNotFoundError, ValueError):
@@ -123,7 +124,7 @@ class OpenMeteoFake(FakeHTTPServer):
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
         answers = [self.location(lat, lon, zone, now, times, variables, timeformat)
-                   for lat, lon, zone in zip(latitudes, longitudes, zones)]
+                   for lat, lon, zone in zip(latitudes, longitudes, zones, strict=True)]
         return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)
 
     def location(self, latitude, longitude, zone, now, times, variables, timeformat) -> dict:
