@@ -1,4 +1,6 @@
 """The HTTP client policy shared by the Open-Meteo and LLM clients: timeouts and retries with backoff."""
+from urllib.parse import urlsplit
+
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -35,10 +37,19 @@ def session(retries: int, backoff: float, methods=("GET",)) -> requests.Session:
 
 
 def describe_failure(exc: requests.RequestException) -> str:
-    """A short reason for a failed request; urllib3 wraps timeouts in its retry error, so look inside."""
+    """A short reason for a failed request; urllib3 wraps timeouts in its retry error, so look inside.
+
+    Most specific first: urllib3's NameResolutionError is a NewConnectionError, which in turn is a
+    ConnectTimeoutError, so a name that does not resolve would otherwise read "timed out".
+    """
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+        return f"DNS lookup failed: the name {host or 'of the host'} does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "could not connect"
     if isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError):
         return "timed out"
-    if isinstance(reason, urllib3.exceptions.NewConnectionError) or "Connection refused" in str(exc):
+    if "Connection refused" in str(exc):
         return "connection refused"
     return exc.__class__.__name__

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from forecast.models import Location
 from forecast.open_meteo import WeatherAPIError
-from forecast.reporting import ReportedError, report_weather_failure
+from forecast.reporting import ReportedError, report_weather_failure, tag_location
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +83,16 @@ class JobCommand(BaseCommand):
         failed = done = 0
         with sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
             job.set_tag("job", self.job_name)
+            job.set_tag("cron_job", self.job_name)  # the guide's name for "which scheduled task"
             items = list(self.items(options))
             self.stdout.write(f"{self.job_name}: {len(items)} {self.item_label}(s)" + (" [dry run]" if options["dry_run"] else ""))
             for number, item in enumerate(items, 1):
                 prefix = f"[{number}/{len(items)}] {self.item_label} {item.pk} {item}"
                 location = self.location_of(item)
                 with sentry_sdk.new_scope() as scope:
+                    scope.set_tag("cron_job", self.job_name)
                     if location is not None:
-                        scope.set_tag("location", str(location.pk))
+                        tag_location(scope, location)
                     try:
                         with transaction.atomic():
                             summary = self.process(item, options)

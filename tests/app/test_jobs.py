@@ -52,7 +52,10 @@ def test_weather_api_failure_is_reported_and_the_other_locations_are_processed(s
     assert context["status_code"] == 500
     assert context["url"].endswith("/v1/forecast")
     assert "Internal Server Error" in context["response_excerpt"]
-    assert tags(event)["location"] == str(location.pk)
+    # The guide's tags: the place's name (what people filter by), its id, and which scheduled task.
+    assert tags(event)["location"] == location.name == "Berlin"
+    assert tags(event)["location_id"] == str(location.pk)
+    assert tags(event)["cron_job"] == "collect_weather_data"
     assert any(c["category"] == "weather" for c in event["breadcrumbs"]["values"])
 
 
@@ -94,7 +97,7 @@ def test_a_job_run_is_a_transaction_with_a_span_per_weather_fetch(sentry, locati
     fetches = [s for s in transaction["spans"] if s["op"] == "weather.fetch"]
     assert len(fetches) == 2
     assert any(s["op"] == "http.client" for s in transaction["spans"])
-    assert tags(transaction)["job"] == "collect_weather_data"
+    assert tags(transaction)["job"] == tags(transaction)["cron_job"] == "collect_weather_data"
 
 
 def test_dry_run_stores_nothing(location):
