@@ -103,11 +103,15 @@ def main(argv: list[str]) -> int:
                                      usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] URL -- "
                                            "COMMAND...")
     parser.add_argument("url", help="what to probe, e.g. http://localhost/healthz (through nginx)")
-    parser.add_argument("command", nargs="+", help="the command to measure (after --)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between probes (default 0.2)")
     parser.add_argument("--timeout", type=float, default=1.0, help="a probe without an answer by then fails")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    args = parser.parse_args(argv[1:])
+    # Everything after the first "--" is the command, untouched (it may have a "--" of its own).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[1:cut])
+    args.command = argv[cut + 1:]
+    if not args.command:
+        parser.error("give the command to measure after --")
     started = time.monotonic()
     prober = Prober(args.url, args.interval, args.timeout, started)
     prober.start()

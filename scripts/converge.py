@@ -13,10 +13,12 @@ before it recreates a service it stops the services that depend on it. Instead:
    old app keeps answering during the migrations), then create, recreate or start the
    long-running services; each call names its services with --no-deps, so nothing outside the
    plan is stopped. It waits until each is healthy.
-4. The app (ROLLING) is not stopped and then started: its new container starts beside the old
-   one (`--scale app=2 --no-recreate`), and only once it is healthy is the old one stopped.
-   nginx finds both by name and moves to the new one (its resolver keeps answers 1 s, and a
-   refused connection goes to the next address), so users see no gap.
+4. The app (ROLLING) is not stopped and then started: its new container is created beside the
+   old one (`--scale app=2 --no-recreate`) and started off the network, so that nginx cannot
+   send it requests while its workers still load Django; once its healthcheck passes (over
+   loopback) it joins the network under the service's name, and the old one is stopped. nginx
+   finds the app by name at each request (its resolver keeps answers 1 s, and a refused
+   connection goes to the next address), so users see no gap.
 
 A stack with no containers yet is started with one plain `up --detach --wait`.
 Exit status: 0 converged, 1 a service failed (its last log lines are shown), 2 usage.
@@ -38,6 +40,9 @@ _DRY_RUN_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreate\b")
 # Stateless web servers behind nginx: replaced by starting the new container before stopping the
 # old. Not the scheduler: two of it would run each job twice.
 ROLLING = ("app",)
+# nginx keeps Docker's DNS answers this long (resolver ... valid=1s in nginx/templates): the old
+# container goes only once every cached answer also names the new one.
+RESOLVER_CACHE_SECONDS = 1.0
 CHANGED = "configuration or image changed"
 
 
@@ -201,22 +206,34 @@ class Converge:
         """Replace a running service's container with a new one, the new one healthy first."""
         started = time.monotonic()
         old = self.ids(name)
-        status = self.compose("up", "--detach", "--no-deps", "--no-recreate", "--scale", f"{name}={len(old) + 1}",
+        status = self.compose("up", "--no-start", "--no-deps", "--no-recreate", "--scale", f"{name}={len(old) + 1}",
                               name).returncode
         new = [container for container in self.ids(name) if container not in old]
         if status or not new:
-            print(f"converge: could not start a new {name} container", file=sys.stderr)
+            print(f"converge: could not create a new {name} container", file=sys.stderr)
             return status or 1
+        # Off the network while it warms up: Docker's DNS would hand nginx its address as soon as it
+        # runs, before gunicorn's workers have loaded the app, and those requests would wait.
+        networks = docker_json("inspect", "--format", "{{json .NetworkSettings.Networks}}", new[0])
+        for network in networks:
+            docker("network", "disconnect", network, new[0])
+        docker("start", new[0])
         health = self.wait_healthy(new[0])
+        if health == "healthy":
+            for network, settings in networks.items():
+                aliases = [option for alias in settings.get("Aliases") or [] for option in ("--alias", alias)]
+                if docker("network", "connect", *aliases, network, new[0]).returncode:
+                    health = f"not connected to {network}"
         if health != "healthy":
             print(f"converge: the new {name} container is {health}; the old one goes on serving. Its last lines:",
                   file=sys.stderr)
             subprocess.run(["docker", "logs", "--tail", "30", new[0]])
-            subprocess.run(["docker", "rm", "--force", new[0]], capture_output=True)
+            docker("rm", "--force", new[0])
             return 1
+        time.sleep(2 * RESOLVER_CACHE_SECONDS)
         # The old container finishes its requests (gunicorn's graceful stop), then goes.
-        subprocess.run(["docker", "stop", *old], capture_output=True)
-        subprocess.run(["docker", "rm", *old], capture_output=True)
+        docker("stop", *old)
+        docker("rm", *old)
         print(f"converge: {name} replaced without a gap in {time.monotonic() - started:.1f} s", flush=True)
         return 0
 
@@ -256,6 +273,15 @@ class Converge:
             return -1
         result = subprocess.run(["docker", "wait", ids[0]], capture_output=True, text=True)
         return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else -1
+
+
+def docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True)
+
+
+def docker_json(*args: str) -> dict:
+    result = docker(*args)
+    return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
 
 
 def main(argv: list[str]) -> int:
