@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from apscheduler.triggers.cron import CronTrigger
 
 from glitchtip.client import GlitchTipClient, GlitchTipError, Project
-from scripts import envfiles, scheduled_jobs
+from scripts import envfiles, scheduled_jobs, stack_runtime
 from scripts.steps import StepFailed, Steps
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
@@ -145,8 +145,12 @@ class Bootstrap:
 
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
-        command = [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T", "-e", "DJANGO_SUPERUSER_EMAIL",
-                   "-e", "DJANGO_SUPERUSER_PASSWORD", "glitchtip-web", "./manage.py", "createsuperuser", "--noinput"]
+        try:  # in glitchtip-web, under Compose or Swarm alike
+            command = stack_runtime.exec_command(self.env, "glitchtip-web",
+                                                 ["./manage.py", "createsuperuser", "--noinput"],
+                                                 pass_env=["DJANGO_SUPERUSER_EMAIL", "DJANGO_SUPERUSER_PASSWORD"])
+        except envfiles.EnvError as exc:
+            raise StepFailed(11, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
         env = {**os.environ, "DJANGO_SUPERUSER_EMAIL": email, "DJANGO_SUPERUSER_PASSWORD": password}
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode == 0:
