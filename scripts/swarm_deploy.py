@@ -32,7 +32,8 @@ from scripts import check_env, docker_compose, envfiles, swarm_stack
 from scripts.steps import StepFailed, Steps
 
 POLL_SECONDS = 2.0
-ROLLED_BACK = {"rollback_started", "rollback_paused", "rollback_completed", "paused"}
+# Where an update ends when it failed (failure_action rollback; pause if an operator chose that).
+UPDATE_FAILED = {"rollback_completed", "rollback_paused", "paused"}
 FAILED_TASK = {"failed", "rejected", "orphaned"}
 LABEL_CONSTRAINT = re.compile(r"^node\.labels\.(?P<label>[\w.-]+)\s*==\s*(?P<value>\S+)$")
 
@@ -67,6 +68,14 @@ class DockerError(Exception):
     pass
 
 
+class ServiceFailed(StepFailed):
+    """A service that will not converge: its update was rolled back, or its job failed."""
+
+    def __init__(self, code: int, service: str, problem: str, fix: str):
+        super().__init__(code, problem, fix)
+        self.service = service
+
+
 @dataclass
 class Progress:
     done: bool
@@ -78,18 +87,23 @@ def service_progress(service: dict, tasks: list[dict], before: dict | None) -> P
     """Where a long-running service stands after a deploy. `before` is the service as it was before
     the deploy (None: new). A changed task template means Swarm runs a rolling update, which must
     have started after the deploy and completed; then every replica must be running (a task with a
-    healthcheck only counts as running once healthy)."""
+    healthcheck only counts as running once healthy). A rollback puts the old task template back
+    at once, so an update or rollback that started after the deploy is looked at first."""
     replicas = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
     wanted = [t for t in tasks if t["DesiredState"] == "running"]
     running = [t for t in wanted if t["Status"]["State"] == "running"]
-    if before is not None and before["Spec"]["TaskTemplate"] != service["Spec"]["TaskTemplate"]:
+    if before is not None:
         status, previous = service.get("UpdateStatus") or {}, before.get("UpdateStatus") or {}
-        if not status.get("StartedAt") or status.get("StartedAt") == previous.get("StartedAt"):
-            return Progress(False, "update not started yet")
-        if status.get("State") in ROLLED_BACK:
+        started_since = bool(status.get("StartedAt")) and status.get("StartedAt") != previous.get("StartedAt")
+        if started_since and status.get("State") == "rollback_started":
+            return Progress(False, f"rolling back ({status.get('Message', '')})")
+        if started_since and status.get("State") in UPDATE_FAILED:
             return Progress(False, status["State"], f"update {status['State']}: {status.get('Message', '')}")
-        if status.get("State") != "completed":
-            return Progress(False, f"updating, {len(running)} running")
+        if before["Spec"]["TaskTemplate"] != service["Spec"]["TaskTemplate"]:
+            if not started_since:
+                return Progress(False, "update not started yet")
+            if status.get("State") != "completed":
+                return Progress(False, f"updating, {len(running)} running")
     if len(running) != replicas or len(wanted) != replicas:
         summary = f"{len(running)}/{replicas} running"
         latest = max(tasks, key=lambda t: t["UpdatedAt"], default=None)
@@ -236,8 +250,30 @@ class SwarmDeploy:
         def progress(service: dict, tasks: list[dict]) -> Progress:
             return service_progress(service, tasks, before.get(service["Spec"]["Name"]))
 
-        self.wait(names, progress, code)
+        try:
+            self.wait(names, progress, code)
+        except ServiceFailed as failure:
+            undone = self.roll_back_the_others(before, failure.service)
+            if undone:
+                failure.problem += f"; rolled back with it, so that one release runs: {', '.join(undone)}"
+            raise
         return "every service converged"
+
+    def roll_back_the_others(self, before: dict[str, dict], failed: str) -> list[str]:
+        """After a failed rollout, the services whose update to the same release did succeed go back too
+        (the scheduler runs the app's image: it must not stay on a release the app could not start).
+        The migrations stay applied: they must work with the previous release too."""
+        undone = []
+        for service in self.docker.inspect("service", *before):
+            name, old = service["Spec"]["Name"], before[service["Spec"]["Name"]]
+            if (name != failed and old["Spec"]["TaskTemplate"] != service["Spec"]["TaskTemplate"]
+                    and service.get("PreviousSpec")):
+                try:
+                    self.docker.run("service", "rollback", "--detach", name)
+                    undone.append(name)
+                except DockerError as exc:
+                    print(f"swarm-deploy: could not roll back {name}: {exc}", file=sys.stderr)
+        return undone
 
     def run_jobs(self, stack: swarm_stack.Stack) -> str:
         self.deploy(stack, stack.jobs, 15)
@@ -268,8 +304,8 @@ class SwarmDeploy:
             if failed:
                 print()
                 name, failure = next(iter(failed.items()))
-                raise StepFailed(code, f"{name}: {failure}", f"see docker service ps --no-trunc {name} and docker "
-                                 f"service logs {name}")
+                raise ServiceFailed(code, name, f"{name}: {failure}", f"see docker service ps --no-trunc {name} and "
+                                    f"docker service logs {name}")
             if len(states) == len(names) and all(state.done for state in states.values()):
                 print()
                 return
