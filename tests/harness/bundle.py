@@ -29,7 +29,8 @@ class Bundle:
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True)
-        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "app/config/jobs.toml"):
+        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "deploy",
+                     "app/config/jobs.toml"):
             source = REPO / name
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
