@@ -31,7 +31,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
 from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Project
-from scripts import envfiles, scheduled_jobs
+from scripts import envfiles, scheduled_jobs, stack_runtime
 from scripts.steps import StepFailed, Steps
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
@@ -170,7 +170,7 @@ class Bootstrap:
                 return self.change(f"admin user {email} (if it does not exist)")
             raise StepFailed(12, f"{refused} ({refused.detail})",
                              f"set GLITCHTIP_ADMIN_PASSWORD in env/{self.env}.secrets.env to the admin's password, or "
-                             f"reset it: scripts/compose {self.env} exec glitchtip-web ./manage.py changepassword "
+                             f"reset it: scripts/exec {self.env} glitchtip-web ./manage.py changepassword "
                              f"{email}")
         created = self.create_admin(email, password)
         try:
@@ -178,20 +178,23 @@ class Bootstrap:
         except GlitchTipError:
             raise StepFailed(12, f"GlitchTip refused the login of {email}",
                              f"the user exists with another password: set GLITCHTIP_ADMIN_PASSWORD in "
-                             f"env/{self.env}.secrets.env to it, or reset it with scripts/compose {self.env} exec "
+                             f"env/{self.env}.secrets.env to it, or reset it with scripts/exec {self.env} "
                              f"glitchtip-web ./manage.py changepassword {email}") from None
         return self.change(f"admin user {email}") if created else "exists, logged in"
 
-    def manage(self, *args: str, **variables: str) -> subprocess.CompletedProcess:
-        """`./manage.py args` in the glitchtip-web container, `variables` passed in its environment
-        (values never appear on a command line)."""
-        command = [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T",
-                   *(option for name in variables for option in ("-e", name)), "glitchtip-web", "./manage.py", *args]
+    def manage(self, code: int, *args: str, **variables: str) -> subprocess.CompletedProcess:
+        """`./manage.py args` in glitchtip-web, under Compose or Swarm alike, `variables` passed in its
+        environment (values never appear on a command line); `code` is the exit status when it cannot run."""
+        try:
+            command = stack_runtime.exec_command(self.env, "glitchtip-web", ["./manage.py", *args],
+                                                 pass_env=list(variables))
+        except envfiles.EnvError as exc:
+            raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
         return subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
 
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
-        result = self.manage("createsuperuser", "--noinput", DJANGO_SUPERUSER_EMAIL=email,
+        result = self.manage(11, "createsuperuser", "--noinput", DJANGO_SUPERUSER_EMAIL=email,
                              DJANGO_SUPERUSER_PASSWORD=password)
         if result.returncode == 0:
             return True
@@ -394,7 +397,7 @@ class Bootstrap:
             raise StepFailed(21, f"{address} has no GlitchTip account and registration is closed",
                              "run without --no-create-admin (it creates the account in the glitchtip-web "
                              "container), or let the person sign up while registration is open")
-        result = self.manage("shell", "--no-imports", "-c", CREATE_USER, ALERT_USER_EMAIL=address)
+        result = self.manage(21, "shell", "--no-imports", "-c", CREATE_USER, ALERT_USER_EMAIL=address)
         if result.returncode != 0:
             raise StepFailed(21, f"could not create a GlitchTip user for {address}: {result.stderr.strip()[-300:]}",
                              f"check scripts/compose {self.env} logs glitchtip-web; the service must be running")

@@ -48,7 +48,7 @@ import sentry_sdk
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError
 from glitchtip.client import GlitchTipClient, GlitchTipError, hex_key
-from scripts import converge, docker_compose, envfiles
+from scripts import converge, docker_compose, envfiles, stack_runtime
 from scripts.steps import StepFailed, Steps
 
 POLL_SECONDS = 1.0
@@ -200,8 +200,10 @@ class SmokeTest:
     def app_command(self) -> list[str]:
         if self.args.app_command:
             return shlex.split(self.args.app_command)
-        return [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T", "app",
-                "python", "manage.py", "sentry_check"]
+        try:  # in an app container, under Compose or Swarm alike
+            return stack_runtime.exec_command(self.env, "app", ["python", "manage.py", "sentry_check"])
+        except envfiles.EnvError as exc:
+            raise StepFailed(21, str(exc), "start the stack and wait until the app is healthy") from None
 
     def run(self) -> bool:
         public_dsn, internal_dsn = self.require("SENTRY_PUBLIC_DSN"), self.require("SENTRY_DSN")

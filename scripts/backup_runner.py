@@ -131,6 +131,10 @@ class DirectRunner(Runner):
     def __init__(self, uploads_dir: str, environ: Mapping[str, str] | None = None):
         self.uploads_dir = uploads_dir
         self.environ = dict(os.environ if environ is None else environ)
+        # A Docker secret (Swarm, scripts/swarm_stack.py): libpq reads PGPASSWORD, not a file of it.
+        password_file = self.environ.pop("PGPASSWORD_FILE", "")
+        if password_file and not self.environ.get("PGPASSWORD"):
+            self.environ["PGPASSWORD"] = Path(password_file).read_text().rstrip("\n")
 
     def postgres(self, program: str, *args: str) -> Command:
         return Command([program, *args], self.environ)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.envfiles import ENVIRONMENTS, REPO, EnvError, environment, layers
@@ -74,9 +75,12 @@ def command(env: str, *args: str, root: Path = REPO) -> list[str]:
     return [*cli(), "--project-directory", str(root), *env_files, *args]
 
 
-def resolved_config(env: str, root: Path = REPO) -> dict:
-    """The configuration compose would run: files merged, variables interpolated, profiles applied."""
-    result = subprocess.run(command(env, "config", "--format", "json", root=root), capture_output=True, text=True)
+def resolved_config(env: str, root: Path = REPO, files: Sequence[Path] = ()) -> dict:
+    """The configuration compose would run: files merged, variables interpolated, profiles applied.
+    `files`: these compose files, merged in order, instead of compose.yml (+ compose.override.yml)."""
+    options = [option for path in files for option in ("--file", str(path))]
+    result = subprocess.run(command(env, *options, "config", "--format", "json", root=root), capture_output=True,
+                            text=True)
     if result.returncode != 0:
         raise EnvError(f"docker compose config failed for {env}: {result.stderr.strip()}")
     config: dict = json.loads(result.stdout)

@@ -165,7 +165,17 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
         raise
 
 
-if __name__ == "__main__":  # one merged value, for the shell scripts: python3 -m scripts.envfiles ENV NAME
+if __name__ == "__main__":
+    # python3 -m scripts.envfiles ENV NAME: one merged value, for the shell scripts.
+    # python3 -m scripts.envfiles ENV: every layer but the secrets, merged, as KEY=VALUE lines (an env file
+    # for `kubectl create configmap --from-env-file`, which keeps quotes: none are written).
     import sys
 
-    print(read_environment(environment(sys.argv[1])).get(sys.argv[2], ""))
+    if len(sys.argv) > 2:
+        print(read_environment(environment(sys.argv[1])).get(sys.argv[2], ""))
+    else:
+        settings: dict[str, str] = {}
+        for layer, values in read_layers(environment(sys.argv[1])):
+            if not layer.secret:
+                settings.update(values)
+        print("\n".join(f"{key}={value}" for key, value in settings.items()))

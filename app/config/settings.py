@@ -4,6 +4,8 @@ Every variable has an embedded default that lets the app run with no services at
 SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env files in
 `env/` set the real values per environment. A bad value stops start-up with an error that
 names the variable (environs collects them all and `seal()` reports them together).
+Any variable NAME may instead be read from the file named by NAME_FILE (Docker and Kubernetes
+secrets; see config/secret_files.py).
 """
 import json
 import logging
@@ -15,15 +17,16 @@ from pathlib import Path
 import dj_email_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env, EnvError, EnvValidationError
+from environs import EnvError, EnvValidationError
 from marshmallow.validate import URL, Range, Regexp
 
+from config.secret_files import SecretFileEnv
 from config.sentry import SentryConfig, init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # eager=False: collect every invalid variable, then report them all at seal().
-env = Env(eager=False)
+env = SecretFileEnv(eager=False)
 http_url = URL(schemes={"http", "https"}, require_tld=False)
 # django-ratelimit's rate syntax: a count per (optionally multiplied) second, minute, hour or day.
 rate = Regexp(r"^[1-9][0-9]*/([1-9][0-9]*)?[smhd]$", error="Not a rate like 10/m, 30/h or 5/10m.")

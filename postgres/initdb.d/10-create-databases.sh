@@ -4,6 +4,20 @@
 # (/docker-entrypoint-initdb.d), as the superuser over the local socket.
 set -o errexit -o pipefail -o nounset
 
+# Each password may instead be in the file named by NAME_FILE (Docker secrets: scripts/swarm-deploy),
+# as the image reads POSTGRES_PASSWORD_FILE; both set is refused, as the image refuses it.
+from_file() {
+  local name=$1 file_var="${1}_FILE"
+  [[ -z "${!file_var:-}" ]] && return
+  if [[ -n "${!name:-}" ]]; then
+    echo "both ${name} and ${file_var} are set (but are exclusive)" >&2
+    exit 1
+  fi
+  printf -v "${name}" '%s' "$(< "${!file_var}")"
+}
+from_file APP_DB_PASSWORD
+from_file GLITCHTIP_DB_PASSWORD
+
 : "${APP_DB_PASSWORD:?APP_DB_PASSWORD is empty: generate the secrets file (scripts/secrets ENV)}"
 : "${GLITCHTIP_DB_PASSWORD:?GLITCHTIP_DB_PASSWORD is empty: generate the secrets file (scripts/secrets ENV)}"
 

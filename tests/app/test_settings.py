@@ -1,4 +1,5 @@
 """Settings from the environment: embedded defaults, clear errors for bad values, deploy checks."""
+import json
 import os
 import shutil
 import subprocess
@@ -130,3 +131,64 @@ def test_glitchtip_s_spellings_of_tls_mean_the_same_to_the_app(url, tls, ssl):
     script = "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
     result = manage_with({"EMAIL_URL": url}, "shell", "--no-imports", "-c", script)
     assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend", tls, ssl], result.stderr
+
+
+# ---- NAME_FILE: a setting read from a file (Docker and Kubernetes secrets) ----------------------
+
+SHOW = "from django.conf import settings as s; import json; print(json.dumps({expression}))"
+
+
+def show(env: dict, expression: str) -> str:
+    result = manage_with(env, "shell", "--no-imports", "-c", SHOW.format(expression=expression))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name, content, expression, expected", [
+    ("DJANGO_SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"], "s.SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"]),
+    ("DATABASE_URL", "postgres://app:pw-from-file@db.internal:5432/forecast",
+     "[s.DATABASES['default'][k] for k in ('HOST', 'NAME', 'PASSWORD')]", ["db.internal", "forecast", "pw-from-file"]),
+    ("EMAIL_URL", "smtp://mailer:mail-pw@smtp.example.org:2525", "[s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_PASSWORD]",
+     ["smtp.example.org", 2525, "mail-pw"]),
+    ("LLM_API_KEY", "sk-from-a-file-0123", "s.LLM_API_KEY", "sk-from-a-file-0123"),
+    ("SENTRY_DSN", "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1", "s.SENTRY.dsn",
+     "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1"),
+    ("HEARTBEAT_URLS", '{"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"}',
+     "s.HEARTBEAT_URLS", {"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"}),
+], ids=lambda v: v if isinstance(v, str) and v.isupper() else "")
+def test_a_secret_is_read_from_the_file_named_by_name_file(tmp_path, name, content, expression, expected):
+    secret = tmp_path / name.lower()
+    secret.write_text(content + "\n")  # as `echo value > file` leaves it: the line break is dropped
+    env = {**PRODUCTION, f"{name}_FILE": str(secret)}
+    env.pop(name, None)
+    assert show(env, expression) == expected
+
+
+def test_a_secret_from_a_file_is_scrubbed_like_one_from_the_environment(tmp_path):
+    (tmp_path / "llm").write_text("sk-scrub-me-please")
+    assert "sk-scrub-me-please" in show({"LLM_API_KEY_FILE": str(tmp_path / "llm")}, "s.SENTRY.secret_values")
+
+
+def test_name_and_name_file_both_set_is_refused_naming_both(tmp_path):
+    (tmp_path / "key").write_text("x" * 60)
+    result = manage_with({**PRODUCTION, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "key")}, "check")
+    assert result.returncode == 2
+    assert ("'DJANGO_SECRET_KEY_FILE': ['Set DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE, not both.']"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreadable_name_file_names_the_variable_and_the_path(tmp_path):
+    missing = tmp_path / "no-such-secret"
+    result = manage_with({"EMAIL_URL_FILE": str(missing), "LLM_API_KEY_FILE": str(tmp_path)}, "check")
+    assert result.returncode == 2
+    assert f"'EMAIL_URL_FILE': ['Cannot read {missing}: No such file or directory.']" in result.stderr
+    assert f"'LLM_API_KEY_FILE': ['Cannot read {tmp_path}: Is a directory.']" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_value_in_a_file_is_reported_under_the_setting_name(tmp_path):
+    (tmp_path / "db").write_text("postgres//nohost")
+    result = manage_with({"DATABASE_URL_FILE": str(tmp_path / "db")}, "check")
+    assert result.returncode == 2
+    assert "'DATABASE_URL': ['Not a valid database URL.']" in result.stderr

@@ -30,7 +30,7 @@ class Bundle:
         self.root = root
         root.mkdir(parents=True)
         # app/config: the jobs' list, and the settings scripts/check-env loads.
-        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "app/config"):
+        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "deploy", "app/config"):
             source = REPO / name
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
