@@ -4,17 +4,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 import sentry_sdk
 from django.core.management import call_command
 
 from tests.harness import plugin
-from tests.harness.processes import REPO, free_port, stop, wait_for_port
+from tests.harness.gunicorn import running_gunicorn
+from tests.harness.processes import REPO
 
 
 @pytest.fixture(scope="session")
@@ -132,42 +130,6 @@ def test_database_url(django_db_setup, django_db_blocker):
 
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@dataclass
-class Gunicorn:
-    url: str
-    log: Path
-
-    def __str__(self):
-        return self.url
-
-    def log_line(self, containing: str, timeout: float = 10.0) -> str:
-        """The access-log line with `containing`; gunicorn writes it just after sending the response."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log.read_text().splitlines():
-                if containing in line:
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no log line with {containing!r} in {self.log}")
-
-
-@contextmanager
-def running_gunicorn(env: dict[str, str], log: Path):
-    """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port."""
-    port = free_port()
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-            cwd=REPO / "app", env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **env},
-            stdout=output, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process, what=f"gunicorn (log: {log})")
-        yield Gunicorn(f"http://127.0.0.1:{port}", log)
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")
