@@ -23,7 +23,7 @@ from django.core.signals import request_finished, request_started
 from marshmallow import ValidationError
 from marshmallow.validate import Range
 from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 from sentry_sdk.utils import BadDsn, Dsn
 
@@ -64,9 +64,10 @@ URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 KEY_VALUE_RE = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|authorization)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+)"
 )
-# What each pattern above needs to match at all. Most strings of an event (SQL, span names, URLs)
-# hold none of it, and one search costs a fraction of the four substitutions (bench/serving.py).
-MAY_MATCH_RE = re.compile(r"(?i)@|bearer|token|basic|passw|pwd|secret|api[_-]?key|authorization")
+# What each pattern above needs to match at all (each Scrubber adds its literal secret values).
+# Most strings of an event (SQL, span names, module names) hold none of it, and one search costs
+# a fraction of the substitutions: bench/serving.py measures what Sentry costs a request.
+MAY_MATCH = r"(?i)@|bearer|token|basic|passw|pwd|secret|api[_-]?key|authorization"
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Scrubber:
     def __init__(self, config: SentryConfig):
         self.allow_pii = config.send_default_pii
         self.secret_values = sorted(set(config.secret_values), key=len, reverse=True)
+        self.may_match = re.compile("|".join([MAY_MATCH, *map(re.escape, self.secret_values)])).search
         self.keys = EventScrubber(
             denylist=DENYLIST,
             pii_denylist=PII_DENYLIST,
@@ -168,10 +170,10 @@ class Scrubber:
         return self._values(event)
 
     def text(self, value: str) -> str:
+        if not self.may_match(value):
+            return value
         for secret in self.secret_values:
             value = value.replace(secret, FILTERED)
-        if not MAY_MATCH_RE.search(value):
-            return value
         value = BEARER_RE.sub(lambda m: f"{m.group(1)} {FILTERED}", value)
         value = URL_PASSWORD_RE.sub(lambda m: f"{m.group(1)}{FILTERED}@", value)
         value = KEY_VALUE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{FILTERED}", value)
@@ -180,15 +182,20 @@ class Scrubber:
         return value
 
     def _values(self, node: Any) -> Any:
-        """Walk the whole structure and clean every string in it (keys are handled above)."""
-        if isinstance(node, str):
-            return self.text(node)
+        """Walk the whole structure and clean every string in it (keys are handled above).
+        Strings are checked here rather than in a call each: an error event holds hundreds."""
         if isinstance(node, dict):
-            for key, value in node.items():
-                node[key] = self._values(value)
+            children = node.items()
         elif isinstance(node, list):
-            for index, value in enumerate(node):
-                node[index] = self._values(value)
+            children = enumerate(node)
+        else:
+            return self.text(node) if isinstance(node, str) else node
+        for key, value in children:
+            if isinstance(value, str):
+                if self.may_match(value):
+                    node[key] = self.text(value)
+            elif isinstance(value, (dict, list)):
+                self._values(value)
         return node
 
 
@@ -210,6 +217,10 @@ def init_sentry(config: SentryConfig) -> bool:
         logger.debug("Sentry is off (SENTRY_ENABLED=%s, DSN set: %s)", config.enabled, bool(config.dsn))
         return False
     scrubber = Scrubber(config)
+    # gunicorn's access log: a record for every request (probes and static files too) that the
+    # logging integration would turn into a breadcrumb no event ever carries, as gunicorn logs
+    # the request after Sentry's scope for it has ended.
+    ignore_logger("gunicorn.access")
     sentry_sdk.init(
         dsn=config.dsn,
         environment=config.environment,
@@ -225,11 +236,18 @@ def init_sentry(config: SentryConfig) -> bool:
         # queue: in-network delivery takes milliseconds; this bounds the wait when GlitchTip hangs.
         shutdown_timeout=1,
         integrations=[
+            # The SDK makes its spans for every request, traced or not (a traced one only keeps
+            # them), so each kind of span costs every request; bench/serving.py measures it.
             DjangoIntegration(
-                transaction_style="url", middleware_spans=True, signals_spans=True, cache_spans=True,
+                transaction_style="url", signals_spans=True, cache_spans=True,
+                # No span per middleware: twelve of the dashboard's 23 spans, about a third of what
+                # Sentry adds to a request traced or not, and seldom what explains a slow request
+                # (Sentry turned them off in its own Django app: getsentry/sentry#102290). The time
+                # they take remains visible before the view's span starts.
+                middleware_spans=False,
                 # Spans for the app's own signals, not for the receivers Django runs around every
                 # request (closing old DB connections, resetting the query log): the same few
-                # spans in every transaction, made for every request, sampled or not.
+                # spans in every transaction.
                 signals_denylist=[request_started, request_finished],
             ),
             # ERROR and above become events; INFO and WARNING become breadcrumbs.

@@ -80,6 +80,13 @@ def test_error_logs_become_events_and_info_logs_breadcrumbs(sentry):
     assert len(sentry.events()) == 1
 
 
+def test_gunicorns_access_log_is_no_breadcrumb(sentry):
+    logging.getLogger("gunicorn.access").info('127.0.0.1 "GET /healthz HTTP/1.1" 200 2')
+    logging.getLogger("forecast").error("after a request")
+    event = sentry.wait_for(lambda e: "after a request" in (e.get("logentry") or {}).get("message", ""))
+    assert "/healthz" not in json.dumps(breadcrumbs(event))
+
+
 def test_requests_are_transactions_named_by_url_pattern_and_probes_are_not_traced(gunicorn, services, transactional_db):
     # One keep-alive connection, so one worker whose transport sends in order: once the last
     # request's transaction has arrived, any transaction of the probes before it would have too.
@@ -90,7 +97,9 @@ def test_requests_are_transactions_named_by_url_pattern_and_probes_are_not_trace
     names = [t["transaction"] for t in services.sentry.transactions(project="2")]
     assert names == ["/accounts/login/"], names
     spans = {s["op"] for s in transaction["spans"]}
-    assert "middleware.django" in spans and "view.render" in spans
+    assert "template.render" in spans
+    # Not one span per middleware, nor for the receivers of Django's request signals (config/sentry.py).
+    assert not spans & {"middleware.django", "event.django"}, spans
     assert transaction["environment"] == "test" and transaction["release"] == "migraine-forecast@gunicorn-test"
 
 

@@ -64,6 +64,8 @@ class SentryReceiver(FakeHTTPServer):
         self.keep = self.record_requests = keep
         self.envelopes: list[Envelope] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        # What the SDKs' client reports say they dropped: (project, category, reason) -> quantity.
+        self.discarded: Counter[tuple[str, str, str]] = Counter()
         self.refusal: Response | None = None
         self._arrived = threading.Condition()
 
@@ -81,6 +83,7 @@ class SentryReceiver(FakeHTTPServer):
         with self._arrived:
             self.envelopes.clear()
             self.counts.clear()
+            self.discarded.clear()
 
     def route(self, request: Request) -> Response:
         match = ENVELOPE_PATH.match(request.path)
@@ -91,6 +94,11 @@ class SentryReceiver(FakeHTTPServer):
         headers, items = parse_envelope(request.body, payloads=self.keep)
         with self._arrived:
             self.counts.update((match.group(1), item.type) for item in items)
+            for item in items:
+                if item.type == "client_report":
+                    report = json.loads(item.payload) if isinstance(item.payload, bytes) else item.payload
+                    self.discarded.update({(match.group(1), d["category"], d["reason"]): d["quantity"]
+                                           for d in report.get("discarded_events", [])})
             if self.keep:
                 self.envelopes.append(Envelope(match.group(1), headers, items, request.body,
                                                request.headers.get("x-sentry-auth", "")))
