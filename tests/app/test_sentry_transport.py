@@ -123,7 +123,8 @@ def test_sentry_check_fails_naming_what_a_closed_port_did_not_receive(transactio
     (429, {"Retry-After": "60"}, "rate limited by GlitchTip"),
     (413, {}, "too large for GlitchTip"),
 ])
-def test_sentry_check_fails_when_glitchtip_refuses(services, transactional_db, test_database_url, status, headers, says):
+def test_sentry_check_fails_when_glitchtip_refuses(services, transactional_db, test_database_url, status, headers,
+                                                   says):
     services.sentry.respond_with(status, headers)
     result = manage("sentry_check", env={"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(3)})
     assert result.returncode == 1
