@@ -63,7 +63,8 @@ def print_table(measures: list[Measure]) -> bool:
         for index, (variant, values) in enumerate(measure.samples.items()):
             first = index == 0
             low, high = min(values), max(values)
-            print(f"{measure.name if first else '':<46} {variant:<30} {_fmt(measure.median(variant), measure.unit):>10} "
+            median = _fmt(measure.median(variant), measure.unit)
+            print(f"{measure.name if first else '':<46} {variant:<30} {median:>10} "
                   f"{_fmt(low, measure.unit) + ' to ' + _fmt(high, measure.unit):>21} "
                   f"{(f'{ratio:.2f}' if ratio is not None else '-') if first else '':>7}  "
                   f"{measure.target if first else '':<22} "

@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
 from bench.report import Measure, interleaved, print_table  # noqa: E402
+from tests.harness.app import Gunicorn, running_gunicorn  # noqa: E402
 from tests.harness.blackhole import BlackHoleServer  # noqa: E402
-from tests.harness.gunicorn import Gunicorn, running_gunicorn  # noqa: E402
 from tests.harness.nginx import NginxServer  # noqa: E402
 from tests.harness.open_meteo_fake import OpenMeteoFake  # noqa: E402
 from tests.harness.postgres import PostgresServer  # noqa: E402

@@ -1,9 +1,6 @@
-"""Fixtures over the real services started by tests/harness/plugin.py."""
+"""Fixtures over the harness (tests/harness/): each service starts when a test first uses it."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -11,13 +8,31 @@ import sentry_sdk
 from django.core.management import call_command
 
 from tests.harness import plugin
-from tests.harness.gunicorn import running_gunicorn
-from tests.harness.processes import REPO
+from tests.harness.app import running_gunicorn
+from tests.harness.bundle import Bundle
+from tests.harness.services import Services
 
 
 @pytest.fixture(scope="session")
-def services() -> plugin.Services:
+def services() -> Services:
+    """The registry: `services.postgres`, `services.sentry`... start what is touched."""
+    assert plugin.services is not None
     return plugin.services
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, services):
+    """Before pytest-django creates the test database: what the app reaches without being asked
+    (its database, cache, mail server and weather API) is running, and its static files exist
+    (DEBUG is off as in production, so pages need the hashed, compressed files)."""
+    services.start("postgres", "redis", "smtp", "open_meteo")
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def bundle(tmp_path) -> Bundle:
+    """A copy of the bundle's deployment files, to run the scripts against."""
+    return Bundle(tmp_path / "bundle")
 
 
 @pytest.fixture(autouse=True)
@@ -28,15 +43,9 @@ def _real_smtp(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_fakes(services):
-    for fake in (services.open_meteo, services.llm, services.sentry, services.smtp):
+    """Scripted answers and what arrived never leak from one test into the next (only running fakes)."""
+    for fake in services.started_fakes():
         fake.reset()
-    yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _static_files():
-    """DEBUG is off as in production, so the hashed, compressed static files must exist."""
-    call_command("collectstatic", "--noinput", verbosity=0)
 
 
 @pytest.fixture
@@ -108,19 +117,14 @@ def other_user(db, django_user_model):
 def location(user):
     from forecast.models import Location
 
-    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437", longitude="13.41053")
+    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437",
+                                   longitude="13.41053")
 
 
 @pytest.fixture
 def logged_in(client, user):
     client.force_login(user)
     return client
-
-
-def manage(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    """Run `manage.py` in its own process, with the test environment plus `env`."""
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO / "app", env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, check=check, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from marshmallow.validate import Range
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
+from sentry_sdk.types import Event, Hint
 from sentry_sdk.utils import BadDsn, Dsn
 
 from config.health import READINESS_PATH
@@ -155,7 +157,7 @@ class Scrubber:
             send_default_pii=config.send_default_pii,
         )
 
-    def event(self, event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    def event(self, event: Event, hint: Hint | None = None) -> Event:
         # Keys were already scrubbed by `self.keys`, which the SDK runs as its event_scrubber.
         if not self.allow_pii:
             user = event.get("user")
@@ -188,6 +190,7 @@ class Scrubber:
     def _values(self, node: Any) -> Any:
         """Walk the whole structure and clean every string in it (keys are handled above).
         Strings are checked here rather than in a call each: an error event holds hundreds."""
+        children: Iterable[tuple[Any, Any]]
         if isinstance(node, dict):
             children = node.items()
         elif isinstance(node, list):
@@ -225,13 +228,14 @@ def init_sentry(config: SentryConfig) -> bool:
     # logging integration would turn into a breadcrumb no event ever carries, as gunicorn logs
     # the request after Sentry's scope for it has ended.
     ignore_logger("gunicorn.access")
+    # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
+    # data_collection, which would switch off our event_scrubber. Unset means False.
+    pii: dict[str, Any] = {"send_default_pii": True} if config.send_default_pii else {}
     sentry_sdk.init(
         dsn=config.dsn,
         environment=config.environment,
         release=config.release,
-        # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
-        # data_collection, which would switch off our event_scrubber. Unset means False.
-        **({"send_default_pii": True} if config.send_default_pii else {}),
+        **pii,
         traces_sampler=traces_sampler(config.traces_sample_rate),
         profiles_sample_rate=config.profiles_sample_rate,
         # Timeouts, retries, queue and outage logging chosen for GlitchTip: see config/sentry_transport.py.

@@ -145,7 +145,9 @@ class GlitchTipTransport(HttpTransport):
     def __init__(self, options):
         options = {**options, "transport_queue_size": QUEUE_SIZE}
         super().__init__(options)
-        self.delivery = Delivery(f"{self.parsed_dsn.scheme}://{self.parsed_dsn.netloc}")
+        dsn = self.parsed_dsn
+        assert dsn is not None  # the SDK makes no HTTP transport without a DSN
+        self.delivery = Delivery(f"{dsn.scheme}://{dsn.netloc}")
 
     def _get_pool_options(self):
         options = super()._get_pool_options()

@@ -5,11 +5,16 @@ SQLite, a local-memory cache, e-mail printed to the console, Sentry off. The env
 `env/` set the real values per environment. A bad value stops start-up with an error that
 names the variable (environs collects them all and `seal()` reports them together).
 """
+import json
+import logging
+import tomllib
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env, EnvValidationError
-from marshmallow.validate import URL, Range
+from environs import Env, EnvError, EnvValidationError
+from marshmallow.validate import URL, Range, Regexp
 
 from config.sentry import SentryConfig, init_sentry
 
@@ -18,19 +23,23 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # eager=False: collect every invalid variable, then report them all at seal().
 env = Env(eager=False)
 http_url = URL(schemes={"http", "https"}, require_tld=False)
+# django-ratelimit's rate syntax: a count per (optionally multiplied) second, minute, hour or day.
+rate = Regexp(r"^[1-9][0-9]*/([1-9][0-9]*)?[smhd]$", error="Not a rate like 10/m, 30/h or 5/10m.")
 
 # ------------------------------------------------------------------------------
 # Core
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
-# True by default so a bare checkout runs; the app image sets DJANGO_DEBUG=false.
+# True by default so that a bare checkout runs (`manage.py runserver` with no environment). Everything
+# deployed sets false: the app image (ENV in the Dockerfile) and env/defaults.env; only
+# env/development.env turns it on, and scripts/check-env refuses it in staging and production.
 DEBUG = env.bool("DJANGO_DEBUG", True)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", "")
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Behind nginx: take the client address from the X-Forwarded-For entry nginx appends
 # (see config.middleware.ForwardedForMiddleware). Off when clients can reach the app directly.
 USE_X_FORWARDED_FOR = env.bool("DJANGO_USE_X_FORWARDED_FOR", False)
@@ -67,6 +76,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "csp",
+    "django_ratelimit",
     "accounts",
     "forecast",
 ]
@@ -76,14 +88,18 @@ MIDDLEWARE = [
     "config.health.ReadinessMiddleware",
     "config.middleware.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.middleware.SentryUserMiddleware",
+    "config.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lock-out page (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -129,19 +145,80 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Login failures live in Redis when there is one (shared by every worker, expire by themselves);
+# without it (a bare checkout) in the database, because the in-process cache is not shared.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+# django-ratelimit warns about any cache it does not list, Django's own RedisCache included,
+# although its INCR is atomic; without Redis (a bare checkout, one process) the in-process cache will do.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
 # ------------------------------------------------------------------------------
 # Auth
 # ------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "accounts.validators.NotOnlyWhitespaceValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# https://django-axes.readthedocs.io/en/latest/2_installation.html: its backend first, so that it
+# refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "forecast:location-list"
 LOGOUT_REDIRECT_URL = "login"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#password-reset-timeout
+# Two hours instead of three days: a reset link opens an account holding health data.
+PASSWORD_RESET_TIMEOUT = 2 * 3600
+
+# Login throttling (https://django-axes.readthedocs.io/en/latest/4_configuration.html), for the
+# app's login and /admin/login/ alike. Failures are counted per account and, separately, per
+# client address: guessing one password from many addresses and many accounts from one address
+# are both stopped. Also a correct password is refused until the lock-out has passed.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100))
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, validate=Range(min=1, max=1440)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# The address ForwardedForMiddleware took from nginx (django-ipware's guessing is not needed).
+AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"
+# Successful log-ins (with address and browser) are not recorded: less personal data kept.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Per-user limits on work that calls Open-Meteo (https://django-ratelimit.readthedocs.io/en/stable/rates.html):
+# place searches (geocoding), and forecast fetches (the refresh button and adding a place).
+# django-ratelimit counts in the shared cache (Redis), so all gunicorn workers see one count, and
+# tells the time left in the window, which the "try again in N minutes" messages use.
+RATELIMIT_PLACE_SEARCH = env.str("RATELIMIT_PLACE_SEARCH", "10/m", validate=rate)
+RATELIMIT_FORECAST_FETCH = env.str("RATELIMIT_FORECAST_FETCH", "30/h", validate=rate)
+# Password-reset e-mails, per e-mail address and per client address (each may be a stranger's).
+RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", "5/h", validate=rate)
+# The most places one account may follow.
+MAX_LOCATIONS_PER_USER = env.int("MAX_LOCATIONS_PER_USER", 20, validate=Range(min=1, max=1000))
+
+# ------------------------------------------------------------------------------
+# Browser security headers
+# ------------------------------------------------------------------------------
+# https://django-csp.readthedocs.io/en/latest/configuration.html: no inline script or style
+# anywhere. The app's pages have no JavaScript (the admin's comes from its static files); styles
+# come from site.css, the chart is plain SVG.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Error pages with the site's layout (templates/403_csrf.html) for a stale form.
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
 
 # ------------------------------------------------------------------------------
 # Internationalisation
@@ -198,19 +275,37 @@ LLM_RETRIES = env.int("LLM_RETRIES", 1, validate=Range(min=0, max=5))
 # ------------------------------------------------------------------------------
 # Jobs and scheduler
 # ------------------------------------------------------------------------------
-# Cron expressions (minute hour day month weekday, UTC) for `manage.py scheduler`.
-SCHEDULE = {
-    "collect_weather_data": env.str("SCHEDULE_COLLECT_WEATHER_DATA", "5 * * * *"),
-    "generate_predictions": env.str("SCHEDULE_GENERATE_PREDICTIONS", "15 * * * *"),
-    "process_notifications": env.str("SCHEDULE_PROCESS_NOTIFICATIONS", "20 * * * *"),
-    "compare_forecasts": env.str("SCHEDULE_COMPARE_FORECASTS", "30 */6 * * *"),
-}
-# GlitchTip heartbeat monitor URLs (written by scripts/bootstrap-glitchtip); empty: no ping.
-HEARTBEAT_URLS = {
-    job: env.str(f"HEARTBEAT_URL_{job.upper()}", "") for job in SCHEDULE
-}
-# The scheduler touches this file while it runs; the container healthcheck reads its age.
-SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", "/tmp/scheduler-alive")
+# The jobs and their default cron schedules (UTC) are listed in config/jobs.toml, a file the
+# host-side scripts read too; SCHEDULE_<JOB> overrides one per environment.
+with open(BASE_DIR / "config" / "jobs.toml", "rb") as jobs_file:
+    JOBS: dict[str, str] = tomllib.load(jobs_file)["schedule"]
+SCHEDULE = {job: env.str(f"SCHEDULE_{job.upper()}", default) for job, default in JOBS.items()}
+
+
+@env.parser_for("heartbeat_urls")
+def _heartbeat_urls(value: str) -> dict[str, str]:
+    """A JSON object of job name to URL; empty: no job is pinged."""
+    if not value.strip():
+        return {}
+    try:
+        urls = json.loads(value)
+    except ValueError:
+        raise EnvError("Not valid JSON.") from None
+    if not isinstance(urls, dict):
+        raise EnvError("Must be a JSON object of job name to URL.")
+    for job, url in urls.items():
+        if job not in JOBS:
+            raise EnvError(f"Unknown job {job!r} (jobs: {', '.join(JOBS)}).")
+        http_url(url)
+    return urls
+
+
+# GlitchTip heartbeat monitor URL per job (written by scripts/bootstrap-glitchtip); a job without
+# one is not pinged. https://glitchtip.com/documentation/uptime-monitoring
+HEARTBEAT_URLS: dict[str, str] = env.heartbeat_urls("HEARTBEAT_URLS", "")
+# The scheduler touches this file while it runs; `manage.py scheduler --check` (the container's
+# healthcheck) reads its age.
+SCHEDULER_HEARTBEAT_FILE = env.path("SCHEDULER_HEARTBEAT_FILE", Path("/tmp/scheduler-alive"))
 # Rows older than this are removed by the jobs' --cleanup option.
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))
 # A forecast/actual temperature difference above this is a data-quality anomaly.
@@ -221,7 +316,7 @@ APP_PUBLIC_URL = (env.str("APP_PUBLIC_URL", "http://localhost:8000", validate=ht
 # ------------------------------------------------------------------------------
 # Logging: to stdout, for the container runtime to collect
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", "INFO")
+LOG_LEVEL = env.log_level("DJANGO_LOG_LEVEL", logging.INFO)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

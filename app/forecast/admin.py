@@ -5,7 +5,7 @@ from forecast.models import ComparisonReport, Location, Notification, Prediction
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ("name", "country", "latitude", "longitude", "user", "created_at")
+    list_display = ("name", "country", "latitude", "longitude", "timezone", "user", "created_at")
     list_filter = ("country",)
     search_fields = ("name", "user__username")
     list_select_related = ("user",)

@@ -23,7 +23,7 @@ def compare(location, *, hours: int = 24, now=None, dry_run: bool = False) -> st
     start = end - timedelta(hours=hours)
     observed = open_meteo.fetch_hourly(
         float(location.latitude), float(location.longitude), past_hours=hours, forecast_hours=1
-    )
+    ).hours
     actual_by_time = {h.time: h for h in observed if start <= h.time < end}
     with sentry_sdk.start_span(op="db.query", name="stored forecasts for past hours"):
         forecasts = list(location.forecasts.filter(target_time__gte=start, target_time__lt=end))

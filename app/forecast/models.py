@@ -1,6 +1,15 @@
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+
+def validate_timezone(name: str) -> None:
+    if name and name not in available_timezones():
+        raise ValidationError(f"{name} is not a time zone name (e.g. Europe/Berlin).")
 
 
 class Location(models.Model):
@@ -14,6 +23,10 @@ class Location(models.Model):
     )
     longitude = models.DecimalField(
         max_digits=8, decimal_places=5, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    timezone = models.CharField(
+        "time zone", max_length=64, blank=True, validators=[validate_timezone],
+        help_text="IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); empty: not known yet, UTC is shown.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -29,6 +42,11 @@ class Location(models.Model):
     @classmethod
     def owned_by(cls, user):
         return cls.objects.filter(user=user)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone in which pages and e-mails show this place's hours (stored times stay UTC)."""
+        return ZoneInfo(self.timezone) if self.timezone else UTC
 
 
 class WeatherForecast(models.Model):

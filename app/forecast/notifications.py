@@ -14,6 +14,8 @@ from accounts.models import HealthProfile
 from forecast.models import Notification, Prediction, RiskLevel
 from forecast.reporting import ReportedError, report_email_failure
 
+LEVELS = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
+
 
 def users_with_pending(now=None):
     """Users who have at least one un-notified MEDIUM/HIGH prediction whose window is not over."""
@@ -55,6 +57,25 @@ def holdback_reason(user, profile: HealthProfile, now) -> str | None:
     return None
 
 
+def one_per_place_and_condition(predictions: list[Prediction]) -> list[Prediction]:
+    """The prediction to tell about for each place and condition: the highest level, then the earliest.
+
+    A change of the user's window, or several hourly runs, leave several un-notified predictions
+    for the same place and condition; the e-mail lists the place once (all of them count as sent).
+    """
+    chosen: dict[tuple[int, str], Prediction] = {}
+    for p in sorted(predictions, key=lambda p: p.window_start):
+        key = (p.location_id, p.prediction_type)
+        if key not in chosen or LEVELS.index(p.risk_level) > LEVELS.index(chosen[key].risk_level):
+            chosen[key] = p
+    return sorted(chosen.values(), key=lambda p: (p.location.name.lower(), p.location_id, p.prediction_type))
+
+
+def tips_of(predictions: list[Prediction]) -> list[str]:
+    """Every distinct tip once, in the order they first appear."""
+    return list(dict.fromkeys(tip for p in predictions for tip in p.prevention_tips))
+
+
 def subject_for(predictions: list[Prediction]) -> str:
     high = sum(p.risk_level == RiskLevel.HIGH for p in predictions)
     medium = len(predictions) - high
@@ -72,10 +93,11 @@ def notify(user, *, now=None, dry_run: bool = False) -> str:
     reason = holdback_reason(user, profile, now)
     if reason:
         return f"{len(predictions)} waiting: {reason}"
-    subject = subject_for(predictions)
+    alerts = one_per_place_and_condition(predictions)
+    subject = subject_for(alerts)
     if dry_run:
         return f"would send '{subject}' ({len(predictions)} predictions)"
-    context = {"user": user, "predictions": predictions, "app_url": settings.APP_PUBLIC_URL}
+    context = {"user": user, "alerts": alerts, "tips": tips_of(alerts), "app_url": settings.APP_PUBLIC_URL}
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("forecast/email/alert.txt", context),

@@ -1,13 +1,17 @@
 """Client for Open-Meteo's forecast and geocoding APIs (https://open-meteo.com/en/docs).
 
-Hourly values come back as parallel arrays under "hourly", with times in UTC written without
-seconds or zone ("2026-11-28T14:00") because we ask for timezone=UTC.
+Hourly values come back as parallel arrays under "hourly", with times written without seconds
+or zone ("2026-11-28T14:00"). We ask for timezone=auto, so that the answer names the place's time
+zone ("timezone": "Europe/Berlin"); the times are then local, shifted by the one offset the answer
+reports ("utc_offset_seconds", the offset valid now, applied to the whole series), and are turned
+back into UTC here. Everything is stored in UTC; pages and e-mails show the place's local time.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 import sentry_sdk
@@ -58,21 +62,39 @@ class HourlyWeather:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    hours: list[HourlyWeather]
+    timezone: str  # IANA name of the place's zone, "" when the answer named none we know
+
+
+@dataclass(frozen=True)
 class Place:
     name: str
     latitude: float
     longitude: float
     country: str
     admin1: str
+    timezone: str = ""
 
     @property
     def label(self) -> str:
         return ", ".join(part for part in (self.name, self.admin1, self.country) if part)
 
 
-def parse_time(value: str) -> datetime:
-    """Open-Meteo's "2026-11-28T14:00" (UTC, no seconds, no zone) as an aware datetime."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def parse_time(value: str, utc_offset_seconds: int = 0) -> datetime:
+    """Open-Meteo's "2026-11-28T14:00" (no seconds, no zone, shifted by the offset) as an aware UTC datetime."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) - timedelta(seconds=utc_offset_seconds)
+
+
+def known_timezone(name) -> str:
+    """`name` if it is a time zone this system knows, else "" (then pages fall back to UTC)."""
+    if not isinstance(name, str) or not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return name
 
 
 def _client() -> requests.Session:
@@ -117,23 +139,27 @@ def _error_reason(response: requests.Response) -> str:
         return response.reason or "no reason given"
 
 
-def fetch_hourly(latitude: float, longitude: float, *, forecast_hours: int = 72, past_hours: int = 0) -> list[HourlyWeather]:
-    """Hourly weather from `past_hours` ago to `forecast_hours` ahead; raises WeatherAPIError."""
+def fetch_hourly(latitude: float, longitude: float, *, forecast_hours: int = 72, past_hours: int = 0) -> Forecast:
+    """Hourly weather from `past_hours` ago to `forecast_hours` ahead, and the place's time zone; raises WeatherAPIError."""
     url = settings.OPEN_METEO_FORECAST_URL
     params = {
         "latitude": f"{latitude:.5f}",
         "longitude": f"{longitude:.5f}",
         "hourly": ",".join(HOURLY_FIELDS),
-        "timezone": "UTC",
+        "timezone": "auto",
         "forecast_hours": forecast_hours,
         "past_hours": past_hours,
     }
     with sentry_sdk.start_span(op="weather.fetch", name=f"Open-Meteo forecast {latitude:.2f},{longitude:.2f}"):
         data = _get_json(url, params, "Open-Meteo forecast")
-        return _parse_hourly(data, url)
+        return Forecast(_parse_hourly(data, url), known_timezone(data.get("timezone")))
 
 
 def _parse_hourly(data: dict, url: str) -> list[HourlyWeather]:
+    offset = data.get("utc_offset_seconds", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise WeatherAPIError(f"Open-Meteo forecast: utc_offset_seconds is {offset!r}, not whole seconds",
+                              url=url, body=str(data))
     hourly = data.get("hourly")
     if not isinstance(hourly, dict) or not isinstance(hourly.get("time"), list):
         raise WeatherAPIError("Open-Meteo forecast has no hourly.time array", url=url, body=str(data))
@@ -155,7 +181,7 @@ def _parse_hourly(data: dict, url: str) -> list[HourlyWeather]:
         try:
             hours.append(
                 HourlyWeather(
-                    time=parse_time(raw_time),
+                    time=parse_time(raw_time, offset),
                     precipitation=float(row.pop("precipitation") or 0.0),
                     **{field: (None if value is None else float(value)) for field, value in row.items()},
                 )
@@ -182,6 +208,7 @@ def geocode(name: str, count: int = 8) -> list[Place]:
                     longitude=float(item["longitude"]),
                     country=str(item.get("country") or ""),
                     admin1=str(item.get("admin1") or ""),
+                    timezone=known_timezone(item.get("timezone")),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

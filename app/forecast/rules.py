@@ -3,7 +3,8 @@
 Each weather factor gets a score from 0 to 1 from how far the forecast goes past a threshold,
 weighted per prediction type, then scaled by the user's sensitivity to that factor (0 ignores
 it, 1 is normal, 3 doubles it) and by their overall sensitivity. The factors are returned so
-the dashboard can explain "why HIGH".
+the dashboard can explain "why HIGH": each with its numbers, and with a sentence in plain words
+that the rationale is made of (the numbers stay behind the page's "numbers" toggle).
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class Factor:
     value: float
     score: float
     detail: str
+    plain: str  # the weather in words, for people rather than for the formula
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,51 @@ def _ramp(value: float, start: float, full: float) -> float:
     return (value - start) / (full - start)
 
 
+# The weather in plain words. A number and its unit are joined by a no-break space (U+00A0).
+def _size(score: float) -> str:
+    return "a big" if score >= 0.67 else "a clear" if score >= 0.34 else "a small"
+
+
+def _pressure_words(change: float, spread: float, score: float) -> str:
+    if spread < 3:
+        return "Air pressure stays steady."
+    direction = "falls" if change <= -spread / 2 else "rises" if change >= spread / 2 else "goes up and down"
+    return f"Air pressure {direction} by about {spread:.0f}\u00a0hPa: {_size(score)} change."
+
+
+def _low_pressure_words(low: float, score: float) -> str:
+    if not score:
+        return "Air pressure stays at usual levels."
+    return f"Air pressure gets {'very ' if score >= 0.67 else ''}low, down to {low:.0f}\u00a0hPa."
+
+
+def _temperature_words(coldest: float, warmest: float) -> str:
+    if warmest - coldest < 3:
+        return "The temperature stays about the same."
+    return (f"The temperature changes by {warmest - coldest:.0f}\u00a0°C, "
+            f"between {coldest:.0f} and {warmest:.0f}\u00a0°C.")
+
+
+def _humidity_words(low: float, high: float) -> str:
+    if high >= 80:
+        return f"The air is very damp (humidity up to {high:.0f}\u00a0%)."
+    if low <= 30:
+        return f"The air is very dry (humidity down to {low:.0f}\u00a0%)."
+    return "Humidity stays comfortable."
+
+
+def _rain_words(rain: float, score: float) -> str:
+    if rain < 1:
+        return "Little or no rain."
+    return f"{'Heavy rain' if score >= 0.67 else 'Rain'} or snow: about {rain:.0f}\u00a0mm in all."
+
+
+def _cloud_words(cloud_mean: float) -> str:
+    if cloud_mean >= 80:
+        return "The sky stays grey and overcast."
+    return "Some sun between the clouds." if cloud_mean >= 40 else "Mostly clear skies."
+
+
 def weather_factors(hours) -> list[Factor]:
     """Score the six factors over the forecast hours (objects with the WeatherForecast fields)."""
     pressures = [h.pressure_msl for h in hours]
@@ -90,18 +137,25 @@ def weather_factors(hours) -> list[Factor]:
     humidity_high, humidity_low = max(humidities), min(humidities)
     humidity_score = max(_ramp(humidity_high, 80, 95), _ramp(100 - humidity_low, 70, 85))
     cloud_mean = mean(clouds) if clouds else 0.0
+    pressure_score = _ramp(pressure_range, 3, 10)
+    low_score = _ramp(1013 - low, 5, 25)
+    rain_score = _ramp(rain, 1, 10)
     return [
-        Factor("pressure", "Pressure change", round(pressure_range, 1), _ramp(pressure_range, 3, 10),
-               f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)"),
-        Factor("low_pressure", "Low pressure", round(low, 1), _ramp(1013 - low, 5, 25),
-               f"lowest {low:.0f} hPa"),
+        Factor("pressure", "Pressure change", round(pressure_range, 1), pressure_score,
+               f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)",
+               _pressure_words(pressure_change, pressure_range, pressure_score)),
+        Factor("low_pressure", "Low pressure", round(low, 1), low_score, f"lowest {low:.0f} hPa",
+               _low_pressure_words(low, low_score)),
         Factor("temperature", "Temperature change", round(temperature_range, 1), _ramp(temperature_range, 5, 12),
-               f"{min(temperatures):.0f} to {max(temperatures):.0f} °C"),
+               f"{min(temperatures):.0f} to {max(temperatures):.0f} °C",
+               _temperature_words(min(temperatures), max(temperatures))),
         Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
-               f"{humidity_low:.0f}% to {humidity_high:.0f}%"),
-        Factor("precipitation", "Precipitation", round(rain, 1), _ramp(rain, 1, 10), f"{rain:.1f} mm in total"),
+               f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high else f"{humidity_high:.0f}%",
+               _humidity_words(humidity_low, humidity_high)),
+        Factor("precipitation", "Precipitation", round(rain, 1), rain_score, f"{rain:.1f} mm in total",
+               _rain_words(rain, rain_score)),
         Factor("cloud_cover", "Cloud cover", round(cloud_mean, 0), _ramp(cloud_mean, 60, 95),
-               f"{cloud_mean:.0f}% on average"),
+               f"{cloud_mean:.0f}% on average", _cloud_words(cloud_mean)),
     ]
 
 
@@ -121,9 +175,9 @@ def predict(hours, profile, prediction_type: str) -> Assessment:
     level = RiskLevel.HIGH if total >= HIGH_AT else RiskLevel.MEDIUM if total >= MEDIUM_AT else RiskLevel.LOW
     drivers = [f for f in scored if f["contribution"] > 0.02][:3]
     if drivers:
-        rationale = "Driven by " + "; ".join(f"{f['label'].lower()} ({f['detail']})" for f in drivers) + "."
+        rationale = " ".join(f["plain"] for f in drivers)
     else:
-        rationale = "No weather factor stands out for this window."
+        rationale = "No kind of weather that affects you stands out in these hours."
     # More forecast hours and a clearer margin from the thresholds mean more confidence.
     margin = min(abs(total - HIGH_AT), abs(total - MEDIUM_AT))
     confidence = round(min(0.95, 0.5 + min(len(hours), 24) / 96 + min(margin, 0.2)), 2)

@@ -1,7 +1,9 @@
 import csv
 
 import sentry_sdk
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -9,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.core import get_usage
 
 from forecast import charts, open_meteo, predictions, weather
 from forecast.forms import HistoryFilterForm, LocationForm, PlaceSearchForm
@@ -16,6 +19,23 @@ from forecast.models import Location, Prediction, PredictionType
 from forecast.reporting import report_weather_failure
 
 HISTORY_PAGE_SIZE = 25
+CHART_HOURS = 48
+TABLE_HOURS = 24
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _over_limit(request, group: str, rate: str) -> int | None:
+    """Counts one more call to Open-Meteo for this user; the seconds to wait when over `rate`, else None."""
+    usage = get_usage(request, group=group, key="user", rate=rate, increment=True)
+    if usage and usage["should_limit"]:
+        return usage["time_left"]
+    return None
+
+
+def _wait(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _owned_location(request, pk):
@@ -36,7 +56,7 @@ def location_list(request):
     now = timezone.now()
     locations = list(Location.owned_by(request.user).prefetch_related("predictions"))
     rows = [(location, _current_predictions(location, now)) for location in locations]
-    return render(request, "forecast/location_list.html", {"rows": rows})
+    return render(request, "forecast/location_list.html", {"rows": rows, "now": now})
 
 
 @login_required
@@ -44,27 +64,44 @@ def location_list(request):
 def location_add(request):
     search = PlaceSearchForm(request.GET or None)
     matches = []
+    status = 200
     if search.is_valid():
-        try:
-            matches = open_meteo.geocode(search.cleaned_data["query"])
-        except open_meteo.WeatherAPIError as exc:
-            report_weather_failure(exc, None)
-            messages.error(request, "Place search is unavailable right now; enter coordinates instead.")
+        wait = _over_limit(request, "place-search", settings.RATELIMIT_PLACE_SEARCH)
+        if wait is not None:
+            search.add_error("query", f"You searched many times in a short while. Try again in {_wait(wait)}, "
+                                      "or enter the coordinates below.")
+            status = 429
         else:
-            if not matches:
-                search.add_error("query", "No place of that name was found. Check the spelling or enter coordinates.")
+            try:
+                matches = open_meteo.geocode(search.cleaned_data["query"])
+            except open_meteo.WeatherAPIError as exc:
+                report_weather_failure(exc, None)
+                messages.error(request, "Place search is unavailable right now; enter coordinates instead.")
+            else:
+                if not matches:
+                    search.add_error("query", "No place of that name was found. Check the spelling or enter coordinates.")
     form = LocationForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
         with transaction.atomic():
-            location = form.save()
-        sentry_sdk.add_breadcrumb(category="user_action", message="location added", data={"location": location.pk})
-        _fetch_now(request, location)
-        return redirect("forecast:location-detail", pk=location.pk)
-    return render(request, "forecast/location_add.html", {"search": search, "matches": matches, "form": form})
+            # One add at a time per user, so that parallel requests cannot pass the cap on places together.
+            get_user_model().objects.select_for_update().filter(pk=request.user.pk).first()
+            location = form.save() if form.is_valid() else None
+        if location is not None:
+            sentry_sdk.add_breadcrumb(category="user_action", message="location added", data={"location": location.pk})
+            _fetch_now(request, location)
+            return redirect("forecast:location-detail", pk=location.pk)
+    context = {"search": search, "matches": matches, "form": form,
+               "places": Location.owned_by(request.user).count(), "max_places": settings.MAX_LOCATIONS_PER_USER}
+    return render(request, "forecast/location_add.html", context, status=status)
 
 
 def _fetch_now(request, location):
-    """Adding a place fetches its forecast and predicts at once; a failure leaves the place for the next run."""
+    """Fetch the forecast and predict at once; a failure or the rate limit leaves the place for the next hourly run."""
+    wait = _over_limit(request, "forecast-fetch", settings.RATELIMIT_FORECAST_FETCH)
+    if wait is not None:
+        messages.warning(request, f"{location.name}: you asked for many forecasts in a short while, so this one "
+                                  f"waits for the next hourly update (or try again in {_wait(wait)}).")
+        return
     try:
         with transaction.atomic():
             weather.collect(location)
@@ -83,14 +120,16 @@ def location_detail(request, pk):
     now = timezone.now()
     hour = now.replace(minute=0, second=0, microsecond=0)
     with sentry_sdk.start_span(op="db.query", name="dashboard forecast hours"):
-        hours = list(location.forecasts.filter(target_time__gte=hour).order_by("target_time")[:48])
+        hours = list(location.forecasts.filter(target_time__gte=hour).order_by("target_time")[:CHART_HOURS])
     current = _current_predictions(location, now)
     context = {
         "location": location,
+        "now": now,
         "predictions": current,
-        "hours": hours[:24],
-        "chart": charts.pressure_temperature(hours),
+        "hours": hours[:TABLE_HOURS],
+        "chart": charts.forecast_chart(hours, current, now, location.tz),
         "report": location.comparison_reports.first(),
+        "anomaly_threshold": settings.ANOMALY_TEMPERATURE_DELTA,
     }
     return render(request, "forecast/location_detail.html", context)
 
@@ -109,6 +148,7 @@ def location_delete(request, pk):
 
 
 def _history(request):
+    """The user's predictions, filtered when the filter is valid (the page says when it is not)."""
     form = HistoryFilterForm(request.GET or None, user=request.user)
     queryset = Prediction.objects.filter(location__user=request.user).select_related("location")
     if form.is_valid():
@@ -126,7 +166,9 @@ def history(request):
         page = Paginator(queryset, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "forecast/history.html", {"form": form, "page": page, "query": query.urlencode()})
+    filtered = form.is_valid() and any(form.cleaned_data.values())
+    context = {"form": form, "page": page, "query": query.urlencode(), "filtered": filtered}
+    return render(request, "forecast/history.html", context)
 
 
 class _Echo:
@@ -134,20 +176,31 @@ class _Echo:
         return value
 
 
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading quote before a formula character (OWASP CSV injection)."""
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
 @login_required
 def history_csv(request):
-    """The filtered history as CSV, streamed so that a long history does not sit in memory."""
+    """The filtered history as CSV, streamed so that a long history does not sit in memory.
+
+    UTF-8 with a byte-order mark, so that spreadsheet apps read "°C" and accented names right;
+    every cell quoted and user text neutralised against formula injection. Times are UTC
+    (ISO 8601), with the place's time zone in its own column.
+    """
     _, queryset = _history(request)
-    writer = csv.writer(_Echo())
-    header = ["window_start", "window_end", "location", "type", "risk", "source", "confidence", "rationale", "notified_at"]
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    header = ["window_start", "window_end", "location", "time_zone", "type", "risk", "source", "confidence",
+              "rationale", "notified_at"]
 
     def rows():
-        yield writer.writerow(header)
+        yield "\ufeff" + writer.writerow(header)
         for p in queryset.iterator(chunk_size=500):
             yield writer.writerow([
-                p.window_start.isoformat(), p.window_end.isoformat(), p.location.name, p.prediction_type,
-                p.risk_level, p.source, f"{p.confidence:.2f}", p.rationale,
-                p.notified_at.isoformat() if p.notified_at else "",
+                p.window_start.isoformat(), p.window_end.isoformat(), _cell(p.location.name),
+                p.location.timezone or "UTC", p.prediction_type, p.risk_level, p.get_source_display(),
+                f"{p.confidence:.2f}", _cell(p.rationale), p.notified_at.isoformat() if p.notified_at else "",
             ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from forecast.models import Prediction, WeatherForecast
 from tests.app.helpers import add_location, run_command
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.http_fake import FakeHTTPServer, Response
 from tests.harness.open_meteo_fake import stormy_weather
 from tests.harness.sentry_receiver import tags
@@ -25,6 +25,14 @@ def test_collect_stores_each_hour_once_and_updates_on_rerun(location, open_meteo
     assert WeatherForecast.objects.filter(location=location, humidity=96.0).count() == 72
     assert f"[1/1] location {location.pk} Berlin, Germany: 72 hours stored" in output
     assert "collect_weather_data: 1 ok, 0 failed" in output
+
+
+def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_meteo):
+    tokyo = add_location(user, name="Tokyo", latitude="35.68950", longitude="139.69171")
+    run_command("collect_weather_data")
+    location.refresh_from_db()
+    tokyo.refresh_from_db()
+    assert (location.timezone, tokyo.timezone) == ("Europe/Berlin", "Asia/Tokyo")
 
 
 def test_weather_api_failure_is_reported_and_the_other_locations_are_processed(sentry, location, user, open_meteo):

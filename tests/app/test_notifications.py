@@ -1,21 +1,27 @@
 """Combined alert e-mails through a real SMTP server, within each user's limits."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import HealthProfile
-from forecast.models import Notification, Prediction
+from forecast.models import Location, Notification, Prediction
 from tests.app.helpers import add_location, run_command
 
 
-def predict(location, prediction_type="MIGRAINE", level="HIGH", start_in=3):
+def predict(location, prediction_type="MIGRAINE", level="HIGH", start_in=3, tips=("Drink water.",)):
     start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=start_in)
     return Prediction.objects.create(
         location=location, prediction_type=prediction_type, risk_level=level, window_start=start,
         window_end=start + timedelta(hours=3), source="rules", confidence=0.8,
-        rationale=f"{level} because pressure falls", prevention_tips=["Drink water."], factors=[],
+        rationale=f"{level} because pressure falls", prevention_tips=list(tips), factors=[],
     )
+
+
+def parts(message) -> dict[str, str]:
+    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
+            if not part.is_multipart()}
 
 
 def test_one_combined_email_for_all_new_medium_and_high_predictions(location, user, smtp):
@@ -100,3 +106,35 @@ def test_smtp_failure_is_reported_with_the_email_context(location, smtp, sentry_
     else:
         assert "recipient" not in context
         assert b"jane@example.com" not in sentry.raw_bodies()
+
+
+def test_one_entry_per_place_and_condition_and_each_tip_once(location, user, smtp):
+    """A change of the prediction window left four un-notified Berlin migraine predictions behind."""
+    hamburg = add_location(user)
+    for start_in, level in ((3, "MEDIUM"), (4, "HIGH"), (10, "MEDIUM"), (12, "HIGH")):
+        predict(location, "MIGRAINE", level, start_in=start_in, tips=["Drink water.", "Sleep well."])
+    predict(location, "SINUSITIS", "MEDIUM", tips=["Drink water.", "Rinse your nose."])
+    predict(hamburg, "MIGRAINE", "MEDIUM", tips=["Sleep well."])
+    status, output = run_command("process_notifications")
+    assert status == 0, output
+    message = smtp.messages[0]
+    assert message["Subject"] == "Migraine Forecast: 1 high, 2 medium risk ahead"
+    text = parts(message)["text/plain"]
+    assert text.count("- Berlin: Migraine risk") == 1 and "- Berlin: Migraine risk HIGH" in text
+    assert text.count("- Berlin: Sinusitis risk MEDIUM") == 1 and text.count("- Hamburg: Migraine risk MEDIUM") == 1
+    for tip in ("Drink water.", "Sleep well.", "Rinse your nose."):
+        assert text.count(tip) == 1 and parts(message)["text/html"].count(tip) == 1
+    # All six count as sent: none of them comes again.
+    assert not Prediction.objects.filter(notified_at__isnull=True).exists()
+    assert Notification.objects.get().predictions.count() == 6
+
+
+def test_email_shows_each_places_local_time(location, user, smtp):
+    Location.objects.filter(pk=location.pk).update(timezone="Asia/Tokyo")
+    prediction = predict(location)
+    run_command("process_notifications")
+    start = prediction.window_start.astimezone(ZoneInfo("Asia/Tokyo"))
+    end = prediction.window_end.astimezone(ZoneInfo("Asia/Tokyo"))
+    text = parts(smtp.messages[0])["text/plain"]
+    assert f"{start:%a %H:%M}-{end:%H:%M} JST" in text and "UTC" not in text
+    assert f"{start:%a %H:%M}–{end:%H:%M} JST" in parts(smtp.messages[0])["text/html"]

@@ -36,7 +36,9 @@ def test_falling_pressure_and_temperature_swing_is_high_for_migraine():
     assert result.level == "HIGH"
     names = [f["name"] for f in result.factors[:2]]
     assert names == ["pressure", "temperature"]
-    assert "pressure change" in result.rationale.lower()
+    # In plain words, not the formula's labels and scores.
+    assert result.rationale.startswith("Air pressure falls by about 16\u00a0hPa: a big change.")
+    assert "score" not in result.rationale.lower()
     assert result.prevention_tips
 
 

@@ -6,7 +6,7 @@ import time
 
 from forecast.management.commands import scheduler
 from tests.app.helpers import run_command
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.processes import REPO
 
 

@@ -8,7 +8,7 @@ import sentry_sdk
 from django.urls import reverse
 
 from tests.app.helpers import run_command
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.http_fake import Response
 from tests.harness.sentry_receiver import breadcrumbs, tags
 

@@ -7,7 +7,7 @@ import pytest
 import sentry_sdk
 
 from config.sentry_transport import QUEUE_SIZE, READ_TIMEOUT
-from tests.conftest import manage
+from tests.harness.app import manage
 from tests.harness.blackhole import BlackHoleServer
 from tests.harness.processes import free_port
 from tests.harness.sentry_receiver import PUBLIC_KEY, SentryReceiver

@@ -3,7 +3,7 @@ import re
 
 import requests
 
-from tests.harness.gunicorn import running_gunicorn
+from tests.harness.app import running_gunicorn
 from tests.harness.processes import REPO, free_port
 
 

@@ -53,6 +53,10 @@ def test_no_environment_at_all_migrates_and_serves_on_sqlite(app_copy):
     ({"REDIS_URL": "http://redis:6379"}, "'REDIS_URL': ['Not a valid URL.']"),
     ({"OPEN_METEO_FORECAST_URL": "api.open-meteo.com"}, "'OPEN_METEO_FORECAST_URL': ['Not a valid URL.']"),
     ({"LLM_TIMEOUT": "-1"}, "'LLM_TIMEOUT'"),
+    ({"RATELIMIT_PLACE_SEARCH": "ten a minute"}, "'RATELIMIT_PLACE_SEARCH': ['Not a rate like 10/m, 30/h or 5/10m.']"),
+    ({"RATELIMIT_FORECAST_FETCH": "5/0m"}, "'RATELIMIT_FORECAST_FETCH': ['Not a rate like"),
+    ({"MAX_LOCATIONS_PER_USER": "0"}, "'MAX_LOCATIONS_PER_USER': ['Must be greater than or equal to 1"),
+    ({"LOGIN_FAILURE_LIMIT": "many"}, "'LOGIN_FAILURE_LIMIT': ['Not a valid integer.']"),
     ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false."),
 ], ids=lambda v: next(iter(v)) if isinstance(v, dict) else None)
 def test_bad_values_stop_start_up_naming_the_variable(env, message):

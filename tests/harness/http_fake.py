@@ -7,10 +7,10 @@ what was asked in `requests`.
 from __future__ import annotations
 
 import gzip
-import zlib
 import json
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -1,4 +1,8 @@
-"""Real nginx (Debian's binary) with the bundle's template, rendered the way the official image does."""
+"""Real nginx (Debian's binary) with the bundle's templates, rendered the way the official image does.
+
+Which files are templates and where the snippets come from is read from the nginx service's
+mounts in compose.yml, so the test runs exactly what the container would.
+"""
 from __future__ import annotations
 
 import os
@@ -7,6 +11,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import yaml
 
 from tests.harness.processes import REPO, find_binary, free_port, stop, wait_for_port
 
@@ -30,6 +36,16 @@ http {{
     include {prefix}/conf.d/*.conf;
 }}
 """
+
+
+def nginx_mounts() -> dict[str, Path]:
+    """The nginx service's bind mounts in compose.yml: container path -> file or folder in the repo."""
+    service = yaml.safe_load((REPO / "compose.yml").read_text())["services"]["nginx"]
+    mounts = {}
+    for volume in service["volumes"]:
+        source, target = volume.split(":")[:2]
+        mounts[target] = (REPO / source).resolve()
+    return mounts
 
 
 def render_template(template: str, env: dict[str, str], filter_pattern: str) -> str:
@@ -68,11 +84,14 @@ class NginxServer:
 
     def configure(self) -> Path:
         (self.prefix / "conf.d").mkdir()
-        for template in (REPO / "nginx/templates").glob("*.template"):
-            rendered = render_template(template.read_text(), self.env, self.env["NGINX_ENVSUBST_FILTER"])
-            # The image mounts nginx/snippets at /etc/nginx/snippets; here it is read in place.
-            rendered = rendered.replace("/etc/nginx/snippets/", f"{REPO}/nginx/snippets/")
-            (self.prefix / "conf.d" / template.name.removesuffix(".template")).write_text(rendered)
+        mounts = nginx_mounts()
+        templates = {target: source for target, source in mounts.items() if target.startswith("/etc/nginx/templates/")}
+        assert templates, "compose.yml mounts no template into the nginx service"
+        for target, source in templates.items():
+            rendered = render_template(source.read_text(), self.env, self.env["NGINX_ENVSUBST_FILTER"])
+            # The image mounts the snippets at /etc/nginx/snippets; here they are read in place.
+            rendered = rendered.replace("/etc/nginx/snippets/", f"{mounts['/etc/nginx/snippets']}/")
+            (self.prefix / "conf.d" / Path(target).name.removesuffix(".template")).write_text(rendered)
         (self.prefix / "nginx.conf").write_text(MAIN_CONF.format(prefix=self.prefix))
         return self.prefix / "nginx.conf"
 

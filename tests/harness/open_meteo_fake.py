@@ -1,8 +1,17 @@
-"""Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats."""
+"""Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats.
+
+Time zones as the real forecast API handles them (https://open-meteo.com/en/docs, "timezone"):
+timezone=auto resolves the coordinates to their zone; any other value names one (default GMT).
+The answer names the zone ("timezone", "timezone_abbreviation") and the times are local, all
+shifted by the one offset valid now ("utc_offset_seconds"), even across a DST change (the
+maintainers confirm this in open-meteo/open-meteo#261). The fake knows a few places' zones
+(ZONES); other coordinates resolve to GMT.
+"""
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
@@ -11,6 +20,19 @@ UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "pressure_msl": "
 
 CALM = {"temperature_2m": 12.0, "relative_humidity_2m": 60.0, "pressure_msl": 1016.0, "surface_pressure": 1010.0,
         "precipitation": 0.0, "cloud_cover": 30.0, "wind_speed_10m": 8.0}
+
+
+# (latitude, longitude, zone): timezone=auto picks the nearest within ZONE_RADIUS degrees.
+ZONES = [
+    (52.52, 13.41, "Europe/Berlin"), (53.55, 9.99, "Europe/Berlin"), (48.14, 11.58, "Europe/Berlin"),
+    (44.47, -71.19, "America/New_York"), (37.77, -122.42, "America/Los_Angeles"), (35.68, 139.69, "Asia/Tokyo"),
+]
+ZONE_RADIUS = 2.0
+
+
+def zone_at(latitude: float, longitude: float) -> str:
+    distance, zone = min((math.hypot(latitude - lat, longitude - lon), zone) for lat, lon, zone in ZONES)
+    return zone if distance <= ZONE_RADIUS else "GMT"
 
 
 def calm_weather(time: datetime, latitude: float, longitude: float) -> dict:
@@ -24,6 +46,11 @@ def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
     return {"temperature_2m": round(18 - 1.5 * max(hours, 0), 1), "relative_humidity_2m": 96.0,
             "pressure_msl": round(1010 - 2.0 * max(hours, 0), 1), "surface_pressure": 1000.0,
             "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
+
+
+def refused(reason: str) -> Response:
+    """Open-Meteo's answer to a bad request."""
+    return Response(400, {"error": True, "reason": reason})
 
 
 class OpenMeteoFake(FakeHTTPServer):
@@ -60,24 +87,33 @@ class OpenMeteoFake(FakeHTTPServer):
             latitude = float(request.param("latitude"))
             longitude = float(request.param("longitude"))
         except (TypeError, ValueError):
-            return Response(400, {"error": True, "reason": "Parameter 'latitude' and 'longitude' must have the same number of elements"})
+            return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
         if not (-90 <= latitude <= 90):
-            return Response(400, {"error": True, "reason": f"Latitude must be in range of -90 to 90°. Given: {latitude}."})
+            return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
         variables = [v for v in (request.param("hourly") or "").split(",") if v]
         unknown = [v for v in variables if v not in UNITS]
         if unknown:
-            return Response(400, {"error": True, "reason": f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly"})
+            return refused(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
+        zone_name = request.param("timezone") or "GMT"
+        if zone_name == "auto":
+            zone_name = zone_at(latitude, longitude)
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return refused(f"Invalid timezone: {zone_name}")
         forecast_hours = int(request.param("forecast_hours") or 168)
         past_hours = int(request.param("past_hours") or 0)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        offset = now.astimezone(zone).utcoffset()
         times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
         rows = [self.weather(t, latitude, longitude) for t in times]
-        hourly = {"time": [t.strftime("%Y-%m-%dT%H:%M") for t in times]}
+        hourly = {"time": [(t + offset).strftime("%Y-%m-%dT%H:%M") for t in times]}
         for variable in variables:
             hourly[variable] = [row[variable] for row in rows]
         return Response(200, {
             "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
-            "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 38.0,
+            "utc_offset_seconds": int(offset.total_seconds()), "timezone": str(zone),
+            "timezone_abbreviation": now.astimezone(zone).tzname(), "elevation": 38.0,
             "hourly_units": {"time": "iso8601", **{v: UNITS[v] for v in variables}},
             "hourly": hourly,
         })

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.processes import as_unprivileged, free_port, stop, wait_for_port
+from tests.harness.processes import ReservedPort, as_unprivileged, stop, wait_for_port
 
 
 def _bindir() -> str:
@@ -23,25 +23,28 @@ class PostgresServer:
     SUPERUSER = "postgres"
 
     def __init__(self, user: str = "postgres"):
+        """Only reserves the port: `start` creates the cluster and runs the server."""
         self.bindir = _bindir()
         self.os_user = user
-        self.port = free_port()
-        self.workdir = tempfile.mkdtemp(prefix="mf-postgres-")
-        self.datadir = os.path.join(self.workdir, "data")
-        self.process = None
-        if os.geteuid() == 0:
-            shutil.chown(self.workdir, user)
+        self.reserved = ReservedPort()
+        self.port = self.reserved.number
+        self.workdir = ""
+        self.process: subprocess.Popen | None = None
 
     def _run(self, argv, **kwargs):
         return subprocess.run(as_unprivileged(argv, self.os_user), check=True, capture_output=True, text=True, **kwargs)
 
     def start(self) -> PostgresServer:
+        self.workdir = tempfile.mkdtemp(prefix="mf-postgres-")
+        self.datadir = os.path.join(self.workdir, "data")
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, self.os_user)
         self._run([f"{self.bindir}/initdb", "-D", self.datadir, "-U", self.SUPERUSER,
                    # The superuser connects over the socket; every role of the bundle over TCP with its password.
                    "--auth-local=trust", "--auth-host=scram-sha-256",
                    "--encoding=UTF8", "--locale=C", "-N"])
         self.process = subprocess.Popen(
-            as_unprivileged([f"{self.bindir}/postgres", "-D", self.datadir, "-p", str(self.port),
+            as_unprivileged([f"{self.bindir}/postgres", "-D", self.datadir, "-p", str(self.reserved.release()),
                              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
                              "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
                             self.os_user),
@@ -78,4 +81,5 @@ class PostgresServer:
     def stop(self):
         if self.process:
             stop(self.process, timeout=20)
-        subprocess.run(["rm", "-rf", self.workdir], check=False)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)

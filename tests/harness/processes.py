@@ -19,7 +19,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 30, what: str = "server") -> None:
+class ReservedPort:
+    """A loopback port held (bound, not listening) until its server starts, possibly much later.
+
+    While it is bound, nothing else on the machine gets it: neither another bind to port 0 nor an
+    outgoing connection's local port. `release()` hands it over just before the server binds it.
+    """
+
+    def __init__(self):
+        self._socket: socket.socket | None = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.number: int = self._socket.getsockname()[1]
+
+    def release(self) -> int:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        return self.number
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 30,
+                  what: str = "server") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.harness.processes import find_binary, free_port, stop, wait_for_port
+from tests.harness.processes import ReservedPort, find_binary, stop, wait_for_port
 
 
 class RedisServer:
     def __init__(self):
-        self.port = free_port()
-        self.process = None
+        """Only reserves the port: `start` runs the server."""
+        self.reserved = ReservedPort()
+        self.port = self.reserved.number
+        self.process: subprocess.Popen | None = None
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
-            [find_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [find_binary("redis-server"), "--port", str(self.reserved.release()), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--databases", "16"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

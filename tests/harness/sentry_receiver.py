@@ -125,7 +125,8 @@ class SentryReceiver(FakeHTTPServer):
             while True:
                 for envelope in self.envelopes:
                     for item in envelope.items:
-                        if item.type == kind and (project is None or envelope.project == project) and predicate(item.payload):
+                        wanted = item.type == kind and (project is None or envelope.project == project)
+                        if wanted and predicate(item.payload):
                             return item.payload
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

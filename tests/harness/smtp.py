@@ -6,7 +6,7 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
-from tests.harness.processes import free_port
+from tests.harness.processes import ReservedPort
 
 
 class Handler:
@@ -25,8 +25,10 @@ class Handler:
 
 class SMTPServer:
     def __init__(self):
+        """Only reserves the port: `start` runs the server."""
         self.handler = Handler()
-        self.port = free_port()
+        self.reserved = ReservedPort()
+        self.port = self.reserved.number
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     @property
@@ -41,6 +43,7 @@ class SMTPServer:
         self.handler.refuse_with = None
 
     def start(self):
+        self.reserved.release()
         self.controller.start()
         return self
 

@@ -1,16 +1,19 @@
-"""The app image's entrypoint and role scripts, run natively; the Dockerfile's shape; the Postgres init script."""
+"""The app image's entrypoint, role scripts and healthchecks, run natively; the Dockerfile's shape; the Postgres
+init script."""
 import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.harness.plugin import APP_DB_PASSWORD
+from tests.harness.app import manage
 from tests.harness.processes import REPO, free_port, stop, wait_for_port
+from tests.harness.services import APP_DB_PASSWORD
 
 BIN = REPO / "app" / "bin"
 
@@ -34,7 +37,8 @@ def run_role(*command, env):
                           text=True, timeout=120)
 
 
-def test_migrate_then_web_as_in_a_deploy(fresh_database, tmp_path):
+def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
+    services.start("redis")  # /readyz checks the cache too
     env = {"DATABASE_URL": fresh_database, "SENTRY_RELEASE": "migraine-forecast@abc1234"}
     migrated = run_role(str(BIN / "migrate"), env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -80,11 +84,58 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_bakes_the_release():
     assert re.search(r"(?m)^ARG SENTRY_RELEASE", text) and "SENTRY_RELEASE=${SENTRY_RELEASE}" in text
     assert "collectstatic" in text and "migrate" not in text.split("ENTRYPOINT")[0]
     assert re.search(r'(?m)^CMD \["start-web"\]', text)
+    assert "pip install --require-hashes --no-deps --requirement /tmp/requirements.txt" in text
+
+
+def test_the_lock_files_pin_and_hash_every_package():
+    """The image, the scripts' .venv and the tests install from locks that leave nothing to chance."""
+    app = requirements(REPO / "app" / "requirements.txt")
+    for lock in ("app", "scripts", "tests"):
+        packages = requirements(REPO / lock / "requirements.txt")
+        assert packages, lock
+        for name, (version, hashes) in packages.items():
+            assert version and hashes, f"{lock}/requirements.txt: {name} is not pinned with hashes"
+            if name in app:
+                assert version == app[name][0], f"{lock}/requirements.txt: {name} differs from the app's"
+    # brotli is declared (whitenoise[brotli]) and locked, not an accident of another package.
+    assert "brotli" in app and "whitenoise[brotli]" in (REPO / "app" / "requirements.in").read_text()
+
+
+def requirements(lock: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (pinned version, hashes) from a `uv pip compile --generate-hashes` lock."""
+    packages: dict[str, tuple[str, list[str]]] = {}
+    for entry in re.split(r"\n(?=[a-z0-9])", lock.read_text(), flags=re.IGNORECASE):
+        match = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", entry)
+        if match:
+            packages[match.group(1).lower()] = (match.group(2), re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
+    return packages
 
 
 def test_the_app_role_cannot_open_glitchtips_database(services):
-
-    result = subprocess.run([f"{services.postgres.bindir}/psql", services.postgres.url("app", APP_DB_PASSWORD, "glitchtip"),
-                             "-c", "SELECT 1"], capture_output=True, text=True)
+    glitchtip_database = services.postgres.url("app", APP_DB_PASSWORD, "glitchtip")
+    result = subprocess.run([f"{services.postgres.bindir}/psql", glitchtip_database, "-c", "SELECT 1"],
+                            capture_output=True, text=True)
     assert result.returncode != 0
     assert "permission denied for database" in result.stderr
+
+
+def test_the_scheduler_healthcheck_follows_its_liveness_file(tmp_path):
+    """compose.yml's healthcheck is `manage.py scheduler --check`; here it runs natively."""
+    alive = tmp_path / "alive"
+    env = {"SCHEDULER_HEARTBEAT_FILE": str(alive)}
+    missing = manage("scheduler", "--check", env=env)
+    assert missing.returncode == 1 and "does not exist: the scheduler is not running" in missing.stderr
+    scheduler = subprocess.Popen([sys.executable, "manage.py", "scheduler"], cwd=REPO / "app",
+                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not alive.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        running = manage("scheduler", "--check", env=env)
+        assert running.returncode == 0 and "scheduler alive" in running.stdout, running.stderr
+    finally:
+        stop(scheduler)
+    stale = time.time() - 91  # three missed 30 s touches
+    os.utime(alive, (stale, stale))
+    stuck = manage("scheduler", "--check", env=env)
+    assert stuck.returncode == 1 and "the scheduler is stuck" in stuck.stderr

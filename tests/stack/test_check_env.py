@@ -1,5 +1,8 @@
 """scripts/secrets and scripts/check-env: secrets generated once, unsafe configurations refused."""
+import re
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -23,7 +26,8 @@ def test_a_missing_key_is_added_and_everything_else_kept_byte_for_byte(bundle):
     result = bundle.run("secrets", "staging")
     assert "added" in result.stdout and "existing values kept" in result.stdout
     text = path.read_text()
-    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\nCUSTOM=1\n")
+    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\n"
+                           "CUSTOM=1\n")
     assert "APP_DB_PASSWORD=" in text and text.count("DJANGO_SECRET_KEY=") == 1
 
 
@@ -60,8 +64,13 @@ UNSAFE = {
                      "set GLITCHTIP_ENABLE_USER_REGISTRATION=false"),
     "dsn-localhost": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@localhost:8001/1"},
                       "SENTRY_DSN points at localhost", "use the in-network address http://glitchtip-web:8000"),
-    "heartbeat-loopback": ("secrets", {"HEARTBEAT_URL_COMPARE_FORECASTS": "http://127.0.0.1:8001/api/0/x/"},
-                           "HEARTBEAT_URL_COMPARE_FORECASTS points at 127.0.0.1", "Fix:"),
+    "heartbeat-loopback": ("secrets", {"HEARTBEAT_URLS": """'{"compare_forecasts": "http://127.0.0.1:8001/x/"}'"""},
+                           "HEARTBEAT_URLS[compare_forecasts] points at 127.0.0.1", "Fix:"),
+    "heartbeats-not-json": ("secrets", {"HEARTBEAT_URLS": "http://glitchtip-web:8000/x/"},
+                            "HEARTBEAT_URLS is not a JSON object of job name to URL",
+                            "run scripts/bootstrap-glitchtip production"),
+    "another-environment": ("env", {"APP_ENV": "staging"}, "APP_ENV is 'staging', not 'production'",
+                            "set APP_ENV=production in env/production.env"),
     "dsn-no-such-service": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@glitchtip:8000/1"},
                             "no service of that name runs in this stack", "glitchtip-web"),
     "allowed-hosts-star": ("env", {"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS contains *", "Fix:"),
@@ -113,3 +122,57 @@ def test_only_nginx_may_publish_in_production(bundle):
 def test_missing_secrets_file_says_what_to_run(bundle):
     result = bundle.run("check-env", "staging")
     assert result.returncode == 1 and "run scripts/secrets staging" in result.stderr
+
+
+def test_a_value_of_the_environment_overrides_the_default(bundle):
+    bundle.prepare("staging")
+    bundle.set(bundle.defaults_file(), SENTRY_TRACES_SAMPLE_RATE="1.0")
+    # staging.env sets its own rate (0.5), so the unsafe default does not reach staging ...
+    assert bundle.run("check-env", "staging").returncode == 0
+    # ... but it does reach production, which keeps the default.
+    bundle.prepare("production")
+    refused = bundle.run("check-env", "production")
+    assert refused.returncode == 1 and "SENTRY_TRACES_SAMPLE_RATE is 1.0" in refused.stderr
+
+
+def test_show_prints_the_merged_layers_with_secrets_masked(bundle):
+    bundle.prepare("production")
+    result = bundle.run("check-env", "production", "--show")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1:4] == ["#   [1] env/defaults.env", "#   [2] env/production.env",
+                          "#   [3] env/production.secrets.env"]
+    shown = {line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip() for line in lines if " = " in line}
+    assert shown["APP_ENV"] == "production   [2]"
+    assert shown["DJANGO_DEBUG"] == "false   [1]"
+    assert shown["APP_PUBLIC_URL"] == "https://forecast.example.org   [2]"  # filled in by prepare()
+    assert re.fullmatch(r"\*{8} \(\d+ characters\)   \[3\]", shown["DJANGO_SECRET_KEY"])
+    for name, value in bundle.values(bundle.secrets_file("production")).items():
+        assert not value or value not in result.stdout, f"{name} is printed"
+    assert result.stdout.rstrip().endswith("check-env production: OK")
+
+
+def test_show_still_shows_what_there_is_when_the_secrets_are_missing(bundle):
+    result = bundle.run("check-env", "staging", "--show")
+    assert result.returncode == 1 and "#   [2] env/staging.env" in result.stdout
+    assert "env/staging.secrets.env" not in result.stdout and "run scripts/secrets staging" in result.stderr
+
+
+def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
+    """scripts/compose (its Python; the wrapper adds the .venv): the layers in order, `up` checked first."""
+    def compose(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-P", "-m", "scripts.docker_compose", *args], cwd=bundle.root,
+                              env={**bundle.environ(), "PYTHONPATH": str(bundle.root)}, capture_output=True,
+                              text=True, timeout=120)
+
+    assert "usage: scripts/compose ENV" in compose("ps").stderr
+    missing = compose("production", "config")
+    assert missing.returncode == 2
+    assert "env/production.secrets.env is missing; run scripts/secrets production" in missing.stderr
+    bundle.run("secrets", "production", check=True)
+    refused = compose("production", "up", "--detach")
+    assert refused.returncode == 1 and "check-env production: REFUSED" in refused.stderr  # placeholders
+    bundle.prepare("production")
+    services = compose("production", "config", "--services")
+    assert services.returncode == 0, services.stderr
+    assert {"app", "scheduler", "nginx", "glitchtip-web", "glitchtip-worker"} <= set(services.stdout.split())

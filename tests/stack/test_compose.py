@@ -1,8 +1,11 @@
-"""compose.yml, validated by the real Compose v2 CLI for each environment and checked semantically."""
+"""compose.yml (with glitchtip/compose.yml) and the env-file layers, validated by the real Compose v2 CLI
+for each environment and checked semantically."""
 import re
 
 import pytest
+import yaml
 
+from scripts import envfiles
 from tests.harness.processes import REPO
 
 ENVIRONMENTS = ["development", "staging", "production"]
@@ -110,25 +113,68 @@ def test_sample_rates_per_environment(resolved):
     assert app["DJANGO_DEBUG"] == ("true" if env == "development" else "false")
 
 
-def test_every_env_file_sets_the_same_variables():
-    names = {}
-    for env in ENVIRONMENTS:
-        text = (REPO / "env" / f"{env}.env").read_text()
-        names[env] = re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=", text)
-        assert len(names[env]) == len(set(names[env])), f"{env}.env sets a variable twice"
-    assert set(names["development"]) == set(names["staging"]) == set(names["production"])
+SELECTION = {"APP_ENV", "COMPOSE_PROJECT_NAME", "SENTRY_ENVIRONMENT"}
 
 
-def test_every_env_variable_is_commented():
+def assignments(path) -> dict[str, str]:
+    names = re.findall(r"(?m)^([A-Z][A-Z0-9_]*)=(.*)$", path.read_text())
+    assert len(names) == len(dict(names)), f"{path.name} sets a variable twice"
+    return dict(names)
+
+
+def test_each_environment_holds_only_what_differs_from_the_defaults():
+    defaults = assignments(REPO / "env" / "defaults.env")
     for env in ENVIRONMENTS:
-        lines = (REPO / "env" / f"{env}.env").read_text().splitlines()
+        overrides = assignments(REPO / "env" / f"{env}.env")
+        assert overrides["APP_ENV"] == env and overrides["SENTRY_ENVIRONMENT"] == env
+        assert overrides["COMPOSE_PROJECT_NAME"] == f"migraine-forecast-{env}"
+        for name, value in overrides.items():
+            if name in SELECTION:
+                assert name not in defaults, f"{name} names an environment: set it in each env/<ENV>.env only"
+                continue
+            assert name in defaults, f"{env}.env sets {name}, which env/defaults.env does not know (a typo?)"
+            assert value != defaults[name], f"{env}.env repeats the default of {name}"
+
+
+def test_every_variable_is_commented():
+    for name in ("defaults", *ENVIRONMENTS):
+        lines = (REPO / "env" / f"{name}.env").read_text().splitlines()
         for index, line in enumerate(lines):
             if re.match(r"^[A-Z]", line):
-                above = lines[:index]
                 # A comment right above it, or it belongs to a group introduced by one.
-                block = [l for l in reversed(above)]
-                group = next((l for l in block if not re.match(r"^[A-Z]", l)), "")
-                assert group.startswith("#"), f"{env}.env: {line.split('=')[0]} has no comment"
+                group = next((above for above in reversed(lines[:index]) if not re.match(r"^[A-Z]", above)), "")
+                assert group.startswith("#"), f"{name}.env: {line.split('=')[0]} has no comment"
+
+
+def test_the_app_containers_get_the_committed_layers_in_order():
+    compose = yaml.safe_load((REPO / "compose.yml").read_text())
+    committed = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV") if not layer.created_by]
+    for name in ("app", "scheduler", "app-migrate"):
+        env_files = [re.sub(r"\$\{APP_ENV[^}]*\}", "ENV", path) for path in compose["services"][name]["env_file"]]
+        assert env_files == committed, name
+    # Secrets reach the app one by one (environment:), never as a whole file.
+    assert not any("secrets" in path for path in committed)
+
+
+def test_glitchtip_is_included_from_its_own_folder(resolved):
+    env, config = resolved
+    services = config["services"]
+    for name in ("glitchtip-migrate", "glitchtip-web", "glitchtip-worker"):
+        assert services[name]["image"].startswith("glitchtip/glitchtip:"), name
+        # GlitchTip's fixed settings come from glitchtip/settings.env.
+        assert services[name]["environment"]["PORT"] == "8000", name
+    worker = services["glitchtip-worker"]
+    health_file = worker["environment"]["VTASKS_HEALTH_CHECK_FILE"]
+    assert worker["healthcheck"]["test"][-1] == health_file
+    templates = {volume["target"]: volume["source"] for volume in services["nginx"]["volumes"]}
+    assert templates["/etc/nginx/templates/glitchtip.conf.template"].endswith("/glitchtip/nginx.conf.template")
+    assert templates["/etc/nginx/templates/default.conf.template"].endswith("/nginx/templates/default.conf.template")
+
+
+def test_the_scheduler_checks_itself(resolved):
+    env, config = resolved
+    assert config["services"]["scheduler"]["healthcheck"]["test"] == ["CMD", "python", "manage.py", "scheduler",
+                                                                      "--check"]
 
 
 def test_no_secret_in_compose_yml(bundle):

@@ -1,8 +1,13 @@
-"""Run the four jobs on the cron schedules from settings.SCHEDULE (APScheduler, UTC)."""
+"""Run the jobs of config/jobs.toml on their cron schedules from settings.SCHEDULE (APScheduler, UTC).
+
+`--check` is the container's healthcheck: it reads the liveness file the running scheduler
+touches (settings.SCHEDULER_HEARTBEAT_FILE) and fails when it is stale.
+"""
 import logging
 import signal
-from datetime import UTC, datetime
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -15,6 +20,8 @@ from django.db import close_old_connections
 logger = logging.getLogger(__name__)
 
 ALIVE_EVERY_SECONDS = 30
+# Three missed touches: the scheduler is stuck or gone.
+STALE_AFTER_SECONDS = 3 * ALIVE_EVERY_SECONDS
 
 
 def run_job(name: str) -> None:
@@ -31,10 +38,13 @@ def run_job(name: str) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run collect_weather_data, generate_predictions, process_notifications and compare_forecasts on their cron schedules."
+    help = "Run the scheduled jobs (config/jobs.toml) on their cron schedules."
 
     def add_arguments(self, parser):
         parser.add_argument("--list", action="store_true", help="Print the schedule and next run times, then exit.")
+        parser.add_argument("--check", action="store_true",
+                            help=f"Exit 0 if a running scheduler touched its liveness file in the last "
+                                 f"{STALE_AFTER_SECONDS} s, else 1 (the container healthcheck).")
 
     def triggers(self):
         triggers = {}
@@ -48,7 +58,21 @@ class Command(BaseCommand):
                 ) from None
         return triggers
 
+    def check_alive(self) -> None:
+        alive = Path(settings.SCHEDULER_HEARTBEAT_FILE)
+        try:
+            age = time.time() - alive.stat().st_mtime
+        except FileNotFoundError:
+            raise CommandError(f"{alive} does not exist: the scheduler is not running") from None
+        if age > STALE_AFTER_SECONDS:
+            raise CommandError(f"{alive} was last touched {age:.0f} s ago (more than {STALE_AFTER_SECONDS} s): "
+                               "the scheduler is stuck")
+        self.stdout.write(f"scheduler alive ({alive} touched {age:.0f} s ago)")
+
     def handle(self, *args, **options):
+        if options["check"]:
+            self.check_alive()
+            return
         triggers = self.triggers()
         scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                     "misfire_grace_time": 300})

@@ -1,0 +1,367 @@
+"""Provision GlitchTip for the app and inject the DSN into the environment's secrets file.
+
+Usage: scripts/bootstrap-glitchtip [ENV] [--dry-run] [--url URL] [--release VERSION] [--no-create-admin]
+
+Idempotent: it looks before it creates (GlitchTip's creates are not idempotent), and a second
+run changes nothing and says so. Steps: reach GlitchTip, make sure the admin exists and log in,
+get or create an API token, get or create the organization, team and project, read the DSN,
+heartbeat monitors for the jobs and an uptime monitor on the app, record the release, close
+open registration (staging/production), then write SENTRY_DSN (in-network host),
+SENTRY_PUBLIC_DSN, GLITCHTIP_API_TOKEN and HEARTBEAT_URLS atomically into
+env/ENV.secrets.env, keeping every other line. Passwords and tokens are never printed.
+
+Exit status per failing step: 2 configuration, 10 GlitchTip unreachable, 11 admin user could not
+be created, 12 login refused, 13 API token, 14 organization, 15 team, 16 project or DSN,
+17 monitors, 18 release, 19 registration, 20 secrets file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from apscheduler.triggers.cron import CronTrigger
+
+from glitchtip.client import GlitchTipClient, GlitchTipError, Project
+from scripts import envfiles, scheduled_jobs
+from scripts.steps import StepFailed, Steps
+
+TOKEN_LABEL = "migraine-forecast-bootstrap"
+# What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
+TOKEN_SCOPES = ["org:read", "org:write", "team:read", "team:write", "project:read", "project:write",
+                "project:admin", "project:releases", "event:read", "event:write"]
+UPTIME_NAME = "app /healthz"
+
+
+def rewrite_origin(url: str, origin: str) -> str:
+    """`url` with its scheme and host:port replaced by `origin`'s (public DSN -> in-network DSN)."""
+    parts, target = urlsplit(url), urlsplit(origin)
+    userinfo = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((target.scheme, f"{userinfo}{target.netloc}", parts.path, parts.query, parts.fragment))
+
+
+def heartbeat_interval(cron: str) -> int:
+    """Seconds between two runs at most (over the next 50), plus 10 % grace, within GlitchTip's 1..86400."""
+    trigger = CronTrigger.from_crontab(cron, timezone="UTC")
+    times = [trigger.get_next_fire_time(None, datetime.now(UTC))]
+    for _ in range(49):
+        times.append(trigger.get_next_fire_time(times[-1], times[-1] + timedelta(seconds=1)))
+    gap = max(int((later - earlier).total_seconds()) for earlier, later in zip(times, times[1:], strict=False))
+    return min(86400, gap + gap // 10)
+
+
+def uptime_url(values: dict[str, str]) -> str:
+    """GlitchTip checks the app's public /healthz. Locally the public host is this machine, so it goes
+    through nginx by its network alias (GlitchTip refuses single-label host names such as "nginx")."""
+    public = values.get("APP_PUBLIC_URL", "")
+    if urlsplit(public).hostname in {"localhost", "127.0.0.1", "::1"}:
+        return "http://app.internal/healthz"
+    return f"{public.rstrip('/')}/healthz"
+
+
+class Bootstrap:
+    def __init__(self, env: str, values: dict[str, str], args):
+        self.env = env
+        self.values = values
+        self.args = args
+        self.dry_run = args.dry_run
+        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"])
+        self.changes: list[str] = []
+        # A dry run that cannot log in (the admin does not exist yet) cannot read anything either.
+        self.blind = False
+        self.updates: dict[str, str] = {}
+        self.project: Project | None = None
+        self.steps = Steps("bootstrap-glitchtip", 11)
+
+    def change(self, what: str) -> str:
+        self.changes.append(what)
+        return f"{'would create' if self.dry_run else 'created'} {what}"
+
+    def require(self, name: str) -> str:
+        value = self.values.get(name, "")
+        if not value or envfiles.PLACEHOLDER in value:
+            raise StepFailed(2, f"{name} is not set", f"set {name} in env/{self.env}.env or env/{self.env}.secrets.env")
+        return value
+
+    def run(self) -> None:
+        email, password = self.require("GLITCHTIP_ADMIN_EMAIL"), self.require("GLITCHTIP_ADMIN_PASSWORD")
+        with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
+            if not self.client.healthy():
+                raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
+                                 f"start the stack (scripts/compose {self.env} up -d) and wait until glitchtip-web "
+                                 "is healthy, or pass --url")
+        with self.steps.step(f"admin user {email}") as out:
+            out["result"] = self.ensure_admin(email, password)
+        with self.steps.step("API token") as out:
+            out["result"] = self.ensure_token()
+        with self.steps.step(f"organization {self.require('GLITCHTIP_ORGANIZATION')!r}") as out:
+            out["result"], org = self.ensure_organization(self.values["GLITCHTIP_ORGANIZATION"])
+        with self.steps.step(f"team {self.require('GLITCHTIP_TEAM')!r}") as out:
+            out["result"] = self.ensure_team(org, self.values["GLITCHTIP_TEAM"])
+        with self.steps.step(f"project {self.require('GLITCHTIP_PROJECT')!r}") as out:
+            out["result"], project = self.ensure_project(org, self.values["GLITCHTIP_TEAM"],
+                                                         self.values["GLITCHTIP_PROJECT"])
+        with self.steps.step("DSN") as out:
+            out["result"] = self.read_dsn(org, project)
+        with self.steps.step("monitors (a heartbeat per job, uptime of the app)") as out:
+            out["result"] = self.ensure_monitors(org, project)
+        with self.steps.step("release") as out:
+            out["result"] = self.ensure_release(org, project)
+        with self.steps.step("user registration") as out:
+            out["result"] = self.close_registration()
+        with self.steps.step(f"env/{self.env}.secrets.env") as out:
+            out["result"] = self.write_secrets()
+
+    # ---- steps -------------------------------------------------------------
+    def ensure_admin(self, email: str, password: str) -> str:
+        try:
+            self.client.login(email, password)
+            return "exists, logged in"
+        except GlitchTipError as exc:
+            if exc.status is None:
+                raise StepFailed(10, str(exc), "check that GlitchTip is running") from None
+            refused = exc
+        if self.args.no_create_admin or self.dry_run:
+            if self.dry_run:
+                self.blind = True
+                return self.change(f"admin user {email} (if it does not exist)")
+            raise StepFailed(12, f"{refused} ({refused.detail})",
+                             f"set GLITCHTIP_ADMIN_PASSWORD in env/{self.env}.secrets.env to the admin's password, or "
+                             f"reset it: scripts/compose {self.env} exec glitchtip-web ./manage.py changepassword "
+                             f"{email}")
+        created = self.create_admin(email, password)
+        try:
+            self.client.login(email, password)
+        except GlitchTipError:
+            raise StepFailed(12, f"GlitchTip refused the login of {email}",
+                             f"the user exists with another password: set GLITCHTIP_ADMIN_PASSWORD in "
+                             f"env/{self.env}.secrets.env to it, or reset it with scripts/compose {self.env} exec "
+                             f"glitchtip-web ./manage.py changepassword {email}") from None
+        return self.change(f"admin user {email}") if created else "exists, logged in"
+
+    def create_admin(self, email: str, password: str) -> bool:
+        """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
+        command = [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T", "-e", "DJANGO_SUPERUSER_EMAIL",
+                   "-e", "DJANGO_SUPERUSER_PASSWORD", "glitchtip-web", "./manage.py", "createsuperuser", "--noinput"]
+        env = {**os.environ, "DJANGO_SUPERUSER_EMAIL": email, "DJANGO_SUPERUSER_PASSWORD": password}
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode == 0:
+            return True
+        if "already" in (result.stderr + result.stdout):
+            return False
+        raise StepFailed(11, f"createsuperuser failed: {result.stderr.strip()[-300:]}",
+                         f"check scripts/compose {self.env} logs glitchtip-web; the service must be running")
+
+    def ensure_token(self) -> str:
+        if self.blind:
+            return self.change("an API token")
+        self.client.token = self.values.get("GLITCHTIP_API_TOKEN", "")
+        try:
+            if self.client.token_works():
+                return "reused (from the secrets file)"
+            if self.dry_run:
+                self.client.token = ""  # read with the session instead
+                return self.change("an API token")
+            # The token endpoint takes a session, which ensure_admin opened.
+            self.client.token = ""
+            token = self.client.create_token(TOKEN_LABEL, TOKEN_SCOPES)
+        except GlitchTipError as exc:
+            raise StepFailed(13, f"API token: {exc} {exc.detail}",
+                             "check that the admin user can log in to GlitchTip's web UI") from None
+        self.client.token = token.value
+        # Saved at once: the value is shown only now, and a later failing step must not lose it
+        # (the next run would create yet another token).
+        self.save({"GLITCHTIP_API_TOKEN": token.value})
+        return self.change(f"API token {TOKEN_LABEL!r}")
+
+    def ensure_organization(self, name: str):
+        if self.blind:
+            return self.change(f"organization {name!r}"), None
+        try:
+            for org in self.client.organizations():
+                if org.name == name:
+                    return f"exists ({org.slug})", org.slug
+            if self.dry_run:
+                return self.change(f"organization {name!r}"), None
+            org = self.client.create_organization(name)
+        except GlitchTipError as exc:
+            raise StepFailed(14, f"organization: {exc} {exc.detail}",
+                             "the admin must be a superuser (created by this script) or "
+                             "GLITCHTIP_ENABLE_ORGANIZATION_CREATION=true") from None
+        return self.change(f"organization {name!r} ({org.slug})"), org.slug
+
+    def ensure_team(self, org: str | None, slug: str) -> str:
+        if org is None:
+            return self.change(f"team {slug!r}")
+        try:
+            if any(team.slug == slug for team in self.client.teams(org)):
+                return "exists"
+            if self.dry_run:
+                return self.change(f"team {slug!r}")
+            self.client.create_team(org, slug)
+        except GlitchTipError as exc:
+            raise StepFailed(15, f"team: {exc} {exc.detail}", "check the team in GlitchTip's web UI") from None
+        return self.change(f"team {slug!r}")
+
+    def ensure_project(self, org: str | None, team: str, name: str):
+        if org is None:
+            return self.change(f"project {name!r}"), None
+        try:
+            for project in self.client.projects(org):
+                if project.name == name:
+                    return f"exists ({project.slug})", project
+            if self.dry_run:
+                return self.change(f"project {name!r}"), None
+            project = self.client.create_project(org, team, name)
+        except GlitchTipError as exc:
+            raise StepFailed(16, f"project: {exc} {exc.detail}", "check the project in GlitchTip's web UI") from None
+        return self.change(f"project {name!r} ({project.slug})"), project
+
+    def read_dsn(self, org: str | None, project: Project | None) -> str:
+        self.project = project
+        if org is None or project is None:
+            return "known once the project exists"
+        try:
+            keys = self.client.project_keys(org, project.slug)
+        except GlitchTipError as exc:
+            raise StepFailed(16, f"project keys: {exc} {exc.detail}", "check the project's client keys") from None
+        if not keys:
+            raise StepFailed(16, f"project {project.slug} has no client key",
+                             "create one in GlitchTip (project settings, client keys)")
+        public = keys[0].public_dsn
+        internal = rewrite_origin(public, self.require("GLITCHTIP_INTERNAL_URL"))
+        self.updates.update(SENTRY_PUBLIC_DSN=public, SENTRY_DSN=internal)
+        return f"{urlsplit(public).hostname} for the host, {urlsplit(internal).hostname} inside the stack"
+
+    def ensure_monitors(self, org: str | None, project: Project | None) -> str:
+        """A heartbeat monitor per job of app/config/jobs.toml, and the uptime monitor of the app."""
+        schedules = scheduled_jobs.schedules(self.values)
+        if org is None or project is None:
+            return self.change(f"{len(schedules) + 1} monitors")
+        internal = self.require("GLITCHTIP_INTERNAL_URL")
+        created = []
+        heartbeats = {}
+        try:
+            existing = {m.name: m for m in self.client.monitors(org)}
+            for job, schedule in schedules.items():
+                name = f"job {job}"
+                monitor = existing.get(name)
+                if monitor is None:
+                    created.append(name)
+                    if self.dry_run:
+                        continue
+                    monitor = self.client.create_monitor(org, project.id, name, "Heartbeat",
+                                                         self.interval(job, schedule))
+                if monitor.heartbeat_endpoint:
+                    heartbeats[job] = rewrite_origin(monitor.heartbeat_endpoint, internal)
+            # In the jobs' order, so that an unchanged set of monitors gives the same value byte for byte.
+            self.updates["HEARTBEAT_URLS"] = json.dumps(heartbeats)
+            if UPTIME_NAME not in existing:
+                created.append(UPTIME_NAME)
+                if not self.dry_run:
+                    self.client.create_monitor(org, project.id, UPTIME_NAME, "GET", 60, url=uptime_url(self.values),
+                                               expected_status=200)
+        except GlitchTipError as exc:
+            raise StepFailed(17, f"monitors: {exc}: {exc.detail}",
+                             "check the monitors under Uptime Monitors in GlitchTip's web UI") from None
+        return self.change(", ".join(created)) if created else f"{len(schedules) + 1} exist"
+
+    def interval(self, job: str, schedule: str) -> int:
+        try:
+            return heartbeat_interval(schedule)
+        except ValueError as exc:
+            raise StepFailed(2, f"the schedule of {job}, {schedule!r}, is not a cron expression ({exc})",
+                             f"fix SCHEDULE_{job.upper()} in env/{self.env}.env") from None
+
+    def ensure_release(self, org: str | None, project: Project | None) -> str:
+        version = self.args.release or os.environ.get("SENTRY_RELEASE", "")
+        if not version:
+            return "skipped (no --release or SENTRY_RELEASE given)"
+        if org is None or project is None:
+            return self.change(f"release {version}")
+        try:
+            if version in self.client.releases(org, project.slug):
+                return f"{version} exists"
+            if not self.dry_run:
+                self.client.create_release(org, project.slug, version)
+        except GlitchTipError as exc:
+            raise StepFailed(18, f"release: {exc} {exc.detail}", "the API token needs the project:releases scope; "
+                             f"delete GLITCHTIP_API_TOKEN from env/{self.env}.secrets.env to get a new one") from None
+        return self.change(f"release {version}")
+
+    def close_registration(self) -> str:
+        if self.env == "development":
+            return "left as configured (development)"
+        try:
+            open_ = self.client.settings().get("enableUserRegistration")
+        except GlitchTipError as exc:
+            raise StepFailed(19, f"registration: {exc}", "check GlitchTip's /api/settings/") from None
+        if not open_:
+            return "closed"
+        # GlitchTip reads this only at start: the override goes into the secrets file and
+        # scripts/up restarts GlitchTip.
+        self.updates["GLITCHTIP_ENABLE_USER_REGISTRATION"] = "false"
+        return self.change("an override GLITCHTIP_ENABLE_USER_REGISTRATION=false (restart glitchtip-web)")
+
+    def write_secrets(self) -> str:
+        if self.dry_run and self.project is None:
+            return "would set SENTRY_DSN, SENTRY_PUBLIC_DSN and HEARTBEAT_URLS once the project exists"
+        current = envfiles.read(envfiles.secrets_file(self.env))
+        pending = sorted(k for k, v in self.updates.items() if current.get(k) != v)
+        if not pending:
+            return "up to date"
+        if self.dry_run:
+            return f"would set {', '.join(pending)}"
+        self.save(self.updates)
+        self.changes.append(f"set {', '.join(pending)}")
+        return f"set {', '.join(pending)}"
+
+    def save(self, values: dict[str, str]) -> None:
+        path = envfiles.secrets_file(self.env)
+        try:
+            envfiles.update(path, values)
+        except (OSError, envfiles.EnvError) as exc:
+            raise StepFailed(20, f"could not write {path}: {exc}",
+                             "check the file's permissions and free disk") from None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bootstrap-glitchtip", description=__doc__.split("\n")[0])
+    parser.add_argument("env", nargs="?")
+    parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    parser.add_argument("--url", help="GlitchTip's address (default: GLITCHTIP_PUBLIC_URL)")
+    parser.add_argument("--release", help="release to record (default: $SENTRY_RELEASE)")
+    parser.add_argument("--no-create-admin", action="store_true",
+                        help="do not run createsuperuser in the glitchtip-web container")
+    args = parser.parse_args(argv[1:])
+    steps = Steps("bootstrap-glitchtip", 1)
+    try:
+        env = envfiles.environment(args.env)
+        secrets = envfiles.secrets_file(env)
+        if not secrets.exists():
+            raise StepFailed(2, f"{secrets.relative_to(envfiles.REPO)} does not exist", f"run scripts/secrets {env}")
+        with envfiles.locked(secrets):  # a concurrent run waits, then finds everything in place
+            bootstrap = Bootstrap(env, envfiles.read_environment(env), args)
+            steps = bootstrap.steps
+            print(f"bootstrap-glitchtip {env}{' (dry run)' if args.dry_run else ''}")
+            bootstrap.run()
+    except envfiles.EnvError as exc:
+        print(f"bootstrap-glitchtip: {exc}", file=sys.stderr)
+        return 2
+    except StepFailed as error:
+        return steps.fail(error)
+    if not bootstrap.changes:
+        print("Nothing changed: GlitchTip is already provisioned and the secrets file is up to date.")
+    elif args.dry_run:
+        print(f"Dry run: {len(bootstrap.changes)} change(s) would be made; nothing was changed.")
+    else:
+        print(f"Done: {len(bootstrap.changes)} change(s).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,177 @@
+"""Abuse and privacy: login throttling, limits on work a user triggers, headers, error pages."""
+import re
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.views.defaults import permission_denied
+
+from forecast.models import Location
+from tests.app.helpers import add_location, run_command
+from tests.harness.open_meteo_fake import stormy_weather
+
+PASSWORD = "a-Long-test-passw0rd"  # the `user` fixture's
+
+
+def log_in(username, password, address="10.0.0.1", path="/accounts/login/"):
+    return Client(REMOTE_ADDR=address).post(path, {"username": username, "password": password})
+
+
+def test_too_many_wrong_passwords_lock_the_account_even_for_the_right_one(user, smtp):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert log_in("jane", "guess").status_code == 200  # the form again, with its error
+    locked = log_in("jane", "guess")
+    assert locked.status_code == 429
+    page = locked.content.decode()
+    assert "Log-in paused" in page and "paused for 15 minutes after the last try" in page
+    assert "Even the right password is refused until then." in page
+    # The right password, even from another address, is refused while the account is locked.
+    right = log_in("jane", PASSWORD, address="10.0.0.2")
+    assert right.status_code == 429 and "_auth_user_id" not in right.client.session
+    # A new password set through the e-mailed link lifts the account's lock.
+    client = Client(REMOTE_ADDR="10.0.0.3")
+    client.post(reverse("password_reset"), {"email": "jane@example.com"})
+    link = re.search(r"http://testserver(\S+)", smtp.messages[0].get_payload()[0].get_payload(decode=True).decode())[1]
+    form = client.get(link, follow=True)
+    new_password = {"new_password1": "a-Fresh-passw0rd!", "new_password2": "a-Fresh-passw0rd!"}
+    client.post(form.redirect_chain[-1][0], new_password)
+    assert log_in("jane", "a-Fresh-passw0rd!", address="10.0.0.3").status_code == 302
+
+
+def test_too_many_wrong_passwords_from_one_address_lock_that_address(user, django_user_model):
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        log_in(f"someone{number}", "guess", address="10.0.0.7")
+    assert log_in("jane", PASSWORD, address="10.0.0.7").status_code == 429
+    assert log_in("jane", PASSWORD, address="10.0.0.8").status_code == 302  # jane herself was never guessed at
+
+
+def test_the_admin_login_is_throttled_too(admin_user):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        log_in("admin", "guess", path="/admin/login/")
+    locked = log_in("admin", "password", path="/admin/login/", address="10.0.0.9")
+    assert locked.status_code == 429 and "Log-in paused" in locked.content.decode()
+
+
+@pytest.mark.parametrize("setting, value", [("RATELIMIT_FORECAST_FETCH", "2/m")])
+def test_refresh_is_rate_limited_with_a_clear_message(logged_in, location, open_meteo, settings, setting, value):
+    setattr(settings, setting, value)
+    url = reverse("forecast:location-refresh", args=[location.pk])
+    for _ in range(2):
+        assert "forecast fetched" in logged_in.post(url, follow=True).content.decode()
+    page = logged_in.post(url, follow=True).content.decode()
+    assert "you asked for many forecasts in a short while" in page and "try again in 1 minute" in page
+    assert len([r for r in open_meteo.requests if r.path == "/v1/forecast"]) == 2
+
+
+def test_adding_places_counts_against_the_same_limit_but_the_place_is_kept(logged_in, user, open_meteo, settings):
+    settings.RATELIMIT_FORECAST_FETCH = "1/h"
+    for number in range(2):
+        logged_in.post(reverse("forecast:location-add"), {"name": f"P{number}", "latitude": f"{number}.5",
+                                                          "longitude": "7"})
+    assert Location.objects.filter(user=user).count() == 2
+    assert len([r for r in open_meteo.requests if r.path == "/v1/forecast"]) == 1
+    assert "waits for the next hourly update" in logged_in.get(reverse("forecast:location-list")).content.decode()
+
+
+def test_place_search_is_rate_limited_with_a_clear_message(logged_in, open_meteo, settings):
+    settings.RATELIMIT_PLACE_SEARCH = "2/m"
+    for _ in range(2):
+        assert logged_in.get(reverse("forecast:location-add"), {"query": "Berlin"}).status_code == 200
+    limited = logged_in.get(reverse("forecast:location-add"), {"query": "Berlin"})
+    assert limited.status_code == 429
+    assert "You searched many times in a short while. Try again in 1 minute" in limited.content.decode()
+    assert len([r for r in open_meteo.requests if r.path == "/v1/search"]) == 2
+
+
+def test_rate_limits_count_per_user(client, user, other_user, open_meteo, settings):
+    settings.RATELIMIT_PLACE_SEARCH = "1/m"
+    client.force_login(user)
+    client.get(reverse("forecast:location-add"), {"query": "Berlin"})
+    client.force_login(other_user)
+    assert client.get(reverse("forecast:location-add"), {"query": "Berlin"}).status_code == 200
+
+
+def test_a_user_may_follow_at_most_max_locations(logged_in, user, open_meteo, settings):
+    settings.MAX_LOCATIONS_PER_USER = 2
+    add_location(user, name="One", latitude="1", longitude="1")
+    add_location(user, name="Two", latitude="2", longitude="2")
+    response = logged_in.post(reverse("forecast:location-add"), {"name": "Three", "latitude": "3", "longitude": "3"})
+    assert response.context["form"].non_field_errors() == [
+        "You follow 2 places, the most an account can have. Delete one to add another."]
+    assert Location.objects.filter(user=user).count() == 2 and open_meteo.requests == []
+    # The page says so before anyone fills in a form.
+    page = logged_in.get(reverse("forecast:location-add")).content.decode()
+    assert "You follow 2 places, the most an account can have." in page and 'name="latitude"' not in page
+
+
+def test_password_reset_emails_are_rate_limited(client, user, smtp, settings):
+    settings.RATELIMIT_PASSWORD_RESET = "2/h"
+    for _ in range(2):
+        client.post(reverse("password_reset"), {"email": "jane@example.com"})
+    limited = client.post(reverse("password_reset"), {"email": "jane@example.com"})
+    assert limited.status_code == 429
+    assert "Too many reset e-mails were asked for just now." in limited.content.decode()
+    assert len(smtp.messages) == 2
+
+
+@pytest.fixture
+def pages(logged_in, location, open_meteo):
+    """Every kind of page a signed-in user reaches, with data on it."""
+    open_meteo.weather = stormy_weather
+    run_command("collect_weather_data")
+    run_command("generate_predictions")
+    return ["/", f"/locations/{location.pk}/", "/locations/add/?query=Berlin", f"/locations/{location.pk}/delete/",
+            "/history/", "/history.csv", "/accounts/profile/", "/accounts/password/", "/accounts/export/",
+            "/accounts/delete/", "/no-such-page/"]
+
+
+def test_signed_in_responses_are_never_stored(logged_in, pages):
+    for path in pages:
+        cache_control = logged_in.get(path)["Cache-Control"]
+        assert {"private", "no-store"} <= set(re.split(r",\s*", cache_control)), (path, cache_control)
+
+
+def test_content_security_policy_and_no_inline_script_or_style(logged_in, pages):
+    for path in pages + ["/accounts/logout/"]:
+        response = logged_in.get(path)
+        policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", path
+        assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+        if response["Content-Type"].startswith("text/html"):
+            html = response.content.decode()
+            assert "<script" not in html and " style=" not in html and "<style" not in html, path
+            assert not re.search(r" on[a-z]+=", html), path  # no inline event handlers either
+
+
+def test_error_pages_have_the_sites_layout_and_a_way_back(logged_in, client, user, monkeypatch):
+    not_found = logged_in.get("/locations/987654/")
+    assert not_found.status_code == 404
+    assert "This page does not exist" in not_found.content.decode() and 'href="/history/"' in not_found.content.decode()
+
+    bad_host = client.get("/", HTTP_HOST="evil.example")
+    assert bad_host.status_code == 400 and "This request could not be understood" in bad_host.content.decode()
+
+    forbidden = permission_denied(logged_in.get("/").wsgi_request, Exception())
+    assert forbidden.status_code == 403 and "You may not open this page" in forbidden.content.decode()
+
+    def broken(*args, **kwargs):  # stands in for any bug
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("forecast.views.charts.forecast_chart", broken)
+    logged_in.raise_request_exception = False
+    error = logged_in.get(f"/locations/{add_location(user).pk}/")
+    assert error.status_code == 500
+    assert "Something went wrong on our side" in error.content.decode() and "site." in error.content.decode()
+    for response in (not_found, bad_host, forbidden, error):
+        page = response.content.decode()
+        assert '<a class="brand" href="/">Migraine Forecast</a>' in page
+        assert '<a class="button" href="/">Go to your places</a>' in page
+
+
+def test_a_stale_form_gets_a_page_that_says_what_happened(db):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": "jane", "password": "x"})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "This form has expired" in page and "Go back, reload the page, and send the form again." in page
