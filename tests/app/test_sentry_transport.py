@@ -9,6 +9,7 @@ import sentry_sdk
 from config.sentry_transport import QUEUE_SIZE, READ_TIMEOUT
 from tests.harness.app import manage
 from tests.harness.blackhole import BlackHoleServer
+from tests.harness.http_fake import Response
 from tests.harness.processes import free_port
 from tests.harness.sentry_receiver import PUBLIC_KEY, SentryReceiver
 
@@ -87,6 +88,19 @@ def test_refusing_glitchtip_that_recovers_logs_twice(sentry, caplog):
     outage, recovery = log_lines(caplog)
     assert "(HTTP 500)" in outage and "again after" in recovery
     assert delivery().delivered["error"] >= 1
+
+
+def test_a_burst_beyond_the_queue_is_counted_and_logged_once_when_it_starts_and_once_when_it_drains(sentry, caplog):
+    caplog.set_level(logging.INFO)
+    sentry.script(Response(200, {}, delay=2))  # a slow answer: the sender is busy while the burst comes
+    sent = QUEUE_SIZE + 30
+    send(sent, "burst")
+    sentry_sdk.flush(timeout=10)
+    counted = delivery()
+    dropped = counted.dropped[("error", "queue full")]
+    assert dropped > 0 and counted.delivered["error"] + dropped == sent
+    full, drained = log_lines(caplog)
+    assert "is full" in full and f"has drained; {dropped} events were dropped" in drained
 
 
 @pytest.mark.slow
