@@ -14,6 +14,7 @@ stops it all at the end. Variants run interleaved round by round (bench/report.p
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -432,4 +433,6 @@ def settled(count, quiet: float = 1.0, limit: float = 15.0) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if print_table(measures()) else 1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every variant (default 3)")
+    sys.exit(0 if print_table(measures(parser.parse_args().rounds)) else 1)

@@ -30,7 +30,7 @@ from sentry_sdk.types import Event, Hint
 from sentry_sdk.utils import BadDsn, Dsn
 
 from config.health import READINESS_PATH
-from config.sentry_transport import GlitchTipTransport
+from config.sentry_transport import QUEUE_SIZE, GlitchTipTransport
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +240,7 @@ def init_sentry(config: SentryConfig) -> bool:
         profiles_sample_rate=config.profiles_sample_rate,
         # Timeouts, retries, queue and outage logging chosen for GlitchTip: see config/sentry_transport.py.
         transport=GlitchTipTransport,
+        transport_queue_size=QUEUE_SIZE,
         # How long a process that exits (a recycled gunicorn worker, a finished job) waits for its
         # queue: in-network delivery takes milliseconds; this bounds the wait when GlitchTip hangs.
         shutdown_timeout=1,
