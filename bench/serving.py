@@ -54,6 +54,8 @@ BURST_CONNECTIONS = 10
 BURST_DELAY_MS = 88  # per connection between requests: about 100 requests/s in all
 DB_PASSWORD = secrets.token_urlsafe(18)
 SDK_DROPPED = "dropped, SDK's count (all)"
+APP_SETTINGS = ("SENTRY_", "DJANGO_", "HEARTBEAT_", "DATABASE_", "REDIS_", "EMAIL_", "OPEN_METEO_", "LLM_",
+                "GUNICORN_", "WEB_CONCURRENCY")
 
 
 @dataclass
@@ -175,7 +177,9 @@ class Stack:
         self.black_hole = self._started(BlackHoleServer())
         self.closed_port = free_port()
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "DJANGO_", "HEARTBEAT_URL_"))},
+            # The app's settings come from here only: none set by the caller (bench/run.py's other
+            # groups set some in-process) or the developer's shell leaks into the apps measured.
+            **{k: v for k, v in os.environ.items() if not k.startswith(APP_SETTINGS)},
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",

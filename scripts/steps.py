@@ -16,17 +16,19 @@ class StepFailed(Exception):
 
 
 class Steps:
-    def __init__(self, script: str, total: int):
+    def __init__(self, script: str, total: int, indent: str = ""):
         self.script = script
         self.total = total
         self.number = 0
+        # Steps of a step (e.g. the backup that a restore takes first) are indented under it.
+        self.indent = indent
 
     @contextmanager
     def step(self, title: str):
         """Print "[n/total] title ... result": the block yields a dict whose "result" it fills in."""
         self.number += 1
         outcome = {"result": "ok"}
-        print(f"[{self.number}/{self.total}] {title} ...", end=" ", flush=True)
+        print(f"{self.indent}[{self.number}/{self.total}] {title} ...", end=" ", flush=True)
         try:
             yield outcome
         except StepFailed:

@@ -264,6 +264,11 @@ OPEN_METEO_TIMEOUT = env.float("OPEN_METEO_TIMEOUT", 10.0, validate=Range(min=0.
 # Attempts after the first one, with exponential backoff, on 429/5xx and connection errors.
 OPEN_METEO_RETRIES = env.int("OPEN_METEO_RETRIES", 3, validate=Range(min=0, max=10))
 OPEN_METEO_BACKOFF = env.float("OPEN_METEO_BACKOFF", 0.5, validate=Range(min=0))
+# Locations per forecast request (Open-Meteo takes up to 1,000; see forecast/open_meteo.py). 100 keeps
+# URLs short (about 1.6 KB) and a refused batch cheap to split, while 10,000 places need only 100 requests.
+OPEN_METEO_BATCH_SIZE = env.int("OPEN_METEO_BATCH_SIZE", 100, validate=Range(min=1, max=1000))
+# Forecast requests in flight at once during collect_weather_data (and pooled connections kept).
+OPEN_METEO_CONCURRENCY = env.int("OPEN_METEO_CONCURRENCY", 4, validate=Range(min=1, max=32))
 
 # OpenAI-compatible chat completions API; empty LLM_BASE_URL means the rule-based predictor only.
 LLM_BASE_URL = (env.str("LLM_BASE_URL", "", validate=lambda v: not v or http_url(v)) or "").rstrip("/")
@@ -271,6 +276,11 @@ LLM_MODEL = env.str("LLM_MODEL", "gpt-4o-mini")
 LLM_API_KEY = env.str("LLM_API_KEY", "")
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", 30.0, validate=Range(min=0.1))
 LLM_RETRIES = env.int("LLM_RETRIES", 1, validate=Range(min=0, max=5))
+# LLM requests in flight at once during generate_predictions (mind the provider's rate limits).
+LLM_CONCURRENCY = env.int("LLM_CONCURRENCY", 4, validate=Range(min=1, max=32))
+# LLM calls one generate_predictions run may make (each location asks once per prediction type);
+# past the budget the rules predict, and the run's summary says how many. 0: rules only.
+LLM_MAX_CALLS_PER_RUN = env.int("LLM_MAX_CALLS_PER_RUN", 500, validate=Range(min=0))
 
 # ------------------------------------------------------------------------------
 # Jobs and scheduler

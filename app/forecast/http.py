@@ -1,4 +1,7 @@
-"""The HTTP client policy shared by the Open-Meteo and LLM clients: timeouts and retries with backoff."""
+"""The HTTP client policy shared by the Open-Meteo and LLM clients: pooled connections, timeouts
+and retries with backoff."""
+import threading
+
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -6,8 +9,26 @@ from urllib3.util.retry import Retry
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
+_sessions: dict[tuple, requests.Session] = {}
+_sessions_lock = threading.Lock()
 
-def session(retries: int, backoff: float, methods=("GET",)) -> requests.Session:
+
+def session(retries: int, backoff: float, *, methods=("GET",), pool_size: int = 1) -> requests.Session:
+    """The one session of a client (per retry policy), reused by every call and thread.
+
+    Reusing it keeps connections alive between requests: no TCP (and TLS) handshake per call.
+    `pool_size` is how many connections to a host it keeps; make it the client's concurrency,
+    or urllib3 opens extra ones and throws them away. Sending through one session from several
+    threads is safe for our use (no cookies, no per-request changes to the session).
+    """
+    key = (retries, backoff, tuple(methods), pool_size)
+    with _sessions_lock:
+        if key not in _sessions:
+            _sessions[key] = _build_session(retries, backoff, methods, pool_size)
+        return _sessions[key]
+
+
+def _build_session(retries: int, backoff: float, methods, pool_size: int) -> requests.Session:
     """A session that retries connection errors, 429 and 5xx with exponential backoff.
 
     Retry-After is honoured (capped by backoff_max) so a rate-limited API is not hammered.
@@ -27,7 +48,7 @@ def session(retries: int, backoff: float, methods=("GET",)) -> requests.Session:
         raise_on_status=False,
     )
     http = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=pool_size)
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     http.headers["User-Agent"] = "migraine-forecast/1.0"

@@ -1,6 +1,7 @@
-"""What the four jobs share: one Sentry transaction per run, a progress line per item, one
-database transaction per item (a failure leaves nothing half-written), failures reported and
-counted without stopping the run, a summary, a heartbeat to GlitchTip, and the exit status.
+"""What the four jobs share: one Sentry transaction per run, a progress line per item (or per
+batch, for the jobs that work in batches), one database transaction per item or batch (a
+failure leaves nothing half-written), failures reported and counted without stopping the run,
+a summary, a heartbeat to GlitchTip, and the exit status.
 """
 from __future__ import annotations
 
@@ -22,13 +23,17 @@ from forecast.reporting import ReportedError, report_weather_failure
 logger = logging.getLogger(__name__)
 
 
-def report_failure(exc: Exception, location) -> None:
+def report_failure(exc: Exception, locations=()) -> None:
+    """One event for a failure, however many locations it cost."""
     if isinstance(exc, ReportedError):
         return
-    if isinstance(exc, WeatherAPIError) and location is not None:
-        report_weather_failure(exc, location)
+    if isinstance(exc, WeatherAPIError):
+        report_weather_failure(exc, locations=locations)
         return
-    sentry_sdk.capture_exception(exc)
+    with sentry_sdk.new_scope() as scope:
+        if len(locations) == 1:
+            scope.set_tag("location", str(locations[0].pk))
+        sentry_sdk.capture_exception(exc)
 
 
 def ping_heartbeat(job: str) -> bool:
@@ -49,6 +54,8 @@ class JobCommand(BaseCommand):
 
     job_name: str = ""
     item_label = "location"
+    # Appended to the summary line; batched jobs set it in `run` (requests made, LLM budget...).
+    details = ""
 
     def add_arguments(self, parser):
         parser.add_argument("--location-id", type=int, action="append", dest="location_ids", metavar="ID",
@@ -78,30 +85,39 @@ class JobCommand(BaseCommand):
     def location_of(self, item):
         return item if isinstance(item, Location) else None
 
+    def run(self, items: list, options) -> tuple[int, int]:
+        """Process the items; returns (done, failed). Here one at a time, each in its own
+        database transaction; batched jobs override this."""
+        failed = done = 0
+        for number, item in enumerate(items, 1):
+            prefix = f"[{number}/{len(items)}] {self.item_label} {item.pk} {item}"
+            location = self.location_of(item)
+            with sentry_sdk.new_scope() as scope:
+                if location is not None:
+                    scope.set_tag("location", str(location.pk))
+                try:
+                    with transaction.atomic():
+                        summary = self.process(item, options)
+                except Exception as exc:  # one bad item never stops the run
+                    failed += 1
+                    report_failure(exc, [location] if location is not None else [])
+                    self.item_failed(prefix, exc)
+                    continue
+            done += 1
+            self.stdout.write(f"{prefix}: {summary}")
+        return done, failed
+
+    def item_failed(self, prefix: str, exc: Exception) -> None:
+        logger.warning("%s: %s failed: %s", self.job_name, prefix, exc)
+        self.stdout.write(self.style.ERROR(f"{prefix}: FAILED {exc}"))
+
     def handle(self, *args, **options):
         started = time.monotonic()
-        failed = done = 0
         with sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
             job.set_tag("job", self.job_name)
             items = list(self.items(options))
             self.stdout.write(f"{self.job_name}: {len(items)} {self.item_label}(s)" + (" [dry run]" if options["dry_run"] else ""))
-            for number, item in enumerate(items, 1):
-                prefix = f"[{number}/{len(items)}] {self.item_label} {item.pk} {item}"
-                location = self.location_of(item)
-                with sentry_sdk.new_scope() as scope:
-                    if location is not None:
-                        scope.set_tag("location", str(location.pk))
-                    try:
-                        with transaction.atomic():
-                            summary = self.process(item, options)
-                    except Exception as exc:  # one bad item never stops the run
-                        failed += 1
-                        report_failure(exc, location)
-                        logger.warning("%s: %s failed: %s", self.job_name, prefix, exc)
-                        self.stdout.write(self.style.ERROR(f"{prefix}: FAILED {exc}"))
-                        continue
-                done += 1
-                self.stdout.write(f"{prefix}: {summary}")
+            done, failed = self.run(items, options)
             if options["cleanup"] and not options["dry_run"]:
                 deleted = self.cleanup(timezone.now() - timedelta(days=settings.DATA_RETENTION_DAYS))
                 self.stdout.write(f"cleanup: {deleted} old rows deleted")
@@ -109,7 +125,7 @@ class JobCommand(BaseCommand):
             job.set_data("failed", failed)
             job.set_status("ok" if not failed else "internal_error")
         elapsed = time.monotonic() - started
-        self.stdout.write(f"{self.job_name}: {done} ok, {failed} failed in {elapsed:.1f}s")
+        self.stdout.write(f"{self.job_name}: {done} ok, {failed} failed in {elapsed:.1f}s{self.details}")
         # A partial run still ran: only a run where everything failed misses its heartbeat.
         if not options["dry_run"] and (done or not items):
             ping_heartbeat(self.job_name)

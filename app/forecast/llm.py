@@ -89,7 +89,7 @@ def predict(prediction_type: str, location, factors: list[dict], profile) -> Ass
     with sentry_sdk.start_span(op="ai.chat_completions.create", name=f"LLM {settings.LLM_MODEL}") as span:
         span.set_data("ai.model_id", settings.LLM_MODEL)
         try:
-            client = http.session(settings.LLM_RETRIES, 0.5, methods=("POST",))
+            client = http.session(settings.LLM_RETRIES, 0.5, methods=("POST",), pool_size=settings.LLM_CONCURRENCY)
             response = client.post(url, json=payload, headers=headers, timeout=settings.LLM_TIMEOUT)
         except requests.RequestException as exc:
             raise LLMError(f"LLM not reachable: {http.describe_failure(exc)}") from exc

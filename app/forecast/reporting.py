@@ -9,12 +9,17 @@ import sentry_sdk
 from django.conf import settings
 
 
-def report_weather_failure(exc, location=None) -> str | None:
-    """An Open-Meteo call failed: the exception with a weather_api context."""
+def report_weather_failure(exc, location=None, *, locations=()) -> str | None:
+    """An Open-Meteo call failed: the exception with a weather_api context. A batched request that
+    failed for many `locations` is one event (their count and first ids in the context), not one each."""
+    locations = list(locations) or ([location] if location is not None else [])
+    context = exc.context
+    if len(locations) > 1:
+        context = {**context, "location_count": len(locations), "location_ids": [loc.pk for loc in locations[:20]]}
     with sentry_sdk.new_scope() as scope:
-        scope.set_context("weather_api", exc.context)
-        if location is not None:
-            scope.set_tag("location", str(location.pk))
+        scope.set_context("weather_api", context)
+        if len(locations) == 1:
+            scope.set_tag("location", str(locations[0].pk))
         scope.set_tag("weather_api.status_code", str(exc.status or "none"))
         return sentry_sdk.capture_exception(exc)
 

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -43,19 +44,25 @@ def _owned_location(request, pk):
     return get_object_or_404(Location.owned_by(request.user), pk=pk)
 
 
-def _current_predictions(location, now):
-    """The latest prediction per type whose window has not ended."""
+def _unexpired_predictions(now):
+    return Prediction.objects.filter(window_end__gt=now).order_by("window_start")
+
+
+def _current_predictions(unexpired):
+    """The first prediction per type among `unexpired` (by window start): the current window's."""
     current = {}
-    for prediction in location.predictions.filter(window_end__gt=now).order_by("window_start"):
+    for prediction in unexpired:
         current.setdefault(prediction.prediction_type, prediction)
     return [current[t] for t in PredictionType.values if t in current]
 
 
 @login_required
 def location_list(request):
+    # One query for every place's current predictions, however many places (not the whole history).
     now = timezone.now()
-    locations = list(Location.owned_by(request.user).prefetch_related("predictions"))
-    rows = [(location, _current_predictions(location, now)) for location in locations]
+    unexpired = Prefetch("predictions", queryset=_unexpired_predictions(now), to_attr="unexpired")
+    locations = list(Location.owned_by(request.user).prefetch_related(unexpired))
+    rows = [(location, _current_predictions(location.unexpired)) for location in locations]
     return render(request, "forecast/location_list.html", {"rows": rows, "now": now})
 
 
@@ -121,7 +128,7 @@ def location_detail(request, pk):
     hour = now.replace(minute=0, second=0, microsecond=0)
     with sentry_sdk.start_span(op="db.query", name="dashboard forecast hours"):
         hours = list(location.forecasts.filter(target_time__gte=hour).order_by("target_time")[:CHART_HOURS])
-    current = _current_predictions(location, now)
+    current = _current_predictions(_unexpired_predictions(now).filter(location=location))
     context = {
         "location": location,
         "now": now,

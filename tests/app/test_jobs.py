@@ -2,13 +2,14 @@
 from datetime import timedelta
 
 import pytest
+import sentry_sdk
 from django.utils import timezone
 
 from forecast.models import Prediction, WeatherForecast
 from tests.app.helpers import add_location, run_command
 from tests.harness.app import manage
 from tests.harness.http_fake import FakeHTTPServer, Response
-from tests.harness.open_meteo_fake import stormy_weather
+from tests.harness.open_meteo_fake import CALM, stormy_weather
 from tests.harness.sentry_receiver import tags
 
 BROKEN = Response(500, {"error": True, "reason": "Internal Server Error"})
@@ -23,7 +24,7 @@ def test_collect_stores_each_hour_once_and_updates_on_rerun(location, open_meteo
     assert status == 0, output
     assert WeatherForecast.objects.filter(location=location).count() == 72
     assert WeatherForecast.objects.filter(location=location, humidity=96.0).count() == 72
-    assert f"[1/1] location {location.pk} Berlin, Germany: 72 hours stored" in output
+    assert "[batch 1/1] 1 location(s) at 1 grid point(s): 72 hours stored, 0 failed, 1 request(s)" in output
     assert "collect_weather_data: 1 ok, 0 failed" in output
 
 
@@ -35,13 +36,15 @@ def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_mete
     assert (location.timezone, tokyo.timezone) == ("Europe/Berlin", "Asia/Tokyo")
 
 
-def test_weather_api_failure_is_reported_and_the_other_locations_are_processed(sentry, location, user, open_meteo):
+def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry, location, user, open_meteo,
+                                                                         settings):
+    settings.OPEN_METEO_BATCH_SIZE, settings.OPEN_METEO_CONCURRENCY = 1, 1  # one location per request, in order
     second = add_location(user)
-    open_meteo.script(*[BROKEN] * 4)  # the first location: the try and all three retries fail
+    open_meteo.script(*[BROKEN] * 4)  # the first request: the try and all three retries fail
     status, output = run_command("collect_weather_data")
     assert status == 1
     assert f"location {location.pk} Berlin, Germany: FAILED Open-Meteo forecast answered 500" in output
-    assert f"location {second.pk} Hamburg: 72 hours stored" in output
+    assert "[batch 2/2] 1 location(s) at 1 grid point(s): 72 hours stored, 0 failed" in output
     assert "1 of 2 location(s) failed" in output
     assert not WeatherForecast.objects.filter(location=location).exists()
     assert WeatherForecast.objects.filter(location=second).count() == 72
@@ -56,15 +59,45 @@ def test_weather_api_failure_is_reported_and_the_other_locations_are_processed(s
     assert any(c["category"] == "weather" for c in event["breadcrumbs"]["values"])
 
 
-def test_malformed_answer_fails_only_that_location(sentry, location, user, open_meteo):
+def test_a_failed_batch_is_one_event_for_all_its_locations(sentry, location, user, open_meteo):
+    others = [add_location(user, name=f"Place {n}", latitude=f"{40 + n}.00000") for n in range(3)]
+    open_meteo.script(*[BROKEN] * 4)
+    status, output = run_command("collect_weather_data")
+    assert status == 1 and "4 of 4 location(s) failed" in output
+    assert all(f"location {place.pk} {place.name}: FAILED" in output for place in others)
+    sentry_sdk.flush(timeout=5)
+    (event,) = sentry.events()
+    assert event["contexts"]["weather_api"]["location_count"] == 4
+    assert sorted(event["contexts"]["weather_api"]["location_ids"]) == sorted([location.pk, *(p.pk for p in others)])
+    assert "location" not in tags(event)
+
+
+def test_a_malformed_answer_fails_its_batch_and_is_reported_once(sentry, location, user, open_meteo):
     second = add_location(user)
     open_meteo.script(Response(200, "<html>maintenance</html>", {"Content-Type": "text/html"}))
     status, output = run_command("collect_weather_data")
     assert status == 1
-    assert "malformed JSON" in output
-    assert WeatherForecast.objects.filter(location=second).count() == 72
+    assert f"location {second.pk} Hamburg: FAILED Open-Meteo forecast answered malformed JSON" in output
     event = sentry.wait_for(lambda e: "exception" in e)
     assert "maintenance" in event["contexts"]["weather_api"]["response_excerpt"]
+    assert WeatherForecast.objects.count() == 0
+
+
+def test_one_unusable_location_in_an_answer_fails_alone(sentry, location, user, open_meteo):
+    second = add_location(user)
+
+    def bad_in_berlin(time, latitude, longitude):
+        return {**CALM, "pressure_msl": "n/a"} if latitude == 52.52 else CALM
+
+    open_meteo.weather = bad_in_berlin
+    status, output = run_command("collect_weather_data")
+    assert status == 1
+    failure = "FAILED Open-Meteo forecast: bad value in hourly.pressure_msl"
+    assert f"location {location.pk} Berlin, Germany: {failure}" in output
+    assert "[batch 1/1] 2 location(s) at 2 grid point(s): 72 hours stored, 1 failed, 1 request(s)" in output
+    assert WeatherForecast.objects.filter(location=second).count() == 72
+    event = sentry.wait_for(lambda e: "exception" in e)
+    assert tags(event)["location"] == str(location.pk)
 
 
 def test_a_failure_midway_leaves_no_half_written_rows(location, open_meteo, monkeypatch):
@@ -85,15 +118,20 @@ def test_a_failure_midway_leaves_no_half_written_rows(location, open_meteo, monk
     assert not Prediction.objects.exists()
 
 
-def test_a_job_run_is_a_transaction_with_a_span_per_weather_fetch(sentry, location, user):
-    add_location(user)
+def test_a_job_run_is_a_transaction_with_a_span_per_request(sentry, location, user, settings):
+    settings.OPEN_METEO_BATCH_SIZE = 2
+    for n in range(4):
+        add_location(user, name=f"Place {n}", latitude=f"{40 + n}.00000")
     assert run_command("collect_weather_data")[0] == 0
     transaction = sentry.wait_for(lambda t: t["transaction"] == "collect_weather_data", kind="transaction")
     assert transaction["contexts"]["trace"]["op"] == "job"
     assert transaction["contexts"]["trace"]["status"] == "ok"
+    # Three requests from the worker threads, each with its HTTP span, and one upsert per batch: not a span per row.
     fetches = [s for s in transaction["spans"] if s["op"] == "weather.fetch"]
-    assert len(fetches) == 2
-    assert any(s["op"] == "http.client" for s in transaction["spans"])
+    assert sorted(s["data"]["locations"] for s in fetches) == [1, 2, 2]
+    assert len([s for s in transaction["spans"] if s["description"] == "GET Open-Meteo forecast"]) == 3
+    upserts = [s for s in transaction["spans"] if s["op"] == "db.upsert"]
+    assert sorted(s["data"]["rows"] for s in upserts) == [72, 144, 144]
     assert tags(transaction)["job"] == "collect_weather_data"
 
 
@@ -154,8 +192,9 @@ def test_heartbeat_is_not_pinged_when_every_location_failed(location, heartbeat,
 def test_exit_status_and_progress_of_the_real_command(transactional_db, location, user, open_meteo, test_database_url):
     add_location(user)
     open_meteo.script(*[BROKEN] * 4)
-    result = manage("collect_weather_data", env={"DATABASE_URL": test_database_url})
+    result = manage("collect_weather_data", env={"DATABASE_URL": test_database_url, "OPEN_METEO_BATCH_SIZE": "1",
+                                                 "OPEN_METEO_CONCURRENCY": "1"})
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "[1/2]" in result.stdout and "[2/2]" in result.stdout
+    assert "[batch 1/2]" in result.stdout and "[batch 2/2]" in result.stdout
     assert "collect_weather_data: 1 ok, 1 failed" in result.stdout
     assert "1 of 2 location(s) failed" in result.stderr

@@ -1,14 +1,23 @@
 """The Open-Meteo client against a local server speaking Open-Meteo's format."""
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from forecast import open_meteo as client
 from tests.harness.http_fake import Response
+from tests.harness.open_meteo_fake import CALM
+
+BERLIN, MUNICH = (Decimal("52.52"), Decimal("13.41")), (Decimal("48.14"), Decimal("11.58"))
+T0 = 1795874400  # 2026-11-28 14:00 UTC
 
 
-def fetch(hours=6, past=0, latitude=52.52, longitude=13.41):
+def fetch(hours=6, past=0, latitude=52.52437, longitude=13.41053):
     return client.fetch_hourly(latitude, longitude, forecast_hours=hours, past_hours=past).hours
+
+
+def hourly(times, **overrides):
+    return {"time": times, **{name: [1.0] * len(times) for name in client.HOURLY_FIELDS}, **overrides}
 
 
 def test_parses_hourly_arrays_as_utc_hours(open_meteo):
@@ -17,7 +26,20 @@ def test_parses_hourly_arrays_as_utc_hours(open_meteo):
     assert hours[0].time.tzinfo == UTC and hours[0].time.minute == 0
     assert hours[0].pressure_msl == 1016.0 and hours[0].humidity == 60.0
     request = open_meteo.requests[-1]
+    assert (request.param("timezone"), request.param("timeformat")) == ("auto", "unixtime")
+    assert (request.param("latitude"), request.param("longitude")) == ("52.52", "13.41")  # the grid point
     assert set(request.param("hourly").split(",")) == set(client.HOURLY_FIELDS)
+
+
+def test_many_locations_in_one_request_answer_in_request_order(open_meteo):
+    open_meteo.weather = lambda time, latitude, longitude: {**CALM, "temperature_2m": latitude}
+    berlin, munich = client.fetch_forecasts([BERLIN, MUNICH], forecast_hours=3)
+    assert len(open_meteo.requests) == 1
+    request = open_meteo.requests[0]
+    assert (request.param("latitude"), request.param("longitude")) == ("52.52,48.14", "13.41,11.58")
+    assert berlin.columns["temperature"] == [52.52] * 3 and munich.columns["temperature"] == [48.14] * 3
+    assert berlin.timezone == munich.timezone == "Europe/Berlin"
+    assert [h.time for h in berlin.hours] == berlin.times
 
 
 @pytest.mark.parametrize("latitude, longitude, zone", [
@@ -28,23 +50,39 @@ def test_reports_the_places_time_zone_and_keeps_the_hours_in_utc(open_meteo, lat
     forecast = client.fetch_hourly(latitude, longitude, forecast_hours=3)
     assert open_meteo.requests[-1].param("timezone") == "auto"
     assert forecast.timezone == zone
-    # The fake answers in local time, as the real API does; the hours come back as UTC all the same.
     this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     assert [h.time for h in forecast.hours] == [this_hour + timedelta(hours=n) for n in range(3)]
 
 
-def test_time_strings_without_seconds_or_zone():
-    assert client.parse_time("2026-11-28T14:00") == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
-    # Local times shifted by the answer's one utc_offset_seconds (Berlin in winter: +1 h).
-    assert client.parse_time("2026-11-28T15:00", 3600) == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
-    assert client.parse_time("2026-11-28T05:00", -9 * 3600) == datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+def test_unix_times_are_utc_whatever_the_zone(open_meteo):
+    open_meteo.script(Response(200, {"timezone": "Europe/Berlin", "utc_offset_seconds": 3600,
+                                     "hourly": hourly([T0, T0 + 3600])}))
+    (answer,) = client.fetch_forecasts([BERLIN])
+    assert answer.times == [datetime(2026, 11, 28, 14, tzinfo=UTC), datetime(2026, 11, 28, 15, tzinfo=UTC)]
+    assert answer.timezone == "Europe/Berlin"
 
 
 def test_a_zone_name_this_system_does_not_know_is_ignored(open_meteo):
-    body = {"timezone": "Mars/Olympus_Mons", "utc_offset_seconds": 0,
-            "hourly": {"time": ["2026-11-28T14:00"], **{name: [1.0] for name in client.HOURLY_FIELDS}}}
-    open_meteo.script(Response(200, body))
+    open_meteo.script(Response(200, {"timezone": "Mars/Olympus_Mons", "hourly": hourly([T0])}))
     assert client.fetch_hourly(52.52, 13.41).timezone == ""
+
+
+def test_one_unusable_location_is_an_error_for_it_alone(open_meteo):
+    open_meteo.script(Response(200, [
+        {"timezone": "GMT", "hourly": hourly([T0])},
+        {"timezone": "GMT", "hourly": hourly([T0], pressure_msl=["n/a"])},
+    ]))
+    good, bad = client.fetch_forecasts([BERLIN, MUNICH])
+    assert good.columns["pressure_msl"] == [1.0]
+    assert isinstance(bad, client.WeatherAPIError) and "bad value in hourly.pressure_msl" in str(bad)
+
+
+@pytest.mark.parametrize("body", [[{"hourly": hourly([T0])}], {"hourly": hourly([T0])}],
+                         ids=["one-answer-for-two", "an-object-for-two"])
+def test_not_one_answer_per_location_fails_the_request(open_meteo, body):
+    open_meteo.script(Response(200, body))
+    with pytest.raises(client.WeatherAPIError, match="for 2 coordinates"):
+        client.fetch_forecasts([BERLIN, MUNICH])
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
@@ -53,6 +91,14 @@ def test_retries_rate_limits_and_server_errors(open_meteo, status):
                       Response(status, {"error": True, "reason": "busy"}))
     assert len(fetch()) == 6
     assert len(open_meteo.requests) == 3
+
+
+def test_retry_after_is_honoured(open_meteo):
+    open_meteo.script(Response(429, {"error": True, "reason": "Minutely API request limit exceeded."},
+                               {"Retry-After": "1"}))
+    assert len(fetch()) == 6
+    first, second = open_meteo.requests
+    assert second.received - first.received >= 0.9
 
 
 def test_gives_up_after_the_configured_retries(open_meteo, settings):
@@ -82,12 +128,11 @@ def test_timeout_is_an_api_error(open_meteo, settings):
 
 @pytest.mark.parametrize("body", [
     "<html>Bad gateway</html>",
-    {"hourly": {"time": ["2026-11-28T14:00"], "temperature_2m": [1.0]}},
-    {"hourly": {"time": ["not a time"], **{name: [1.0] for name in client.HOURLY_FIELDS}}},
-    {"utc_offset_seconds": "3600",
-     "hourly": {"time": ["2026-11-28T14:00"], **{name: [1.0] for name in client.HOURLY_FIELDS}}},
+    {"hourly": {"time": [T0], "temperature_2m": [1.0]}},
+    {"hourly": hourly(["2026-11-28T14:00"])},
+    {"hourly": hourly([T0], temperature_2m=[{"value": 1}])},
     [1, 2, 3],
-], ids=["html", "missing-columns", "bad-time", "bad-offset", "not-an-object"])
+], ids=["html", "missing-columns", "iso-time-not-unixtime", "not-a-number", "not-an-object"])
 def test_malformed_answers_are_api_errors(open_meteo, body):
     open_meteo.script(Response(200, body))
     with pytest.raises(client.WeatherAPIError):
@@ -95,11 +140,31 @@ def test_malformed_answers_are_api_errors(open_meteo, body):
 
 
 def test_null_hours_are_skipped(open_meteo):
-    body = {"hourly": {"time": ["2026-11-28T14:00", "2026-11-28T15:00"],
-                       **{name: [1.0, 2.0] for name in client.HOURLY_FIELDS}}}
-    body["hourly"]["temperature_2m"] = [None, 3.0]
+    body = {"hourly": hourly([T0, T0 + 3600], temperature_2m=[None, 3.0], precipitation=[1.0, None])}
     open_meteo.script(Response(200, body))
-    assert [h.temperature for h in fetch()] == [3.0]
+    hours = fetch()
+    assert [(h.temperature, h.precipitation) for h in hours] == [(3.0, 0.0)]
+
+
+@pytest.mark.parametrize("place, point", [
+    ((52.52437, 13.41053), ("52.52", "13.41")),
+    ((Decimal("48.13500"), Decimal("11.57499")), ("48.14", "11.57")),  # half up
+    ((-33.86785, 151.20732), ("-33.87", "151.21")),
+])
+def test_places_round_to_a_grid_point_of_two_decimals(place, point):
+    assert client.grid_point(*place) == tuple(Decimal(v) for v in point)
+
+
+def test_batches_keep_the_size_and_the_url_length(settings):
+    points = [client.grid_point(-89.12345 + n / 1000, -179.12345 + n / 1000) for n in range(2500)]
+    assert [(s.start, s.stop) for s in client.batches(points[:250], 100)] == [(0, 100), (100, 200), (200, 250)]
+    # Asked for more than a URL can carry: the batches are cut by length instead, none left out.
+    long = list(client.batches(points, 1000))
+    assert long[0] == slice(0, long[0].stop) and long[0].stop < 1000
+    assert all(a.stop == b.start for a, b in zip(long, long[1:], strict=False)) and long[-1].stop == 2500
+    for part in long:
+        query = client._forecast_query(points[part], forecast_hours=72, past_hours=0)
+        assert len(f"{settings.OPEN_METEO_FORECAST_URL}?{query}") <= client.MAX_URL_LENGTH
 
 
 def test_geocoding_returns_matches_and_nothing_for_unknown_names(open_meteo):

@@ -1,17 +1,19 @@
 """Predictions: the rules always work; the LLM is used when it answers sensibly, else the rules."""
 import json
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import HealthProfile
 from forecast import llm as llm_predictor
 from forecast import rules
-from forecast.models import Prediction
+from forecast.models import Location, Prediction
 from tests.app.helpers import run_command
 from tests.harness.http_fake import Response
-from tests.harness.llm_fake import completion
-from tests.harness.open_meteo_fake import stormy_weather
+from tests.harness.llm_fake import HIGH_ANSWER, completion
+from tests.harness.open_meteo_fake import calm_weather, stormy_weather
 from tests.harness.sentry_receiver import tags
 
 
@@ -135,3 +137,73 @@ def test_llm_key_never_reaches_sentry(stormy_location, llm, sentry, settings):
 def test_parse_answer_names_the_problem():
     with pytest.raises(llm_predictor.LLMError, match="confidence: Input should be less than or equal to 1"):
         llm_predictor.parse_answer('{"level": "LOW", "confidence": 2, "rationale": "x"}')
+
+
+@pytest.fixture
+def stormy_places(stormy_location, user, open_meteo):
+    """Six stormy places (the Berlin one and five more), with their forecasts collected."""
+    from tests.app.test_weather_collection import add_places
+
+    add_places(user, 5)
+    assert run_command("collect_weather_data")[0] == 0
+    return Location.objects.all()
+
+
+def test_llm_calls_stop_at_the_run_budget_and_the_rules_take_over(stormy_places, llm, settings):
+    settings.LLM_MAX_CALLS_PER_RUN = 5
+    status, output = run_command("generate_predictions")
+    assert status == 0, output
+    assert len(llm.requests) == 5
+    assert Counter(Prediction.objects.values_list("source", flat=True)) == {"llm": 5, "rules": 7}
+    assert "LLM: 5 call(s) of a budget of 5, 0 failed (rules used); budget spent: 7 prediction(s) by the rules instead" in output
+
+
+def test_a_budget_of_zero_means_rules_only(stormy_places, llm, settings):
+    settings.LLM_MAX_CALLS_PER_RUN = 0
+    assert run_command("generate_predictions")[0] == 0
+    assert llm.requests == [] and set(Prediction.objects.values_list("source", flat=True)) == {"rules"}
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_llm_requests_in_flight_are_bounded_and_share_connections(stormy_places, llm, settings, concurrency):
+    from forecast import http
+
+    http._sessions.clear()  # count this test's connections from zero
+    settings.LLM_CONCURRENCY = concurrency
+    llm.script(*[Response(200, completion(json.dumps(HIGH_ANSWER)), delay=0.1)] * 12)
+    assert run_command("generate_predictions")[0] == 0
+    assert len(llm.requests) == 12 and Prediction.objects.filter(source="llm").count() == 12
+    assert llm.max_in_flight == concurrency
+    assert 1 <= llm.connections <= concurrency
+
+
+def test_an_emailed_prediction_is_kept_and_the_others_are_refreshed(stormy_location, open_meteo):
+    assert run_command("generate_predictions")[0] == 0
+    Prediction.objects.filter(prediction_type="MIGRAINE").update(notified_at=timezone.now())
+    open_meteo.weather = calm_weather
+    assert run_command("collect_weather_data")[0] == 0
+    status, output = run_command("generate_predictions")
+    assert status == 0, output
+    levels = dict(Prediction.objects.values_list("prediction_type", "risk_level"))
+    assert levels == {"MIGRAINE": "HIGH", "SINUSITIS": "LOW"}  # the e-mailed one as the user was told
+    assert "1 prediction(s) stored (LOW 1; 0 by the LLM), 1 already e-mailed kept" in output
+
+
+def test_queries_do_not_grow_with_the_locations(stormy_location, user, open_meteo, django_assert_num_queries):
+    from tests.app.test_weather_collection import add_places
+
+    # locations, profiles, forecast hours, and the upsert (savepoint, e-mailed check, insert, release)
+    with django_assert_num_queries(7):
+        assert run_command("generate_predictions")[0] == 0
+    add_places(user, 30)
+    assert run_command("collect_weather_data")[0] == 0
+    with django_assert_num_queries(7):
+        assert run_command("generate_predictions")[0] == 0
+    assert Prediction.objects.count() == 2 * 31
+
+
+def test_dry_run_predicts_but_stores_nothing(stormy_location):
+    status, output = run_command("generate_predictions", "--dry-run")
+    assert status == 0, output
+    assert "2 prediction(s) made (dry run, nothing stored) (HIGH 2; 0 by the LLM)" in output
+    assert not Prediction.objects.exists()

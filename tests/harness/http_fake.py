@@ -2,7 +2,9 @@
 
 Subclasses answer requests in the real API's wire format (`route`); tests can queue
 one-off answers (a 429, a 500, a malformed body, a slow answer) with `script`, and read
-what was asked in `requests`.
+what was asked in `requests`, how many TCP connections clients opened (`connections`: a
+client that reuses its connections opens few) and the most requests served at once
+(`max_in_flight`: what a client's concurrency bound allows).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    received: float = field(default_factory=time.monotonic)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, [default])[0]
@@ -75,11 +78,19 @@ class FakeHTTPServer:
     def __init__(self, port: int = 0):
         self.requests: list[Request] = []
         self.scripted: deque[Response] = deque()
+        self.connections = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):  # once per TCP connection; HTTP/1.1 keep-alive serves many requests on it
+                super().setup()
+                with owner._lock:
+                    owner.connections += 1
 
             def _handle(self):
                 owner._serve(self)
@@ -107,6 +118,8 @@ class FakeHTTPServer:
         with self._lock:
             self.requests.clear()
             self.scripted.clear()
+            self.connections = 0
+            self.max_in_flight = self.in_flight
 
     def script(self, *responses: Response) -> None:
         """Answer the next requests with these, in order, before `route` takes over again."""
@@ -127,6 +140,15 @@ class FakeHTTPServer:
             if self.record_requests:
                 self.requests.append(request)
             response = self.scripted.popleft() if self.scripted else None
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._answer(handler, request, response)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, request: Request, response: Response | None) -> None:
         if response is None:
             response = self.route(request)
         if response.delay:

@@ -1,5 +1,12 @@
 """Open-Meteo's forecast (/v1/forecast) and geocoding (/v1/search) APIs, in their real formats.
 
+Many locations in one request as the real forecast API takes them (https://open-meteo.com/en/docs:
+"Multiple coordinates can be comma separated ... the JSON output changes to a list of
+structures"): comma-separated latitude and longitude lists answer an array of objects in request
+order, a single location one object. `timeformat` is iso8601 (local times, below) or unixtime
+(seconds, always UTC). Errors are HTTP 400 with {"error": true, "reason": ...}. `delay` adds
+seconds to every answer, like the real API's network and compute time.
+
 Time zones as the real forecast API handles them (https://open-meteo.com/en/docs, "timezone"):
 timezone=auto resolves the coordinates to their zone; any other value names one (default GMT).
 The answer names the zone ("timezone", "timezone_abbreviation") and the times are local, all
@@ -56,9 +63,10 @@ def refused(reason: str) -> Response:
 class OpenMeteoFake(FakeHTTPServer):
     name = "open-meteo"
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         super().__init__()
         self.weather = calm_weather
+        self.delay = delay  # seconds added to every answer
         # name (lower case) -> list of geocoding results
         self.places = {
             "berlin": [
@@ -74,6 +82,7 @@ class OpenMeteoFake(FakeHTTPServer):
     def reset(self):
         super().reset()
         self.weather = calm_weather
+        self.delay = 0.0
 
     def route(self, request: Request) -> Response:
         if request.path == "/v1/forecast":
@@ -83,44 +92,62 @@ class OpenMeteoFake(FakeHTTPServer):
         return Response(404, {"error": True, "reason": "Not Found"})
 
     def forecast(self, request: Request) -> Response:
+        """One location: one object. Comma-separated lists: an array of objects in request order."""
         try:
-            latitude = float(request.param("latitude"))
-            longitude = float(request.param("longitude"))
-        except (TypeError, ValueError):
+            latitudes = [float(v) for v in (request.param("latitude") or "").split(",")]
+            longitudes = [float(v) for v in (request.param("longitude") or "").split(",")]
+        except ValueError:
             return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
-        if not (-90 <= latitude <= 90):
-            return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
+        if len(latitudes) != len(longitudes):
+            return refused("Parameter 'latitude' and 'longitude' must have the same number of elements")
+        for latitude, longitude in zip(latitudes, longitudes, strict=True):
+            if not -90 <= latitude <= 90:
+                return refused(f"Latitude must be in range of -90 to 90°. Given: {latitude}.")
+            if not -180 <= longitude <= 180:
+                return refused(f"Longitude must be in range of -180 to 180°. Given: {longitude}.")
         variables = [v for v in (request.param("hourly") or "").split(",") if v]
         unknown = [v for v in variables if v not in UNITS]
         if unknown:
             return refused(f"Cannot initialize WeatherVariable from invalid String value {unknown[0]} for key hourly")
+        timeformat = request.param("timeformat") or "iso8601"
+        if timeformat not in ("iso8601", "unixtime"):
+            return refused(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
         zone_name = request.param("timezone") or "GMT"
-        if zone_name == "auto":
-            zone_name = zone_at(latitude, longitude)
+        zones = [zone_at(lat, lon) if zone_name == "auto" else zone_name
+                 for lat, lon in zip(latitudes, longitudes, strict=True)]
         try:
-            zone = ZoneInfo(zone_name)
+            zones = [ZoneInfo(zone) for zone in zones]
         except (ZoneInfoNotFoundError, ValueError):
             return refused(f"Invalid timezone: {zone_name}")
         forecast_hours = int(request.param("forecast_hours") or 168)
         past_hours = int(request.param("past_hours") or 0)
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        offset = now.astimezone(zone).utcoffset()
         times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
+        answers = [self.location(lat, lon, zone, now, times, variables, timeformat)
+                   for lat, lon, zone in zip(latitudes, longitudes, zones, strict=True)]
+        return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)
+
+    def location(self, latitude, longitude, zone, now, times, variables, timeformat) -> dict:
+        offset = now.astimezone(zone).utcoffset()
         rows = [self.weather(t, latitude, longitude) for t in times]
-        hourly = {"time": [(t + offset).strftime("%Y-%m-%dT%H:%M") for t in times]}
+        if timeformat == "unixtime":
+            hourly = {"time": [int(t.timestamp()) for t in times]}
+        else:
+            hourly = {"time": [(t + offset).strftime("%Y-%m-%dT%H:%M") for t in times]}
         for variable in variables:
             hourly[variable] = [row[variable] for row in rows]
-        return Response(200, {
+        return {
             "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
             "utc_offset_seconds": int(offset.total_seconds()), "timezone": str(zone),
             "timezone_abbreviation": now.astimezone(zone).tzname(), "elevation": 38.0,
-            "hourly_units": {"time": "iso8601", **{v: UNITS[v] for v in variables}},
+            "hourly_units": {"time": timeformat, **{v: UNITS[v] for v in variables}},
             "hourly": hourly,
-        })
+        }
 
     def search(self, request: Request) -> Response:
         name = (request.param("name") or "").strip().lower()
         count = int(request.param("count") or 10)
         results = self.places.get(name, [])[:count]
         # Like the real API: no "results" key at all when nothing matches.
-        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4})
+        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4},
+                        delay=self.delay)

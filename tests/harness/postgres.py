@@ -9,7 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.processes import ReservedPort, as_unprivileged, stop, wait_for_port
+from tests.harness.processes import REPO, ReservedPort, as_unprivileged, stop, wait_for_port
+
+INIT_SCRIPT = REPO / "postgres/initdb.d/10-create-databases.sh"
 
 
 def _bindir() -> str:
@@ -74,6 +76,19 @@ class PostgresServer:
                       "PGUSER": self.SUPERUSER, "POSTGRES_DB": "postgres"}
         return subprocess.run(as_unprivileged(["bash", str(script)], self.os_user), env=script_env, check=True,
                               capture_output=True, text=True).stdout
+
+    def initialise_bundle(self, app_password: str, glitchtip_password: str, superuser_password: str = "") -> None:
+        """What the postgres image does on an empty volume: the superuser's password (POSTGRES_PASSWORD,
+        for connections over TCP), then the bundle's init script (databases and roles of the app and GlitchTip)."""
+        if superuser_password:
+            self.psql(f"ALTER ROLE {self.SUPERUSER} PASSWORD '{superuser_password}'")
+        self.run_init_script(INIT_SCRIPT, {"APP_DB_PASSWORD": app_password,
+                                           "GLITCHTIP_DB_PASSWORD": glitchtip_password})
+
+    def client_environment(self, password: str) -> dict[str, str]:
+        """libpq's variables for the superuser over TCP, with the server's client programs first on PATH."""
+        return {**os.environ, "PATH": f"{self.bindir}:{os.environ['PATH']}", "PGHOST": "127.0.0.1",
+                "PGPORT": str(self.port), "PGUSER": self.SUPERUSER, "PGPASSWORD": password}
 
     def url(self, user: str, password: str, database: str) -> str:
         return f"postgres://{user}:{password}@127.0.0.1:{self.port}/{database}"

@@ -16,12 +16,12 @@ from typing import Any
 from tests.harness.llm_fake import API_KEY, LLMFake
 from tests.harness.open_meteo_fake import OpenMeteoFake
 from tests.harness.postgres import PostgresServer
-from tests.harness.processes import REPO
 from tests.harness.redis import RedisServer
 from tests.harness.sentry_receiver import SentryReceiver
 from tests.harness.smtp import SMTPServer
 
 APP_DB_PASSWORD = secrets.token_urlsafe(18)
+GLITCHTIP_DB_PASSWORD = secrets.token_urlsafe(18)
 # The parts that keep per-test state (scripted answers, what arrived): reset before every test.
 FAKES = ("smtp", "open_meteo", "llm", "sentry")
 
@@ -73,8 +73,7 @@ class Services:
             print(f"harness: started {name} on 127.0.0.1:{server.port}", file=sys.stderr)
             if name == "postgres":
                 # The bundle's own init script creates the app's and GlitchTip's databases and roles.
-                server.run_init_script(REPO / "postgres/initdb.d/10-create-databases.sh", {
-                    "APP_DB_PASSWORD": APP_DB_PASSWORD, "GLITCHTIP_DB_PASSWORD": secrets.token_urlsafe(18)})
+                server.initialise_bundle(APP_DB_PASSWORD, GLITCHTIP_DB_PASSWORD)
                 # pytest-django creates (and drops) test_app, so the app role may create databases in tests only.
                 server.psql("ALTER ROLE app CREATEDB")
         return server
