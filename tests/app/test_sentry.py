@@ -7,7 +7,7 @@ import requests
 import sentry_sdk
 from django.urls import reverse
 
-from tests.app.helpers import run_command
+from tests.app.helpers import run_command, wsgi_get
 from tests.harness.app import manage
 from tests.harness.http_fake import Response
 from tests.harness.sentry_receiver import breadcrumbs, tags
@@ -106,12 +106,9 @@ def test_requests_are_transactions_named_by_url_pattern_and_probes_are_not_trace
 def test_liveness_and_static_files_never_reach_sentrys_wrapping_of_django(sentry_init, monkeypatch, transactional_db):
     """Sentry's WSGI wrapper asks the traces sampler about every request it wraps, traced or not:
     here it is asked about the readiness probe and the page, never about /healthz or a CSS file."""
-    import io
-
     from django.templatetags.static import static
 
     from config import sentry as sentry_setup
-    from config.wsgi import application
 
     asked = []
     real_sampler = sentry_setup.traces_sampler
@@ -123,17 +120,8 @@ def test_liveness_and_static_files_never_reach_sentrys_wrapping_of_django(sentry
     monkeypatch.setattr(sentry_setup, "traces_sampler", recording_sampler)
     sentry_init()
 
-    def get(path):
-        status = []
-        body = application({"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "localhost", "SERVER_PORT": "80",
-                            "HTTP_HOST": "localhost", "wsgi.input": io.BytesIO(), "wsgi.url_scheme": "http"},
-                           lambda line, headers, exc_info=None: status.append(line))
-        b"".join(body)
-        getattr(body, "close", lambda: None)()
-        return status[0]
-
     for path in ("/healthz", static("css/site.css"), "/static/css/site.css", "/readyz", "/accounts/login/"):
-        assert get(path).startswith("200"), path
+        assert wsgi_get(path)[0].startswith("200"), path
     assert asked == ["/readyz", "/accounts/login/"]
 
 
