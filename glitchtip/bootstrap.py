@@ -5,14 +5,16 @@ Usage: scripts/bootstrap-glitchtip [ENV] [--dry-run] [--url URL] [--release VERS
 Idempotent: it looks before it creates (GlitchTip's creates are not idempotent), and a second
 run changes nothing and says so. Steps: reach GlitchTip, make sure the admin exists and log in,
 get or create an API token, get or create the organization, team and project, read the DSN,
-heartbeat monitors for the jobs and an uptime monitor on the app, record the release, close
-open registration (staging/production), then write SENTRY_DSN (in-network host),
-SENTRY_PUBLIC_DSN, GLITCHTIP_API_TOKEN and HEARTBEAT_URLS atomically into
+heartbeat monitors for the jobs and an uptime monitor on the app (a changed schedule or address
+updates the monitor), the people who get alert e-mail (ALERT_EMAILS: each one a member of the
+team), the project alerts (glitchtip/alerts.py; a changed ALERT_* setting updates them), record
+the release, close open registration (staging/production), then write SENTRY_DSN (in-network
+host), SENTRY_PUBLIC_DSN, GLITCHTIP_API_TOKEN and HEARTBEAT_URLS atomically into
 env/ENV.secrets.env, keeping every other line. Passwords and tokens are never printed.
 
 Exit status per failing step: 2 configuration, 10 GlitchTip unreachable, 11 admin user could not
 be created, 12 login refused, 13 API token, 14 organization, 15 team, 16 project or DSN,
-17 monitors, 18 release, 19 registration, 20 secrets file.
+17 monitors, 18 release, 19 registration, 20 secrets file, 21 alert recipients, 22 alerts.
 """
 from __future__ import annotations
 
@@ -21,20 +23,37 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from apscheduler.triggers.cron import CronTrigger
 
-from glitchtip.client import GlitchTipClient, GlitchTipError, Project
+from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
+from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Project
 from scripts import envfiles, scheduled_jobs
 from scripts.steps import StepFailed, Steps
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
 # What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
+# and invite the people of ALERT_EMAILS (member:*).
 TOKEN_SCOPES = ["org:read", "org:write", "team:read", "team:write", "project:read", "project:write",
-                "project:admin", "project:releases", "event:read", "event:write"]
+                "project:admin", "project:releases", "event:read", "event:write", "member:read", "member:write"]
 UPTIME_NAME = "app /healthz"
+PAST = {"create": "created", "update": "updated", "invite": "invited", "add": "added", "replace": "replaced",
+        "turn": "turned"}
+# GlitchTip has no API to create a user: the same shell the admin's createsuperuser runs in.
+CREATE_USER = """\
+import os
+from django.contrib.auth import get_user_model
+users = get_user_model().objects
+email = os.environ["ALERT_USER_EMAIL"]
+if users.filter(email__iexact=email).exists():
+    print("exists")
+else:
+    users.create_user(email=email, password=None)  # no usable password: they choose one by "Forgot password"
+    print("created")
+"""
 
 
 def rewrite_origin(url: str, origin: str) -> str:
@@ -52,6 +71,16 @@ def heartbeat_interval(cron: str) -> int:
         times.append(trigger.get_next_fire_time(times[-1], times[-1] + timedelta(seconds=1)))
     gap = max(int((later - earlier).total_seconds()) for earlier, later in zip(times, times[1:], strict=False))
     return min(86400, gap + gap // 10)
+
+
+# What bootstrap decides about a monitor; the rest (expected body, timeout...) is left as found.
+MONITOR_FIELDS = ("monitor_type", "url", "interval", "expected_status", "project_id")
+
+
+def monitor_drift(monitor: Monitor, spec: Monitor) -> str:
+    """How `monitor` differs from `spec` ("interval 3960 -> 7200"); empty when it fits."""
+    return ", ".join(f"{field.replace('_id', '')} {getattr(monitor, field)} -> {getattr(spec, field)}"
+                     for field in MONITOR_FIELDS if getattr(monitor, field) != getattr(spec, field))
 
 
 def uptime_url(values: dict[str, str]) -> str:
@@ -75,11 +104,13 @@ class Bootstrap:
         self.blind = False
         self.updates: dict[str, str] = {}
         self.project: Project | None = None
-        self.steps = Steps("bootstrap-glitchtip", 11)
+        # What needs a person (an invitation to accept...), printed at the end; not changes.
+        self.notes: list[str] = []
+        self.steps = Steps("bootstrap-glitchtip", 13)
 
-    def change(self, what: str) -> str:
+    def change(self, what: str, verb: str = "create") -> str:
         self.changes.append(what)
-        return f"{'would create' if self.dry_run else 'created'} {what}"
+        return f"{'would ' + verb if self.dry_run else PAST[verb]} {what}"
 
     def require(self, name: str) -> str:
         value = self.values.get(name, "")
@@ -89,6 +120,10 @@ class Bootstrap:
 
     def run(self) -> None:
         email, password = self.require("GLITCHTIP_ADMIN_EMAIL"), self.require("GLITCHTIP_ADMIN_PASSWORD")
+        try:
+            alert_settings = AlertSettings.from_values(self.values)
+        except AlertSettingsError as exc:
+            raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
         with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
             if not self.client.healthy():
                 raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
@@ -109,6 +144,10 @@ class Bootstrap:
             out["result"] = self.read_dsn(org, project)
         with self.steps.step("monitors (a heartbeat per job, uptime of the app)") as out:
             out["result"] = self.ensure_monitors(org, project)
+        with self.steps.step(f"who gets alert e-mail ({', '.join(alert_settings.emails)})") as out:
+            out["result"] = self.ensure_alert_people(org, self.values["GLITCHTIP_TEAM"], project, alert_settings)
+        with self.steps.step("alerts (new issue, frequent issue, monitor down or back up)") as out:
+            out["result"] = self.ensure_alerts(org, project, alert_settings)
         with self.steps.step("release") as out:
             out["result"] = self.ensure_release(org, project)
         with self.steps.step("user registration") as out:
@@ -143,12 +182,17 @@ class Bootstrap:
                              f"glitchtip-web ./manage.py changepassword {email}") from None
         return self.change(f"admin user {email}") if created else "exists, logged in"
 
+    def manage(self, *args: str, **variables: str) -> subprocess.CompletedProcess:
+        """`./manage.py args` in the glitchtip-web container, `variables` passed in its environment
+        (values never appear on a command line)."""
+        command = [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T",
+                   *(option for name in variables for option in ("-e", name)), "glitchtip-web", "./manage.py", *args]
+        return subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
+
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
-        command = [str(envfiles.REPO / "scripts" / "compose"), self.env, "exec", "-T", "-e", "DJANGO_SUPERUSER_EMAIL",
-                   "-e", "DJANGO_SUPERUSER_PASSWORD", "glitchtip-web", "./manage.py", "createsuperuser", "--noinput"]
-        env = {**os.environ, "DJANGO_SUPERUSER_EMAIL": email, "DJANGO_SUPERUSER_PASSWORD": password}
-        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        result = self.manage("createsuperuser", "--noinput", DJANGO_SUPERUSER_EMAIL=email,
+                             DJANGO_SUPERUSER_PASSWORD=password)
         if result.returncode == 0:
             return True
         if "already" in (result.stderr + result.stdout):
@@ -159,24 +203,35 @@ class Bootstrap:
     def ensure_token(self) -> str:
         if self.blind:
             return self.change("an API token")
-        self.client.token = self.values.get("GLITCHTIP_API_TOKEN", "")
+        current = self.values.get("GLITCHTIP_API_TOKEN", "")
+        self.client.token = current
         try:
-            if self.client.token_works():
-                return "reused (from the secrets file)"
-            if self.dry_run:
-                self.client.token = ""  # read with the session instead
-                return self.change("an API token")
-            # The token endpoint takes a session, which ensure_admin opened.
+            works = self.client.token_works()
+            # From here on the session (ensure_admin opened it) reads and writes tokens, and a dry
+            # run reads everything else with it too.
             self.client.token = ""
+            old = next((t for t in self.client.tokens() if t.value == current), None) if works else None
+            missing = sorted(set(TOKEN_SCOPES) - set(old.scopes)) if old else []
+            if works and not missing:
+                self.client.token = current
+                return "reused (from the secrets file)"
+            if old:  # made by an older bootstrap: a new one with every scope replaces it
+                what, verb = f"API token {TOKEN_LABEL!r} (the old one lacks {', '.join(missing)})", "replace"
+            else:
+                what, verb = (f"API token {TOKEN_LABEL!r}" if not self.dry_run else "an API token"), "create"
+            if self.dry_run:
+                return self.change(what, verb)
             token = self.client.create_token(TOKEN_LABEL, TOKEN_SCOPES)
+            # Saved at once: the value is shown only now, and a later failing step must not lose it
+            # (the next run would create yet another token).
+            self.save({"GLITCHTIP_API_TOKEN": token.value})
+            if old:
+                self.client.delete_token(old.id)
         except GlitchTipError as exc:
             raise StepFailed(13, f"API token: {exc} {exc.detail}",
                              "check that the admin user can log in to GlitchTip's web UI") from None
         self.client.token = token.value
-        # Saved at once: the value is shown only now, and a later failing step must not lose it
-        # (the next run would create yet another token).
-        self.save({"GLITCHTIP_API_TOKEN": token.value})
-        return self.change(f"API token {TOKEN_LABEL!r}")
+        return self.change(what, verb)
 
     def ensure_organization(self, name: str):
         if self.blind:
@@ -232,43 +287,51 @@ class Bootstrap:
         if not keys:
             raise StepFailed(16, f"project {project.slug} has no client key",
                              "create one in GlitchTip (project settings, client keys)")
-        public = keys[0].public_dsn
+        # The oldest key (GlitchTip lists the newest first): a key added later never moves the DSN.
+        public = keys[-1].public_dsn
         internal = rewrite_origin(public, self.require("GLITCHTIP_INTERNAL_URL"))
         self.updates.update(SENTRY_PUBLIC_DSN=public, SENTRY_DSN=internal)
         return f"{urlsplit(public).hostname} for the host, {urlsplit(internal).hostname} inside the stack"
 
     def ensure_monitors(self, org: str | None, project: Project | None) -> str:
-        """A heartbeat monitor per job of app/config/jobs.toml, and the uptime monitor of the app."""
+        """A heartbeat monitor per job of app/config/jobs.toml, and the uptime monitor of the app; one
+        whose schedule, address or project no longer fits is updated (GlitchTip never changes them)."""
         schedules = scheduled_jobs.schedules(self.values)
         if org is None or project is None:
             return self.change(f"{len(schedules) + 1} monitors")
         internal = self.require("GLITCHTIP_INTERNAL_URL")
-        created = []
-        heartbeats = {}
+        # Each monitor as it should be (id 0: the spec, not a stored monitor).
+        wanted = {f"job {job}": Monitor(0, f"job {job}", "Heartbeat", "", self.interval(job, schedule), None,
+                                        project.id) for job, schedule in schedules.items()}
+        wanted[UPTIME_NAME] = Monitor(0, UPTIME_NAME, "GET", uptime_url(self.values), 60, None, project.id, 200)
+        created, updated = [], []
+        found: dict[str, Monitor | None] = {}
         try:
             existing = {m.name: m for m in self.client.monitors(org)}
-            for job, schedule in schedules.items():
-                name = f"job {job}"
+            for name, spec in wanted.items():
                 monitor = existing.get(name)
                 if monitor is None:
                     created.append(name)
-                    if self.dry_run:
-                        continue
-                    monitor = self.client.create_monitor(org, project.id, name, "Heartbeat",
-                                                         self.interval(job, schedule))
-                if monitor.heartbeat_endpoint:
-                    heartbeats[job] = rewrite_origin(monitor.heartbeat_endpoint, internal)
-            # In the jobs' order, so that an unchanged set of monitors gives the same value byte for byte.
-            self.updates["HEARTBEAT_URLS"] = json.dumps(heartbeats)
-            if UPTIME_NAME not in existing:
-                created.append(UPTIME_NAME)
-                if not self.dry_run:
-                    self.client.create_monitor(org, project.id, UPTIME_NAME, "GET", 60, url=uptime_url(self.values),
-                                               expected_status=200)
+                    if not self.dry_run:
+                        monitor = self.client.create_monitor(org, project.id, name, spec.monitor_type, spec.interval,
+                                                             url=spec.url, expected_status=spec.expected_status)
+                elif drift := monitor_drift(monitor, spec):
+                    updated.append(f"{name} ({drift})")
+                    if not self.dry_run:
+                        # The whole monitor, the rest as it was: a PUT replaces every field.
+                        monitor = self.client.update_monitor(org, replace(
+                            monitor, **{field: getattr(spec, field) for field in MONITOR_FIELDS}))
+                found[name] = monitor
         except GlitchTipError as exc:
             raise StepFailed(17, f"monitors: {exc}: {exc.detail}",
                              "check the monitors under Uptime Monitors in GlitchTip's web UI") from None
-        return self.change(", ".join(created)) if created else f"{len(schedules) + 1} exist"
+        # In the jobs' order, so that an unchanged set of monitors gives the same value byte for byte.
+        self.updates["HEARTBEAT_URLS"] = json.dumps({
+            job: rewrite_origin(monitor.heartbeat_endpoint, internal) for job in schedules
+            if (monitor := found.get(f"job {job}")) is not None and monitor.heartbeat_endpoint})
+        results = ([self.change(", ".join(created))] if created else []) + (
+            [self.change(", ".join(updated), "update")] if updated else [])
+        return "; ".join(results) or f"{len(wanted)} exist"
 
     def interval(self, job: str, schedule: str) -> int:
         try:
@@ -277,10 +340,99 @@ class Bootstrap:
             raise StepFailed(2, f"the schedule of {job}, {schedule!r}, is not a cron expression ({exc})",
                              f"fix SCHEDULE_{job.upper()} in env/{self.env}.env") from None
 
+    def ensure_alert_people(self, org: str | None, team: str, project: Project | None,
+                            settings: AlertSettings) -> str:
+        """Each ALERT_EMAILS address an accepted member of the team, which is whom GlitchTip mails;
+        the admin's own alert e-mail for the project on or off as the list says."""
+        if org is None or project is None:
+            return self.change(f"alert e-mail for {', '.join(settings.emails)}", "turn")
+        admin = self.values["GLITCHTIP_ADMIN_EMAIL"].strip().lower()
+        done: list[str] = []
+        try:
+            in_team = {m.email.lower(): m for m in self.client.team_members(org, team)}
+            in_org = {m.email.lower(): m for m in self.client.organization_members(org)}
+            for address in settings.emails:
+                member = in_team.get(address)
+                if member is None and address in in_org:
+                    member = in_org[address]
+                    done.append(self.change(f"{address} to team {team!r}", "add"))
+                    if not self.dry_run:
+                        self.client.add_member_to_team(org, member.id, team)
+                elif member is None:
+                    done.append(self.change(f"{address} to team {team!r}", "invite"))
+                    if not self.dry_run:
+                        member = self.invite(org, team, address)
+                if member is not None and member.pending:
+                    self.notes.append(f"{address} gets no alert e-mail until they accept GlitchTip's invitation "
+                                      "(sent to that address; README.md, \"Alerts\")")
+            # The admin created the team, so is in it: their own setting keeps them out when not listed.
+            subscribed = self.client.alert_subscriptions().get(project.id, -1) != 0
+            if subscribed != (admin in settings.emails):
+                verb = "on" if admin in settings.emails else "off"
+                done.append(self.change(f"alert e-mail of {admin} {verb}", "turn"))
+                if not self.dry_run:
+                    self.client.set_alert_subscription(project.id, -1 if admin in settings.emails else 0)
+        except GlitchTipError as exc:
+            raise StepFailed(21, f"alert recipients: {exc}: {exc.detail}",
+                             f"check the members of team {team!r} in GlitchTip's web UI") from None
+        others = sorted(email for email, member in in_team.items()
+                        if not member.pending and email not in settings.emails and email != admin)
+        if others:
+            self.notes.append(f"also in team {team!r}, so also mailed: {', '.join(others)} (each can turn the "
+                              "project's alerts off in their GlitchTip profile)")
+        return "; ".join(done) or f"{len(settings.emails)} team member(s)"
+
+    def invite(self, org: str, team: str, address: str):
+        """An invitation into the organization and the team. While registration is closed GlitchTip
+        invites only existing users, so the user is made first (without a usable password)."""
+        try:
+            return self.client.invite_member(org, address, team)
+        except GlitchTipError as exc:
+            if exc.status != 403 or "existing users" not in exc.detail:
+                raise
+        if self.args.no_create_admin:
+            raise StepFailed(21, f"{address} has no GlitchTip account and registration is closed",
+                             "run without --no-create-admin (it creates the account in the glitchtip-web "
+                             "container), or let the person sign up while registration is open")
+        result = self.manage("shell", "--no-imports", "-c", CREATE_USER, ALERT_USER_EMAIL=address)
+        if result.returncode != 0:
+            raise StepFailed(21, f"could not create a GlitchTip user for {address}: {result.stderr.strip()[-300:]}",
+                             f"check scripts/compose {self.env} logs glitchtip-web; the service must be running")
+        self.notes.append(f"{address} got a GlitchTip account without a password: they set one with "
+                          "\"Forgot password\" on GlitchTip's login page, then accept the invitation")
+        return self.client.invite_member(org, address, team)
+
+    def ensure_alerts(self, org: str | None, project: Project | None, settings: AlertSettings) -> str:
+        """The alerts of glitchtip/alerts.py, found by name: created when missing, replaced as a whole
+        when a setting changed (a PUT must carry every recipient)."""
+        wanted = wanted_alerts(settings)
+        if org is None or project is None:
+            return self.change(f"{len(wanted)} alerts")
+        done: list[str] = []
+        try:
+            existing: dict[str, Alert] = {}
+            for alert in sorted(self.client.alerts(org, project.slug), key=lambda a: a.id):
+                existing.setdefault(alert.name, alert)  # the oldest of a name, should there be twins
+            for spec in wanted:
+                found = existing.get(spec.name)
+                if found is None:
+                    done.append(self.change(f"alert {spec.name!r}"))
+                    if not self.dry_run:
+                        self.client.create_alert(org, project.slug, spec.body())
+                elif differences := spec.differences(found):
+                    done.append(self.change(f"alert {spec.name!r} ({', '.join(differences)})", "update"))
+                    if not self.dry_run:
+                        self.client.update_alert(org, project.slug, found.id, spec.body())
+        except GlitchTipError as exc:
+            raise StepFailed(22, f"alerts: {exc}: {exc.detail}",
+                             "check the project's alerts in GlitchTip's web UI (project settings, alerts)") from None
+        return "; ".join(done) or f"{len(wanted)} exist"
+
     def ensure_release(self, org: str | None, project: Project | None) -> str:
-        version = self.args.release or os.environ.get("SENTRY_RELEASE", "")
+        # The release scripts/up built (env/ENV.release.env), unless given.
+        version = self.args.release or os.environ.get("SENTRY_RELEASE") or self.values.get("SENTRY_RELEASE", "")
         if not version:
-            return "skipped (no --release or SENTRY_RELEASE given)"
+            return "skipped (no --release, SENTRY_RELEASE or env/ENV.release.env)"
         if org is None or project is None:
             return self.change(f"release {version}")
         try:
@@ -334,9 +486,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("env", nargs="?")
     parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     parser.add_argument("--url", help="GlitchTip's address (default: GLITCHTIP_PUBLIC_URL)")
-    parser.add_argument("--release", help="release to record (default: $SENTRY_RELEASE)")
+    parser.add_argument("--release", help="release to record (default: $SENTRY_RELEASE, else the one scripts/up "
+                                          "built, from env/ENV.release.env)")
     parser.add_argument("--no-create-admin", action="store_true",
-                        help="do not run createsuperuser in the glitchtip-web container")
+                        help="do not run manage.py in the glitchtip-web container (to create the admin, or an "
+                             "account for an ALERT_EMAILS address while registration is closed)")
     args = parser.parse_args(argv[1:])
     steps = Steps("bootstrap-glitchtip", 1)
     try:
@@ -354,6 +508,8 @@ def main(argv: list[str]) -> int:
         return 2
     except StepFailed as error:
         return steps.fail(error)
+    for note in bootstrap.notes:
+        print(f"Note: {note}")
     if not bootstrap.changes:
         print("Nothing changed: GlitchTip is already provisioned and the secrets file is up to date.")
     elif args.dry_run:

@@ -7,7 +7,12 @@ a live one. Quirks it deals with:
 - paginated lists send a `Link` header that is the Python repr of a set, with absolute URLs
   built from GlitchTip's public domain, so only the cursor is taken from it;
 - allauth's headless login needs the csrftoken cookie echoed in X-CSRFToken, and rotates it;
-- API tokens can only be created with a session, never with another token.
+- API tokens can only be created with a session, never with another token;
+- alerts and monitors have no PATCH: a PUT of an alert replaces its recipients (those left out
+  are deleted) and a PUT of a monitor replaces the whole monitor (a left-out `project` detaches
+  it from its project), so updates always send every field;
+- an alert's e-mail recipient takes no address: GlitchTip mails the accepted members of the
+  project's teams, so people are invited to the team (members), not named in the alert.
 """
 from __future__ import annotations
 
@@ -76,11 +81,65 @@ class Monitor:
     url: str
     interval: int
     heartbeat_endpoint: str | None
+    project_id: str | None = None
+    expected_status: int | None = None
+    expected_body: str = ""
+    timeout: int | None = None
 
     @classmethod
     def from_api(cls, m: dict) -> Monitor:
+        project = m.get("projectID")
         return cls(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
-                   m.get("heartbeatEndpoint"))
+                   m.get("heartbeatEndpoint"), str(project) if project is not None else None,
+                   m.get("expectedStatus"), m.get("expectedBody") or "", m.get("timeout"))
+
+    def body(self) -> dict:
+        """The whole monitor as MonitorIn takes it (a PUT replaces every field)."""
+        return {"monitorType": self.monitor_type, "name": self.name, "url": self.url, "interval": self.interval,
+                "expectedBody": self.expected_body, "expectedStatus": self.expected_status,
+                "timeout": self.timeout, "project": self.project_id}
+
+
+@dataclass(frozen=True, order=True)
+class Recipient:
+    """Where an alert goes: `email` (the project's team members; url empty), or a chat webhook
+    (`webhook` Slack-compatible, `discord`, `googlechat`) at `url`."""
+    recipient_type: str
+    url: str = ""
+
+    def body(self) -> dict:
+        return {"recipientType": self.recipient_type, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    name: str
+    timespan_minutes: int | None
+    quantity: int | None
+    uptime: bool
+    recipients: frozenset[Recipient]
+
+    @classmethod
+    def from_api(cls, a: dict) -> Alert:
+        return cls(int(a["id"]), a.get("name") or "", a.get("timespanMinutes"), a.get("quantity"),
+                   bool(a.get("uptime")), frozenset(Recipient(r["recipientType"], r.get("url") or "")
+                                                    for r in a.get("alertRecipients", [])))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of an organization (or of a team); `pending` until the invited person accepts."""
+    id: str
+    email: str
+    pending: bool
+    user_id: str | None
+
+    @classmethod
+    def from_api(cls, m: dict) -> Member:
+        user = m.get("user") or {}
+        return cls(str(m["id"]), (m.get("email") or user.get("email") or ""), bool(m.get("pending")),
+                   str(user["id"]) if user.get("id") is not None else None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +246,14 @@ class GlitchTipClient:
                             expected=(200, 201)).json()
         return Token(int(data["id"]), data["label"], tuple(data["scopes"]), data["token"])
 
+    def tokens(self) -> list[Token]:
+        """The logged-in user's API tokens, with their values (session only, like create_token)."""
+        return [Token(int(t["id"]), t["label"], tuple(t["scopes"]), t["token"])
+                for t in self.request("GET", "/api/0/api-tokens/", params={"limit": 100}, auth=False).json()]
+
+    def delete_token(self, token_id: int) -> None:
+        self.request("DELETE", f"/api/0/api-tokens/{token_id}/", auth=False, expected=(204,))
+
     # ---- organizations, teams, projects ---------------------------------
     def organizations(self) -> list[Organization]:
         return [Organization.from_api(o) for o in self.get_all("/api/0/organizations/")]
@@ -224,6 +291,48 @@ class GlitchTipClient:
                 "expectedBody": "", "expectedStatus": expected_status, "timeout": None, "project": project_id}
         m = self.request("POST", f"/api/0/organizations/{org}/monitors/", json=body, expected=(201,)).json()
         return Monitor.from_api(m)
+
+    def update_monitor(self, org: str, monitor: Monitor) -> Monitor:
+        """PUT the whole monitor: fields left out fall back to defaults, `project` to none."""
+        m = self.request("PUT", f"/api/0/organizations/{org}/monitors/{monitor.id}/", json=monitor.body()).json()
+        return Monitor.from_api(m)
+
+    # ---- alerts and the people they reach --------------------------------
+    def alerts(self, org: str, project: str) -> list[Alert]:
+        return [Alert.from_api(a) for a in self.get_all(f"/api/0/projects/{org}/{project}/alerts/")]
+
+    def create_alert(self, org: str, project: str, body: dict) -> Alert:
+        a = self.request("POST", f"/api/0/projects/{org}/{project}/alerts/", json=body, expected=(201,)).json()
+        return Alert.from_api(a)
+
+    def update_alert(self, org: str, project: str, alert_id: int, body: dict) -> Alert:
+        """PUT replaces the recipients: send them all, or those left out are deleted."""
+        a = self.request("PUT", f"/api/0/projects/{org}/{project}/alerts/{alert_id}/", json=body).json()
+        return Alert.from_api(a)
+
+    def organization_members(self, org: str) -> list[Member]:
+        return [Member.from_api(m) for m in self.get_all(f"/api/0/organizations/{org}/members/")]
+
+    def team_members(self, org: str, team: str) -> list[Member]:
+        return [Member.from_api(m) for m in self.get_all(f"/api/0/teams/{org}/{team}/members/")]
+
+    def invite_member(self, org: str, email: str, team: str) -> Member:
+        """Invite `email` into the organization and the team; GlitchTip mails the invitation.
+        While registration is closed only existing users may be invited (403)."""
+        m = self.request("POST", f"/api/0/organizations/{org}/members/", expected=(201,),
+                         json={"email": email, "orgRole": "member", "teamRoles": [{"teamSlug": team}]}).json()
+        return Member.from_api(m)
+
+    def add_member_to_team(self, org: str, member_id: str, team: str) -> None:
+        self.request("POST", f"/api/0/organizations/{org}/members/{member_id}/teams/{team}/", expected=(201,))
+
+    def alert_subscriptions(self) -> dict[str, int]:
+        """The token user's per-project alert e-mail setting: project id -> 1 on, 0 off (absent: default, on)."""
+        return {str(k): int(v) for k, v in self.request("GET", "/api/0/users/me/notifications/alerts/").json().items()}
+
+    def set_alert_subscription(self, project_id: str, status: int) -> None:
+        """1 always, 0 never, -1 back to the user's default for this project."""
+        self.request("PUT", "/api/0/users/me/notifications/alerts/", json={project_id: status}, expected=(204,))
 
     def releases(self, org: str, project: str) -> list[str]:
         return [r["version"] for r in self.get_all(f"/api/0/projects/{org}/{project}/releases/")]

@@ -1,6 +1,7 @@
 """Prove that events reach GlitchTip: send each kind, then find each one through GlitchTip's API.
 
 Usage: scripts/smoke-test [ENV] [--timeout 60] [--url URL] [--release VERSION] [--app-command CMD | --skip-app]
+                         [--alerts [--alert-timeout 150]] [--unless-verified]
 
 With one run id it sends an exception, a message, an ERROR log record and a transaction with
 spans, each carrying breadcrumbs, tags, a custom context and a user: once straight through
@@ -10,14 +11,25 @@ GlitchTip until every event is visible (errors and messages by event id, transac
 run-id name among the newest transaction groups), checks environment and release, that scrubbed
 values did not arrive, and prints a table. Exit 0 only when everything arrived in time.
 
+Its events are grouped into one issue per kind whatever the run (a fixed fingerprint), so that
+repeated runs do not make new issues, each of which would mail the "new issue" alert.
+
+--alerts then proves that an alert reaches a person: it sends an error that makes a new issue and
+waits for GlitchTip's alert e-mail about it in mailpit (development; GlitchTip's worker looks for
+new issues every 60 s, so allow about 70 s). Without mailpit it says what to look for in whose inbox.
+--unless-verified (scripts/up) skips the run when the stack is exactly as the last passing run
+left it: the same containers and the same settings (env/ENV.verified records that state).
+
 Before sending anything it checks that both DSNs carry a key of the project: a wrong key would
 make GlitchTip block the project for 30 seconds, failing this run and any other sender.
 Exit status: 0 all arrived, 1 something missing or wrong, 2 configuration, 10 GlitchTip
-unreachable, 16 DSN does not match the project, 21 the app could not send.
+unreachable, 16 DSN does not match the project, 21 the app could not send, 23 no alert e-mail.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -26,16 +38,21 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import requests
 import sentry_sdk
 
+from glitchtip.alerts import AlertSettings, AlertSettingsError
 from glitchtip.client import GlitchTipClient, GlitchTipError, hex_key
-from scripts import envfiles
+from scripts import converge, docker_compose, envfiles
 from scripts.steps import StepFailed, Steps
 
 POLL_SECONDS = 1.0
+MAIL_POLL_SECONDS = 2.0
 
 
 @dataclass
@@ -58,12 +75,22 @@ def canaries(run_id: str) -> list[str]:
     return [f"pw-canary-{run_id}", f"key-canary-{run_id}"]
 
 
-def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> dict[str, str]:
-    """One event of each kind straight through sentry-sdk, as any Sentry-compatible client would."""
+@contextlib.contextmanager
+def sdk(dsn: str, environment: str, release: str) -> Iterator[None]:
+    """sentry-sdk set up for the block; everything sent is delivered (or given up) when it ends."""
     sentry_sdk.init(dsn=dsn, environment=environment, release=release, traces_sample_rate=1.0,
                     auto_session_tracking=False, default_integrations=True)
+    try:
+        yield
+    finally:
+        sentry_sdk.flush(timeout=10)
+        sentry_sdk.get_client().close()
+
+
+def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> dict[str, str]:
+    """One event of each kind straight through sentry-sdk, as any Sentry-compatible client would."""
     ids = {}
-    with sentry_sdk.new_scope() as scope:
+    with sdk(dsn, environment, release), sentry_sdk.new_scope() as scope:
         scope.set_tag("run_id", run_id)
         scope.set_tag("source", "smoke-test")
         scope.set_user({"id": "smoke-test", "username": "smoke-test"})
@@ -71,11 +98,15 @@ def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> d
         scope.set_extra("password", f"pw-canary-{run_id}")
         scope.set_extra("api_key", f"key-canary-{run_id}")
         sentry_sdk.add_breadcrumb(category="smoke", message=f"smoke-test {run_id} started", level="info")
+        # One issue per kind, whatever the run id in the title: a smoke test is no news to the alerts.
+        scope.fingerprint = ["smoke-test", "error"]
         try:
             raise RuntimeError(f"smoke-test exception {run_id}")
         except RuntimeError:
             ids["error"] = sentry_sdk.capture_exception() or ""
+        scope.fingerprint = ["smoke-test", "message"]
         ids["message"] = sentry_sdk.capture_message(f"smoke-test message {run_id}", level="warning") or ""
+        scope.fingerprint = ["smoke-test", "log"]
         logger = logging.getLogger("smoke-test")
         logger.addHandler(logging.NullHandler())  # to GlitchTip only, not to this terminal
         logger.propagate = False
@@ -86,9 +117,50 @@ def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> d
             with transaction.start_child(op=step, name=f"smoke-test {step}"):
                 time.sleep(0.01)
         ids["transaction"] = transaction.finish() or ""
-    sentry_sdk.flush(timeout=10)
-    sentry_sdk.get_client().close()
     return ids
+
+
+def send_alert_probe(dsn: str, environment: str, release: str, run_id: str, alert_id: str) -> str:
+    """An error that makes a new issue (its own fingerprint), which the "new issue" alert mails; its
+    title carries `alert_id`, which no other event has (the run's other issues may be new too)."""
+    with sdk(dsn, environment, release), sentry_sdk.new_scope() as scope:
+        scope.set_tag("run_id", run_id)
+        scope.set_tag("source", "smoke-test")
+        scope.fingerprint = ["smoke-test-alert", alert_id]
+        try:
+            raise RuntimeError(f"smoke-test alert {alert_id}")
+        except RuntimeError:
+            return sentry_sdk.capture_exception() or ""
+
+
+def mailpit_url(values: dict[str, str]) -> str | None:
+    """mailpit's web address on this machine, when the environment runs it (profile "dev")."""
+    if "dev" not in values.get("COMPOSE_PROFILES", "").split(","):
+        return None
+    return f"http://localhost:{values.get('MAILPIT_UI_PORT') or 8025}"
+
+
+def find_mail(mailpit: str, text: str) -> dict | None:
+    """The newest message in mailpit that mentions `text` (subject or body)."""
+    response = requests.get(f"{mailpit}/api/v1/search", params={"query": text}, timeout=10)
+    response.raise_for_status()
+    messages = response.json().get("messages", [])
+    return messages[0] if messages else None
+
+
+def stack_state(env: str, values: dict[str, str]) -> str | None:
+    """What the smoke test verified: the running containers (a recreated one has a new id) and the
+    merged settings. None when Compose cannot tell (then the test always runs)."""
+    result = subprocess.run(docker_compose.command(env, "ps", "--format", "json"), capture_output=True, text=True)
+    if result.returncode != 0 or not result.stdout.strip():
+        return None
+    running = sorted(f"{c.service}={c.id}" for c in converge.containers_of(result.stdout).values()
+                     if c.state == "running")
+    return hashlib.sha256(json.dumps([running, sorted(values.items())]).encode()).hexdigest()
+
+
+def verified_file(env: str):
+    return envfiles.REPO / "env" / f"{env}.verified"
 
 
 def send_through_app(command: list[str], run_id: str) -> dict:
@@ -115,6 +187,8 @@ class SmokeTest:
         self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"], values.get("GLITCHTIP_API_TOKEN", ""))
         self.run_id = uuid.uuid4().hex[:12]
         self.steps = Steps("smoke-test", 4)
+        self.alert_steps = Steps("smoke-test --alerts", 1)
+        self.release = ""
         self.expected: list[Expected] = []
 
     def require(self, name: str) -> str:
@@ -137,7 +211,9 @@ class SmokeTest:
             self.org, self.project = self.find_project()
             self.check_dsns(public_dsn, internal_dsn)
             out["result"] = f"{self.org}/{self.project.slug}, keys match"
-        release = self.args.release or os.environ.get("SENTRY_RELEASE") or f"smoke-test@{self.run_id}"
+        release = (self.args.release or os.environ.get("SENTRY_RELEASE") or self.values.get("SENTRY_RELEASE")
+                   or f"smoke-test@{self.run_id}")
+        self.release = release
         with self.steps.step(f"send through sentry-sdk (run {self.run_id})") as out:
             ids = send_through_sdk(public_dsn, environment, release, self.run_id)
             self.expected += [Expected(kind, "sdk", event_id, release, f"smoke-test {self.run_id}")
@@ -162,6 +238,33 @@ class SmokeTest:
             out["result"] = f"{arrived} of {len(self.expected)} arrived intact"
         self.print_table()
         return all(e.status == "ok" for e in self.expected)
+
+    def check_alert(self) -> None:
+        """Send an error that opens a new issue and wait for GlitchTip's alert e-mail about it."""
+        try:
+            settings = AlertSettings.from_values(self.values)
+        except AlertSettingsError as exc:
+            raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
+        mailpit = mailpit_url(self.values)
+        environment = self.values.get("SENTRY_ENVIRONMENT", self.env)
+        alert_id = uuid.uuid4().hex[:12]
+        with self.alert_steps.step(f"alert e-mail for a new issue (smoke-test alert {alert_id})") as out:
+            send_alert_probe(self.require("SENTRY_PUBLIC_DSN"), environment, self.release, self.run_id, alert_id)
+            if mailpit is None:
+                out["result"] = (f"sent; no mailpit in {self.env}: look for \"smoke-test alert {alert_id}\" in "
+                                 f"the inbox of {', '.join(settings.emails)} within a few minutes")
+                return
+            started = time.monotonic()
+            while (found := find_mail(mailpit, alert_id)) is None:
+                if time.monotonic() - started > self.args.alert_timeout:
+                    raise StepFailed(23, f"no alert e-mail mentioning {alert_id} reached mailpit ({mailpit}) "
+                                         f"within {self.args.alert_timeout:.0f} s",
+                                     f"check the alerts (scripts/bootstrap-glitchtip {self.env}), that "
+                                     f"{', '.join(settings.emails)} accepted GlitchTip's invitation, and "
+                                     f"scripts/compose {self.env} logs glitchtip-worker")
+                time.sleep(MAIL_POLL_SECONDS)
+            to = ", ".join(address["Address"] for address in found.get("To", []))
+            out["result"] = (f"arrived after {time.monotonic() - started:.0f} s: \"{found.get('Subject')}\" to {to}")
 
     def find_project(self):
         try:
@@ -243,14 +346,30 @@ def main(argv: list[str]) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--app-command", help="command that runs the app's sentry_check (default: in the app container)")
     group.add_argument("--skip-app", action="store_true", help="only send through sentry-sdk")
+    parser.add_argument("--alerts", action="store_true",
+                        help="also send a new error and wait for GlitchTip's alert e-mail in mailpit")
+    parser.add_argument("--alert-timeout", type=float, default=150.0,
+                        help="seconds to wait for the alert e-mail (default 150)")
+    parser.add_argument("--unless-verified", action="store_true",
+                        help="skip when nothing changed since the last passing run (scripts/up)")
     args = parser.parse_args(argv[1:])
     steps = Steps("smoke-test", 1)
     try:
         env = envfiles.environment(args.env)
-        smoke = SmokeTest(env, envfiles.read_environment(env), args)
+        values = envfiles.read_environment(env)
+        state = stack_state(env, values) if args.unless_verified else None
+        recorded = verified_file(env).read_text().split() if verified_file(env).exists() else []
+        if state and recorded[:1] == [state]:
+            print(f"smoke-test {env}: skipped, nothing changed since it passed at {recorded[-1]} "
+                  f"(scripts/smoke-test {env} runs it again)")
+            return 0
+        smoke = SmokeTest(env, values, args)
         steps = smoke.steps
         print(f"smoke-test {env}: run id {smoke.run_id}")
         ok = smoke.run()
+        if ok and args.alerts:
+            steps = smoke.alert_steps
+            smoke.check_alert()
     except envfiles.EnvError as exc:
         print(f"smoke-test: {exc}", file=sys.stderr)
         return 2
@@ -263,6 +382,8 @@ def main(argv: list[str]) -> int:
         print("smoke-test: FAILED: not every event arrived intact within the timeout (see the table)", file=sys.stderr)
         return 1
     print("smoke-test: every event arrived")
+    if state:
+        envfiles.write_atomically(verified_file(env), f"{state} {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n", 0o644)
     return 0
 
 

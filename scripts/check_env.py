@@ -9,17 +9,25 @@ with the layer it comes from, secrets masked.
 Staging and production must not run with DEBUG on, placeholder or short secrets, sample rates
 of 1.0, open GlitchTip registration, database or cache ports published on the host, or a DSN
 pointing at a host the app's containers cannot reach. Development only gets the checks that
-would break it. Exit status: 0 safe, 1 refused, 2 the check itself could not run.
+would break it. In every environment the app's own settings module is loaded with exactly the
+environment Compose gives the app container, so a value the app refuses (DJANGO_DEBUG=maybe, a
+sample rate of 1.5) is named here rather than when the container fails; and the ALERT_* settings
+are checked the way the bootstrap reads them. Exit status: 0 safe, 1 refused, 2 the check itself
+could not run.
 Secret values are never printed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from glitchtip.alerts import AlertSettings, AlertSettingsError
 from scripts import docker_compose, envfiles
 
 SECRETS = {  # name -> minimum length
@@ -34,6 +42,15 @@ KNOWN_WEAK = {"change_me", "changeme", "change_me_to_something_random", "postgre
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 STATE_SERVICES = {"postgres", "redis"}
 STRICT = {"staging", "production"}
+# Loads the app's settings, which validate every variable as they load (app/config/settings.py).
+SETTINGS_CHECK = """
+import sys
+try:
+    import config.settings  # noqa: F401
+except Exception as exc:  # ImproperlyConfigured, or anything else that would stop the app starting
+    print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    sys.exit(1)
+"""
 
 
 @dataclass
@@ -88,6 +105,10 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
             problems.append(Problem("DJANGO_ALLOWED_HOSTS", "contains *, so any Host header is accepted",
                                     f"list your public host names in {settings}"))
     problems += check_urls(env, values)
+    try:
+        AlertSettings.from_values(values)
+    except AlertSettingsError as exc:
+        problems.append(Problem(exc.variable, exc.problem, f"{exc.fix} (in {settings})"))
     return problems
 
 
@@ -151,6 +172,30 @@ def check_compose(env: str, config: dict, values: dict[str, str]) -> list[Proble
     return problems
 
 
+def check_app_settings(env: str, config: dict, layers: list[tuple[envfiles.Layer, dict[str, str]]]) -> list[Problem]:
+    """The app's settings loaded with the app container's environment as Compose resolves it."""
+    service = config.get("services", {}).get("app", {})
+    environment = {name: "" if value is None else str(value) for name, value in
+                   (service.get("environment") or {}).items()}
+    result = subprocess.run(
+        [sys.executable, "-c", SETTINGS_CHECK], cwd=envfiles.REPO / "app", capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(envfiles.REPO / "app"),
+             "DJANGO_SETTINGS_MODULE": "config.settings", **environment})
+    if result.returncode == 0:
+        return []
+    message = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+    if message.startswith("ModuleNotFoundError"):
+        return [Problem("(the app's settings)", f"could not be loaded here: {message}",
+                        f"run scripts/up {env} or scripts/check-env through the scripts' .venv "
+                        "(pip install -r scripts/requirements.txt)")]
+    named = [name for name in dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", message))
+             if name in environment]
+    where = {name: layer.relative() for layer, values in layers for name in values}
+    fix = "; ".join(f"correct {name} in {where.get(name, 'the env files')}" for name in named)
+    return [Problem(", ".join(named) or "(the app's settings)", f"is refused by the app: {message}",
+                    fix or f"see scripts/check-env {env} --show")]
+
+
 def show(env: str) -> None:
     """The merged configuration, one variable a line with the layer it comes from; secrets masked."""
     layers = envfiles.read_layers(env)
@@ -183,7 +228,9 @@ def main(argv: list[str]) -> int:
             return 1
         problems = check_values(env, values)
         if not problems:  # interpolation needs complete values
-            problems += check_compose(env, docker_compose.resolved_config(env), values)
+            config = docker_compose.resolved_config(env)
+            problems += check_compose(env, config, values)
+            problems += check_app_settings(env, config, envfiles.read_layers(env))
     except envfiles.EnvError as exc:
         print(f"check-env: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 An existing file is never overwritten: keys it lacks are appended, nothing else changes.
 Usage: scripts/secrets [ENV]   (ENV: development, staging or production; default $APP_ENV)
 """
+import argparse
 import secrets
 import sys
 
@@ -40,8 +41,11 @@ def generated(env: str) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="secrets", description=__doc__.split("\n")[0])
+    parser.add_argument("env", nargs="?", help="development, staging or production (default $APP_ENV)")
+    args = parser.parse_args(argv[1:])
     try:
-        env = envfiles.environment(argv[1] if len(argv) > 1 else None)
+        env = envfiles.environment(args.env)
     except envfiles.EnvError as exc:
         print(f"secrets: {exc}", file=sys.stderr)
         return 2

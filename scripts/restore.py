@@ -35,7 +35,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts import backup, backup_data, backup_folder, backup_runner, docker_compose, envfiles
+from scripts import backup, backup_data, backup_folder, backup_runner, docker_compose, envfiles, release
 from scripts.backup_runner import CommandFailed, ComposeRunner, Runner, last_lines, run
 from scripts.steps import StepFailed, Steps
 
@@ -182,6 +182,11 @@ class Restore:
         if not self.compose:
             return "skipped (--direct: no services)"
         applied = []
+        if not envfiles.release_file(self.env).exists():
+            # A new machine: the app's migrations run in the image of this checkout, which the
+            # last step's scripts/up builds and records in GlitchTip anyway.
+            values = release.write(self.env, release.commit_name())
+            applied.append(f"release layer written ({values['SENTRY_RELEASE']})")
         for service in MIGRATIONS:
             try:
                 result = self.compose_run("run", "--rm", service, what=service)

@@ -7,10 +7,12 @@ names the variable (environs collects them all and `seal()` reports them togethe
 """
 import json
 import logging
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+import dj_email_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError, EnvValidationError
@@ -180,7 +182,8 @@ PASSWORD_RESET_TIMEOUT = 2 * 3600
 # client address: guessing one password from many addresses and many accounts from one address
 # are both stopped. Also a correct password is refused until the lock-out has passed.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100))
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, validate=Range(min=1, max=1440)))
+# A timedelta once every variable is known valid (below, after seal()).
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, validate=Range(min=1, max=1440))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # The address ForwardedForMiddleware took from nginx (django-ipware's guessing is not needed).
@@ -243,8 +246,17 @@ STORAGES = {
 # ------------------------------------------------------------------------------
 # E-mail
 # ------------------------------------------------------------------------------
-# https://github.com/migonzalvar/dj-email-url (smtp://user:pass@host:25, consolemail://)
-vars().update(env.dj_email_url("EMAIL_URL", "consolemail://") or {})
+# https://github.com/migonzalvar/dj-email-url: smtp://host:25 (plain), submission://user:pass@host:587
+# (STARTTLS), console:// (printed, the default). GlitchTip reads the same EMAIL_URL with django-environ,
+# whose spellings smtp+tls:// (STARTTLS) and smtp+ssl:// (TLS from the start) the bundle documents: they
+# are read here as dj-email-url's equivalents. Any other scheme it does not know would silently leave
+# Django's SMTP on localhost:25 without TLS, so it stops start-up (below).
+EMAIL_URL = env.str("EMAIL_URL", "console://")
+EMAIL_URL_SETTINGS = dj_email_url.parse(
+    re.sub(r"^smtp\+tls://", "submission://", EMAIL_URL) if not EMAIL_URL.startswith("smtp+ssl://")
+    else re.sub(r"^smtp\+ssl://", "smtp://", EMAIL_URL) + ("&" if "?" in EMAIL_URL else "?") + "ssl=True"
+)
+vars().update(EMAIL_URL_SETTINGS)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, validate=Range(min=1))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Migraine Forecast <forecast@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -344,6 +356,14 @@ try:
     env.seal()
 except EnvValidationError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+
+if "EMAIL_BACKEND" not in EMAIL_URL_SETTINGS:
+    raise ImproperlyConfigured(
+        "EMAIL_URL has a scheme the e-mail URL parser does not know; use smtp://, smtp+tls:// (STARTTLS), "
+        "smtp+ssl:// or console://."
+    )
 
 if not SECRET_KEY:
     if not DEBUG:

@@ -1,6 +1,7 @@
 """The HTTP client policy shared by the Open-Meteo and LLM clients: pooled connections, timeouts
 and retries with backoff."""
 import threading
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -56,10 +57,19 @@ def _build_session(retries: int, backoff: float, methods, pool_size: int) -> req
 
 
 def describe_failure(exc: requests.RequestException) -> str:
-    """A short reason for a failed request; urllib3 wraps timeouts in its retry error, so look inside."""
+    """A short reason for a failed request; urllib3 wraps timeouts in its retry error, so look inside.
+
+    Most specific first: urllib3's NameResolutionError is a NewConnectionError, which in turn is a
+    ConnectTimeoutError, so a name that does not resolve would otherwise read "timed out".
+    """
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        host = urlsplit(exc.request.url).hostname if exc.request is not None and exc.request.url else None
+        return f"DNS lookup failed: the name {host or 'of the host'} does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "could not connect"
     if isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError):
         return "timed out"
-    if isinstance(reason, urllib3.exceptions.NewConnectionError) or "Connection refused" in str(exc):
+    if "Connection refused" in str(exc):
         return "connection refused"
     return exc.__class__.__name__

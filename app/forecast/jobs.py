@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from forecast.models import Location
 from forecast.open_meteo import WeatherAPIError
-from forecast.reporting import ReportedError, report_weather_failure
+from forecast.reporting import ReportedError, report_weather_failure, tag_location
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def report_failure(exc: Exception, locations=()) -> None:
         return
     with sentry_sdk.new_scope() as scope:
         if len(locations) == 1:
-            scope.set_tag("location", str(locations[0].pk))
+            tag_location(scope, locations[0])
         sentry_sdk.capture_exception(exc)
 
 
@@ -94,7 +94,7 @@ class JobCommand(BaseCommand):
             location = self.location_of(item)
             with sentry_sdk.new_scope() as scope:
                 if location is not None:
-                    scope.set_tag("location", str(location.pk))
+                    tag_location(scope, location)
                 try:
                     with transaction.atomic():
                         summary = self.process(item, options)
@@ -113,7 +113,11 @@ class JobCommand(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.monotonic()
-        with sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
+        # The guide's name for "which scheduled task", on every event of the run and its transaction:
+        # a scope of its own, which the batched jobs' worker threads record into too (forecast/workers.py).
+        with sentry_sdk.isolation_scope() as scope, \
+                sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
+            scope.set_tag("cron_job", self.job_name)
             job.set_tag("job", self.job_name)
             items = list(self.items(options))
             self.stdout.write(f"{self.job_name}: {len(items)} {self.item_label}(s)" + (" [dry run]" if options["dry_run"] else ""))

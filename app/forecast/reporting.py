@@ -8,6 +8,15 @@ from __future__ import annotations
 import sentry_sdk
 from django.conf import settings
 
+# Sentry keeps tag values up to 200 characters.
+TAG_VALUE_MAX = 200
+
+
+def tag_location(scope, location) -> None:
+    """The guide's `location` tag is what people filter by, the place's name; its id is `location_id`."""
+    scope.set_tag("location", location.name[:TAG_VALUE_MAX])
+    scope.set_tag("location_id", str(location.pk))
+
 
 def report_weather_failure(exc, location=None, *, locations=()) -> str | None:
     """An Open-Meteo call failed: the exception with a weather_api context. A batched request that
@@ -19,7 +28,7 @@ def report_weather_failure(exc, location=None, *, locations=()) -> str | None:
     with sentry_sdk.new_scope() as scope:
         scope.set_context("weather_api", context)
         if len(locations) == 1:
-            scope.set_tag("location", str(locations[0].pk))
+            tag_location(scope, locations[0])
         scope.set_tag("weather_api.status_code", str(exc.status or "none"))
         return sentry_sdk.capture_exception(exc)
 
@@ -30,7 +39,7 @@ def report_llm_failure(exc, prediction_type: str, location) -> str | None:
         scope.set_tag("llm_model", settings.LLM_MODEL)
         scope.set_tag("prediction_failed", "true")
         scope.set_tag("prediction_type", prediction_type)
-        scope.set_tag("location", str(location.pk))
+        tag_location(scope, location)
         scope.set_context("llm", {"model": settings.LLM_MODEL, "base_url": settings.LLM_BASE_URL, "fallback": "rules"})
         return sentry_sdk.capture_exception(exc)
 
@@ -56,7 +65,7 @@ def report_anomaly(location, anomalies: list[dict]) -> str | None:
     worst = max(anomalies, key=lambda a: abs(a["diff"]))
     with sentry_sdk.new_scope() as scope:
         scope.set_tag("data_quality", "anomaly")
-        scope.set_tag("location", str(location.pk))
+        tag_location(scope, location)
         scope.set_context("data_quality", {
             "location": str(location),
             "threshold": settings.ANOMALY_TEMPERATURE_DELTA,

@@ -30,6 +30,8 @@ def test_a_12_degree_difference_is_a_warning_tagged_as_anomaly(location, sentry,
     assert event["message"] == "Forecast anomaly at Berlin: temperature off by 12.0 °C"
     assert event["contexts"]["data_quality"]["worst"]["diff"] == 12.0
     assert "exception" not in event
+    assert (tags(event)["location"], tags(event)["location_id"]) == ("Berlin", str(location.pk))
+    assert tags(event)["cron_job"] == "compare_forecasts"
 
     # Re-running for the same period updates the report and does not report again.
     sentry.reset()

@@ -55,7 +55,10 @@ def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry
     assert context["status_code"] == 500
     assert context["url"].endswith("/v1/forecast")
     assert "Internal Server Error" in context["response_excerpt"]
-    assert tags(event)["location"] == str(location.pk)
+    # The guide's tags: the place's name (what people filter by), its id, and which scheduled task.
+    assert tags(event)["location"] == location.name == "Berlin"
+    assert tags(event)["location_id"] == str(location.pk)
+    assert tags(event)["cron_job"] == "collect_weather_data"
     assert any(c["category"] == "weather" for c in event["breadcrumbs"]["values"])
 
 
@@ -97,7 +100,7 @@ def test_one_unusable_location_in_an_answer_fails_alone(sentry, location, user, 
     assert "[batch 1/1] 2 location(s) at 2 grid point(s): 72 hours stored, 1 failed, 1 request(s)" in output
     assert WeatherForecast.objects.filter(location=second).count() == 72
     event = sentry.wait_for(lambda e: "exception" in e)
-    assert tags(event)["location"] == str(location.pk)
+    assert tags(event)["location"] == "Berlin" and tags(event)["location_id"] == str(location.pk)
 
 
 def test_a_failure_midway_leaves_no_half_written_rows(location, open_meteo, monkeypatch):
@@ -132,7 +135,7 @@ def test_a_job_run_is_a_transaction_with_a_span_per_request(sentry, location, us
     assert len([s for s in transaction["spans"] if s["description"] == "GET Open-Meteo forecast"]) == 3
     upserts = [s for s in transaction["spans"] if s["op"] == "db.upsert"]
     assert sorted(s["data"]["rows"] for s in upserts) == [72, 144, 144]
-    assert tags(transaction)["job"] == "collect_weather_data"
+    assert tags(transaction)["job"] == tags(transaction)["cron_job"] == "collect_weather_data"
 
 
 def test_dry_run_stores_nothing(location):

@@ -173,3 +173,22 @@ def test_geocoding_returns_matches_and_nothing_for_unknown_names(open_meteo):
     assert places[0].label == "Berlin, Land Berlin, Germany"
     assert [p.timezone for p in places] == ["Europe/Berlin", "America/New_York"]
     assert client.geocode("Nowhereville") == []
+
+
+def test_a_name_that_does_not_resolve_is_named_a_dns_failure(settings):
+    # .invalid never resolves (RFC 2606): the lookup fails at once, with no server involved.
+    settings.OPEN_METEO_FORECAST_URL = "http://weather.invalid/v1/forecast"
+    settings.OPEN_METEO_RETRIES = 0
+    with pytest.raises(client.WeatherAPIError) as caught:
+        fetch()
+    assert "not reachable: DNS lookup failed: the name weather.invalid does not resolve" in str(caught.value)
+    assert "timed out" not in str(caught.value)
+
+
+def test_a_closed_port_is_named_a_refused_connection(settings):
+    from tests.harness.processes import free_port
+
+    settings.OPEN_METEO_FORECAST_URL = f"http://127.0.0.1:{free_port()}/v1/forecast"
+    settings.OPEN_METEO_RETRIES = 0
+    with pytest.raises(client.WeatherAPIError, match="not reachable: connection refused"):
+        fetch()

@@ -123,6 +123,7 @@ def test_llm_failure_falls_back_to_rules_and_is_reported(stormy_location, llm, s
     event = sentry.wait_for(lambda e: tags(e).get("prediction_failed") == "true")
     assert tags(event)["llm_model"] == "test-model"
     assert tags(event)["prediction_type"] in {"MIGRAINE", "SINUSITIS"}
+    assert tags(event)["location"] == stormy_location.name and tags(event)["location_id"] == str(stormy_location.pk)
     assert event["exception"]["values"][-1]["type"] == "LLMError"
 
 

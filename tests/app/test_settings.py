@@ -58,7 +58,10 @@ def test_no_environment_at_all_migrates_and_serves_on_sqlite(app_copy):
     ({"MAX_LOCATIONS_PER_USER": "0"}, "'MAX_LOCATIONS_PER_USER': ['Must be greater than or equal to 1"),
     ({"LOGIN_FAILURE_LIMIT": "many"}, "'LOGIN_FAILURE_LIMIT': ['Not a valid integer.']"),
     ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false."),
-], ids=lambda v: next(iter(v)) if isinstance(v, dict) else None)
+    # Schemes the app's parser does not know (mail would silently go to localhost:25).
+    ({"EMAIL_URL": "smtq://u:p@smtp.example.com:587"}, "EMAIL_URL has a scheme the e-mail URL parser does not"),
+    ({"EMAIL_URL": "consolemail://"}, "use smtp://, smtp+tls:// (STARTTLS), smtp+ssl:// or console://"),
+], ids=lambda v: f"{next(iter(v))}={next(iter(v.values()))}" if isinstance(v, dict) else None)
 def test_bad_values_stop_start_up_naming_the_variable(env, message):
     result = manage_with(env, "check")
     assert result.returncode == 2
@@ -105,3 +108,25 @@ def test_check_deploy_flags_debug_and_a_weak_key():
 def test_migrations_are_in_step_with_the_models():
     result = manage_with({}, "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_email_url_mail_is_printed_to_the_console_and_sending_works(app_copy):
+    """No environment: the console backend; sending succeeds (the old default's SMTP fallback failed)."""
+    script = ("from django.core.mail import send_mail; from django.conf import settings; "
+              "print(settings.EMAIL_BACKEND); send_mail('hello', 'body of the test mail', None, ['a@example.com'])")
+    result = manage_with({}, "shell", "--no-imports", "-c", script, cwd=app_copy)
+    assert result.returncode == 0, result.stderr
+    assert "django.core.mail.backends.console.EmailBackend" in result.stdout
+    assert "body of the test mail" in result.stdout
+
+
+@pytest.mark.parametrize(("url", "tls", "ssl"), [
+    ("smtp+tls://u:p@smtp.example.com:587", "True", "False"),
+    ("smtp+ssl://u:p@smtp.example.com:465", "False", "True"),
+    ("submission://u:p@smtp.example.com:587", "True", "False"),
+])
+def test_glitchtip_s_spellings_of_tls_mean_the_same_to_the_app(url, tls, ssl):
+    """GlitchTip (django-environ) and the app (dj-email-url) read one EMAIL_URL: the same TLS either way."""
+    script = "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
+    result = manage_with({"EMAIL_URL": url}, "shell", "--no-imports", "-c", script)
+    assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend", tls, ssl], result.stderr

@@ -73,7 +73,7 @@ def test_a_refused_coordinate_is_isolated_and_the_others_are_stored(sentry, user
     assert WeatherForecast.objects.count() == 7 * 72 and not WeatherForecast.objects.filter(location=bad).exists()
     sentry_sdk.flush(timeout=5)
     (event,) = sentry.events()
-    assert tags(event)["location"] == str(bad.pk)
+    assert tags(event)["location"] == "Place 5" and tags(event)["location_id"] == str(bad.pk)
     assert event["contexts"]["weather_api"]["status_code"] == 400
 
 

@@ -10,16 +10,17 @@ from tests.glitchtip.helpers import ADMIN_EMAIL, bootstrap
 def counts(glitchtip):
     state = glitchtip.state
     return {"organizations": len(state.organizations), "teams": len(state.teams), "projects": len(state.projects),
-            "tokens": len(state.tokens), "monitors": len(state.monitors), "releases": len(state.releases)}
+            "tokens": len(state.tokens), "monitors": len(state.monitors), "releases": len(state.releases),
+            "alerts": len(state.alerts)}
 
 
 def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip, "--release", "migraine-forecast@abc1234")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert ("[4/11] organization 'Migraine Forecast' ... created organization 'Migraine Forecast' (migraine-forecast)"
+    assert ("[4/13] organization 'Migraine Forecast' ... created organization 'Migraine Forecast' (migraine-forecast)"
             in result.stdout)
     assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
-                                 "releases": 1}
+                                 "releases": 1, "alerts": 3}
     values = bundle.values(bundle.secrets_file("development"))
     project = glitchtip.state.projects[0]
     key = glitchtip.state.keys_of(project)[0].public_key.hex
@@ -99,7 +100,7 @@ def test_glitchtip_down_fails_at_the_first_step(bundle, glitchtip):
     glitchtip.down = True
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 10
-    assert "[1/11] reach GlitchTip" in result.stdout and "FAILED" in result.stdout
+    assert "[1/13] reach GlitchTip" in result.stdout and "FAILED" in result.stdout
     assert "start the stack (scripts/compose development up -d)" in result.stderr
 
 
@@ -112,7 +113,7 @@ def test_dry_run_prints_what_would_change_and_changes_nothing(bundle, glitchtip)
     assert "would set SENTRY_DSN, SENTRY_PUBLIC_DSN and HEARTBEAT_URLS" in result.stdout
     assert "Dry run:" in result.stdout and "nothing was changed" in result.stdout
     assert counts(glitchtip) == {"organizations": 0, "teams": 0, "projects": 0, "tokens": 0, "monitors": 0,
-                                 "releases": 0}
+                                 "releases": 0, "alerts": 0}
     assert bundle.secrets_file("development").read_bytes() == before
 
 
@@ -122,7 +123,7 @@ def test_concurrent_runs_provision_once(bundle, glitchtip):
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
-                                 "releases": 0}
+                                 "releases": 0, "alerts": 3}
     assert sum("Nothing changed" in out for out, _ in outputs) == 1
 
 
@@ -167,3 +168,36 @@ def test_a_bad_schedule_override_names_the_variable(bundle, glitchtip):
     assert result.returncode == 2
     assert "the schedule of compare_forecasts, 'every six hours', is not a cron expression" in result.stderr
     assert "fix SCHEDULE_COMPARE_FORECASTS in env/development.env" in result.stderr
+
+
+def test_a_changed_schedule_updates_the_heartbeat_monitor_in_place(bundle, glitchtip):
+    assert bootstrap(bundle, glitchtip).returncode == 0
+    before = {m.name: m for m in glitchtip.state.monitors}["job compare_forecasts"]
+    endpoint, urls = before.endpoint_id, bundle.secret("development", "HEARTBEAT_URLS")
+    bundle.set(bundle.env_file("development"), SCHEDULE_COMPARE_FORECASTS="0 */3 * * *")
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 0, result.stderr
+    assert "updated job compare_forecasts (interval 23760 -> 11880)" in result.stdout
+    after = {m.name: m for m in glitchtip.state.monitors}["job compare_forecasts"]
+    # The same monitor, still in the project (a PUT without it would detach it), pinged at the same URL.
+    assert (after.id, after.endpoint_id, after.interval) == (before.id, endpoint, 11880)
+    assert after.project is glitchtip.state.projects[0]
+    assert bundle.secret("development", "HEARTBEAT_URLS") == urls
+    assert "Nothing changed" in bootstrap(bundle, glitchtip).stdout
+
+
+def test_a_monitor_detached_from_the_project_is_attached_again(bundle, glitchtip):
+    assert bootstrap(bundle, glitchtip).returncode == 0
+    uptime = {m.name: m for m in glitchtip.state.monitors}["app /healthz"]
+    uptime.project = None  # as a PUT without `project` leaves it: no uptime alerts any more
+    result = bootstrap(bundle, glitchtip)
+    assert "updated app /healthz (project None -> 1)" in result.stdout
+    assert uptime.project is glitchtip.state.projects[0] and uptime.url == "http://app.internal/healthz"
+
+
+def test_the_release_scripts_up_built_is_recorded_without_being_named(bundle, glitchtip):
+    bundle.write_release("development", "abc1234")  # env/development.release.env, step 3 of scripts/up
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 0, result.stderr
+    assert "created release migraine-forecast@abc1234" in result.stdout
+    assert [release.version for release in glitchtip.state.releases] == ["migraine-forecast@abc1234"]

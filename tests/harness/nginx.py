@@ -87,11 +87,22 @@ class NginxServer:
         mounts = nginx_mounts()
         templates = {target: source for target, source in mounts.items() if target.startswith("/etc/nginx/templates/")}
         assert templates, "compose.yml mounts no template into the nginx service"
+        # The other mounts (snippets, the error page) are copied under the prefix, and every path to
+        # them, in the templates and in the snippets themselves, points there instead.
+        folders = {target: self.prefix / "mounts" / target.strip("/") for target in mounts if target not in templates}
+
+        def localized(text: str) -> str:
+            for target, copy in folders.items():
+                text = text.replace(target, str(copy))
+            return text
+
+        for target, copy in folders.items():
+            shutil.copytree(mounts[target], copy)
+            for conf in copy.rglob("*.conf"):
+                conf.write_text(localized(conf.read_text()))
         for target, source in templates.items():
             rendered = render_template(source.read_text(), self.env, self.env["NGINX_ENVSUBST_FILTER"])
-            # The image mounts the snippets at /etc/nginx/snippets; here they are read in place.
-            rendered = rendered.replace("/etc/nginx/snippets/", f"{mounts['/etc/nginx/snippets']}/")
-            (self.prefix / "conf.d" / Path(target).name.removesuffix(".template")).write_text(rendered)
+            (self.prefix / "conf.d" / Path(target).name.removesuffix(".template")).write_text(localized(rendered))
         (self.prefix / "nginx.conf").write_text(MAIN_CONF.format(prefix=self.prefix))
         return self.prefix / "nginx.conf"
 

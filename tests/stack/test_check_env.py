@@ -170,9 +170,59 @@ def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
     assert missing.returncode == 2
     assert "env/production.secrets.env is missing; run scripts/secrets production" in missing.stderr
     bundle.run("secrets", "production", check=True)
+    # Without the release layer only what starts containers is refused: it would run another image.
+    no_release = compose("production", "--dry-run", "up", "--detach")
+    assert no_release.returncode == 2
+    assert "env/production.release.env is missing; run scripts/up production" in no_release.stderr
+    assert compose("production", "config", "--services").returncode == 0
+    # ...unless it names only services that do not run the app's image (a new machine's database).
+    database_only = compose("production", "up", "--detach", "--wait", "postgres")
+    assert "release.env is missing" not in database_only.stderr
+    assert "check-env production: REFUSED" in database_only.stderr  # the wrapper went on to check-env
+    assert "release.env is missing" in compose("production", "run", "--rm", "app-migrate", "true").stderr
+    assert "release.env is missing" in compose("production", "up", "--detach", "postgres", "app").stderr
+    bundle.write_release("production", "abc1234")
     refused = compose("production", "up", "--detach")
     assert refused.returncode == 1 and "check-env production: REFUSED" in refused.stderr  # placeholders
     bundle.prepare("production")
     services = compose("production", "config", "--services")
     assert services.returncode == 0, services.stderr
     assert {"app", "scheduler", "nginx", "glitchtip-web", "glitchtip-worker"} <= set(services.stdout.split())
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is refused by the app: ImproperlyConfigured: Environment variables "
+                              "invalid: {'DJANGO_DEBUG': ['Not a valid boolean.']}"),
+    ("SENTRY_PROFILES_SAMPLE_RATE", "lots", "SENTRY_PROFILES_SAMPLE_RATE is refused by the app"),
+    ("LOGIN_LOCKOUT_MINUTES", "0", "LOGIN_LOCKOUT_MINUTES is refused by the app"),
+])
+def test_the_app_s_own_settings_check_names_the_variable_and_its_file(bundle, variable, value, message):
+    """What the app would refuse at start (its container exiting with status 2) is named here, at step 2."""
+    bundle.prepare("development")
+    bundle.set(bundle.env_file("development"), **{variable: value})
+    result = bundle.run("check-env", "development")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert f"Fix: correct {variable} in env/development.env." in result.stderr
+
+
+def test_a_bad_email_url_in_the_secrets_is_named_with_the_secrets_file(bundle):
+    bundle.prepare("staging")
+    bundle.set(bundle.secrets_file("staging"), EMAIL_URL="smtpx://mailer:pw@smtp.example.org:587")
+    result = bundle.run("check-env", "staging")
+    assert result.returncode == 1
+    assert "EMAIL_URL is refused by the app: ImproperlyConfigured: EMAIL_URL has a scheme" in result.stderr
+    assert "Fix: correct EMAIL_URL in env/staging.secrets.env." in result.stderr
+    assert "mailer:pw" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"ALERT_EMAILS": "ops@example.org;dev@example.org"}, "ALERT_EMAILS holds 'ops@example.org;dev@example.org'"),
+    ({"ALERT_THRESHOLD_MINUTES": "99999"}, "ALERT_THRESHOLD_MINUTES is '99999'"),
+    ({"ALERT_WEBHOOK_TYPE": "slack"}, "ALERT_WEBHOOK_TYPE is 'slack'"),
+])
+def test_alert_settings_are_checked_as_the_bootstrap_reads_them(bundle, values, message):
+    bundle.prepare("production")
+    bundle.set(bundle.env_file("production"), **values)
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1 and message in result.stderr, result.stderr

@@ -43,8 +43,17 @@ def test_one_shots_run_once_and_gate_what_needs_them(resolved):
         assert services[name]["depends_on"][one_shot]["condition"] == "service_completed_successfully", name
     for name in ("app-migrate", "glitchtip-migrate"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert services["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
-    assert services["nginx"]["depends_on"]["glitchtip-web"]["condition"] == "service_healthy"
+    # nginx finds its upstreams at each request: a dependency would make Compose stop nginx (both
+    # sites) whenever it recreates the app.
+    assert not services["nginx"].get("depends_on")
+
+
+def test_a_new_dsn_touches_app_and_scheduler_but_not_the_migrations(resolved):
+    """bootstrap writes SENTRY_DSN and HEARTBEAT_URLS: only the services that read them are recreated."""
+    env, config = resolved
+    readers = {name for name, service in config["services"].items()
+               if {"SENTRY_DSN", "HEARTBEAT_URLS"} & set(service.get("environment") or {})}
+    assert readers == {"app", "scheduler"}
 
 
 def test_no_image_is_unpinned_or_latest(resolved):

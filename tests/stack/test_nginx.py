@@ -118,3 +118,42 @@ def test_the_trusted_proxy_s_client_address_and_scheme_reach_django(nginx_behind
     transaction = services.sentry.wait_for(
         lambda t: "probe=trusted" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
     assert transaction["request"]["url"].startswith("https://")
+
+
+def test_glitchtip_gets_the_host_with_its_port_so_its_links_point_back_at_it(nginx, services):
+    """GlitchTip builds its pagination links from the Host: without the port they would point at the app."""
+    requests.get(f"{nginx.glitchtip_url}/api/0/organizations/?probe=host", timeout=10)
+    seen = next(r for r in reversed(services.sentry.requests) if r.param("probe") == "host")
+    assert seen.headers["host"] == f"127.0.0.1:{nginx.glitchtip_port}"
+    assert seen.headers["x-forwarded-host"] == f"127.0.0.1:{nginx.glitchtip_port}"
+
+
+@pytest.fixture(scope="module")
+def nginx_without_app(services):
+    """The app container gone: nothing listens where nginx sends the app's requests."""
+    from tests.harness.processes import free_port
+
+    server = NginxServer(f"127.0.0.1:{free_port()}", services.sentry.url.removeprefix("http://")).start()
+    yield server
+    server.stop()
+
+
+def test_an_unreachable_app_gets_nginx_s_own_back_in_a_moment_page(nginx_without_app):
+    response = requests.get(f"{nginx_without_app.app_url}/locations/", timeout=10)
+    assert response.status_code == 502  # the status stays what it is; only the page is nginx's own
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<title>Back in a moment</title>" in response.text and "<style>" in response.text
+    assert '<meta http-equiv="refresh" content="10">' in response.text
+    assert response.headers["Retry-After"] == "10" and response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"  # the security headers on this page too
+    assert requests.get(f"{nginx_without_app.app_url}/_unavailable.html", timeout=10).status_code == 404  # internal
+
+
+def test_a_gone_container_fails_fast_not_after_a_long_cache_or_timeout(nginx):
+    """Docker's DNS answers are kept 1 s and a connect gives up after 1 s: a recreated or stopped app is
+    noticed at once (measured on the engine: the README's figures), not after 10 s as before."""
+    rendered = "\n".join(path.read_text() for path in (nginx.prefix / "conf.d").glob("*.conf"))
+    snippets = "\n".join(path.read_text() for path in (nginx.prefix / "mounts").rglob("*.conf"))
+    assert re.search(r"resolver \S+ valid=1s ipv6=off;", rendered) and "resolver_timeout 1s;" in rendered
+    assert "proxy_connect_timeout 500ms;" in snippets
+    assert rendered.count("include /") and rendered.count("unavailable.conf") == 2  # the app's and GlitchTip's

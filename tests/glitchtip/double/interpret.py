@@ -34,7 +34,7 @@ class Interpretation:
     title: str
     culprit: str
     metadata: dict  # the issue's; the event falls back to {"title": ...} when empty
-    grouping: str  # events with the same one become one issue (GlitchTip's default grouping)
+    grouping: str  # events with the same one become one issue (the fingerprint, else GlitchTip's default)
     tags: dict[str, str]
     data: dict  # as stored in the event's jsonb column
     search_text: str  # what the issue search matches words against
@@ -52,8 +52,18 @@ def interpret(payload: dict) -> Interpretation:
     culprit = truncate(str(payload.get("culprit") or payload.get("transaction") or generate_culprit(payload)),
                        MAX_CULPRIT)
     level = payload.get("level") if payload.get("level") in LEVELS else None
-    return Interpretation(kind, level, title, culprit, metadata, title + culprit + kind, generate_tags(payload),
-                          stored_data(payload, title, full_title, metadata), f"{title} {culprit}")
+    return Interpretation(kind, level, title, culprit, metadata, grouping(payload, title + culprit + kind),
+                          generate_tags(payload), stored_data(payload, title, full_title, metadata),
+                          f"{title} {culprit}")
+
+
+def grouping(payload: dict, default: str) -> str:
+    """GlitchTip's generate_hash input: the event's fingerprint joined, "{{ default }}" standing for
+    the default grouping (title, culprit and type); without a fingerprint the default alone."""
+    fingerprint = payload.get("fingerprint")
+    if not fingerprint:
+        return default
+    return "".join(default if part == "{{ default }}" else (part or "") for part in fingerprint)
 
 
 def stored_data(payload: dict, title: str, full_title: str, metadata: dict) -> dict:

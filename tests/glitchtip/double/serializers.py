@@ -17,10 +17,12 @@ from .state import (
     EnvironmentProject,
     Issue,
     IssueEvent,
+    Membership,
     Monitor,
     MonitorCheck,
     Organization,
     Project,
+    ProjectAlert,
     ProjectKey,
     Release,
     Team,
@@ -221,6 +223,33 @@ def monitor_check(check: MonitorCheck, *, snake: bool = False, with_response_tim
     if with_response_time:
         shown["responseTime"] = None
     return shown
+
+
+def alert(item: ProjectAlert) -> dict:
+    """A project alert; this source does not echo a recipient's tagsToAdd (6.x does)."""
+    return {"alertRecipients": [{"id": r.id, "recipientType": r.recipient_type, "url": r.url}
+                                for r in sorted(item.recipients, key=lambda r: r.id)],
+            "id": item.id, "name": item.name, "timespanMinutes": item.timespan_minutes, "quantity": item.quantity,
+            "uptime": item.uptime}
+
+
+def user(item: User) -> dict:
+    return {"id": str(item.id), "options": {"timezone": None, "stacktraceOrder": None, "language": None,
+                                            "clock24Hours": None, "preferredTheme": None},
+            "username": item.email, "dateJoined": timestamp(item.joined), "email": item.email,
+            "hasPasswordAuth": bool(item.password), "identities": [], "lastLogin": None,
+            "isSuperuser": item.is_superuser, "isActive": True, "name": ""}
+
+
+ROLE_NAMES = {"member": "Member", "admin": "Admin", "manager": "Manager", "owner": "Owner"}
+
+
+def member(item: Membership) -> dict:
+    """OrganizationUserSchema: `user` is null and `pending` true until the invitation is accepted."""
+    return {"id": str(item.id), "role": item.role, "roleName": ROLE_NAMES[item.role],
+            "dateCreated": timestamp(item.created), "email": item.user.email if item.user else item.email,
+            "user": user(item.user) if item.user else None, "pending": item.pending,
+            "isOwner": item.role == "owner"}
 
 
 def release(item: Release) -> dict:

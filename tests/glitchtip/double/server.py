@@ -14,6 +14,8 @@ Typical use in a test:
     token = double.create_token(user)          # or log in through allauth and POST /api/0/api-tokens/
     ...                                        # the code under test talks to double.url
     double.clock.advance(2.5)                  # past the ingestion delay: what was sent is stored
+    double.accept_invitation(membership, user) # what an invited person does with GlitchTip's e-mail
+    double.state.alert_recipients(project)     # whom an e-mail alert of the project would reach
     assert double.state.issues ...             # (reading `state` runs the pending processing)
     double.stop()
 
@@ -21,7 +23,8 @@ Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock),
 `ingest_delay` (seconds until an accepted event is readable, default 2 s as recorded),
 `block_seconds` (how long a wrong DSN key blocks its project id, default 30 s), `domain` (the
 configured public URL used in DSNs, heartbeat endpoints and permalinks; default: the double's
-own URL), `user_registration_open` (as recorded: closed), `down` (answer every request with
+own URL), `user_registration_open` (as recorded: closed; while closed only existing users may be
+invited into an organization), `down` (answer every request with
 nginx's 502 Bad Gateway page, as a stack whose GlitchTip container is stopped would), and
 `drop_events_matching` (accept an event, never store it).
 
@@ -72,7 +75,7 @@ class GlitchTipDouble(FakeHTTPServer):
         self.sessions = Sessions()
         self.ingestion = Ingestion(self._state, clock, ingest_delay, block_seconds)
         self.worker = Worker(self._state)
-        self.api = Api(self._state, self.sessions, clock, lambda: self.domain)
+        self.api = Api(self._state, self.sessions, clock, lambda: self.domain, self.registration_open)
         self._serving = threading.RLock()
         allauth = Allauth(self._state, self.sessions, clock, self.registration_open)
         self.routes = [
@@ -95,7 +98,7 @@ class GlitchTipDouble(FakeHTTPServer):
     def create_user(self, email: str, password: str, *, superuser: bool = False) -> User:
         """A user as `manage.py createsuperuser` (or the admin) would make one."""
         with self._serving:
-            user = User(self._state.next_id("user"), email, password, superuser)
+            user = User(self._state.next_id("user"), email, password, superuser, joined=self.clock())
             self._state.users.append(user)
             return user
 
@@ -103,6 +106,11 @@ class GlitchTipDouble(FakeHTTPServer):
         """An API token for `user`, skipping the session login a client would need."""
         with self._serving:
             return issue_token(self._state, user, label, scopes, self.clock()).token
+
+    def accept_invitation(self, membership, user: User) -> None:
+        """What the invited person does with the link in GlitchTip's e-mail (POST accept/<id>/<token>/)."""
+        with self._serving:
+            self.api.accept(membership, user)
 
     def dsn(self, project: Project) -> str:
         """The project's first DSN, as its keys endpoint shows it."""

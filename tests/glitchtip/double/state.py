@@ -16,8 +16,9 @@ from datetime import datetime
 class User:
     id: int
     email: str
-    password: str
+    password: str  # empty: no usable password (set one by "Forgot password")
     is_superuser: bool = False
+    joined: datetime | None = None
 
 
 @dataclass(eq=False)
@@ -40,12 +41,30 @@ class Organization:
 
 
 @dataclass(eq=False)
+class Membership:
+    """An organization member (OrganizationUser): invited by e-mail, pending until the person
+    accepts with their own login; then `user` is set."""
+    id: int
+    organization: Organization
+    email: str
+    role: str
+    created: datetime
+    user: User | None = None
+    token: str = ""  # the invitation link's token
+
+    @property
+    def pending(self) -> bool:
+        return self.user is None
+
+
+@dataclass(eq=False)
 class Team:
     id: int
     organization: Organization
     slug: str
     created: datetime
     members: list[User]
+    invited: list[Membership] = field(default_factory=list)  # pending members added to the team
 
 
 @dataclass(eq=False)
@@ -145,6 +164,25 @@ class EnvironmentProject:
 
 
 @dataclass(eq=False)
+class AlertRecipient:
+    id: int
+    recipient_type: str
+    url: str
+    tags_to_add: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class ProjectAlert:
+    id: int
+    project: Project
+    name: str
+    timespan_minutes: int | None
+    quantity: int | None
+    uptime: bool
+    recipients: list[AlertRecipient] = field(default_factory=list)
+
+
+@dataclass(eq=False)
 class MonitorCheck:
     is_up: bool
     is_change: bool
@@ -193,6 +231,12 @@ class State:
     environments: list[Environment] = field(default_factory=list)
     environment_projects: list[EnvironmentProject] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
+    memberships: list[Membership] = field(default_factory=list)
+    # Invitation e-mails GlitchTip would have sent, oldest first.
+    invitations_sent: list[Membership] = field(default_factory=list)
+    alerts: list[ProjectAlert] = field(default_factory=list)
+    # A user's alert e-mail setting per project (UserProjectAlert): 1 on, 0 off; absent: their default.
+    alert_subscriptions: dict[tuple[int, int], int] = field(default_factory=dict)
     _ids: dict[str, itertools.count] = field(default_factory=dict, repr=False)
 
     def next_id(self, kind: str) -> int:
@@ -217,6 +261,15 @@ class State:
     def issue(self, user: User, issue_id: int) -> Issue | None:
         return next((issue for issue in self.issues
                      if issue.id == issue_id and user in issue.project.organization.members), None)
+
+    def membership(self, user: User, org: Organization) -> Membership | None:
+        return next((m for m in self.memberships if m.organization is org and m.user is user), None)
+
+    def alert_recipients(self, project: Project) -> list[User]:
+        """Whom an e-mail alert of `project` reaches (User.objects.alert_notification_recipients):
+        accepted members of its teams, minus those who turned the project off (or are off by default)."""
+        users = {id(user): user for team in project.teams for user in team.members}.values()
+        return [user for user in users if self.alert_subscriptions.get((user.id, project.id), 1) != 0]
 
     def keys_of(self, project: Project) -> list[ProjectKey]:
         return [key for key in self.keys if key.project is project]

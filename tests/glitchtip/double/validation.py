@@ -12,7 +12,7 @@ from . import wire
 REQUIRED = object()
 
 # pydantic's error type and message per expected Python type.
-_TYPE_ERRORS = {
+TYPE_ERRORS = {
     str: ("string_type", "Input should be a valid string"),
     int: ("int_type", "Input should be a valid integer"),
     bool: ("bool_type", "Input should be a valid boolean"),
@@ -48,7 +48,7 @@ def payload(request: Request, *fields: Field) -> dict:
             continue
         value = _coerce(body[spec.name], spec.type)
         if value is None and not (spec.nullable and body[spec.name] is None):
-            errors.append(wire.field_error("body", spec.name, *_TYPE_ERRORS[spec.type]))
+            errors.append(wire.field_error("body", spec.name, *TYPE_ERRORS[spec.type]))
         values[spec.name] = value
     if errors:
         raise wire.detail(422, errors)

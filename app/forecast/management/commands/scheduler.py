@@ -83,10 +83,11 @@ class Command(BaseCommand):
             for job, trigger in triggers.items():
                 self.stdout.write(f"{job:24} {settings.SCHEDULE[job]:16} next {trigger.get_next_fire_time(None, now):%Y-%m-%d %H:%M} UTC")
             return
+        # The handler before the first touch: whoever sees the liveness file may already stop it.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         alive = Path(settings.SCHEDULER_HEARTBEAT_FILE)
         scheduler.add_job(alive.touch, "interval", seconds=ALIVE_EVERY_SECONDS, id="alive", name="alive")
         alive.touch()
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         for job in triggers:
             self.stdout.write(f"scheduled {job}: {settings.SCHEDULE[job]} (UTC)")
         self.stdout.write("scheduler running; Ctrl+C or SIGTERM stops it")

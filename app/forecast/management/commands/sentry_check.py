@@ -57,11 +57,15 @@ class Command(BaseCommand):
             sentry_sdk.add_breadcrumb(category="user_action", message="sentry_check started", level="info")
             sentry_sdk.add_breadcrumb(category="weather", message="pretend weather fetch", data={"run_id": run_id})
 
+            # One issue per kind whatever the run id: a check is no "new issue" for the alerts to mail.
+            scope.fingerprint = ["sentry_check", "error"]
             try:
                 raise SentryCheckError(f"sentry_check exception {run_id}")
             except SentryCheckError:
                 ids["error"] = sentry_sdk.capture_exception()
+            scope.fingerprint = ["sentry_check", "message"]
             ids["message"] = sentry_sdk.capture_message(f"sentry_check message {run_id}", level="info")
+            scope.fingerprint = ["sentry_check", "log"]
             logger.error("sentry_check error log %s", run_id)
             ids["log"] = sentry_sdk.last_event_id()
 
