@@ -18,11 +18,11 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 from bench.report import print_table  # noqa: E402
 
-# Group name -> module. The serving half of issue 8 (load tests through nginx and gunicorn,
-# Sentry off and on) adds "serving": "bench.serving" here.
+# Group name -> module.
 GROUPS = {
     "jobs": "bench.jobs",
     "scrubber": "bench.scrubber",
+    "serving": "bench.serving",
 }
 
 

@@ -1,8 +1,10 @@
 """Liveness and readiness probes for the container runtime, nginx and GlitchTip's uptime monitor.
 
-A middleware placed first, so that probes answer before host validation, HTTPS redirects,
-sessions or authentication: a probe addressed to "app:8000" or "nginx" must not be refused as
-a DisallowedHost (which would also be logged as an error). Left out of tracing in config/sentry.py.
+Both answer before host validation, HTTPS redirects, sessions or authentication: a probe
+addressed to "app:8000" or "nginx" must not be refused as a DisallowedHost (which would also be
+logged as an error). /healthz is a plain WSGI app that config/wsgi.py serves in front of Django
+(and of Sentry's wrapping of it); /readyz needs Django's database and cache, so it is a
+middleware placed first. Left out of tracing in config/sentry.py.
 """
 import logging
 
@@ -17,9 +19,16 @@ LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 
 
-def liveness() -> HttpResponse:
+NEVER_CACHE = ("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
+
+
+def liveness(environ, start_response):
     """The process answers; touches nothing else, so a slow database never gets the app restarted."""
-    return HttpResponse("ok", content_type="text/plain")
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+        return []
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2"), NEVER_CACHE])
+    return [b"ok"] if environ["REQUEST_METHOD"] == "GET" else []
 
 
 def readiness() -> JsonResponse:
@@ -42,18 +51,15 @@ def readiness() -> JsonResponse:
     return JsonResponse({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
 
 
-class HealthCheckMiddleware:
-    PROBES = {LIVENESS_PATH: liveness, READINESS_PATH: readiness}
-
+class ReadinessMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        probe = self.PROBES.get(request.path_info)
-        if probe is None:
+        if request.path_info != READINESS_PATH:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-        response = probe()
+        response = readiness()
         add_never_cache_headers(response)
         return response

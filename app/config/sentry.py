@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sentry_sdk
+from django.core.signals import request_finished, request_started
 from marshmallow import ValidationError
 from marshmallow.validate import Range
 from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
-from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
+from sentry_sdk.types import Event, Hint
 from sentry_sdk.utils import BadDsn, Dsn
 
-from config.health import LIVENESS_PATH, READINESS_PATH
+from config.health import READINESS_PATH
+from config.sentry_transport import QUEUE_SIZE, GlitchTipTransport
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +54,9 @@ DENYLIST = DEFAULT_DENYLIST + [
 # Removed unless PII is allowed.
 PII_DENYLIST = DEFAULT_PII_DENYLIST + ["email", "email_address", "recipient", "remote_addr"]
 
-# Paths that would only add noise to performance data.
-UNTRACED_PATHS = (LIVENESS_PATH, READINESS_PATH)
+# Paths that would only add noise to performance data. /healthz and the collected static files
+# never reach Django (config/wsgi.py); static files do under `runserver` with DEBUG.
+UNTRACED_PATHS = (READINESS_PATH,)
 UNTRACED_PREFIXES = ("/static/",)
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -62,6 +66,11 @@ URL_PASSWORD_RE = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 KEY_VALUE_RE = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|authorization)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+)"
 )
+# What each pattern above needs to match at all, in lower case (each Scrubber adds its secret
+# values). Most strings of an event (SQL, span names, module names) hold none of it: one search
+# of the lower-cased string then replaces the substitutions. Searched case-sensitively on purpose:
+# a case-insensitive alternation takes Python's re module ten times as long on a long SQL query.
+MAY_MATCH = r"@|bearer|token|basic|passw|pwd|secret|api[_-]?key|authorization"
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,17 @@ def _url_password(url: str | None) -> str:
 
 
 class Scrubber:
-    """Removes secrets (and PII unless allowed) from events, transactions and breadcrumbs."""
+    """Removes secrets (and PII unless allowed) from events and transactions.
+
+    Breadcrumbs leave the process only inside error events (never with transactions), so they
+    are scrubbed there, with the event, rather than one by one as they are recorded: the SDK
+    records one for every SQL query of every request, sent or not.
+    """
 
     def __init__(self, config: SentryConfig):
         self.allow_pii = config.send_default_pii
         self.secret_values = sorted(set(config.secret_values), key=len, reverse=True)
+        self._may_match = re.compile("|".join([MAY_MATCH, *(re.escape(v.lower()) for v in self.secret_values)])).search
         self.keys = EventScrubber(
             denylist=DENYLIST,
             pii_denylist=PII_DENYLIST,
@@ -157,11 +172,12 @@ class Scrubber:
                 logentry["params"] = []
         return self._values(event)
 
-    def breadcrumb(self, crumb: Breadcrumb, hint: BreadcrumbHint | None = None) -> Breadcrumb:
-        self.keys.scrub_dict(crumb.get("data"))
-        return self._values(crumb)
+    def may_match(self, value: str) -> bool:
+        return self._may_match(value.lower()) is not None
 
     def text(self, value: str) -> str:
+        if not self.may_match(value):
+            return value
         for secret in self.secret_values:
             value = value.replace(secret, FILTERED)
         value = BEARER_RE.sub(lambda m: f"{m.group(1)} {FILTERED}", value)
@@ -172,15 +188,21 @@ class Scrubber:
         return value
 
     def _values(self, node: Any) -> Any:
-        """Walk the whole structure and clean every string in it (keys are handled above)."""
-        if isinstance(node, str):
-            return self.text(node)
+        """Walk the whole structure and clean every string in it (keys are handled above).
+        Strings are checked here rather than in a call each: an error event holds hundreds."""
+        children: Iterable[tuple[Any, Any]]
         if isinstance(node, dict):
-            for key, value in node.items():
-                node[key] = self._values(value)
+            children = node.items()
         elif isinstance(node, list):
-            for index, value in enumerate(node):
-                node[index] = self._values(value)
+            children = enumerate(node)
+        else:
+            return self.text(node) if isinstance(node, str) else node
+        for key, value in children:
+            if isinstance(value, str):
+                if self.may_match(value):
+                    node[key] = self.text(value)
+            elif isinstance(value, (dict, list)):
+                self._values(value)
         return node
 
 
@@ -202,6 +224,10 @@ def init_sentry(config: SentryConfig) -> bool:
         logger.debug("Sentry is off (SENTRY_ENABLED=%s, DSN set: %s)", config.enabled, bool(config.dsn))
         return False
     scrubber = Scrubber(config)
+    # gunicorn's access log: a record for every request (probes and static files too) that the
+    # logging integration would turn into a breadcrumb no event ever carries, as gunicorn logs
+    # the request after Sentry's scope for it has ended.
+    ignore_logger("gunicorn.access")
     # Passed only when true: sentry-sdk 2.75 deprecates the option (even as False) in favour of
     # data_collection, which would switch off our event_scrubber. Unset means False.
     pii: dict[str, Any] = {"send_default_pii": True} if config.send_default_pii else {}
@@ -212,9 +238,26 @@ def init_sentry(config: SentryConfig) -> bool:
         **pii,
         traces_sampler=traces_sampler(config.traces_sample_rate),
         profiles_sample_rate=config.profiles_sample_rate,
+        # Timeouts, retries, queue and outage logging chosen for GlitchTip: see config/sentry_transport.py.
+        transport=GlitchTipTransport,
+        transport_queue_size=QUEUE_SIZE,
+        # How long a process that exits (a recycled gunicorn worker, a finished job) waits for its
+        # queue: in-network delivery takes milliseconds; this bounds the wait when GlitchTip hangs.
+        shutdown_timeout=1,
         integrations=[
+            # The SDK makes its spans for every request, traced or not (a traced one only keeps
+            # them), so each kind of span costs every request; bench/serving.py measures it.
             DjangoIntegration(
-                transaction_style="url", middleware_spans=True, signals_spans=True, cache_spans=True
+                transaction_style="url", signals_spans=True, cache_spans=True,
+                # No span per middleware: twelve of the dashboard's 23 spans, about a third of what
+                # Sentry adds to a request traced or not, and seldom what explains a slow request
+                # (Sentry turned them off in its own Django app: getsentry/sentry#102290). The time
+                # they take remains visible before the view's span starts.
+                middleware_spans=False,
+                # Spans for the app's own signals, not for the receivers Django runs around every
+                # request (closing old DB connections, resetting the query log): the same few
+                # spans in every transaction.
+                signals_denylist=[request_started, request_finished],
             ),
             # ERROR and above become events; INFO and WARNING become breadcrumbs.
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
@@ -225,7 +268,6 @@ def init_sentry(config: SentryConfig) -> bool:
         event_scrubber=scrubber.keys,
         before_send=scrubber.event,
         before_send_transaction=scrubber.event,
-        before_breadcrumb=scrubber.breadcrumb,
         # Request bodies can carry form input; keep them small.
         max_request_body_size="small",
     )

@@ -89,8 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: probes answer before host validation and HTTPS redirects (see config/health.py).
-    "config.health.HealthCheckMiddleware",
+    # First: the readiness probe answers before host validation and HTTPS redirects (config/health.py).
+    "config.health.ReadinessMiddleware",
     "config.middleware.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -2,11 +2,12 @@
 import json
 import logging
 
+import pytest
 import requests
 import sentry_sdk
 from django.urls import reverse
 
-from tests.app.helpers import run_command
+from tests.app.helpers import run_command, wsgi_get
 from tests.harness.app import manage
 from tests.harness.http_fake import Response
 from tests.harness.sentry_receiver import breadcrumbs, tags
@@ -43,6 +44,23 @@ def test_secrets_and_pii_never_leave_the_process(logged_in, user, open_meteo, se
     assert "Authorization" not in headers and "Cookie" not in headers
 
 
+@pytest.mark.parametrize("text, secret", [
+    ("calling with Authorization: Bearer abcdefgh12345678", "abcdefgh12345678"),
+    ("header was basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("connect postgres://app:s3cr3t-pw@db:5432/app failed", "s3cr3t-pw"),
+    ("retry with PASSWORD=hunter22", "hunter22"),
+    ("api-key: k-0123456789", "k-0123456789"),
+    ("mail to jane@example.com bounced", "jane@example.com"),
+    ("the configured key sk-live-0123456789abcdef leaked", "sk-live-0123456789abcdef"),
+])
+def test_secrets_in_free_text_are_cut_out(text, secret):
+    """Each form the value scrubber knows, behind its one-search shortcut for strings holding none."""
+    from config.sentry import Scrubber, SentryConfig
+
+    scrubbed = Scrubber(SentryConfig(dsn="http://k@h/1", secret_values=("sk-live-0123456789abcdef",))).text(text)
+    assert secret not in scrubbed and ("[Filtered]" in scrubbed or "[email]" in scrubbed), scrubbed
+
+
 def test_email_is_sent_only_when_pii_is_allowed(logged_in, user, open_meteo, sentry_init):
     sentry = sentry_init(send_default_pii=True)
     logging.getLogger("forecast").error("could not reach jane@example.com")
@@ -62,6 +80,13 @@ def test_error_logs_become_events_and_info_logs_breadcrumbs(sentry):
     assert len(sentry.events()) == 1
 
 
+def test_gunicorns_access_log_is_no_breadcrumb(sentry):
+    logging.getLogger("gunicorn.access").info('127.0.0.1 "GET /healthz HTTP/1.1" 200 2')
+    logging.getLogger("forecast").error("after a request")
+    event = sentry.wait_for(lambda e: "after a request" in (e.get("logentry") or {}).get("message", ""))
+    assert "/healthz" not in json.dumps(breadcrumbs(event))
+
+
 def test_requests_are_transactions_named_by_url_pattern_and_probes_are_not_traced(gunicorn, services, transactional_db):
     # One keep-alive connection, so one worker whose transport sends in order: once the last
     # request's transaction has arrived, any transaction of the probes before it would have too.
@@ -72,8 +97,32 @@ def test_requests_are_transactions_named_by_url_pattern_and_probes_are_not_trace
     names = [t["transaction"] for t in services.sentry.transactions(project="2")]
     assert names == ["/accounts/login/"], names
     spans = {s["op"] for s in transaction["spans"]}
-    assert "middleware.django" in spans and "view.render" in spans
+    assert "template.render" in spans
+    # Not one span per middleware, nor for the receivers of Django's request signals (config/sentry.py).
+    assert not spans & {"middleware.django", "event.django"}, spans
     assert transaction["environment"] == "test" and transaction["release"] == "migraine-forecast@gunicorn-test"
+
+
+def test_liveness_and_static_files_never_reach_sentrys_wrapping_of_django(sentry_init, monkeypatch, transactional_db):
+    """Sentry's WSGI wrapper asks the traces sampler about every request it wraps, traced or not:
+    here it is asked about the readiness probe and the page, never about /healthz or a CSS file."""
+    from django.templatetags.static import static
+
+    from config import sentry as sentry_setup
+
+    asked = []
+    real_sampler = sentry_setup.traces_sampler
+
+    def recording_sampler(rate):
+        sample = real_sampler(rate)
+        return lambda context: asked.append(context["wsgi_environ"]["PATH_INFO"]) or sample(context)
+
+    monkeypatch.setattr(sentry_setup, "traces_sampler", recording_sampler)
+    sentry_init()
+
+    for path in ("/healthz", static("css/site.css"), "/static/css/site.css", "/readyz", "/accounts/login/"):
+        assert wsgi_get(path)[0].startswith("200"), path
+    assert asked == ["/readyz", "/accounts/login/"]
 
 
 def test_sentry_disabled_means_no_sdk_and_no_traffic(services, transactional_db, location, test_database_url):

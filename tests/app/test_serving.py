@@ -55,6 +55,76 @@ def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
     assert runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["workers"] == 8
 
 
+def test_gunicorn_preloads_the_app_and_recycles_workers_rarely(monkeypatch):
+    import runpy
+
+    for name in ("GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER"):
+        monkeypatch.delenv(name, raising=False)
+    config = runpy.run_path(str(REPO / "app/gunicorn.conf.py"))
+    assert config["preload_app"] is True
+    # At ~900 requests/s, 1,000 restarted each worker every 5-6 s; now every ~90 s, not all at once.
+    assert (config["max_requests"], config["max_requests_jitter"]) == (20000, 2000)
+
+
+def test_the_master_forks_workers_without_an_open_database_connection(transactional_db):
+    import runpy
+
+    from django.db import connection
+
+    connection.ensure_connection()
+    runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["pre_fork"](server=None, worker=None)
+    assert connection.connection is None
+
+
+def test_each_forked_worker_gets_its_own_sentry_client(sentry):
+    import runpy
+
+    import sentry_sdk
+
+    masters = sentry_sdk.get_client()
+    runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["post_fork"](server=None, worker=None)
+    workers = sentry_sdk.get_client()
+    assert workers is not masters and workers.transport is not masters.transport
+    sentry_sdk.capture_message("from the new worker")
+    sentry.wait_for(lambda e: e.get("message") == "from the new worker")
+
+
+def test_gunicorns_request_threads_do_not_copy_sentry_scopes_but_the_apps_threads_do(sentry):
+    import runpy
+    import types
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sentry_sdk
+
+    def tag_seen_by_task(pool):
+        with sentry_sdk.new_scope() as scope:
+            scope.set_tag("set_by", "caller")
+            return pool.submit(lambda: sentry_sdk.get_current_scope()._tags.get("set_by")).result()
+
+    with ThreadPoolExecutor(1) as apps_pool, ThreadPoolExecutor(1) as request_pool:
+        worker = types.SimpleNamespace(tpool=request_pool)
+        runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["post_worker_init"](worker)
+        for pool in (apps_pool, worker.tpool):  # start their threads (which copy the starter's scopes)
+            pool.submit(lambda: None).result()
+        assert tag_seen_by_task(apps_pool) == "caller"  # sentry-sdk's threading integration at work
+        assert tag_seen_by_task(worker.tpool) is None
+
+
+def test_recycled_workers_serve_and_report_each_event_once(services, test_database_url, transactional_db, tmp_path):
+    env = {"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(6),
+           "GUNICORN_MAX_REQUESTS": "3", "GUNICORN_MAX_REQUESTS_JITTER": "0"}
+    with running_gunicorn(env, tmp_path / "gunicorn.log", workers=1) as server:
+        for number in range(7):  # a refused Host header: a 400 and an error event per request
+            response = requests.get(f"{server.url}/accounts/login/?n={number}", headers={"Host": "evil.example"},
+                                    timeout=30)
+            assert response.status_code == 400
+        services.sentry.wait_for(lambda e: e.get("request", {}).get("query_string") == "n=6", project="6")
+        booted = server.log_lines("Booting worker")
+    assert len(booted) >= 2, booted  # the first worker, and at least one that replaced it
+    numbers = sorted(e["request"]["query_string"] for e in services.sentry.events(project="6"))
+    assert numbers == [f"n={n}" for n in range(7)]
+
+
 def test_probes_answer_whatever_the_host_header_without_logging_errors(gunicorn, services, transactional_db):
     for host in ("app:8000", "nginx", "evil.example"):
         assert requests.get(f"{gunicorn.url}/healthz", headers={"Host": host}, timeout=10).status_code == 200

@@ -23,6 +23,7 @@ def manage(*args: str, env: dict | None = None, check: bool = False) -> subproce
 class Gunicorn:
     url: str
     log: Path
+    process: subprocess.Popen
 
     def __str__(self):
         return self.url
@@ -37,19 +38,24 @@ class Gunicorn:
             time.sleep(0.05)
         raise AssertionError(f"no log line with {containing!r} in {self.log}")
 
+    def log_lines(self, containing: str) -> list[str]:
+        return [line for line in self.log.read_text().splitlines() if containing in line]
+
 
 @contextmanager
-def running_gunicorn(env: dict[str, str], log: Path) -> Iterator[Gunicorn]:
-    """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port."""
+def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[Gunicorn]:
+    """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port; stopped
+    gracefully (SIGTERM: each worker finishes its requests and flushes its Sentry queue)."""
     port = free_port()
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-            cwd=REPO / "app", env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **env},
+            cwd=REPO / "app",
+            env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), **env},
             stdout=output, stderr=subprocess.STDOUT,
         )
     try:
         wait_for_port(port, process, what=f"gunicorn (log: {log})")
-        yield Gunicorn(f"http://127.0.0.1:{port}", log)
+        yield Gunicorn(f"http://127.0.0.1:{port}", log, process)
     finally:
-        stop(process)
+        stop(process, timeout=30)

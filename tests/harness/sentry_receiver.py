@@ -5,6 +5,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
@@ -29,8 +30,10 @@ class Envelope:
     auth: str
 
 
-def parse_envelope(body: bytes) -> tuple[dict, list[Item]]:
-    """Sentry's envelope format: a header line, then per item a header line and a payload."""
+def parse_envelope(body: bytes, payloads: bool = True) -> tuple[dict, list[Item]]:
+    """Sentry's envelope format: a header line, then per item a header line and a payload.
+
+    payloads=False leaves each payload as raw bytes (counting items needs only their headers)."""
     header_line, _, rest = body.partition(b"\n")
     headers = json.loads(header_line)
     items = []
@@ -43,7 +46,7 @@ def parse_envelope(body: bytes) -> tuple[dict, list[Item]]:
         else:
             payload, rest = rest[:length], rest[length:].lstrip(b"\n")
         try:
-            parsed = json.loads(payload)
+            parsed = json.loads(payload) if payloads else payload
         except ValueError:
             parsed = payload
         items.append(Item(item_headers.get("type", ""), item_headers, parsed))
@@ -51,29 +54,54 @@ def parse_envelope(body: bytes) -> tuple[dict, list[Item]]:
 
 
 class SentryReceiver(FakeHTTPServer):
+    """Keeps every envelope; with keep=False (a benchmark's hours of traffic) only counts the items
+    per (project, item type) in `counts`."""
+
     name = "sentry"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, keep: bool = True, port: int = 0):
+        super().__init__(port)
+        self.keep = self.record_requests = keep
         self.envelopes: list[Envelope] = []
+        self.counts: Counter[tuple[str, str]] = Counter()
+        # What the SDKs' client reports say they dropped: (project, category, reason) -> quantity.
+        self.discarded: Counter[tuple[str, str, str]] = Counter()
+        self.refusal: Response | None = None
         self._arrived = threading.Condition()
+
+    def respond_with(self, status: int, headers: dict[str, str] | None = None) -> None:
+        """Refuse every envelope from now on, as Sentry's ingest does: 429 (rate limited, with
+        Retry-After or X-Sentry-Rate-Limits), 413 (too large) or 500. `reset()` accepts again."""
+        self.refusal = Response(status, {"detail": f"refused with {status} by the test"}, headers or {})
 
     def dsn(self, project: int = 1) -> str:
         return f"http://{PUBLIC_KEY}@127.0.0.1:{self.port}/{project}"
 
     def reset(self):
         super().reset()
+        self.refusal = None
         with self._arrived:
             self.envelopes.clear()
+            self.counts.clear()
+            self.discarded.clear()
 
     def route(self, request: Request) -> Response:
         match = ENVELOPE_PATH.match(request.path)
         if not match or request.method != "POST":
             return Response(404, {"detail": "Not Found"})
-        headers, items = parse_envelope(request.body)
+        if self.refusal is not None:
+            return self.refusal
+        headers, items = parse_envelope(request.body, payloads=self.keep)
         with self._arrived:
-            self.envelopes.append(Envelope(match.group(1), headers, items, request.body,
-                                           request.headers.get("x-sentry-auth", "")))
+            self.counts.update((match.group(1), item.type) for item in items)
+            for item in items:
+                if item.type == "client_report":
+                    report = json.loads(item.payload) if isinstance(item.payload, bytes) else item.payload
+                    self.discarded.update({(match.group(1), d["category"], d["reason"]): d["quantity"]
+                                           for d in report.get("discarded_events", [])})
+            if self.keep:
+                self.envelopes.append(Envelope(match.group(1), headers, items, request.body,
+                                               request.headers.get("x-sentry-auth", "")))
             self._arrived.notify_all()
         return Response(200, {"id": headers["event_id"]} if "event_id" in headers else {})
 

@@ -2,7 +2,9 @@
 
 The guide's test_sentry.py as a command: an exception, a message, an ERROR log record and a
 transaction with spans, all with breadcrumbs, tags, a custom context and a user, and all
-tagged with one run id so that scripts/smoke-test can find them in GlitchTip.
+tagged with one run id so that scripts/smoke-test can find them in GlitchTip. An event id only
+says that the SDK made the event: the command then waits for the transport and exits non-zero,
+naming what was not delivered and why, unless GlitchTip accepted all four.
 """
 import json
 import logging
@@ -13,6 +15,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 logger = logging.getLogger("forecast.sentry_check")
+
+# What the four events count as in the transport (config/sentry_transport.py): the exception,
+# the message and the error log are "error" items, the transaction a "transaction".
+SENT = {"error": 3, "transaction": 1}
 
 
 class SentryCheckError(Exception):
@@ -71,10 +77,27 @@ class Command(BaseCommand):
             ids["transaction"] = transaction.finish()
 
         sentry_sdk.flush(timeout=options["flush_timeout"])
+        delivery = client.transport.delivery
+        missing = {category: count - delivery.delivered[category] for category, count in SENT.items()
+                   if delivery.delivered[category] < count}
         if options["json"]:
             self.stdout.write(json.dumps({"run_id": run_id, "environment": settings.SENTRY.environment,
-                                          "release": settings.SENTRY.release, "events": ids}))
-            return
-        self.stdout.write(f"run id {run_id} (environment {settings.SENTRY.environment}, release {settings.SENTRY.release})")
-        for kind, event_id in ids.items():
-            self.stdout.write(f"  {kind:12} {event_id}")
+                                          "release": settings.SENTRY.release, "events": ids,
+                                          "delivered": not missing}))
+        else:
+            self.stdout.write(f"run id {run_id} (environment {settings.SENTRY.environment}, "
+                              f"release {settings.SENTRY.release})")
+            for kind, event_id in ids.items():
+                self.stdout.write(f"  {kind:12} {event_id}")
+        if missing:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in delivery.undelivered().items())
+            unconfirmed = sum(missing.values()) - sum(delivery.undelivered().values())
+            if unconfirmed > 0:
+                reasons += f"{', ' if reasons else ''}{unconfirmed} unconfirmed after {options['flush_timeout']:g} s"
+            raise CommandError(
+                f"Not delivered to {delivery.target}: "
+                + ", ".join(f"{count} of {SENT[category]} {category} events" for category, count in missing.items())
+                + f" ({reasons}"
+                + (f"; last failure: {delivery.last_failure}" if delivery.last_failure else "")
+                + "). Check that GlitchTip runs and that SENTRY_DSN points at it from here."
+            )
