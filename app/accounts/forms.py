@@ -19,24 +19,25 @@ class RegistrationForm(UserCreationForm):
         return email
 
 
-class HealthProfileForm(forms.ModelForm):
-    # The profile page shows one fieldset per group.
-    GROUPS = [
-        ("How weather affects you", ("sensitivity_overall", "sensitivity_pressure", "sensitivity_low_pressure",
-                                     "sensitivity_temperature", "sensitivity_humidity", "sensitivity_precipitation",
-                                     "sensitivity_cloud_cover")),
-        ("Alert e-mails",
-         ("email_migraine", "email_sinusitis", "daily_notification_limit", "notification_min_gap_hours")),
-        ("Which hours a prediction covers", ("window_start_hours", "window_end_hours")),
-    ]
+# The profile page shows one fieldset per group; the form has exactly these fields.
+PROFILE_GROUPS = [
+    ("How weather affects you", ("sensitivity_overall", "sensitivity_pressure", "sensitivity_low_pressure",
+                                 "sensitivity_temperature", "sensitivity_humidity", "sensitivity_precipitation",
+                                 "sensitivity_cloud_cover")),
+    ("Alert e-mails",
+     ("email_migraine", "email_sinusitis", "daily_notification_limit", "notification_min_gap_hours")),
+    ("Which hours a prediction covers", ("window_start_hours", "window_end_hours")),
+]
 
+
+class HealthProfileForm(forms.ModelForm):
     class Meta:
         model = HealthProfile
-        exclude = ("user", "updated_at")
+        fields = [name for _, names in PROFILE_GROUPS for name in names]
 
     def groups(self):
-        """[(heading, [bound fields])] in the order of GROUPS."""
-        return [(heading, [self[name] for name in names]) for heading, names in self.GROUPS]
+        """[(heading, [bound fields])] in the order of PROFILE_GROUPS."""
+        return [(heading, [self[name] for name in names]) for heading, names in PROFILE_GROUPS]
 
 
 class AccountDeleteForm(forms.Form):

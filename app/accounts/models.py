@@ -15,10 +15,12 @@ class HealthProfile(models.Model):
     """What weather a user reacts to, and how and when they want to hear about it."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="health_profile")
-    sensitivity_overall = sensitivity_field("Weather in general", "Makes every kind of weather below count more or less for you.")
+    sensitivity_overall = sensitivity_field(
+        "Weather in general", "Makes every kind of weather below count more or less for you.")
     sensitivity_temperature = sensitivity_field("Temperature swings", "It gets much warmer or colder within hours.")
     sensitivity_humidity = sensitivity_field("Very damp or very dry air", "Humidity near 100 %, or below 30 %.")
-    sensitivity_pressure = sensitivity_field("Changing air pressure", "Pressure rises or falls quickly, as when the weather turns.")
+    sensitivity_pressure = sensitivity_field(
+        "Changing air pressure", "Pressure rises or falls quickly, as when the weather turns.")
     sensitivity_low_pressure = sensitivity_field("Low air pressure", "Deep lows bring stormy, unsettled weather.")
     sensitivity_precipitation = sensitivity_field("Rain and snow", "Rain or snow over the coming hours.")
     sensitivity_cloud_cover = sensitivity_field("Grey, overcast skies", "Long spells without sun.")

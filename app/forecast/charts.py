@@ -131,7 +131,7 @@ def _line_panel(key, title, unit, values, times, xs, min_span, reference=None) -
     bottom, top, step = _axis(min(low, reference) if reference else low, max(high, reference) if reference else high,
                               min_span)
     ticks, y = _ticks(bottom, top, step, unit)
-    line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, values))
+    line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, values, strict=True))
     lowest, highest = values.index(low), values.index(high)
     summary = (f"{title}: {values[0]:.0f} {unit} now, {values[-1]:.0f} {unit} at {_when(times[-1])}; "
                f"lowest {low:.0f} {unit} ({_when(times[lowest])}), "
@@ -143,8 +143,8 @@ def _line_panel(key, title, unit, values, times, xs, min_span, reference=None) -
 def _rain_panel(values, times, xs, bar_width) -> Panel:
     bottom, top, step = _axis(0.0, max(max(values), 1.0), 1.0)
     ticks, y = _ticks(bottom, top, step, "mm")
-    bars = [(x - bar_width / 2, y(v), y(0.0) - y(v)) for x, v in zip(xs, values) if v > 0]
-    wet = [t for t, v in zip(times, values) if v > 0]
+    bars = [(x - bar_width / 2, y(v), y(0.0) - y(v)) for x, v in zip(xs, values, strict=True) if v > 0]
+    wet = [t for t, v in zip(times, values, strict=True) if v > 0]
     if wet:
         summary = (f"Rain and snow: {sum(values):.1f} mm in all, in {len(wet)} of {len(values)} hours, "
                    f"most {max(values):.1f} mm in an hour; first at {_when(wet[0])}.")

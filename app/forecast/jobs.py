@@ -120,7 +120,8 @@ class JobCommand(BaseCommand):
             scope.set_tag("cron_job", self.job_name)
             job.set_tag("job", self.job_name)
             items = list(self.items(options))
-            self.stdout.write(f"{self.job_name}: {len(items)} {self.item_label}(s)" + (" [dry run]" if options["dry_run"] else ""))
+            dry_run = " [dry run]" if options["dry_run"] else ""
+            self.stdout.write(f"{self.job_name}: {len(items)} {self.item_label}(s){dry_run}")
             done, failed = self.run(items, options)
             if options["cleanup"] and not options["dry_run"]:
                 deleted = self.cleanup(timezone.now() - timedelta(days=settings.DATA_RETENTION_DAYS))

@@ -26,7 +26,8 @@ class Location(models.Model):
     )
     timezone = models.CharField(
         "time zone", max_length=64, blank=True, validators=[validate_timezone],
-        help_text="IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); empty: not known yet, UTC is shown.",
+        help_text="IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); "
+        "empty: not known yet, UTC is shown.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -116,7 +117,8 @@ class Prediction(models.Model):
         indexes = [models.Index(fields=["notified_at", "risk_level"])]
 
     def __str__(self):
-        return f"{self.get_prediction_type_display()} {self.risk_level} for {self.location} at {self.window_start:%Y-%m-%d %H:%M}"
+        return (f"{self.get_prediction_type_display()} {self.risk_level} for {self.location} "
+                f"at {self.window_start:%Y-%m-%d %H:%M}")
 
 
 class Notification(models.Model):

@@ -134,7 +134,8 @@ def known_timezone(name) -> str:
 
 def grid_point(latitude, longitude) -> Coordinates:
     """The coordinate asked for a place: rounded to GRID_DECIMALS (see there)."""
-    return (Decimal(str(latitude)).quantize(_GRID, ROUND_HALF_UP), Decimal(str(longitude)).quantize(_GRID, ROUND_HALF_UP))
+    return (Decimal(str(latitude)).quantize(_GRID, ROUND_HALF_UP),
+            Decimal(str(longitude)).quantize(_GRID, ROUND_HALF_UP))
 
 
 def batches(points: Sequence[Coordinates], size: int) -> Iterator[slice]:
@@ -189,7 +190,8 @@ def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,)):
         if not response.ok:
             reason = _error_reason(response)
             raise WeatherAPIError(
-                f"{what} answered {response.status_code}: {reason}", url=url, status=response.status_code, body=response.text
+                f"{what} answered {response.status_code}: {reason}",
+                url=url, status=response.status_code, body=response.text,
             )
         try:
             data = orjson.loads(response.content)  # six times json's speed on a 100-location answer
@@ -257,7 +259,8 @@ class _Times:
     def parse(self, raw: list, url: str) -> list[datetime]:
         if raw != self.raw:
             if not all(type(value) is int for value in raw):
-                raise WeatherAPIError("Open-Meteo forecast: hourly.time is not unix seconds", url=url, body=str(raw)[:500])
+                raise WeatherAPIError("Open-Meteo forecast: hourly.time is not unix seconds",
+                                      url=url, body=str(raw)[:500])
             self.raw, self.parsed = raw, [datetime.fromtimestamp(value, UTC) for value in raw]
         return self.parsed
 

@@ -150,7 +150,8 @@ def weather_factors(hours) -> list[Factor]:
                f"{min(temperatures):.0f} to {max(temperatures):.0f} °C",
                _temperature_words(min(temperatures), max(temperatures))),
         Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
-               f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high else f"{humidity_high:.0f}%",
+               (f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high
+                else f"{humidity_high:.0f}%"),
                _humidity_words(humidity_low, humidity_high)),
         Factor("precipitation", "Precipitation", round(rain, 1), rain_score, f"{rain:.1f} mm in total",
                _rain_words(rain, rain_score)),
@@ -168,7 +169,8 @@ def predict(hours, profile, prediction_type: str) -> Assessment:
     scored = []
     total = 0.0
     for factor in weather_factors(hours):
-        contribution = factor.score * weights[factor.name] * SENSITIVITY_SCALE[profile.sensitivity(factor.name)] * overall
+        sensitivity = SENSITIVITY_SCALE[profile.sensitivity(factor.name)]
+        contribution = factor.score * weights[factor.name] * sensitivity * overall
         total += contribution
         scored.append({**asdict(factor), "score": round(factor.score, 2), "contribution": round(contribution, 3)})
     scored.sort(key=lambda f: f["contribution"], reverse=True)

@@ -86,7 +86,8 @@ def location_add(request):
                 messages.error(request, "Place search is unavailable right now; enter coordinates instead.")
             else:
                 if not matches:
-                    search.add_error("query", "No place of that name was found. Check the spelling or enter coordinates.")
+                    search.add_error(
+                        "query", "No place of that name was found. Check the spelling or enter coordinates.")
     form = LocationForm(request.POST or None, user=request.user)
     if request.method == "POST":
         with transaction.atomic():

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.forms import HealthProfileForm
+from accounts.forms import PROFILE_GROUPS, HealthProfileForm
 from accounts.models import HealthProfile
 from forecast.models import ComparisonReport, Location, Notification, Prediction, WeatherForecast
 from tests.app.helpers import add_location, run_command
@@ -46,9 +46,13 @@ def test_profile_shows_the_account_and_explains_sensitivities_in_words(logged_in
         assert f'href="{reverse(link)}"' in page
 
 
-def test_every_profile_field_is_in_exactly_one_group():
-    grouped = [name for _, names in HealthProfileForm.GROUPS for name in names]
-    assert sorted(grouped) == sorted(HealthProfileForm.base_fields) and len(grouped) == len(set(grouped))
+def test_every_profile_setting_is_in_exactly_one_group():
+    """The form's fields come from the groups: a setting added to the model shows up only once grouped."""
+    grouped = [name for _, names in PROFILE_GROUPS for name in names]
+    settings = [f.name for f in HealthProfile._meta.get_fields() if getattr(f, "editable", False)
+                and not f.primary_key and f.name != "user"]
+    assert sorted(grouped) == sorted(settings) and len(grouped) == len(set(grouped))
+    assert list(HealthProfileForm.base_fields) == grouped
 
 
 def test_password_change(logged_in, user):

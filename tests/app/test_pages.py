@@ -16,8 +16,9 @@ from tests.harness.open_meteo_fake import stormy_weather
 
 
 def test_register_creates_user_and_profile_and_logs_in(client, db):
+    password = "a-Long-test-passw0rd"
     response = client.post(reverse("register"), {"username": "sam", "email": "Sam@Example.com",
-                                                 "password1": "a-Long-test-passw0rd", "password2": "a-Long-test-passw0rd"})
+                                                 "password1": password, "password2": password})
     assert response.status_code == 302 and response.url == reverse("profile")
     profile = HealthProfile.objects.get(user__username="sam")
     assert profile.user.email == "sam@example.com"
@@ -196,8 +197,9 @@ def test_delete_removes_the_location_and_its_data(logged_in, location, open_mete
 def history(location, user):
     start = timezone.now().replace(minute=0, second=0, microsecond=0)
     for hour in range(60):
+        window_start = start - timedelta(hours=hour)
         Prediction.objects.create(location=location, prediction_type="MIGRAINE", risk_level="LOW",
-                                  window_start=start - timedelta(hours=hour), window_end=start - timedelta(hours=hour - 3),
+                                  window_start=window_start, window_end=window_start + timedelta(hours=3),
                                   source="rules", confidence=0.6, rationale=f"hour {hour}")
     other = add_location(user)
     Prediction.objects.create(location=other, prediction_type="SINUSITIS", risk_level="HIGH", window_start=start,

@@ -20,7 +20,7 @@ from tests.harness.sentry_receiver import tags
 def hours(pressures, temperatures=None, humidity=60.0, rain=0.0, cloud=30.0):
     temperatures = temperatures or [12.0] * len(pressures)
     return [SimpleNamespace(pressure_msl=p, temperature=t, humidity=humidity, precipitation=rain, cloud_cover=cloud)
-            for p, t in zip(pressures, temperatures)]
+            for p, t in zip(pressures, temperatures, strict=True)]
 
 
 def profile(**sensitivities):
@@ -107,7 +107,8 @@ BAD_ANSWERS = {
     "server-error": Response(500, {"error": {"message": "The server had an error", "type": "server_error"}}),
     "not-json": Response(200, completion("I think the risk is high.")),
     "wrong-level": Response(200, completion(json.dumps({"level": "EXTREME", "confidence": 0.5, "rationale": "x"}))),
-    "confidence-out-of-range": Response(200, completion(json.dumps({"level": "LOW", "confidence": 7, "rationale": "x"}))),
+    "confidence-out-of-range":
+        Response(200, completion(json.dumps({"level": "LOW", "confidence": 7, "rationale": "x"}))),
     "not-a-completion": Response(200, {"object": "list", "data": []}),
     "timeout": Response(200, completion("{}"), delay=3.0),
 }
@@ -156,7 +157,8 @@ def test_llm_calls_stop_at_the_run_budget_and_the_rules_take_over(stormy_places,
     assert status == 0, output
     assert len(llm.requests) == 5
     assert Counter(Prediction.objects.values_list("source", flat=True)) == {"llm": 5, "rules": 7}
-    assert "LLM: 5 call(s) of a budget of 5, 0 failed (rules used); budget spent: 7 prediction(s) by the rules instead" in output
+    assert ("LLM: 5 call(s) of a budget of 5, 0 failed (rules used); "
+            "budget spent: 7 prediction(s) by the rules instead") in output
 
 
 def test_a_budget_of_zero_means_rules_only(stormy_places, llm, settings):

@@ -81,7 +81,8 @@ class Command(BaseCommand):
         if options["list"]:
             now = datetime.now(UTC)
             for job, trigger in triggers.items():
-                self.stdout.write(f"{job:24} {settings.SCHEDULE[job]:16} next {trigger.get_next_fire_time(None, now):%Y-%m-%d %H:%M} UTC")
+                next_run = trigger.get_next_fire_time(None, now)
+                self.stdout.write(f"{job:24} {settings.SCHEDULE[job]:16} next {next_run:%Y-%m-%d %H:%M} UTC")
             return
         # The handler before the first touch: whoever sees the liveness file may already stop it.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -38,7 +38,8 @@ class Command(BaseCommand):
         if not client.is_active():
             raise CommandError(
                 "Sentry is off in this process: set SENTRY_DSN (and SENTRY_ENABLED=true). "
-                f"Now: SENTRY_ENABLED={settings.SENTRY.enabled}, SENTRY_DSN {'set' if settings.SENTRY.dsn else 'empty'}."
+                f"Now: SENTRY_ENABLED={settings.SENTRY.enabled}, "
+                f"SENTRY_DSN {'set' if settings.SENTRY.dsn else 'empty'}."
             )
         run_id = options["run_id"] or uuid.uuid4().hex[:12]
         ids = {}
