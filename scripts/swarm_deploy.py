@@ -373,9 +373,12 @@ def main(argv: list[str]) -> int:
     except DockerError as exc:
         print(f"swarm-deploy: {exc}", file=sys.stderr)
         return 10
-    print(f"Deployed. First deploy of {env}? Provision GlitchTip, then deploy again so that the services get the "
-          f"DSN: scripts/bootstrap-glitchtip {env} && scripts/swarm-deploy {env} --no-build && "
-          f"scripts/smoke-test {env}")
+    if envfiles.read_environment(env).get("SENTRY_DSN"):
+        print("Deployed.")
+    else:  # the first deploy: GlitchTip runs now, but nobody has provisioned it yet
+        print(f"Deployed, without a DSN yet. Provision GlitchTip, then deploy again so that the services get "
+              f"it: scripts/bootstrap-glitchtip {env} && scripts/swarm-deploy {env} --no-build && "
+              f"scripts/smoke-test {env}")
     return 0
 
 
