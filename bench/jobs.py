@@ -48,6 +48,8 @@ def start_open_meteo(delay: float):
 def measures(rounds: int, *, delay: float = 0.05) -> list[Measure]:
     fake, port = start_open_meteo(delay)
     postgres = PostgresServer().start()
+    # The settings below are this process's only: the groups after this one start apps of their own.
+    saved_environ = dict(os.environ)
     try:
         postgres.psql("CREATE ROLE bench LOGIN PASSWORD 'bench' CREATEDB")
         postgres.psql("CREATE DATABASE bench OWNER bench")
@@ -74,6 +76,8 @@ def measures(rounds: int, *, delay: float = 0.05) -> list[Measure]:
         connections.close_all()
         postgres.stop()
         fake.terminate()
+        os.environ.clear()
+        os.environ.update(saved_environ)
 
 
 def _make_locations(count: int) -> list:

@@ -216,7 +216,7 @@ class Stack:
         stack = ExitStack()
         self.stack.callback(stack.close)
         gunicorn = stack.enter_context(running_gunicorn(env, self.workdir / f"gunicorn-{self.projects}.log",
-                                                        workers=WORKERS))
+                                                        workers=WORKERS, inherit=False))
         nginx = NginxServer(gunicorn.url.removeprefix("http://"), f"127.0.0.1:{self.closed_port}").start()
         stack.callback(nginx.stop)
         return App(name, self.projects, gunicorn, nginx, stack)

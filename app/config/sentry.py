@@ -176,8 +176,9 @@ class Scrubber:
         return self._may_match(value.lower()) is not None
 
     def text(self, value: str) -> str:
-        if not self.may_match(value):
-            return value
+        return self._substitute(value) if self.may_match(value) else value
+
+    def _substitute(self, value: str) -> str:
         for secret in self.secret_values:
             value = value.replace(secret, FILTERED)
         value = BEARER_RE.sub(lambda m: f"{m.group(1)} {FILTERED}", value)
@@ -196,11 +197,11 @@ class Scrubber:
         elif isinstance(node, list):
             children = enumerate(node)
         else:
-            return self.text(node) if isinstance(node, str) else node
+            return node
         for key, value in children:
             if isinstance(value, str):
                 if self.may_match(value):
-                    node[key] = self.text(value)
+                    node[key] = self._substitute(value)
             elif isinstance(value, (dict, list)):
                 self._values(value)
         return node

@@ -20,7 +20,6 @@ PLOT_HEIGHT = 120  # px of each panel's plot area; the time labels go below it
 TOP = 10           # px above the highest tick line, so that its label (centred on the line) fits
 INNER_WIDTH = 1000  # user units across the stretched inner viewBox
 NORMAL_PRESSURE = 1013  # hPa, average sea-level pressure: always on the pressure axis, as a reference
-LEVEL_ORDER = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
         if end <= first or start >= last + timedelta(hours=1):
             continue
         x0, x1 = fraction(start), fraction(end)
-        level = max((p.risk_level for p in group), key=LEVEL_ORDER.index)
+        level = max((p.risk_level for p in group), key=RiskLevel.values.index)
         label = ", ".join(f"{p.get_prediction_type_display().lower()} {p.get_risk_level_display().lower()}"
                           for p in group)
         shaded.append(Window(round(x0 * 100, 2), round((x1 - x0) * 100, 2), level.lower(),

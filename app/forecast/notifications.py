@@ -14,8 +14,6 @@ from accounts.models import HealthProfile
 from forecast.models import Notification, Prediction, RiskLevel
 from forecast.reporting import ReportedError, report_email_failure
 
-LEVELS = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
-
 
 def users_with_pending(now=None):
     """Users who have at least one un-notified MEDIUM/HIGH prediction whose window is not over."""
@@ -66,7 +64,7 @@ def one_per_place_and_condition(predictions: list[Prediction]) -> list[Predictio
     chosen: dict[tuple[int, str], Prediction] = {}
     for p in sorted(predictions, key=lambda p: p.window_start):
         key = (p.location_id, p.prediction_type)
-        if key not in chosen or LEVELS.index(p.risk_level) > LEVELS.index(chosen[key].risk_level):
+        if key not in chosen or RiskLevel.values.index(p.risk_level) > RiskLevel.values.index(chosen[key].risk_level):
             chosen[key] = p
     return sorted(chosen.values(), key=lambda p: (p.location.name.lower(), p.location_id, p.prediction_type))
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import HealthProfile
 from forecast import llm, rules, workers
-from forecast.models import Prediction, PredictionType, WeatherForecast
+from forecast.models import Prediction, PredictionType, RiskLevel, WeatherForecast
 from forecast.reporting import report_llm_failure
 
 # Locations per chunk: a few queries and one transaction each, and a progress line.
@@ -67,7 +67,7 @@ class ChunkResult:
     failures: list[tuple[object, Exception]] = field(default_factory=list)
 
     def __str__(self):
-        levels = ", ".join(f"{level} {self.levels[level]}" for level in ("LOW", "MEDIUM", "HIGH") if self.levels[level])
+        levels = ", ".join(f"{level} {self.levels[level]}" for level in RiskLevel.values if self.levels[level])
         stored = f"{self.stored} prediction(s) {'made (dry run, nothing stored)' if self.dry_run else 'stored'}"
         text = f"{self.locations} location(s): {stored} ({levels or 'none'}; {self.by_llm} by the LLM)"
         if self.kept:

@@ -90,11 +90,12 @@ def grid_points(locations: Iterable) -> list[GridPoint]:
 
 
 def collect(location, *, hours: int = 72) -> int:
-    """One place's forecast, now (adding or refreshing it); returns the hours stored, raises what failed."""
-    (batch,) = collect_all([location], hours=hours)
-    if batch.failures:
-        raise batch.failures[0].error
-    return batch.rows
+    """One place's forecast, now (adding or refreshing it); returns the hours stored, raises what failed.
+    Fetched on the calling thread (a page's request): one request needs no pool."""
+    fetched = _fetch_batch(grid_points([location]), hours)
+    if fetched.failures:
+        raise fetched.failures[0].error
+    return _store(fetched.forecasts)
 
 
 def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> Iterator[BatchResult]:

@@ -43,15 +43,17 @@ class Gunicorn:
 
 
 @contextmanager
-def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[Gunicorn]:
+def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2, inherit: bool = True) -> Iterator[Gunicorn]:
     """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port; stopped
-    gracefully (SIGTERM: each worker finishes its requests and flushes its Sentry queue)."""
+    gracefully (SIGTERM: each worker finishes its requests and flushes its Sentry queue).
+    `env` is added to this process's environment, or with `inherit=False` is the whole of it."""
     port = free_port()
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
             cwd=REPO / "app",
-            env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), **env},
+            env={**(os.environ if inherit else {}), "GUNICORN_BIND": f"127.0.0.1:{port}",
+                 "WEB_CONCURRENCY": str(workers), **env},
             stdout=output, stderr=subprocess.STDOUT,
         )
     try:
