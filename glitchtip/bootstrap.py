@@ -316,8 +316,7 @@ class Bootstrap:
                 if monitor is None:
                     created.append(name)
                     if not self.dry_run:
-                        monitor = self.client.create_monitor(org, project.id, name, spec.monitor_type, spec.interval,
-                                                             url=spec.url, expected_status=spec.expected_status)
+                        monitor = self.client.create_monitor(org, spec)
                 elif drift := monitor_drift(monitor, spec):
                     updated.append(f"{name} ({drift})")
                     if not self.dry_run:

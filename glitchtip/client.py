@@ -133,13 +133,11 @@ class Member:
     id: str
     email: str
     pending: bool
-    user_id: str | None
 
     @classmethod
     def from_api(cls, m: dict) -> Member:
         user = m.get("user") or {}
-        return cls(str(m["id"]), (m.get("email") or user.get("email") or ""), bool(m.get("pending")),
-                   str(user["id"]) if user.get("id") is not None else None)
+        return cls(str(m["id"]), (m.get("email") or user.get("email") or ""), bool(m.get("pending")))
 
 
 @dataclass(frozen=True)
@@ -285,11 +283,9 @@ class GlitchTipClient:
     def monitors(self, org: str) -> list[Monitor]:
         return [Monitor.from_api(m) for m in self.get_all(f"/api/0/organizations/{org}/monitors/")]
 
-    def create_monitor(self, org: str, project_id: str, name: str, monitor_type: str, interval: int,
-                       url: str = "", expected_status: int | None = None) -> Monitor:
-        body = {"monitorType": monitor_type, "name": name, "url": url, "interval": interval,
-                "expectedBody": "", "expectedStatus": expected_status, "timeout": None, "project": project_id}
-        m = self.request("POST", f"/api/0/organizations/{org}/monitors/", json=body, expected=(201,)).json()
+    def create_monitor(self, org: str, monitor: Monitor) -> Monitor:
+        """POST `monitor` (its id is not sent); returns it as stored."""
+        m = self.request("POST", f"/api/0/organizations/{org}/monitors/", json=monitor.body(), expected=(201,)).json()
         return Monitor.from_api(m)
 
     def update_monitor(self, org: str, monitor: Monitor) -> Monitor:
