@@ -15,7 +15,6 @@ Both connect as the superuser: it reads and recreates both databases, whoever ow
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import tempfile
@@ -109,10 +108,7 @@ class ComposeRunner(Runner):
         return f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})"
 
     def images(self) -> dict[str, str]:
-        result = run(self.compose("ps", "--format", "json"))
-        text = result.stdout.strip()
-        # Compose prints one JSON object per line (older releases: one JSON array).
-        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+        rows = docker_compose.ps_rows(run(self.compose("ps", "--format", "json")).stdout)
         return {row["Service"]: row["Image"] for row in rows if row.get("State") == "running"}
 
     def release(self) -> tuple[str, str]:

