@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from scripts.settings import envfiles
-from scripts.stack import docker_compose
+from scripts.stack import engine
 
 SUPERUSER = "postgres"
 UPLOADS_IN_GLITCHTIP = "/code/uploads"  # glitchtip/compose.yml mounts the glitchtip-uploads volume here
@@ -93,7 +93,7 @@ class ComposeRunner(Runner):
         self.root = root
 
     def compose(self, *args: str) -> Command:
-        return Command(docker_compose.command(self.env, *args, root=self.root))
+        return Command(engine.command(self.env, *args, root=self.root))
 
     def postgres(self, program: str, *args: str) -> Command:
         return self.compose("exec", "-T", "postgres", program, "--username", SUPERUSER, *args)
@@ -109,7 +109,7 @@ class ComposeRunner(Runner):
         return f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})"
 
     def images(self) -> dict[str, str]:
-        rows = docker_compose.ps_rows(run(self.compose("ps", "--format", "json")).stdout)
+        rows = engine.ps_rows(run(self.compose("ps", "--format", "json")).stdout)
         return {row["Service"]: row["Image"] for row in rows if row.get("State") == "running"}
 
     def release(self) -> tuple[str, str]:

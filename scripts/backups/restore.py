@@ -39,7 +39,7 @@ from scripts._steps import StepFailed, Steps
 from scripts.backups import backup, backup_data, backup_folder, backup_runner
 from scripts.backups.backup_runner import CommandFailed, ComposeRunner, Runner, last_lines, run
 from scripts.settings import envfiles, release
-from scripts.stack import docker_compose
+from scripts.stack import engine
 
 STEPS = 10
 # The services that write to the databases or the uploads, stopped while the data is replaced.
@@ -154,7 +154,7 @@ class Restore:
     def stop_writers(self) -> str:
         if self.stack is None:
             return "skipped (--direct: no services)"
-        defined = set(docker_compose.resolved_config(self.env).get("services", {}))
+        defined = set(engine.resolved_config(self.env).get("services", {}))
         writers = [service for service in WRITERS if service in defined]
         try:
             self.compose_run("stop", *writers, what="docker compose stop")

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError
 from scripts.settings import envfiles
-from scripts.stack import docker_compose
+from scripts.stack import engine
 
 SECRETS = {  # name -> minimum length
     "DJANGO_SECRET_KEY": 50,
@@ -229,7 +229,7 @@ def main(argv: list[str]) -> int:
             return 1
         problems = check_values(env, values)
         if not problems:  # interpolation needs complete values
-            config = docker_compose.resolved_config(env)
+            config = engine.resolved_config(env)
             problems += check_compose(env, config, values)
             problems += check_app_settings(env, config, envfiles.read_layers(env))
     except envfiles.EnvError as exc:

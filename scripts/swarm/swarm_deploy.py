@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, release
-from scripts.stack import check_env, docker_compose
+from scripts.stack import check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
@@ -198,8 +198,8 @@ class SwarmDeploy:
 
     def build(self) -> str:
         # The app's image, and the backup service's where its profile is on (staging, production).
-        services = [name for name in ("app", "backup") if name in docker_compose.resolved_config(self.env)["services"]]
-        result = subprocess.run(docker_compose.command(self.env, "build", *services), capture_output=True, text=True)
+        services = [name for name in ("app", "backup") if name in engine.resolved_config(self.env)["services"]]
+        result = subprocess.run(engine.command(self.env, "build", *services), capture_output=True, text=True)
         if result.returncode != 0:
             raise StepFailed(11, f"the images did not build: {result.stderr.strip()[-800:]}",
                              f"run scripts/compose {self.env} build {' '.join(services)} to see the whole output")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from scripts.settings import envfiles
-from scripts.stack import converge, docker_compose
+from scripts.stack import converge, engine
 
 SWARM_DIR = Path("deploy") / "swarm"
 STACK_FILE = SWARM_DIR / "stack.yml"
@@ -98,7 +98,7 @@ def compose_files(values: dict[str, str], root: Path = envfiles.REPO) -> list[Pa
 
 def render(env: str, root: Path = envfiles.REPO) -> Stack:
     values = envfiles.read_environment(env, root)
-    compose = docker_compose.resolved_config(env, root, files=compose_files(values, root))
+    compose = engine.resolved_config(env, root, files=compose_files(values, root))
     secret_values = {value for layer, layer_values in envfiles.read_layers(env, root) if layer.secret
                      for value in layer_values.values()}
     return to_stack(compose, root, secret_values)

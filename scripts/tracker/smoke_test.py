@@ -50,7 +50,7 @@ from glitchtip.alerts import AlertSettings, AlertSettingsError
 from glitchtip.client import GlitchTipClient, GlitchTipError, hex_key
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles
-from scripts.stack import converge, docker_compose, stack_runtime
+from scripts.stack import converge, engine, stack_runtime
 
 POLL_SECONDS = 1.0
 MAIL_POLL_SECONDS = 2.0
@@ -152,7 +152,7 @@ def find_mail(mailpit: str, text: str) -> dict | None:
 def stack_state(env: str, values: dict[str, str]) -> str | None:
     """What the smoke test verified: the running containers (a recreated one has a new id) and the
     merged settings. None when Compose cannot tell (then the test always runs)."""
-    result = subprocess.run(docker_compose.command(env, "ps", "--format", "json"), capture_output=True, text=True)
+    result = subprocess.run(engine.command(env, "ps", "--format", "json"), capture_output=True, text=True)
     if result.returncode != 0 or not result.stdout.strip():
         return None
     running = sorted(f"{c.service}={c.id}" for c in converge.containers_of(result.stdout).values()

@@ -63,7 +63,7 @@ def test_the_stack_file_is_valid_compose_for_the_compose_cli(stack, bundle, tmp_
     env, config = stack
     path = tmp_path / "stack.json"
     path.write_text(json.dumps(config))
-    from scripts.stack.docker_compose import cli
+    from scripts.stack.engine import cli
 
     result = subprocess.run([*cli(), "--file", str(path), "--project-name", "check", "config", "--quiet"],
                             capture_output=True, text=True, env=bundle.environ())
