@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from scripts.settings.envfiles import ENVIRONMENTS, REPO, EnvError, environment, layers
-from scripts.stack import check_env
 from scripts.stack.engine import command, resolved_config
 
 USAGE = ("usage: scripts/compose ENV <docker compose arguments>   e.g. scripts/compose production ps\n"
@@ -84,6 +83,9 @@ def main(argv: list[str]) -> int:
         print(f"compose: {missing[0].relative()} is missing; {fix}", file=sys.stderr)
         return 2
     if command_name == "up":
+        # Imported only here: it loads the GlitchTip client and requests, which no other command needs.
+        from scripts.stack import check_env
+
         if check_env.main(["check-env", env]) != 0:
             return 1
     try:
