@@ -37,6 +37,11 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # Worker heartbeat files in memory, not on a possibly slow container filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket (gunicorn 25.1+, for `gunicornc`): nothing here uses it (workers are set by
+# WEB_CONCURRENCY, every change is a container restart), and its default place,
+# $HOME/.gunicorn/, is /app in the image, which the app user cannot write: each start logged an
+# ERROR, which Sentry reported to GlitchTip.
+control_socket_disable = True
 # Load the app (Django, the settings, Sentry) once in the master and fork the
 # workers from it. A new or recycled worker then serves at once (importing everything took a
 # worker 2.6 s under load, and its first request waited for it), and workers share the loaded
