@@ -2,11 +2,8 @@
 
 Each value can be overridden by the environment variable named next to it.
 """
-import inspect
 import multiprocessing
 import os
-import types
-from concurrent.futures import ThreadPoolExecutor
 
 # GUNICORN_BIND: where to listen; nginx reaches the app on port 8000 inside the network.
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -68,11 +65,3 @@ def post_fork(server, worker):
 
     init_sentry(settings.SENTRY)
 
-
-def post_worker_init(worker):
-    """In each worker: gunicorn's request thread pool without sentry-sdk's wrapping. The SDK's
-    threading integration wraps every pool's submit to copy the caller's Sentry scopes into the
-    task, so that spans made in the app's own threads join the caller's transaction. For the pool
-    that runs each request this copy is pure cost (2 % of a worker's CPU on the dashboard,
-    bench/serving.py): Sentry's WSGI wrapper gives each request a scope of its own anyway."""
-    worker.tpool.submit = types.MethodType(inspect.unwrap(ThreadPoolExecutor.submit), worker.tpool)

@@ -103,27 +103,6 @@ def test_each_forked_worker_gets_its_own_sentry_client(sentry):
     sentry.wait_for(lambda e: e.get("message") == "from the new worker")
 
 
-def test_gunicorns_request_threads_do_not_copy_sentry_scopes_but_the_apps_threads_do(sentry):
-    import runpy
-    import types
-    from concurrent.futures import ThreadPoolExecutor
-
-    import sentry_sdk
-
-    def tag_seen_by_task(pool):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_tag("set_by", "caller")
-            return pool.submit(lambda: sentry_sdk.get_current_scope()._tags.get("set_by")).result()
-
-    with ThreadPoolExecutor(1) as apps_pool, ThreadPoolExecutor(1) as request_pool:
-        worker = types.SimpleNamespace(tpool=request_pool)
-        runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["post_worker_init"](worker)
-        for pool in (apps_pool, worker.tpool):  # start their threads (which copy the starter's scopes)
-            pool.submit(lambda: None).result()
-        assert tag_seen_by_task(apps_pool) == "caller"  # sentry-sdk's threading integration at work
-        assert tag_seen_by_task(worker.tpool) is None
-
-
 def test_recycled_workers_serve_and_report_each_event_once(services, test_database_url, transactional_db, tmp_path):
     env = {"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(6),
            "GUNICORN_MAX_REQUESTS": "3", "GUNICORN_MAX_REQUESTS_JITTER": "0"}
