@@ -80,6 +80,20 @@ def test_gunicorn_preloads_the_app_and_recycles_workers_rarely(monkeypatch):
     assert (config["max_requests"], config["max_requests_jitter"]) == (20000, 2000)
 
 
+def test_every_name_the_gunicorn_config_sets_is_a_setting_of_the_installed_gunicorn():
+    """gunicorn skips the names in its config file that it does not know: a misspelt setting, or one
+    an upgrade renamed (control_socket_disable is new in 25.1), would do nothing without a word."""
+    import runpy
+    import types
+
+    from gunicorn.config import Config
+
+    config = runpy.run_path(str(REPO / "app/gunicorn.conf.py"))
+    names = {name for name, value in config.items()
+             if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert "control_socket_disable" in names and names - set(Config().settings) == set()
+
+
 def test_the_master_forks_workers_without_an_open_database_connection(transactional_db):
     import runpy
 
