@@ -21,16 +21,6 @@ def test_static_files_are_hashed_compressed_and_cached_for_long(gunicorn, transa
     assert unhashed.status_code == 200 and unhashed.headers["Cache-Control"] == "max-age=60, public"
 
 
-def test_static_files_are_answered_in_front_of_django(gunicorn, transactional_db):
-    """config/wsgi.py: no Django middleware (nor Sentry's wrapping of Django) runs for them. Served
-    by WhiteNoise's middleware instead they would look the same but for the headers Django adds."""
-    page = requests.get(f"{gunicorn.url}/accounts/login/", timeout=10)
-    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page.text).group(1)
-    static = requests.get(f"{gunicorn.url}{css}", timeout=10)
-    assert static.status_code == 200
-    assert "Referrer-Policy" in page.headers and "Referrer-Policy" not in static.headers
-
-
 def test_health_probes_through_gunicorn(gunicorn, transactional_db):
     live = requests.get(f"{gunicorn.url}/healthz", timeout=10)
     assert (live.status_code, live.text) == (200, "ok")
