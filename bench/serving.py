@@ -206,10 +206,9 @@ class Stack:
         return service
 
     def app(self, name: str, glitchtip: str | None = None, traces: str = "0.1", profiles: str = "0",
-            **gunicorn_options) -> App:
+            application: str = "config.wsgi:application") -> App:
         """An app variant: Sentry off, or on and sending to `glitchtip` ("receiver", "closed port",
-        "black hole") at the given sample rates; `gunicorn_options` go to running_gunicorn (another
-        config file or WSGI application)."""
+        "black hole") at the given sample rates, gunicorn serving `application`."""
         self.projects += 1
         env = dict(self.env)
         if glitchtip:
@@ -220,7 +219,7 @@ class Stack:
         stack = ExitStack()
         self.stack.callback(stack.close)
         gunicorn = stack.enter_context(running_gunicorn(env, self.workdir / f"gunicorn-{self.projects}.log",
-                                                        workers=WORKERS, inherit=False, **gunicorn_options))
+                                                        workers=WORKERS, inherit=False, application=application))
         nginx = NginxServer(gunicorn.url.removeprefix("http://"), f"127.0.0.1:{self.closed_port}").start()
         stack.callback(nginx.stop)
         return App(name, self.projects, gunicorn, nginx, stack)
@@ -250,16 +249,6 @@ def log_in(app: App) -> str:
 def static_path(app: App) -> str:
     page = requests.get(f"{app.url}/accounts/login/", timeout=10).text
     return re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page).group(1)
-
-
-def loaded(stack: Stack, app: App, path: str, headers: dict[str, str]) -> tuple[Load, float]:
-    """One wrk run, and the CPU per request in ms of the app's gunicorn, its nginx and Postgres (one
-    app is loaded at a time): steadier than requests/s on a shared machine, and what requests/s
-    follows on a quiet one."""
-    processes = (app.gunicorn.process, app.nginx.process, stack.postgres.process)
-    used = cpu_seconds(*processes)
-    load = wrk(f"{app.url}{path}", headers=headers)
-    return load, (cpu_seconds(*processes) - used) * 1000 / load.requests
 
 
 def ratio_at_least(minimum: float):
@@ -314,11 +303,16 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
     for app, path, headers in runs.values():  # warm up: connections, caches, the first queries
         wrk(f"{app.url}{path}", seconds=1, headers=headers)
     failed = {name: [] for name in runs}
+    # CPU per request of the app's gunicorn, its nginx and Postgres (one app is loaded at a time):
+    # steadier than requests/s on a shared machine, and what requests/s follows on a quiet one.
     cpu_ms = {name: [] for name in runs}
 
     def run(name):
-        load, cpu = loaded(stack, *runs[name])
-        cpu_ms[name].append(cpu)
+        app, path, headers = runs[name]
+        processes = (app.gunicorn.process, app.nginx.process, stack.postgres.process)
+        used = cpu_seconds(*processes)
+        load = wrk(f"{app.url}{path}", headers=headers)
+        cpu_ms[name].append((cpu_seconds(*processes) - used) * 1000 / load.requests)
         failed[name].append(load.failed)
         return load.per_second
 
