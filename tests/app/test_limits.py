@@ -99,8 +99,8 @@ def test_with_redis_down_log_in_works_and_one_warning_says_the_limits_are_off(
             assert post_log_in(server, PASSWORD) == 302
             session = requests.Session()
             session.get(f"{server.url}/accounts/password/reset/", timeout=30)
-            reset = session.post(f"{server.url}/accounts/password/reset/", allow_redirects=False, timeout=30,
-                                 data={"email": "jane@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+            reset = session.post(f"{server.url}/accounts/password/reset/", allow_redirects=False, timeout=30, data={
+                "email": "jane@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
             assert reset.status_code == 302
             warnings = server.log_lines("WARNING config.cache")
             assert len(warnings) == 1, warnings
