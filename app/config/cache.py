@@ -4,8 +4,8 @@ django-axes and django-ratelimit ask the cache at every log-in, password check, 
 and place search, so with Redis away each of those was a 500. Here an operation that fails
 answers as an empty cache would: nothing is counted, nobody is throttled, and log-in keeps
 working. Each process logs one WARNING when Redis stops answering and one INFO line when it
-answers again. After a failure Redis is not asked again for RETRY_AFTER seconds, so a hung Redis
-costs a request at most one socket timeout (settings.REDIS_OPTIONS) a second, not one per operation.
+answers again. After a failure Redis is not asked again for RETRY_AFTER seconds: a hung Redis
+holds up one operation a second for its socket timeout (settings.REDIS_OPTIONS), not every one.
 
 The "default" cache stays the plain RedisCache: /readyz must see Redis fail (config/health.py).
 """
