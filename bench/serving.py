@@ -229,14 +229,20 @@ class Stack:
 
 
 def log_in(app: App) -> str:
-    """Register a user through the pages, add the places (the app fetches each forecast from the
-    local Open-Meteo and predicts), and return the session cookie."""
+    """Register a user through the pages (the link that finishes it is in the e-mail the app prints
+    to its log: no EMAIL_URL here), add the places (the app fetches each forecast from the local
+    Open-Meteo and predicts), and return the session cookie."""
     session = requests.Session()
     session.get(f"{app.url}/accounts/register/", timeout=10)
-    password = secrets.token_urlsafe(16)
+    name = f"bench-{secrets.token_hex(3)}"
     response = session.post(f"{app.url}/accounts/register/", timeout=10, data={
-        "username": f"bench-{secrets.token_hex(3)}", "email": "bench@example.com", "password1": password,
-        "password2": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        "email": f"{name}@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response.raise_for_status()
+    link = re.search(r"https?://[^/\s]+(/accounts/register/\S+/)", app.gunicorn.log.read_text())[1]
+    password = secrets.token_urlsafe(16)
+    response = session.post(f"{app.url}{link}", timeout=10, data={
+        "username": name, "password1": password, "password2": password,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
     response.raise_for_status()
     for number in range(PLACES):
         response = session.post(f"{app.url}/locations/add/", timeout=30, data={

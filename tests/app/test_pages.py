@@ -15,25 +15,6 @@ from tests.harness.http_fake import Response
 from tests.harness.open_meteo_fake import stormy_weather
 
 
-def test_register_creates_user_and_profile_and_logs_in(client, db):
-    password = "a-Long-test-passw0rd"
-    response = client.post(reverse("register"), {"username": "sam", "email": "Sam@Example.com",
-                                                 "password1": password, "password2": password})
-    assert response.status_code == 302 and response.url == reverse("profile")
-    profile = HealthProfile.objects.get(user__username="sam")
-    assert profile.user.email == "sam@example.com"
-    assert client.get(reverse("forecast:location-list")).status_code == 200
-
-
-def test_register_rerenders_with_field_errors(client, user):
-    response = client.post(reverse("register"), {"username": "jane", "email": "jane@example.com",
-                                                 "password1": "x", "password2": "y"})
-    assert response.status_code == 200
-    errors = response.context["form"].errors
-    assert "username" in errors and "email" in errors and "password2" in errors
-    assert b"A user with that username already exists." in response.content
-
-
 def test_pages_need_login(client, db):
     response = client.get(reverse("forecast:location-list"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))

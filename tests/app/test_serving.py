@@ -1,6 +1,7 @@
 """The app as deployed: gunicorn with the bundle's config, whitenoise static files, health probes."""
 import re
 
+import pytest
 import requests
 
 from tests.harness.app import running_gunicorn
@@ -41,9 +42,28 @@ def test_readyz_is_503_naming_what_is_down_while_healthz_stays_up(tmp_path):
     with running_gunicorn(env, tmp_path / "gunicorn.log") as server:
         assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
         response = requests.get(f"{server.url}/readyz", timeout=20)
+        through_nginx = requests.get(f"{server.url}/readyz", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=20)
+    # From this machine (loopback, not through a proxy): what failed.
     assert response.status_code == 503
     assert response.json() == {"status": "not ready", "database": "error: OperationalError",
                                "cache": "error: ConnectionError"}
+    # From anyone else: the status only; the log has the details.
+    assert through_nginx.status_code == 503 and through_nginx.json() == {"status": "not ready"}
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "readyz: database not reachable" in log and "readyz: cache not reachable" in log
+
+
+@pytest.mark.parametrize("address, forwarded, detailed", [
+    ("127.0.0.1", None, True), ("::1", None, True), ("10.0.3.7", None, True),  # the host, a container network
+    ("10.0.3.7", "203.0.113.9", False),  # nginx passing on a client's request
+    ("203.0.113.9", None, False),  # a client reaching the app directly
+])
+def test_readyz_names_its_checks_only_to_the_internal_network(client, db, address, forwarded, detailed):
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    response = client.get("/readyz", REMOTE_ADDR=address, **headers)
+    assert response.status_code == 200
+    assert response.json() == ({"status": "ready", "database": "ok", "cache": "ok"} if detailed
+                               else {"status": "ready"})
 
 
 def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
