@@ -1,4 +1,4 @@
-"""django-allauth's headless API for the browser client (`/_allauth/browser/v1/`).
+"""django-allauth's headless API for the browser client: the config and the login the scripts use.
 
 Its payloads are snake_case JSON from a plain `JsonResponse` (no charset). Every answer
 re-sends the `csrftoken` cookie; logging in rotates it and sets `sessionid`. The login POST
@@ -12,22 +12,10 @@ from collections.abc import Callable
 from tests.harness.http_fake import Request, Response
 
 from . import wire
-from .auth import Session, Sessions, cookies, csrf_cookie, csrf_passes, new_cookie_value, session_cookie
+from .auth import Sessions, cookies, csrf_cookie, csrf_passes, new_cookie_value, session_cookie
 from .state import State
 
 PREFIX = "/_allauth/browser/v1"
-CONFIG = {
-    "account": {
-        "login_methods": ["email"],
-        "is_open_for_signup": False,  # see Allauth.config
-        "email_verification_by_code_enabled": False,
-        "login_by_code_enabled": False,
-        "password_reset_by_code_enabled": False,
-        "authentication_method": "email",
-    },
-    "socialaccount": {"providers": []},
-    "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True},
-}
 WRONG_CREDENTIALS = {"message": "The email address and/or password you specified are not correct.",
                      "code": "email_password_mismatch", "param": "password"}
 
@@ -40,13 +28,15 @@ class Allauth:
         self.registration_open = registration_open
 
     def routes(self):
-        return [("GET", f"{PREFIX}/config", self.config),
-                ("POST", f"{PREFIX}/auth/login", self.login),
-                ("GET", f"{PREFIX}/auth/session", self.session)]
+        return [("GET", f"{PREFIX}/config", self.config), ("POST", f"{PREFIX}/auth/login", self.login)]
 
     def config(self, request: Request) -> Response:
-        account = {**CONFIG["account"], "is_open_for_signup": self.registration_open()}
-        return self._answer(request, 200, {"status": 200, "data": {**CONFIG, "account": account}})
+        account = {"login_methods": ["email"], "is_open_for_signup": self.registration_open(),
+                   "email_verification_by_code_enabled": False, "login_by_code_enabled": False,
+                   "password_reset_by_code_enabled": False, "authentication_method": "email"}
+        return self._answer(request, 200, {"status": 200, "data": {
+            "account": account, "socialaccount": {"providers": []},
+            "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}}})
 
     def login(self, request: Request) -> Response:
         if not csrf_passes(request):
@@ -63,32 +53,12 @@ class Allauth:
                      if user.email.lower() == str(body["email"]).lower() and user.password == body["password"]), None)
         if user is None:
             return self._answer(request, 400, {"status": 400, "errors": [WRONG_CREDENTIALS]})
-        session = self.sessions.start(user, self.clock().timestamp())
+        session = {"user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
+                   "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}]}
         # Django rotates the CSRF token on login.
-        return wire.plain_json(200, self._authenticated(session),
-                               {"Set-Cookie": [csrf_cookie(new_cookie_value()), session_cookie(session.id)]})
-
-    def session(self, request: Request) -> Response:
-        session = self.sessions.get(request)
-        if session is None:
-            return self._answer(request, 401, self._unauthenticated())
-        return self._answer(request, 200, self._authenticated(session))
-
-    @staticmethod
-    def _authenticated(session: Session) -> dict:
-        user = session.user
-        return {
-            "status": 200,
-            "data": {
-                "user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
-                "methods": [{"method": "password", "at": session.logged_in_at, "email": user.email}],
-            },
-            "meta": {"is_authenticated": True},
-        }
-
-    @staticmethod
-    def _unauthenticated() -> dict:
-        return {"status": 401, "data": {"flows": [{"id": "login"}]}, "meta": {"is_authenticated": False}}
+        return wire.plain_json(200, {"status": 200, "data": session, "meta": {"is_authenticated": True}},
+                               {"Set-Cookie": [csrf_cookie(new_cookie_value()),
+                                               session_cookie(self.sessions.start(user))]})
 
     @staticmethod
     def _answer(request: Request, status: int, body: dict) -> Response:

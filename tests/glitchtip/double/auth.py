@@ -25,14 +25,6 @@ SCOPES = (
     "org:read", "org:write", "org:admin",
     "member:read", "member:write", "member:admin",
 )
-# An organization owner's `access`: a Python set on the server, listed in the recorded order.
-OWNER_ACCESS = [
-    "member:write", "org:integrations", "project:read", "project:releases", "team:write", "org:read", "org:admin",
-    "team:read", "member:admin", "member:read", "project:admin", "event:admin", "project:write", "event:read",
-    "org:write", "event:write", "team:admin",
-]
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
-_COOKIE_CHARS = string.ascii_letters + string.digits
 
 
 @dataclass
@@ -60,7 +52,7 @@ def cookies(request: Request) -> dict[str, str]:
 
 
 def new_cookie_value() -> str:
-    return "".join(secrets.choice(_COOKIE_CHARS) for _ in range(32))
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
 
 
 def csrf_cookie(value: str) -> str:
@@ -72,37 +64,26 @@ def session_cookie(value: str) -> str:
 
 
 def csrf_passes(request: Request) -> bool:
-    """Django's double-submit check: the X-CSRFToken header must match the csrftoken cookie.
-
-    (Django also accepts a masked 64-character header; clients that echo the cookie, as the
-    recorder did, never send one.)
-    """
-    if request.method in SAFE_METHODS:
+    """Django's double-submit check: on unsafe methods the X-CSRFToken header must match the cookie."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return True
     cookie = cookies(request).get("csrftoken")
     return bool(cookie) and request.headers.get("x-csrftoken") == cookie
 
 
-@dataclass
-class Session:
-    id: str
-    user: User
-    logged_in_at: float  # a Unix timestamp, as allauth reports it
-
-
 class Sessions:
-    """Django's session store, keyed by the `sessionid` cookie."""
+    """Django's session store: the user behind each `sessionid` cookie."""
 
     def __init__(self):
-        self._sessions: dict[str, Session] = {}
+        self._users: dict[str, User] = {}
 
-    def start(self, user: User, at: float) -> Session:
-        session = Session("".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32)), user, at)
-        self._sessions[session.id] = session
-        return session
+    def start(self, user: User) -> str:
+        session_id = new_cookie_value()
+        self._users[session_id] = user
+        return session_id
 
-    def get(self, request: Request) -> Session | None:
-        return self._sessions.get(cookies(request).get("sessionid", ""))
+    def user(self, request: Request) -> User | None:
+        return self._users.get(cookies(request).get("sessionid", ""))
 
 
 def authenticate(request: Request, state: State, sessions: Sessions, *, session_only: bool = False) -> Caller:
@@ -114,7 +95,7 @@ def authenticate(request: Request, state: State, sessions: Sessions, *, session_
             return Caller(token.user, token)
     if not csrf_passes(request):
         raise wire.detail(403, "CSRF check Failed")
-    session = sessions.get(request)
-    if session is None:
+    user = sessions.user(request)
+    if user is None:
         raise wire.detail(401, "Unauthorized")
-    return Caller(session.user, None)
+    return Caller(user, None)

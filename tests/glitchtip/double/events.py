@@ -1,0 +1,212 @@
+"""What GlitchTip reads into an ingested event (title, culprit, metadata, tags, stored data), and
+how it shows the event again (the event detail, as the smoke test reads it).
+
+Follows apps/event_ingest/process_event.py and the vendored legacy Sentry helpers (error
+metadata, culprit), reduced to what the Python SDK sends: the recorded events and the scripts'
+are Python events, so other platforms' rules are left out.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .state import IssueEvent
+from .wire import timestamp
+
+# Keys of the payload kept in the stored event data (process_issue_events' model_dump include).
+STORED_KEYS = ("platform", "modules", "sdk", "environment", "extra", "user", "exception", "breadcrumbs", "errors")
+# The trace context has a schema: it gets a "type" and loses unknown or null fields.
+TRACE_FIELDS = ("trace_id", "span_id", "parent_span_id", "op", "status", "exclusive_time", "client_sample_rate",
+                "tags", "dynamic_sampling_context", "origin")
+BREADCRUMB_LEVELS = ("fatal", "error", "warning", "info", "debug")
+
+
+@dataclass
+class Interpretation:
+    type: str  # "error" or "default"
+    title: str
+    culprit: str
+    grouping: str  # events with the same one become one issue (the fingerprint, else GlitchTip's default)
+    tags: dict[str, str]
+    data: dict  # as stored in the event's jsonb column
+
+
+def interpret(payload: dict) -> Interpretation:
+    kind = "error" if payload.get("exception") else "default"
+    metadata = error_metadata(payload)
+    if kind == "error" and metadata:
+        value = metadata["value"]
+        full_title = metadata["type"] + (f": {truncate(value.splitlines()[0], 100)}" if value else "")
+    else:
+        message = payload.get("message") or payload.get("logentry") or {}
+        full_title = message if isinstance(message, str) else (
+            message.get("formatted") or message.get("message") or "<untitled>")
+    title = truncate(full_title, 100)
+    culprit = truncate(str(payload.get("culprit") or payload.get("transaction") or generate_culprit(payload)), 200)
+    default = title + culprit + kind
+    # GlitchTip's generate_hash input: the fingerprint joined, "{{ default }}" standing for the default grouping.
+    grouping = "".join(default if part == "{{ default }}" else part or ""
+                       for part in payload.get("fingerprint") or ["{{ default }}"])
+    return Interpretation(kind, title, culprit, grouping, generate_tags(payload),
+                          stored_data(payload, full_title, metadata))
+
+
+def stored_data(payload: dict, full_title: str, metadata: dict) -> dict:
+    data = {key: payload[key] for key in STORED_KEYS if payload.get(key) not in (None, {}, [])}
+    if metadata:
+        data["metadata"] = metadata
+    message = payload.get("message")
+    if logentry := payload.get("logentry"):
+        data["logentry"] = {key: logentry.get(key) for key in ("formatted", "message", "params")}
+    elif message:
+        data["logentry"] = {"formatted": message} if isinstance(message, str) else message
+    if message:
+        data["message"] = (message if isinstance(message, str) else message.get("formatted")) or full_title
+    elif full_title != truncate(full_title, 100):
+        data["message"] = full_title  # keep the untruncated title
+    if contexts := payload.get("contexts"):
+        trace = contexts.get("trace")
+        if isinstance(trace, dict) and "type" not in trace:
+            contexts = {**contexts, "trace": {"type": "trace", **{key: value for key, value in trace.items()
+                                                                  if value is not None and key in TRACE_FIELDS}}}
+        data["contexts"] = contexts
+    return without_nulls(data)
+
+
+def error_metadata(payload: dict) -> dict:
+    """Legacy Sentry's ErrorEvent.get_metadata: the last exception and where it crashed."""
+    values = exception_values(payload)
+    if not values or not isinstance(values[-1], dict):
+        return {}
+    exception = values[-1]
+    metadata = {"value": str(exception.get("value") or "")[:1024], "type": str(exception.get("type") or "Error")[:128]}
+    # The crash frame: the innermost in-app frame with a function name, else the innermost such frame.
+    candidates = [frame for frame in reversed(frames_of(exception))
+                  if frame.get("function") not in (None, "<redacted>", "<unknown>")]
+    frame = next((frame for frame in candidates if frame.get("in_app")), candidates[0] if candidates else None)
+    if frame is not None:
+        found = {"filename": frame.get("filename") or frame.get("abs_path"), "function": frame.get("function")}
+        metadata.update({key: value for key, value in found.items() if value})
+    return metadata
+
+
+def exception_values(payload: dict) -> list:
+    exception = payload.get("exception")
+    if isinstance(exception, dict):
+        exception = exception.get("values")
+    return [value for value in exception or [] if value]
+
+
+def frames_of(exception: dict) -> list[dict]:
+    return [frame for frame in ((exception.get("stacktrace") or {}).get("frames") or []) if frame]
+
+
+def generate_culprit(payload: dict) -> str:
+    """Legacy Sentry's culprit: "module in function" of the innermost in-app frame, else of the innermost frame."""
+    stacktraces = [frames_of(value) for value in exception_values(payload) if frames_of(value)]
+    frames = list(reversed(stacktraces[-1])) if stacktraces else []
+    ranked = [frame for frame in frames if frame.get("in_app")] + [frame for frame in frames if not frame.get("in_app")]
+    for frame in ranked:
+        if location := frame.get("module") or frame.get("filename"):
+            return f"{location} in {frame.get('function') or '?'}"
+    return ""
+
+
+def generate_tags(payload: dict) -> dict[str, str]:
+    """The event's tags plus those GlitchTip derives (user, environment, release, server name), in jsonb's
+    key order (shorter keys first, then bytewise), which is the order the event's tag list comes back in."""
+    tags = dict(payload["tags"]) if isinstance(payload.get("tags"), dict) else {}
+    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    tags.update({f"user.{field}": user[field] for field in ("id", "email", "username") if user.get(field)})
+    tags.update({field: payload[field] for field in ("environment", "release", "server_name") if payload.get(field)})
+    return {key: str(tags[key])[:255] for key in sorted(tags, key=lambda k: (len(k.encode()), k.encode()))
+            if tags[key]}
+
+
+def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent | None) -> dict:
+    """The event detail (camelCase), with the ids of its neighbours in the project."""
+    data = item.data
+    return {
+        "platform": data.get("platform"), "errors": data.get("errors"), "id": item.id, "eventID": item.id,
+        "projectID": item.issue.project.id, "groupID": str(item.issue.id), "dateCreated": timestamp(item.timestamp),
+        "dateReceived": timestamp(item.received), "dist": None, "culprit": item.culprit,
+        "packages": data.get("modules"), "type": item.type, "message": data.get("message", item.title),
+        "metadata": data.get("metadata", {"title": item.title}),
+        "tags": [{"key": key, "value": value} for key, value in item.tags.items()],
+        "entries": entries(data), "contexts": data.get("contexts"), "context": data.get("extra"),
+        "user": data.get("user"), "sdk": data.get("sdk"), "title": item.title, "userReport": None,
+        "nextEventID": following.id if following else None, "previousEventID": previous.id if previous else None,
+    }
+
+
+def entries(data: dict) -> list[dict]:
+    """The event's interfaces as GlitchTip's get_entries lays them out for the UI."""
+    result = []
+    if exception := data.get("exception"):
+        result.append({"type": "exception", "data": exception_entry(exception)})
+    if breadcrumbs := data.get("breadcrumbs"):
+        result.append({"type": "breadcrumbs", "data": {"values": [
+            {"type": crumb.get("type") or "default", "category": crumb.get("category"), "message": crumb.get("message"),
+             "data": crumb.get("data"), "level": crumb.get("level", "info") if crumb.get("level", "info") in
+             BREADCRUMB_LEVELS else None, "timestamp": timestamp(parse_time(crumb.get("timestamp"), None)),
+             "event_id": None} for crumb in breadcrumbs.get("values", [])]}})
+    if logentry := data.get("logentry"):
+        result.append({"type": "message", "data": logentry})
+    return result
+
+
+def exception_entry(exception: dict) -> dict:
+    """Frames get camelCase keys and a `context` of [line number, line] pairs (legacy Sentry's get_context).
+
+    `hasSystemFrames` is true when any frame is in-app: GlitchTip's naming, not a typo here.
+    """
+    exception = {**copy.deepcopy(exception), "hasSystemFrames": False}
+    for value in exception.get("values", []):
+        for frame in frames_of(value):
+            exception["hasSystemFrames"] |= frame.get("in_app") is True
+            for old, new in (("in_app", "inApp"), ("abs_path", "absPath"), ("colno", "colNo"), ("lineno", "lineNo")):
+                if old in frame:
+                    frame[new] = frame.pop(old)
+            if "lineNo" in frame:
+                before, after = frame.pop("pre_context", None) or [], frame.pop("post_context", None) or []
+                lines = [*before, frame.get("context_line"), *after] if frame.get("context_line") is not None or (
+                    before or after) else []
+                first = int(frame["lineNo"]) - len(before)
+                frame.setdefault("context", [[first + offset, text] for offset, text in enumerate(lines)])
+    return exception
+
+
+def without_nulls(value):
+    """Drop None members recursively (pydantic's exclude_none on stored event data)."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
+def event_id_hex(value) -> str | None:
+    """An event id (dashed UUID or 32 hex digits) as 32 hex digits; None if it is not one."""
+    try:
+        return uuid.UUID(str(value)).hex if value else None
+    except ValueError:
+        return None
+
+
+def truncate(text: str, length: int) -> str:
+    return text[:length - 1] + "…" if len(text) > length else text
+
+
+def parse_time(value, default):
+    """An SDK timestamp (RFC 3339 text or Unix seconds) as an aware datetime."""
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        pass
+    return default
