@@ -3,7 +3,8 @@
 Each endpoint declares how it is reached the way GlitchTip's routers do: who may call it
 (token or session, session only, anyone), the token scopes it needs (any one of them), and
 its request body (schemas.py). The checks run in django-ninja's order: authentication (401/403),
-body (400/422), scopes (403 "Permission denied"), then the view itself (404 ...).
+body (400/422), scopes (403 "Permission denied"), then the view itself: the organization, team
+and project of the path, among those the caller may see (else 404), and what it does.
 
 Adding an endpoint: a method with an `@endpoint(...)` decorator that returns a dict (200), a
 (status, dict) pair, or a `Listing` (paginated), and raises `wire.Reply` errors; its recorded
@@ -29,11 +30,10 @@ from tests.harness.http_fake import Request, Response
 from . import events, schemas, wire
 from . import serializers as show
 from . import state as s
-from .auth import SCOPES, Sessions, authenticate, issue_token
+from .auth import SCOPES, Auth, issue_token
 from .pagination import Listing, paginate
 
 ORG_READ = ("org:read", "org:write", "org:admin")
-PROJECT_READ = ("project:read", "project:write", "project:admin")
 PROJECT_WRITE = ("project:write", "project:admin")
 MEMBER_READ = ("member:read", "member:write", "member:admin")
 SMALLINT_MAX = 32767  # an alert's quantity and timespan are PositiveSmallIntegerFields
@@ -77,39 +77,33 @@ class Call:
 
 
 class Api:
-    def __init__(self, state: s.State, sessions: Sessions, clock: Callable[[], datetime], domain: Callable[[], str],
-                 registration_open: Callable[[], bool]):
+    def __init__(self, state: s.State, auth: Auth, clock: Callable[[], datetime], domain: Callable[[], str]):
         self.state = state
-        self.sessions = sessions
+        self.auth = auth
         self.clock = clock
         self.domain = domain
-        self.registration_open = registration_open
 
-    def handle(self, endpoint: Endpoint, request: Request, params: dict[str, str]) -> Response:
-        caller = None
-        if endpoint.auth:
-            caller = authenticate(request, self.state, self.sessions, session_only=endpoint.auth == "session")
+    def handle(self, endpoint: Endpoint, request: Request, **params: str) -> Response:
+        caller = self.auth.authenticate(request, session_only=endpoint.auth == "session") if endpoint.auth else None
         body = schemas.parse(endpoint.body, request) if endpoint.body else None
         if endpoint.scopes and caller and not caller.may(endpoint.scopes):
             raise wire.detail(403, "Permission denied")
-        result = endpoint.handler(self, Call(request, caller and caller.user, body),
-                                  **{name: unquote(value) for name, value in params.items()})
+        call = Call(request, caller and caller.user, body)
+        result = endpoint.handler(self, call, **self._path_objects(call, {k: unquote(v) for k, v in params.items()}))
         if isinstance(result, Listing):
             return wire.ninja(200, *paginate(result, request))
         status, answer = result if isinstance(result, tuple) else (200, result)
-        if status == 204:
-            return Response(204, b"", {"Content-Type": wire.NINJA_JSON})
-        return wire.ninja(status, answer)
+        return Response(204, b"", {"Content-Type": wire.NINJA_JSON}) if status == 204 else wire.ninja(status, answer)
 
-    # ---- lookups, each limited to what the caller may see; a 404 otherwise ---------------------
-    def _organization(self, call: Call, slug: str) -> s.Organization:
-        return _one([org for org in self.state.organizations if call.user in org.members], slug=slug)
-
-    def _team(self, call: Call, org_slug: str, team_slug: str) -> s.Team:
-        return _one(self.state.teams, organization=self._organization(call, org_slug), slug=team_slug)
-
-    def _project(self, call: Call, org_slug: str, project_slug: str) -> s.Project:
-        return _one(self.state.projects, organization=self._organization(call, org_slug), slug=project_slug)
+    def _path_objects(self, call: Call, params: dict[str, str]) -> dict:
+        """The path's organization, team and project as `org`, `team`, `project`; other parameters as they are."""
+        if "org_slug" in params:
+            params["org"] = _one([org for org in self.state.organizations if call.user in org.members or not call.user],
+                                 slug=params.pop("org_slug"))
+        for name, items in (("team", self.state.teams), ("project", self.state.projects)):
+            if f"{name}_slug" in params:
+                params[name] = _one(items, organization=params["org"], slug=params.pop(f"{name}_slug"))
+        return params
 
     def _team_projects(self, team: s.Team) -> list[s.Project]:
         return sorted((project for project in self.state.projects if team in project.teams), key=lambda p: p.name)
@@ -121,10 +115,9 @@ class Api:
 
     @endpoint("POST", "api-tokens/", auth="session", body=schemas.TokenIn)
     def create_api_token(self, call: Call):
-        body: schemas.TokenIn = call.body
-        if any(scope not in SCOPES for scope in body.scopes):
+        if any(scope not in SCOPES for scope in call.body.scopes):
             raise wire.detail(422, [{"scopes": "Invalid scope"}])
-        return 201, show.api_token(issue_token(self.state, call.user, body.label, body.scopes, self.clock()))
+        return 201, show.api_token(issue_token(self.state, call.user, call.body.label, call.body.scopes, self.clock()))
 
     @endpoint("DELETE", "api-tokens/{int:token_id}/", auth="session")
     def delete_api_token(self, call: Call, token_id: str):
@@ -139,85 +132,72 @@ class Api:
 
     @endpoint("POST", "organizations/", scopes=("org:write", "org:admin"), body=schemas.OrganizationIn)
     def create_organization(self, call: Call):
-        name = call.body.name
-        slug = candidate = slugify(name)
+        slug = candidate = slugify(call.body.name)
         taken = {org.slug for org in self.state.organizations}
         # Not an error but a random suffix, one character longer after each collision.
         for length in range(2, 50):
             if candidate not in taken:
                 break
             candidate = f"{slug}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=length))}"
-        org = s.Organization(self.state.next_id("organization"), name, candidate, self.clock(), [call.user])
+        org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock(), [call.user])
         self.state.organizations.append(org)
         self.state.memberships.append(s.Membership(self.state.next_id("member"), org, call.user.email, "owner",
-                                                 self.clock(), call.user))
+                                                   self.clock(), call.user))
         return 201, show.new_organization(org)
 
     @endpoint("GET", "organizations/{slug:org_slug}/teams/",
               scopes=("team:read", "team:write", "team:admin", *ORG_READ))
-    def list_teams(self, call: Call, org_slug: str):
-        org = self._organization(call, org_slug)
+    def list_teams(self, call: Call, org: s.Organization):
         return Listing([team for team in self.state.teams if team.organization is org], "-created",
                        lambda team: show.team(team, call.user, self._team_projects(team)))
 
-    @endpoint("POST", "organizations/{slug:org_slug}/teams/", scopes=("team:write", "team:admin", "org:admin",
-                                                                       "org:write"), body=schemas.TeamIn)
-    def create_team(self, call: Call, org_slug: str):
-        slug = call.body.slug
-        org = self._organization(call, org_slug)
-        if any(team.organization is org and team.slug == slug for team in self.state.teams):
+    @endpoint("POST", "organizations/{slug:org_slug}/teams/",
+              scopes=("team:write", "team:admin", "org:admin", "org:write"), body=schemas.TeamIn)
+    def create_team(self, call: Call, org: s.Organization):
+        if any(team.organization is org and team.slug == call.body.slug for team in self.state.teams):
             raise wire.server_error()  # the unique constraint fails in the database
-        team = s.Team(self.state.next_id("team"), org, slug, self.clock(), [call.user])
+        team = s.Team(self.state.next_id("team"), org, call.body.slug, self.clock(), [call.user])
         self.state.teams.append(team)
         return 201, show.team(team, call.user, [])
 
     @endpoint("GET", "organizations/{slug:org_slug}/projects/", scopes=("project:read",))
-    def list_projects(self, call: Call, org_slug: str):
-        org = self._organization(call, org_slug)
+    def list_projects(self, call: Call, org: s.Organization):
         return Listing([project for project in self.state.projects if project.organization is org], "name",
                        lambda project: show.project_with_teams(project, call.user))
 
     @endpoint("POST", "teams/{slug:org_slug}/{slug:team_slug}/projects/", scopes=PROJECT_WRITE, body=schemas.ProjectIn)
-    def create_project(self, call: Call, org_slug: str, team_slug: str):
-        body: schemas.ProjectIn = call.body
-        team = self._team(call, org_slug, team_slug)
-        base = body.slug or slugify(body.name)
-        taken = {project.slug for project in self.state.projects if project.organization is team.organization}
+    def create_project(self, call: Call, org: s.Organization, team: s.Team):
+        base = call.body.slug or slugify(call.body.name)
+        taken = {project.slug for project in self.state.projects if project.organization is org}
         # django-extensions' AutoSlugField: not an error but "-2", "-3" ...
         slug = next(candidate for candidate in (base, *(f"{base}-{n}" for n in range(2, 10_000)))
                     if candidate not in taken)
-        project = s.Project(self.state.next_id("project"), team.organization, body.name, slug, body.platform,
-                          self.clock(), [team])
+        project = s.Project(self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(),
+                            [team])
         self.state.projects.append(project)
         self.state.keys.append(s.ProjectKey(project, uuid.uuid4(), project.created))
         return 201, show.project(project, call.user)
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/keys/", scopes=PROJECT_READ)
-    def list_project_keys(self, call: Call, org_slug: str, project_slug: str):
-        project = self._project(call, org_slug, project_slug)
+    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/keys/", scopes=("project:read", *PROJECT_WRITE))
+    def list_project_keys(self, call: Call, org: s.Organization, project: s.Project):
         return Listing(self.state.keys_of(project), "-created", lambda key: show.project_key(key, self.domain()))
 
     # ---- what arrived ------------------------------------------------------------------------
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
               scopes=("event:read", "event:write", "event:admin"))
-    def get_event(self, call: Call, org_slug: str, project_slug: str, event_id: str):
-        project = self._project(call, org_slug, project_slug)
-        wanted = events.event_id_hex(event_id)
-        if wanted is None:
+    def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
+        if events.event_id_hex(event_id) is None:
             raise wire.invalid("path", "event_id", "uuid_parsing", "Input should be a valid UUID")
-        found = [event for event in self.state.events if event.issue.project is project]
+        found = sorted((event for event in self.state.events if event.issue.project is project),
+                       key=lambda event: event.received)
         # Not stored yet (ingestion is asynchronous) looks the same as never sent.
-        event = _one(found, id=wanted)
-        earlier = [other for other in found if other.received < event.received]
-        later = [other for other in found if other.received > event.received]
-        return events.detail(event, max(earlier, key=lambda other: other.received, default=None),
-                             min(later, key=lambda other: other.received, default=None))
+        index = found.index(_one(found, id=events.event_id_hex(event_id)))
+        return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1:]), None))
 
     @endpoint("GET", "organizations/{slug:org_slug}/transaction-groups/")
-    def list_transaction_groups(self, call: Call, org_slug: str):
+    def list_transaction_groups(self, call: Call, org: s.Organization):
         """The `query` and `environment` filters are left out: GlitchTip ignores the one, and the other
         reads tags it fills in late (glitchtip/client.py uses neither)."""
-        org = self._organization(call, org_slug)
         sort = call.request.param("sort") or "-avg_duration"
         if sort.lstrip("-") not in ("created", "avg_duration"):
             raise wire.invalid("query", "sort", "literal_error", "the double knows 'created' and 'avg_duration'")
@@ -226,25 +206,22 @@ class Api:
 
     # ---- uptime monitors (no scope checks in GlitchTip) -------------------------------------
     @endpoint("GET", "organizations/{slug:org_slug}/monitors/")
-    def list_monitors(self, call: Call, org_slug: str):
-        org = self._organization(call, org_slug)
+    def list_monitors(self, call: Call, org: s.Organization):
         return Listing([monitor for monitor in self.state.monitors if monitor.organization is org], "-created",
                        lambda monitor: show.monitor(monitor, self.domain()))
 
     @endpoint("POST", "organizations/{slug:org_slug}/monitors/", body=schemas.MonitorIn)
-    def create_monitor(self, call: Call, org_slug: str):
-        body: schemas.MonitorIn = call.body
-        org = self._organization(call, org_slug)
-        endpoint_id = uuid.uuid4() if body.monitor_type == "Heartbeat" else None
-        monitor = self._fill_monitor(s.Monitor(self.state.next_id("monitor"), org, self.clock(), endpoint_id), body)
-        self.state.monitors.append(monitor)
+    def create_monitor(self, call: Call, org: s.Organization):
+        endpoint_id = uuid.uuid4() if call.body.monitor_type == "Heartbeat" else None
+        monitor = s.Monitor(self.state.next_id("monitor"), org, self.clock(), endpoint_id)
+        self.state.monitors.append(self._fill_monitor(monitor, call.body))
         return 201, show.monitor(monitor, self.domain())
 
     # A full replacement (there is no PATCH): what is left out falls back to MonitorIn's defaults,
     # `project` to none, which detaches the monitor from its project and its uptime alerts.
     @endpoint("PUT", "organizations/{slug:org_slug}/monitors/{int:monitor_id}/", body=schemas.MonitorIn)
-    def update_monitor(self, call: Call, org_slug: str, monitor_id: str):
-        monitor = _one(self.state.monitors, organization=self._organization(call, org_slug), id=int(monitor_id))
+    def update_monitor(self, call: Call, org: s.Organization, monitor_id: str):
+        monitor = _one(self.state.monitors, organization=org, id=int(monitor_id))
         return show.monitor(self._fill_monitor(monitor, call.body), self.domain())
 
     def _fill_monitor(self, monitor: s.Monitor, body: schemas.MonitorIn) -> s.Monitor:
@@ -256,52 +233,45 @@ class Api:
         return monitor
 
     @endpoint("POST", "organizations/{slug:org_slug}/heartbeat_check/{uuid:endpoint_id}/", auth=None)
-    def heartbeat_check(self, call: Call, org_slug: str, endpoint_id: str):
+    def heartbeat_check(self, call: Call, org: s.Organization, endpoint_id: str):
         """What a job pings when it ran: no authentication, no body, a snake_case answer."""
-        monitor = _one([m for m in self.state.monitors if m.organization.slug == org_slug],
-                       endpoint_id=uuid.UUID(endpoint_id))
-        latest = max(monitor.checks, key=lambda check: check.start_check, default=None)
-        check = s.MonitorCheck(True, latest is None or not latest.is_up, self.clock())
-        monitor.checks.append(check)
-        return {"is_up": True, "start_check": wire.timestamp(check.start_check), "reason": None}
+        _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id)).heartbeats.append(
+            now := self.clock())
+        return {"is_up": True, "start_check": now, "reason": None}
 
     # ---- project alerts ------------------------------------------------------------------------
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=("project:read",))
-    def list_alerts(self, call: Call, org_slug: str, project_slug: str):
-        project = self._project(call, org_slug, project_slug)
+    def list_alerts(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([alert for alert in self.state.alerts if alert.project is project], "-id", show.alert)
 
     @endpoint("POST", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=PROJECT_WRITE,
               body=schemas.AlertIn)
-    def create_alert(self, call: Call, org_slug: str, project_slug: str):
-        body: schemas.AlertIn = call.body
-        project = self._project(call, org_slug, project_slug)
+    def create_alert(self, call: Call, org: s.Organization, project: s.Project):
+        body = call.body
         _check_alert_numbers(body, on_insert=lambda: self.state.next_id("alert"))
         alert = s.ProjectAlert(self.state.next_id("alert"), project, body.name or "", body.timespan_minutes,
-                             body.quantity, body.uptime)
+                               body.quantity, body.uptime)
         self.state.alerts.append(alert)
         # Recipients are bulk-inserted after the alert, outside a transaction: a duplicate fails the
         # unique (alert, type, url) constraint with a 500, and the alert stays without recipients.
         made = [s.AlertRecipient(self.state.next_id("recipient"), *recipient) for recipient in body.recipients()]
-        if len({recipient.key() for recipient in made}) != len(made):
+        if len(set(body.recipients())) != len(made):
             raise wire.server_error()
         alert.recipients = made
         return 201, show.alert(alert)
 
     @endpoint("PUT", "projects/{slug:org_slug}/{slug:project_slug}/alerts/{int:alert_id}/", scopes=PROJECT_WRITE,
               body=schemas.AlertIn)
-    def update_alert(self, call: Call, org_slug: str, project_slug: str, alert_id: str):
+    def update_alert(self, call: Call, org: s.Organization, project: s.Project, alert_id: str):
         """Fields sent replace theirs; the recipients are matched on (type, url): kept (same id), added,
         and every one not sent is deleted, all of them when alertRecipients is left out."""
-        body: schemas.AlertIn = call.body
-        project = self._project(call, org_slug, project_slug)
         alert = _one(self.state.alerts, project=project, id=int(alert_id))
-        _check_alert_numbers(body)
-        for field in body.model_fields_set - {"alert_recipients"}:
-            setattr(alert, field, getattr(body, field) if field != "name" else body.name or "")
+        _check_alert_numbers(call.body)
+        for field in call.body.model_fields_set - {"alert_recipients"}:
+            setattr(alert, field, getattr(call.body, field) if field != "name" else call.body.name or "")
         kept: dict[tuple[str, str], s.AlertRecipient] = {}
-        for recipient in body.recipients():
-            found = next((r for r in alert.recipients if r.key() == recipient), None)
+        for recipient in call.body.recipients():
+            found = next((r for r in alert.recipients if (r.recipient_type, r.url) == recipient), None)
             kept.setdefault(recipient, found or s.AlertRecipient(self.state.next_id("recipient"), *recipient))
         alert.recipients = list(kept.values())
         return show.alert(alert)
@@ -316,10 +286,9 @@ class Api:
     def set_alert_subscription(self, call: Call, user_id: str):
         """`{project_id: status}`, one pair: 1 on, 0 off, -1 back to the user's default (the row deleted)."""
         _me(call, user_id)
-        pairs = list(call.body.root.items())
-        if len(pairs) != 1:
+        if len(call.body.root) != 1:
             raise wire.detail(422, "Invalid alert format, expected one value")
-        (project_id, status), = pairs
+        (project_id, status), = call.body.root.items()
         if status not in (1, 0, -1):
             raise wire.detail(422, "Invalid status, must be -1, 0, or 1")
         key = (call.user.id, int(project_id))
@@ -331,34 +300,30 @@ class Api:
 
     # ---- members: who an e-mail alert reaches -------------------------------------------------
     @endpoint("GET", "organizations/{slug:org_slug}/members/", scopes=MEMBER_READ)
-    def list_members(self, call: Call, org_slug: str):
-        org = self._organization(call, org_slug)
+    def list_members(self, call: Call, org: s.Organization):
         return Listing([m for m in self.state.memberships if m.organization is org], "-id", show.member)
 
     @endpoint("GET", "teams/{slug:org_slug}/{slug:team_slug}/members/", scopes=MEMBER_READ)
-    def list_team_members(self, call: Call, org_slug: str, team_slug: str):
-        team = self._team(call, org_slug, team_slug)
-        members = [m for m in self.state.memberships if m.organization is team.organization
-                   and (m.user in team.members or m in team.invited)]
-        return Listing(members, "-id", show.member)
+    def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
+        return Listing([m for m in self.state.memberships if m.organization is org
+                        and (m.user in team.members or m in team.invited)], "-id", show.member)
 
     @endpoint("POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"),
               body=schemas.MemberIn)
-    def invite_member(self, call: Call, org_slug: str):
+    def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
-        body: schemas.MemberIn = call.body
-        org = self._organization(call, org_slug)
-        email = body.email.lower()
-        if not self.registration_open() and not any(u.email.lower() == email for u in self.state.users):
+        email = call.body.email.lower()
+        if not self.auth.registration_open() and not any(u.email.lower() == email for u in self.state.users):
             raise wire.detail(403, "Only existing users may be invited")
         members = [m for m in self.state.memberships if m.organization is org]
         if any(m.user and m.user.email.lower() == email for m in members):
-            raise wire.detail(409, f"The user {body.email} is already a member")
-        membership = next((m for m in members if m.pending and m.email.lower() == email), None)  # invited again
+            raise wire.detail(409, f"The user {call.body.email} is already a member")
+        membership = next((m for m in members if m.user is None and m.email.lower() == email), None)  # invited again
         if membership is None:
-            membership = s.Membership(self.state.next_id("member"), org, body.email, body.org_role, self.clock())
+            membership = s.Membership(self.state.next_id("member"), org, call.body.email, call.body.org_role,
+                                      self.clock())
             self.state.memberships.append(membership)
-        slugs = {role.get("teamSlug") for role in body.team_roles}
+        slugs = {role.get("teamSlug") for role in call.body.team_roles}
         for team in self.state.teams:
             if team.organization is org and team.slug in slugs and membership not in team.invited:
                 team.invited.append(membership)
@@ -367,9 +332,8 @@ class Api:
 
     @endpoint("POST", "organizations/{slug:org_slug}/members/{member_id}/teams/{slug:team_slug}/",
               scopes=("team:write", "team:admin"))
-    def add_member_to_team(self, call: Call, org_slug: str, member_id: str, team_slug: str):
-        team = self._team(call, org_slug, team_slug)
-        members = [m for m in self.state.memberships if m.organization is team.organization]
+    def add_member_to_team(self, call: Call, org: s.Organization, member_id: str, team: s.Team):
+        members = [m for m in self.state.memberships if m.organization is org]
         membership = _one(members, user=call.user) if member_id == "me" else _one(members, id=int(member_id))
         if membership.user is None and membership not in team.invited:
             team.invited.append(membership)
@@ -379,22 +343,19 @@ class Api:
 
     # ---- releases ---------------------------------------------------------------------------
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",))
-    def list_releases(self, call: Call, org_slug: str, project_slug: str):
-        project = self._project(call, org_slug, project_slug)
+    def list_releases(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([release for release in self.state.releases if project in release.projects], "-created",
                        show.release)
 
     @endpoint("POST", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",),
               body=schemas.ReleaseIn)
-    def create_release(self, call: Call, org_slug: str, project_slug: str):
+    def create_release(self, call: Call, org: s.Organization, project: s.Project):
         """A get-or-create: an existing version is no error, it just gains the project."""
-        body: schemas.ReleaseIn = call.body
-        project = self._project(call, org_slug, project_slug)
-        release = next((release for release in self.state.releases if release.organization is project.organization
-                        and release.version == body.version), None)
+        body = call.body
+        release = next((r for r in self.state.releases if r.organization is org and r.version == body.version), None)
         if release is None:
             released = body.date_released if "date_released" in body.model_fields_set else self.clock()
-            release = s.Release(project.organization, body.version, self.clock(), released, [], body.ref)
+            release = s.Release(org, body.version, self.clock(), released, [], body.ref)
             self.state.releases.append(release)
         if project not in release.projects:
             release.projects.append(project)

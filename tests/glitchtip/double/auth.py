@@ -1,18 +1,26 @@
-"""Who is calling: Django sessions with CSRF, API tokens with scopes.
+"""Who is calling: API tokens with scopes, and Django sessions with CSRF, opened by allauth's login.
 
 `/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's
 auth=[TokenAuth(), SessionAuth()]). The session check runs Django's CSRF check on unsafe
 methods *before* looking at the session, which is why an unknown token on a POST gets
 403 "CSRF check Failed" rather than 401.
+
+allauth's headless API for the browser (`/_allauth/browser/v1/`) answers snake_case JSON from a
+plain `JsonResponse` (no charset) and re-sends the `csrftoken` cookie each time; logging in
+rotates it and sets `sessionid`. The login POST goes through Django's CSRF middleware first,
+whose failure is an HTML page.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http.cookies import SimpleCookie
 
-from tests.harness.http_fake import Request
+from tests.harness.http_fake import Request, Response
 
 from . import wire
 from .state import APIToken, State, User
@@ -25,6 +33,7 @@ SCOPES = (
     "org:read", "org:write", "org:admin",
     "member:read", "member:write", "member:admin",
 )
+ALLAUTH = "/_allauth/browser/v1"
 
 
 @dataclass
@@ -37,7 +46,7 @@ class Caller:
         return self.token is None or any(scope in scopes for scope in self.token.scopes)
 
 
-def issue_token(state: State, user: User, label: str, scopes, created) -> APIToken:
+def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
     """A new API token (40 hex digits, as recorded), its scopes in the bit field's order."""
     token = APIToken(state.next_id("token"), user, label, [scope for scope in SCOPES if scope in scopes],
                      secrets.token_hex(20), created)
@@ -59,10 +68,6 @@ def csrf_cookie(value: str) -> str:
     return f"csrftoken={value}; Max-Age=31449600; Path=/; SameSite=Lax"
 
 
-def session_cookie(value: str) -> str:
-    return f"sessionid={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
-
-
 def csrf_passes(request: Request) -> bool:
     """Django's double-submit check: on unsafe methods the X-CSRFToken header must match the cookie."""
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
@@ -71,31 +76,65 @@ def csrf_passes(request: Request) -> bool:
     return bool(cookie) and request.headers.get("x-csrftoken") == cookie
 
 
-class Sessions:
-    """Django's session store: the user behind each `sessionid` cookie."""
+class Auth:
+    def __init__(self, state: State, clock: Callable[[], datetime], registration_open: Callable[[], bool]):
+        self.state = state
+        self.clock = clock
+        self.registration_open = registration_open
+        self.sessions: dict[str, User] = {}  # Django's session store: the user behind each `sessionid`
 
-    def __init__(self):
-        self._users: dict[str, User] = {}
+    def authenticate(self, request: Request, *, session_only: bool = False) -> Caller:
+        """The caller of an `/api/0/` endpoint, or a Reply with GlitchTip's 401/403."""
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if not session_only and scheme.lower() == "bearer":
+            token = next((token for token in self.state.tokens if token.token == credential.strip()), None)
+            if token:
+                return Caller(token.user, token)
+        if not csrf_passes(request):
+            raise wire.detail(403, "CSRF check Failed")
+        user = self.sessions.get(cookies(request).get("sessionid", ""))
+        if user is None:
+            raise wire.detail(401, "Unauthorized")
+        return Caller(user, None)
 
-    def start(self, user: User) -> str:
+    # ---- allauth ----------------------------------------------------------------------------
+    def routes(self):
+        return [("GET", f"{ALLAUTH}/config", self.config), ("POST", f"{ALLAUTH}/auth/login", self.login)]
+
+    def config(self, request: Request) -> Response:
+        account = {"login_methods": ["email"], "is_open_for_signup": self.registration_open(),
+                   "email_verification_by_code_enabled": False, "login_by_code_enabled": False,
+                   "password_reset_by_code_enabled": False, "authentication_method": "email"}
+        return self._answer(request, 200, {"status": 200, "data": {
+            "account": account, "socialaccount": {"providers": []},
+            "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}}})
+
+    def login(self, request: Request) -> Response:
+        if not csrf_passes(request):
+            return wire.html(403, wire.CSRF_FAILURE_PAGE)
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = {}
+        missing = [{"message": "This field is required.", "code": "required", "param": name}
+                   for name in ("email", "password") if not body.get(name)]
+        user = next((user for user in self.state.users if not missing and user.email.lower() ==
+                     str(body["email"]).lower() and user.password == body["password"]), None)
+        if user is None:
+            return self._answer(request, 400, {"status": 400, "errors": missing or [{
+                "message": "The email address and/or password you specified are not correct.",
+                "code": "email_password_mismatch", "param": "password"}]})
         session_id = new_cookie_value()
-        self._users[session_id] = user
-        return session_id
+        self.sessions[session_id] = user
+        session = {"user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
+                   "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}]}
+        # Django rotates the CSRF token on login.
+        return wire.plain_json(200, {"status": 200, "data": session, "meta": {"is_authenticated": True}}, {
+            "Set-Cookie": [csrf_cookie(new_cookie_value()),
+                           f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"]})
 
-    def user(self, request: Request) -> User | None:
-        return self._users.get(cookies(request).get("sessionid", ""))
-
-
-def authenticate(request: Request, state: State, sessions: Sessions, *, session_only: bool = False) -> Caller:
-    """The caller of an `/api/0/` endpoint, or a Reply with GlitchTip's 401/403."""
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    if not session_only and scheme.lower() == "bearer":
-        token = next((token for token in state.tokens if token.token == credential.strip()), None)
-        if token:
-            return Caller(token.user, token)
-    if not csrf_passes(request):
-        raise wire.detail(403, "CSRF check Failed")
-    user = sessions.user(request)
-    if user is None:
-        raise wire.detail(401, "Unauthorized")
-    return Caller(user, None)
+    @staticmethod
+    def _answer(request: Request, status: int, body: dict) -> Response:
+        """A JSON answer that (re-)sends the CSRF cookie, as Django does once a view used it."""
+        token = cookies(request).get("csrftoken") or new_cookie_value()
+        return wire.plain_json(status, body, {"Set-Cookie": csrf_cookie(token)})

@@ -2,8 +2,8 @@
 how it shows the event again (the event detail, as the smoke test reads it).
 
 Follows apps/event_ingest/process_event.py and the vendored legacy Sentry helpers (error
-metadata, culprit), reduced to what the Python SDK sends: the recorded events and the scripts'
-are Python events, so other platforms' rules are left out.
+metadata, culprit), reduced to what the Python SDK sends, as the recorded events and the
+scripts' events are. Length limits (titles, culprits, tags) are left out.
 """
 from __future__ import annotations
 
@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .state import IssueEvent
-from .wire import timestamp
 
 # Keys of the payload kept in the stored event data (process_issue_events' model_dump include).
 STORED_KEYS = ("platform", "modules", "sdk", "environment", "extra", "user", "exception", "breadcrumbs", "errors")
-# The trace context has a schema: it gets a "type" and loses unknown or null fields.
-TRACE_FIELDS = ("trace_id", "span_id", "parent_span_id", "op", "status", "exclusive_time", "client_sample_rate",
-                "tags", "dynamic_sampling_context", "origin")
-BREADCRUMB_LEVELS = ("fatal", "error", "warning", "info", "debug")
 
 
 @dataclass
@@ -30,73 +25,50 @@ class Interpretation:
     culprit: str
     grouping: str  # events with the same one become one issue (the fingerprint, else GlitchTip's default)
     tags: dict[str, str]
-    data: dict  # as stored in the event's jsonb column
+    data: dict
 
 
 def interpret(payload: dict) -> Interpretation:
-    kind = "error" if payload.get("exception") else "default"
-    metadata = error_metadata(payload)
-    if kind == "error" and metadata:
-        value = metadata["value"]
-        full_title = metadata["type"] + (f": {truncate(value.splitlines()[0], 100)}" if value else "")
+    if metadata := error_metadata(payload):
+        title = metadata["type"] + (f": {metadata['value'].splitlines()[0]}" if metadata["value"] else "")
     else:
-        message = payload.get("message") or payload.get("logentry") or {}
-        full_title = message if isinstance(message, str) else (
-            message.get("formatted") or message.get("message") or "<untitled>")
-    title = truncate(full_title, 100)
-    culprit = truncate(str(payload.get("culprit") or payload.get("transaction") or generate_culprit(payload)), 200)
-    default = title + culprit + kind
+        title = payload.get("message") or (payload.get("logentry") or {}).get("formatted") or "<untitled>"
+    kind = "error" if payload.get("exception") else "default"
+    culprit = str(payload.get("culprit") or payload.get("transaction") or generate_culprit(payload))
     # GlitchTip's generate_hash input: the fingerprint joined, "{{ default }}" standing for the default grouping.
-    grouping = "".join(default if part == "{{ default }}" else part or ""
+    grouping = "".join(title + culprit + kind if part == "{{ default }}" else part or ""
                        for part in payload.get("fingerprint") or ["{{ default }}"])
-    return Interpretation(kind, title, culprit, grouping, generate_tags(payload),
-                          stored_data(payload, full_title, metadata))
-
-
-def stored_data(payload: dict, full_title: str, metadata: dict) -> dict:
     data = {key: payload[key] for key in STORED_KEYS if payload.get(key) not in (None, {}, [])}
     if metadata:
         data["metadata"] = metadata
-    message = payload.get("message")
     if logentry := payload.get("logentry"):
         data["logentry"] = {key: logentry.get(key) for key in ("formatted", "message", "params")}
-    elif message:
-        data["logentry"] = {"formatted": message} if isinstance(message, str) else message
-    if message:
-        data["message"] = (message if isinstance(message, str) else message.get("formatted")) or full_title
-    elif full_title != truncate(full_title, 100):
-        data["message"] = full_title  # keep the untruncated title
+    elif payload.get("message"):
+        data["logentry"] = {"formatted": payload["message"]}
+    if payload.get("message"):
+        data["message"] = payload["message"]
     if contexts := payload.get("contexts"):
-        trace = contexts.get("trace")
-        if isinstance(trace, dict) and "type" not in trace:
-            contexts = {**contexts, "trace": {"type": "trace", **{key: value for key, value in trace.items()
-                                                                  if value is not None and key in TRACE_FIELDS}}}
-        data["contexts"] = contexts
-    return without_nulls(data)
+        trace = contexts.get("trace")  # the one context with a schema, whose type is set
+        data["contexts"] = {**contexts, "trace": {"type": "trace", **trace}} if isinstance(trace, dict) else contexts
+    return Interpretation(kind, title, culprit, grouping, generate_tags(payload), without_nulls(data))
 
 
 def error_metadata(payload: dict) -> dict:
     """Legacy Sentry's ErrorEvent.get_metadata: the last exception and where it crashed."""
     values = exception_values(payload)
-    if not values or not isinstance(values[-1], dict):
+    if not values:
         return {}
-    exception = values[-1]
-    metadata = {"value": str(exception.get("value") or "")[:1024], "type": str(exception.get("type") or "Error")[:128]}
+    metadata = {"value": str(values[-1].get("value") or ""), "type": str(values[-1].get("type") or "Error")}
     # The crash frame: the innermost in-app frame with a function name, else the innermost such frame.
-    candidates = [frame for frame in reversed(frames_of(exception))
+    candidates = [frame for frame in reversed(frames_of(values[-1]))
                   if frame.get("function") not in (None, "<redacted>", "<unknown>")]
-    frame = next((frame for frame in candidates if frame.get("in_app")), candidates[0] if candidates else None)
-    if frame is not None:
-        found = {"filename": frame.get("filename") or frame.get("abs_path"), "function": frame.get("function")}
-        metadata.update({key: value for key, value in found.items() if value})
-    return metadata
+    frame = next((frame for frame in candidates if frame.get("in_app")), candidates[0] if candidates else {})
+    found = {"filename": frame.get("filename") or frame.get("abs_path"), "function": frame.get("function")}
+    return {**metadata, **{key: value for key, value in found.items() if value}}
 
 
-def exception_values(payload: dict) -> list:
-    exception = payload.get("exception")
-    if isinstance(exception, dict):
-        exception = exception.get("values")
-    return [value for value in exception or [] if value]
+def exception_values(payload: dict) -> list[dict]:
+    return [value for value in (payload.get("exception") or {}).get("values") or [] if value]
 
 
 def frames_of(exception: dict) -> list[dict]:
@@ -107,8 +79,7 @@ def generate_culprit(payload: dict) -> str:
     """Legacy Sentry's culprit: "module in function" of the innermost in-app frame, else of the innermost frame."""
     stacktraces = [frames_of(value) for value in exception_values(payload) if frames_of(value)]
     frames = list(reversed(stacktraces[-1])) if stacktraces else []
-    ranked = [frame for frame in frames if frame.get("in_app")] + [frame for frame in frames if not frame.get("in_app")]
-    for frame in ranked:
+    for frame in sorted(frames, key=lambda frame: not frame.get("in_app")):  # stable: in-app ones first
         if location := frame.get("module") or frame.get("filename"):
             return f"{location} in {frame.get('function') or '?'}"
     return ""
@@ -117,12 +88,11 @@ def generate_culprit(payload: dict) -> str:
 def generate_tags(payload: dict) -> dict[str, str]:
     """The event's tags plus those GlitchTip derives (user, environment, release, server name), in jsonb's
     key order (shorter keys first, then bytewise), which is the order the event's tag list comes back in."""
-    tags = dict(payload["tags"]) if isinstance(payload.get("tags"), dict) else {}
-    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    tags = dict(payload.get("tags") or {})
+    user = payload.get("user") or {}
     tags.update({f"user.{field}": user[field] for field in ("id", "email", "username") if user.get(field)})
     tags.update({field: payload[field] for field in ("environment", "release", "server_name") if payload.get(field)})
-    return {key: str(tags[key])[:255] for key in sorted(tags, key=lambda k: (len(k.encode()), k.encode()))
-            if tags[key]}
+    return {key: str(tags[key]) for key in sorted(tags, key=lambda k: (len(k.encode()), k.encode())) if tags[key]}
 
 
 def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent | None) -> dict:
@@ -130,8 +100,8 @@ def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent 
     data = item.data
     return {
         "platform": data.get("platform"), "errors": data.get("errors"), "id": item.id, "eventID": item.id,
-        "projectID": item.issue.project.id, "groupID": str(item.issue.id), "dateCreated": timestamp(item.timestamp),
-        "dateReceived": timestamp(item.received), "dist": None, "culprit": item.culprit,
+        "projectID": item.issue.project.id, "groupID": str(item.issue.id), "dateCreated": item.timestamp,
+        "dateReceived": item.received, "dist": None, "culprit": item.culprit,
         "packages": data.get("modules"), "type": item.type, "message": data.get("message", item.title),
         "metadata": data.get("metadata", {"title": item.title}),
         "tags": [{"key": key, "value": value} for key, value in item.tags.items()],
@@ -149,9 +119,8 @@ def entries(data: dict) -> list[dict]:
     if breadcrumbs := data.get("breadcrumbs"):
         result.append({"type": "breadcrumbs", "data": {"values": [
             {"type": crumb.get("type") or "default", "category": crumb.get("category"), "message": crumb.get("message"),
-             "data": crumb.get("data"), "level": crumb.get("level", "info") if crumb.get("level", "info") in
-             BREADCRUMB_LEVELS else None, "timestamp": timestamp(parse_time(crumb.get("timestamp"), None)),
-             "event_id": None} for crumb in breadcrumbs.get("values", [])]}})
+             "data": crumb.get("data"), "level": crumb.get("level", "info"), "event_id": None,
+             "timestamp": parse_time(crumb.get("timestamp"), None)} for crumb in breadcrumbs["values"]]}})
     if logentry := data.get("logentry"):
         result.append({"type": "message", "data": logentry})
     return result
@@ -163,18 +132,16 @@ def exception_entry(exception: dict) -> dict:
     `hasSystemFrames` is true when any frame is in-app: GlitchTip's naming, not a typo here.
     """
     exception = {**copy.deepcopy(exception), "hasSystemFrames": False}
-    for value in exception.get("values", []):
-        for frame in frames_of(value):
-            exception["hasSystemFrames"] |= frame.get("in_app") is True
-            for old, new in (("in_app", "inApp"), ("abs_path", "absPath"), ("colno", "colNo"), ("lineno", "lineNo")):
-                if old in frame:
-                    frame[new] = frame.pop(old)
-            if "lineNo" in frame:
-                before, after = frame.pop("pre_context", None) or [], frame.pop("post_context", None) or []
-                lines = [*before, frame.get("context_line"), *after] if frame.get("context_line") is not None or (
-                    before or after) else []
-                first = int(frame["lineNo"]) - len(before)
-                frame.setdefault("context", [[first + offset, text] for offset, text in enumerate(lines)])
+    for frame in (frame for value in exception.get("values", []) for frame in frames_of(value)):
+        exception["hasSystemFrames"] |= frame.get("in_app") is True
+        for old, new in (("in_app", "inApp"), ("abs_path", "absPath"), ("colno", "colNo"), ("lineno", "lineNo")):
+            if old in frame:
+                frame[new] = frame.pop(old)
+        if "lineNo" in frame:
+            before, after = frame.pop("pre_context", None) or [], frame.pop("post_context", None) or []
+            line = frame.get("context_line")
+            lines = [*before, line, *after] if line is not None or before or after else []
+            frame.setdefault("context", [[frame["lineNo"] - len(before) + n, text] for n, text in enumerate(lines)])
     return exception
 
 
@@ -195,18 +162,12 @@ def event_id_hex(value) -> str | None:
         return None
 
 
-def truncate(text: str, length: int) -> str:
-    return text[:length - 1] + "…" if len(text) > length else text
-
-
 def parse_time(value, default):
     """An SDK timestamp (RFC 3339 text or Unix seconds) as an aware datetime."""
     try:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        pass
-    return default
+        return default

@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from . import state as s
-from .wire import timestamp
 
 AVATAR = {"avatarType": "", "avatarUuid": None}
 # An organization owner's `access`: a Python set on the server, listed in the recorded order.
@@ -22,11 +21,11 @@ ROLE_NAMES = {"member": "Member", "admin": "Admin", "manager": "Manager", "owner
 
 def api_token(token: s.APIToken) -> dict:
     return {"id": token.id, "label": token.label, "scopes": token.scopes, "token": token.token,
-            "created": timestamp(token.created)}
+            "created": token.created}
 
 
 def organization(org: s.Organization) -> dict:
-    return {"name": org.name, "id": str(org.id), "dateCreated": timestamp(org.created),
+    return {"name": org.name, "id": str(org.id), "dateCreated": org.created,
             "status": {"id": "active", "name": "active"}, "avatar": AVATAR, "isEarlyAdopter": False,
             "require2fa": False, "slug": org.slug, "isAcceptingEvents": True, "eventThrottleRate": 0}
 
@@ -37,7 +36,7 @@ def new_organization(org: s.Organization) -> dict:
 
 
 def team(item: s.Team, user: s.User, projects: list[s.Project]) -> dict:
-    return {"id": str(item.id), "slug": item.slug, "dateCreated": timestamp(item.created),
+    return {"id": str(item.id), "slug": item.slug, "dateCreated": item.created,
             "isMember": user in item.members, "memberCount": len(item.members),
             "projects": [project(entry, user) for entry in projects]}
 
@@ -46,8 +45,8 @@ def project(item: s.Project, user: s.User) -> dict:
     return {"name": item.name, "slug": item.slug, "id": str(item.id), "avatar": AVATAR, "color": "", "features": [],
             "hasAccess": True, "isBookmarked": False, "isInternal": False,
             "isMember": any(user in entry.members for entry in item.teams), "isPublic": False,
-            "scrubIPAddresses": True, "dateCreated": timestamp(item.created), "platform": item.platform,
-            "firstEvent": timestamp(item.first_event), "eventThrottleRate": 0}
+            "scrubIPAddresses": True, "dateCreated": item.created, "platform": item.platform,
+            "firstEvent": item.first_event, "eventThrottleRate": 0}
 
 
 def project_with_teams(item: s.Project, user: s.User) -> dict:
@@ -58,7 +57,7 @@ def project_key(key: s.ProjectKey, domain: str) -> dict:
     url = urlsplit(domain)
     base = f"{url.netloc}{url.path.rstrip('/')}"
     dsn = f"{url.scheme}://{key.public_key.hex}@{base}/{key.project.id}"
-    return {"name": "", "rateLimit": None, "dateCreated": timestamp(key.created), "id": str(key.public_key),
+    return {"name": "", "rateLimit": None, "dateCreated": key.created, "id": str(key.public_key),
             "dsn": {"public": dsn, "secret": dsn,  # GlitchTip repeats the public DSN as the "secret" one
                     "security": f"{url.scheme}://{base}/api/{key.project.id}/security/?glitchtip_key={key.public_key.hex}"},
             "label": "", "public": str(key.public_key), "projectID": key.project.id}
@@ -71,20 +70,18 @@ def transaction_group(group: s.TransactionGroup) -> dict:
 
 
 def monitor(item: s.Monitor, domain: str) -> dict:
-    checks = sorted(item.checks, key=lambda check: check.start_check, reverse=True)
-    last_change = next((check.start_check for check in checks if check.is_change), None)
+    beats = sorted(item.heartbeats, reverse=True)
     endpoint = (f"{domain.rstrip('/')}/api/0/organizations/{item.organization.slug}/heartbeat_check/"
                 f"{item.endpoint_id}/" if item.endpoint_id else None)
     return {
         "projectID": str(item.project.id) if item.project else None, "environmentID": None,
-        "isUp": checks[0].is_up if checks else None,
-        # Not through the JSON encoder: microseconds survive here.
-        "lastChange": last_change.isoformat().replace("+00:00", "Z") if last_change else None,
+        "isUp": True if beats else None,
+        # The first heartbeat turned it up, its last change. Not through the JSON encoder: microseconds survive.
+        "lastChange": beats[-1].isoformat().replace("+00:00", "Z") if beats else None,
         "heartbeatEndpoint": endpoint, "projectName": item.project.name if item.project else None, "envName": None,
-        "checks": [{"isUp": check.is_up, "startCheck": timestamp(check.start_check), "reason": None}
-                   for check in checks[:60]],
+        "checks": [{"isUp": True, "startCheck": beat, "reason": None} for beat in beats[:60]],
         "organizationID": item.organization.id, "monitorType": item.monitor_type, "id": item.id,
-        "endpointID": str(item.endpoint_id) if item.endpoint_id else None, "created": timestamp(item.created),
+        "endpointID": str(item.endpoint_id) if item.endpoint_id else None, "created": item.created,
         "name": item.name, "url": item.url, "expectedStatus": item.expected_status,
         "expectedBody": item.expected_body, "interval": item.interval, "timeout": item.timeout,
     }
@@ -100,7 +97,7 @@ def alert(item: s.ProjectAlert) -> dict:
 def user(item: s.User) -> dict:
     return {"id": str(item.id), "options": {"timezone": None, "stacktraceOrder": None, "language": None,
                                             "clock24Hours": None, "preferredTheme": None},
-            "username": item.email, "dateJoined": timestamp(item.joined), "email": item.email,
+            "username": item.email, "dateJoined": item.joined, "email": item.email,
             "hasPasswordAuth": bool(item.password), "identities": [], "lastLogin": None,
             "isSuperuser": item.is_superuser, "isActive": True, "name": ""}
 
@@ -108,13 +105,13 @@ def user(item: s.User) -> dict:
 def member(item: s.Membership) -> dict:
     """OrganizationUserSchema: `user` is null and `pending` true until the invitation is accepted."""
     return {"id": str(item.id), "role": item.role, "roleName": ROLE_NAMES[item.role],
-            "dateCreated": timestamp(item.created), "email": item.user.email if item.user else item.email,
-            "user": user(item.user) if item.user else None, "pending": item.pending,
+            "dateCreated": item.created, "email": item.user.email if item.user else item.email,
+            "user": user(item.user) if item.user else None, "pending": item.user is None,
             "isOwner": item.role == "owner"}
 
 
 def release(item: s.Release) -> dict:
-    return {"ref": item.ref, "dateReleased": timestamp(item.released), "version": item.version,
-            "dateCreated": timestamp(item.created), "shortVersion": item.version,
+    return {"ref": item.ref, "dateReleased": item.released, "version": item.version,
+            "dateCreated": item.created, "shortVersion": item.version,
             "projects": [{"name": entry.name, "slug": entry.slug} for entry in item.projects],
             "url": None, "data": {}, "deployCount": 0}

@@ -1,11 +1,6 @@
-"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did.
-
-It serves what the bundle calls, and nothing else: `/_health/`, `/api/settings/`, allauth's
-headless login (`/_allauth/browser/v1/...`), the SDKs' `/api/<project id>/envelope/`, and the
-`/api/0/` endpoints listed in api.py. The recording (tests/glitchtip/contract/) is the
-specification; double/test_contract.py replays it against this double.
-
-Typical use in a test:
+"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did, for what the bundle
+calls: `/_health/`, `/api/settings/`, allauth's login, the SDKs' `/api/<project id>/envelope/`, and the
+`/api/0/` endpoints of api.py. double/test_contract.py replays the recording (tests/glitchtip/contract/).
 
     double = GlitchTipDouble(clock=ManualClock()).start()
     user = double.create_user("admin@example.com", "secret", superuser=True)
@@ -17,14 +12,11 @@ Typical use in a test:
     assert double.state.issues ...             # (reading `state` runs the pending processing)
     double.stop()
 
-Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock),
-`ingest_delay` (seconds until an accepted event is readable, default 2 s as recorded),
-`block_seconds` (how long a wrong DSN key blocks its project id, default 30 s), `domain` (the
-configured public URL used in DSNs and heartbeat endpoints; default: the double's own URL),
-`user_registration_open` (as recorded: closed; while closed only existing users may be invited
-into an organization), `down` (answer every request with nginx's 502 Bad Gateway page, as a
-stack whose GlitchTip container is stopped would), and `drop_events_matching` (accept an event,
-never store it).
+Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock), `ingest_delay` (seconds
+until an accepted event is readable, 2 s as recorded), `domain` (the public URL in DSNs and heartbeat
+URLs; default: the double's own), `user_registration_open` (as recorded: closed, so only existing users
+may be invited), `down` (every answer is nginx's 502 page, as with GlitchTip's container stopped), and
+`drop_events_matching` (accept an event, never store it).
 """
 from __future__ import annotations
 
@@ -32,13 +24,13 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
 from . import wire
-from .allauth import Allauth
-from .api import ENDPOINTS, Api, Endpoint
-from .auth import SCOPES, Sessions, issue_token
+from .api import ENDPOINTS, Api
+from .auth import SCOPES, Auth, issue_token
 from .clock import utc_now
 from .ingest import Ingestion
 from .state import Membership, State, User
@@ -47,30 +39,29 @@ from .state import Membership, State, User
 class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
-    def __init__(self, *, domain: str | None = None, clock: Callable[[], datetime] = utc_now,
-                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False):
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now, ingest_delay: float = 2.0,
+                 user_registration_open: bool = False):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        name=self.name, daemon=True)
-        self.domain = domain or self.url
+        self.domain = self.url
         self.clock = clock
         self.down = False
         self.user_registration_open = user_registration_open
         self._state = State()
-        self.sessions = Sessions()
-        self.ingestion = Ingestion(self._state, clock, ingest_delay, block_seconds)
-        self.api = Api(self._state, self.sessions, clock, lambda: self.domain, self.registration_open)
+        auth = Auth(self._state, clock, lambda: self.user_registration_open)
+        self.ingestion = Ingestion(self._state, clock, ingest_delay)
+        self.api = Api(self._state, auth, clock, lambda: self.domain)
         self._serving = threading.RLock()
-        allauth = Allauth(self._state, self.sessions, clock, self.registration_open)
         # (method or None for any, path pattern, handler)
         self.routes: list[tuple[str | None, re.Pattern, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_health/"), lambda request: Response(200, b"ok", {"Content-Type": "text/plain"})),
             ("GET", re.compile(r"/api/settings/"), self._settings),
-            *((method, re.compile(re.escape(path)), handler) for method, path, handler in allauth.routes()),
+            *((method, re.compile(re.escape(path)), handler) for method, path, handler in auth.routes()),
             # The envelope view is plain Django and answers other methods itself.
             (None, re.compile(r"/api/(?P<project_id>[0-9]+)/envelope/"), self.ingestion.envelope),
-            *((endpoint.method, endpoint.pattern, self._api_handler(endpoint)) for endpoint in ENDPOINTS),
+            *((endpoint.method, endpoint.pattern, partial(self.api.handle, endpoint)) for endpoint in ENDPOINTS),
         ]
 
     # ---- seeding and inspecting, for tests ------------------------------------------
@@ -97,10 +88,6 @@ class GlitchTipDouble(FakeHTTPServer):
         """What the invited person does with the link in GlitchTip's e-mail (no script does it)."""
         with self._serving:
             self._state.accept(membership, user)
-
-    def registration_open(self) -> bool:
-        """GlitchTip lets the first user sign up even when registration is closed."""
-        return self.user_registration_open or not self._state.users
 
     def drop_events_matching(self, predicate: Callable[[dict], bool]) -> None:
         """Accept (200) but never store ingested events/transactions whose payload matches."""
@@ -129,15 +116,12 @@ class GlitchTipDouble(FakeHTTPServer):
         allowed = ", ".join(dict.fromkeys(str(method) for method, _, _ in matches))
         return wire.html(405, "Method not allowed", {"Allow": allowed})
 
-    def _api_handler(self, endpoint: Endpoint) -> Callable[..., Response]:
-        return lambda request, **params: self.api.handle(endpoint, request, params)
-
     def _settings(self, request: Request) -> Response:
         """The public instance settings the web UI (and the bootstrap) read before logging in."""
         return wire.ninja(200, {
             "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False,
-            "enableUserRegistration": self.registration_open(),
-            "enableSocialAppsUserRegistration": self.registration_open(),
+            "enableUserRegistration": self.user_registration_open,
+            "enableSocialAppsUserRegistration": self.user_registration_open,
             "enableOrganizationCreation": True, "stripePublicKey": None,
             "plausibleUrl": None, "plausibleDomain": None, "chatwootWebsiteToken": None, "sentryDSN": None,
             "sentryTracesSampleRate": None, "environment": None, "version": "0.0.0-unknown",

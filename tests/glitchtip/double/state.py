@@ -1,8 +1,7 @@
-"""Everything the double knows, as plain objects: users, tokens, organizations ... events.
+"""Everything the double knows, as plain objects that refer to each other (an issue holds its project).
 
-Objects refer to each other directly (an issue holds its project), the way the serializers
-need them. Ids come from one sequence per kind; `State.start_ids_at` lets a test pretend the
-server already held other data, as the recorded one did.
+Ids come from one sequence per kind; `State.start_ids_at` lets a test pretend the server already
+held other data, as the recorded one did.
 """
 from __future__ import annotations
 
@@ -17,8 +16,8 @@ class User:
     id: int
     email: str
     password: str
-    is_superuser: bool = False
-    joined: datetime | None = None
+    is_superuser: bool
+    joined: datetime
 
 
 @dataclass(eq=False)
@@ -42,18 +41,13 @@ class Organization:
 
 @dataclass(eq=False)
 class Membership:
-    """An organization member (OrganizationUser): invited by e-mail, pending until the person
-    accepts with their own login; then `user` is set."""
+    """An organization member: invited by e-mail, pending until the person accepts; then `user` is set."""
     id: int
     organization: Organization
     email: str
     role: str
     created: datetime
     user: User | None = None
-
-    @property
-    def pending(self) -> bool:
-        return self.user is None
 
 
 @dataclass(eq=False)
@@ -87,10 +81,9 @@ class ProjectKey:
 
 @dataclass(eq=False)
 class Issue:
-    """Events of one grouping; what the tests ask of it is its title."""
     id: int
     project: Project
-    grouping: str
+    grouping: str  # what its events have in common
     title: str
 
 
@@ -103,7 +96,7 @@ class IssueEvent:
     culprit: str
     timestamp: datetime
     received: datetime
-    data: dict
+    data: dict  # as stored in the event's jsonb column
     tags: dict[str, str]
 
 
@@ -138,9 +131,6 @@ class AlertRecipient:
     recipient_type: str
     url: str
 
-    def key(self) -> tuple[str, str]:
-        return self.recipient_type, self.url
-
 
 @dataclass(eq=False)
 class ProjectAlert:
@@ -151,13 +141,6 @@ class ProjectAlert:
     quantity: int | None
     uptime: bool
     recipients: list[AlertRecipient] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class MonitorCheck:
-    is_up: bool
-    is_change: bool
-    start_check: datetime
 
 
 @dataclass(eq=False)
@@ -174,7 +157,8 @@ class Monitor:
     expected_body: str = ""
     interval: int = 60
     timeout: int | None = None
-    checks: list[MonitorCheck] = field(default_factory=list)
+    # The double checks nothing itself: its checks are the heartbeats received, each one "up".
+    heartbeats: list[datetime] = field(default_factory=list)
 
 
 @dataclass
@@ -192,9 +176,8 @@ class State:
     releases: list[Release] = field(default_factory=list)
     monitors: list[Monitor] = field(default_factory=list)
     alerts: list[ProjectAlert] = field(default_factory=list)
-    # Invitation e-mails GlitchTip would have sent, oldest first.
-    invitations_sent: list[Membership] = field(default_factory=list)
-    # A user's alert e-mail setting per project (UserProjectAlert): 1 on, 0 off; absent: their default.
+    invitations_sent: list[Membership] = field(default_factory=list)  # the e-mails GlitchTip would have sent
+    # A user's alert e-mail setting per project (UserProjectAlert): 1 on, 0 off, -1 or absent: their default.
     alert_subscriptions: dict[tuple[int, int], int] = field(default_factory=dict)
     _ids: dict[str, itertools.count] = field(default_factory=dict, repr=False)
 
@@ -203,8 +186,7 @@ class State:
 
     def start_ids_at(self, **first_ids: int) -> None:
         """The next id of each given kind, e.g. start_ids_at(project=9, issue=46)."""
-        for kind, first in first_ids.items():
-            self._ids[kind] = itertools.count(first)
+        self._ids.update({kind: itertools.count(first) for kind, first in first_ids.items()})
 
     def keys_of(self, project: Project) -> list[ProjectKey]:
         return [key for key in self.keys if key.project is project]
@@ -213,7 +195,7 @@ class State:
         """Whom an e-mail alert of `project` reaches (User.objects.alert_notification_recipients):
         accepted members of its teams, minus those who turned the project off."""
         users = {id(user): user for team in project.teams for user in team.members}.values()
-        return [user for user in users if self.alert_subscriptions.get((user.id, project.id), 1) != 0]
+        return [user for user in users if self.alert_subscriptions.get((user.id, project.id)) != 0]
 
     def accept(self, membership: Membership, user: User) -> None:
         """What the invited person does with the link in GlitchTip's e-mail: a member, in the invited teams."""

@@ -24,9 +24,8 @@ depend on, and where each is proven:
    name (alerts 52-53);
 9. a PUT of an alert replaces its recipients: left out means all deleted (alerts 25), one sent
    again keeps its id (alerts 24); an e-mail recipient takes no address (alerts 09-10);
-10. /api/settings/ tells whether registration is open (focused; the bootstrap closes it); while it
-   is closed only existing users may be invited, and an invited member is pending until they
-   accept (alerts 96-99, from a later run in another organization: focused).
+10. while registration is closed only existing users may be invited, and an invited member is
+   pending until they accept (alerts 96-99, from a later run in another organization: focused).
 """
 from __future__ import annotations
 
@@ -40,11 +39,11 @@ import pytest
 import requests
 
 from tests.glitchtip.double import GlitchTipDouble, ManualClock
-from tests.glitchtip.double.conftest import PASSWORD
 from tests.glitchtip.double.replay import Recording, Replay, link_entries
 
 CONTRACT = Path(__file__).parents[1] / "contract"
 NOBODY = "no product code calls this endpoint"
+PASSWORD = "a-Long-test-passw0rd"
 
 
 def readable_only_after_the_delay(replay: Replay, exchange: dict) -> requests.Response:
@@ -137,50 +136,78 @@ def test_recorded_alerts_exchange(alerts_replay, number):
 
 # ---- focused tests: what the recordings do not show ------------------------------------------
 
-def test_the_project_release_endpoint_is_a_get_or_create(account):
-    releases = account.url(f"/api/0/projects/{account.org}/web/releases/")
+class Api(requests.Session):
+    """admin@example.com's full-scope token on the double, relative paths."""
+
+    def __init__(self, double: GlitchTipDouble):
+        super().__init__()
+        self.double = double
+        admin = double.create_user("admin@example.com", PASSWORD, superuser=True)
+        self.headers["Authorization"] = f"Bearer {double.create_token(admin)}"
+
+    def request(self, method, url, **kwargs):
+        return super().request(method, self.double.url + url, timeout=5, **kwargs)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def api(clock):
+    """With organization "acme", team "ops" and project "web"."""
+    api = Api(GlitchTipDouble(clock=clock).start())
+    api.post("/api/0/organizations/", json={"name": "Acme"})
+    api.post("/api/0/organizations/acme/teams/", json={"slug": "ops"})
+    api.post("/api/0/teams/acme/ops/projects/", json={"name": "Web"})
+    yield api
+    api.double.stop()
+
+
+def test_the_project_release_endpoint_is_a_get_or_create(api):
     for _ in range(2):
-        created = account.api.post(releases, json={"version": "web@1.0"}, timeout=5)
+        created = api.post("/api/0/projects/acme/web/releases/", json={"version": "web@1.0"})
         assert (created.status_code, created.json()["version"]) == (201, "web@1.0")
-    assert [release["version"] for release in account.api.get(releases, timeout=5).json()] == ["web@1.0"]
+    assert [release["version"] for release in api.get("/api/0/projects/acme/web/releases/").json()] == ["web@1.0"]
 
 
-def test_cursors_take_the_recorded_form_both_ways(account):
+def test_cursors_take_the_recorded_form_both_ways(api):
     """Three teams a page each: the first and the middle page's Link headers as the recorded first and
     second page of a list in the same order (newest first), but for the URL's path."""
     for slug in ("dev", "qa"):
-        account.api.post(account.url(f"/api/0/organizations/{account.org}/teams/"), json={"slug": slug}, timeout=5)
-    teams, params, slugs = account.url(f"/api/0/organizations/{account.org}/teams/"), {"limit": 1}, []
-    for recorded in ("41-issues-list-limit-1.json", "42-issues-list-page-2.json"):
-        response = account.api.get(teams, params=params, timeout=5)
+        api.post("/api/0/organizations/acme/teams/", json={"slug": slug})
+    params: dict = {"limit": 1}
+    for recorded, slug in (("41-issues-list-limit-1.json", "qa"), ("42-issues-list-page-2.json", "dev")):
+        response = api.get("/api/0/organizations/acme/teams/", params=params)
         recorded_link = json.loads((MAIN.folder / recorded).read_text())["response"]["headers"]["Link"]
         assert [entry[1:] for entry in link_entries(response.headers["Link"])] == [
             entry[1:] for entry in link_entries(recorded_link)]
-        slugs += [team["slug"] for team in response.json()]
+        assert [team["slug"] for team in response.json()] == [slug]
         params["cursor"] = re.findall(r'rel="next"; results="true"; cursor="([^"]*)"', response.headers["Link"])[0]
-    assert slugs == ["qa", "dev"]
 
 
-def test_transaction_groups_sorted_newest_first(account, clock):
+def test_transaction_groups_sorted_newest_first(api, clock):
+    key = api.double.state.keys[0].public_key.hex
     for name in ("GET /first/", "GET /second/"):
         transaction = {"transaction": name, "start_timestamp": 1.0, "timestamp": 1.25,
                        "contexts": {"trace": {"trace_id": uuid.uuid4().hex, "op": "http.server"}}}
-        assert account.envelope(uuid.uuid4().hex, ("transaction", transaction)).status_code == 200
+        envelope = "".join(json.dumps(line) + "\n" for line in ({}, {"type": "transaction"}, transaction))
+        assert api.post("/api/1/envelope/", data=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
         clock.advance(1)
     clock.advance(2)
-    groups = account.api.get(account.url(f"/api/0/organizations/{account.org}/transaction-groups/"),
-                             params={"sort": "-created"}, timeout=5).json()
+    groups = api.get("/api/0/organizations/acme/transaction-groups/", params={"sort": "-created"}).json()
     assert [(group["transaction"], group["avgDuration"]) for group in groups] == [("GET /second/", 250),
                                                                                   ("GET /first/", 250)]
 
 
-def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(account):
+def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(api):
     session = requests.Session()
-    session.get(account.url("/_allauth/browser/v1/config"), timeout=5)
+    session.get(f"{api.double.url}/_allauth/browser/v1/config", timeout=5)
     csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
-    session.post(account.url("/_allauth/browser/v1/auth/login"), json={"email": "admin@example.com",
-                 "password": PASSWORD}, headers=csrf, timeout=5).raise_for_status()
-    organizations, unknown = account.url("/api/0/organizations/"), {"Authorization": f"Bearer {'0' * 40}"}
+    session.post(f"{api.double.url}/_allauth/browser/v1/auth/login", headers=csrf, timeout=5,
+                 json={"email": "admin@example.com", "password": PASSWORD}).raise_for_status()
+    organizations, unknown = f"{api.double.url}/api/0/organizations/", {"Authorization": f"Bearer {'0' * 40}"}
     assert session.get(organizations, headers=unknown, timeout=5).status_code == 200  # the session answered
     refused = session.post(organizations, json={"name": "Beta"}, headers=unknown, timeout=5)
     assert (refused.status_code, refused.json()) == (403, {"detail": "CSRF check Failed"})
@@ -188,31 +215,17 @@ def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(
     assert session.post(organizations, json={"name": "Beta"}, headers=csrf, timeout=5).status_code == 201
 
 
-def test_the_configured_domain_goes_into_dsns_and_heartbeat_urls(account):
-    account.double.domain = "https://glitchtip.example.com"
-    key = account.api.get(account.url(f"/api/0/projects/{account.org}/web/keys/"), timeout=5).json()[0]
-    assert re.fullmatch(rf"https://[0-9a-f]{{32}}@glitchtip\.example\.com/{account.project.id}", key["dsn"]["public"])
-    monitor = account.api.post(account.url(f"/api/0/organizations/{account.org}/monitors/"), timeout=5, json={
+def test_the_configured_domain_goes_into_dsns_and_heartbeat_urls(api):
+    api.double.domain = "https://glitchtip.example.com"
+    dsn = api.get("/api/0/projects/acme/web/keys/").json()[0]["dsn"]["public"]
+    assert re.fullmatch(r"https://[0-9a-f]{32}@glitchtip\.example\.com/1", dsn)
+    monitor = api.post("/api/0/organizations/acme/monitors/", json={
         "monitorType": "Heartbeat", "name": "nightly", "expectedBody": "", "expectedStatus": None, "timeout": None})
     assert monitor.json()["heartbeatEndpoint"].startswith(
-        f"https://glitchtip.example.com/api/0/organizations/{account.org}/heartbeat_check/")
+        "https://glitchtip.example.com/api/0/organizations/acme/heartbeat_check/")
     # Like Django's build_absolute_uri, the Link header names the host the client asked.
-    link = account.api.get(account.url(f"/api/0/organizations/{account.org}/monitors/"), timeout=5).headers["Link"]
-    assert f"<{account.double.url}/api/0/" in link
+    assert f"<{api.double.url}/api/0/" in api.get("/api/0/organizations/acme/monitors/").headers["Link"]
 
-
-def test_registration_is_open_for_the_first_user_then_as_configured(glitchtip):
-    def open_() -> bool:
-        return requests.get(f"{glitchtip.url}/api/settings/", timeout=5).json()["enableUserRegistration"]
-
-    assert open_() is True
-    glitchtip.create_user("member@example.com", PASSWORD)
-    assert open_() is False
-    glitchtip.user_registration_open = True
-    assert open_() is True
-
-
-# ---- members: an invitation is pending until the person accepts (alerts 96-99) -----------------
 
 def recorded_member(number: int):
     """The recorded request body and answer body, without ids and times (the later run's server held more)."""
@@ -227,38 +240,16 @@ def without_ids(body):
             if key not in {"id", "dateCreated", "dateJoined", "lastLogin"}}
 
 
-@pytest.fixture
-def lab(account):
-    """The recorded members run's start: the admin's organization with team "lab"."""
-    account.api.post(account.url(f"/api/0/organizations/{account.org}/teams/"), json={"slug": "lab"}, timeout=5)
-    return account, account.url(f"/api/0/organizations/{account.org}/members/"), account.url(
-        f"/api/0/teams/{account.org}/lab/members/")
-
-
-def test_only_existing_users_may_be_invited_while_registration_is_closed(lab):
-    account, members, _ = lab
+def test_an_invited_member_is_pending_until_they_accept_and_only_users_are_invited(api):
+    """The recorded members run (alerts 96-99), in an organization with team "lab"."""
+    api.post("/api/0/organizations/acme/teams/", json={"slug": "lab"})
     request, answer = recorded_member(96)
-    response = account.api.post(members, json=request, timeout=5)
-    assert (response.status_code, response.json()) == (403, answer)
-    assert account.double.state.invitations_sent == []
-
-
-def test_an_invited_user_is_pending_until_they_accept(lab):
-    account, members, team_members = lab
-    ops = account.double.create_user("ops@example.com", "ops-own-Passw0rd")
+    refused = api.post("/api/0/organizations/acme/members/", json=request)
+    assert (refused.status_code, refused.json(), api.double.state.invitations_sent) == (403, answer, [])
+    ops = api.double.create_user("ops@example.com", "ops-own-Passw0rd")
     request, answer = recorded_member(97)
-    invite = account.api.post(members, json=request, timeout=5)
+    invite = api.post("/api/0/organizations/acme/members/", json=request)
     assert (invite.status_code, without_ids(invite.json())) == (201, answer)
-    assert without_ids(account.api.get(team_members, timeout=5).json()) == recorded_member(98)[1]
-    account.double.accept_invitation(account.double.state.invitations_sent[-1], ops)
-    assert without_ids(account.api.get(team_members, timeout=5).json()) == recorded_member(99)[1]
-
-
-def test_a_user_who_turns_the_project_off_is_not_mailed(account):
-    url, project = account.url("/api/0/users/me/notifications/alerts/"), account.project
-    assert [user.email for user in account.double.state.alert_recipients(project)] == ["admin@example.com"]
-    assert account.api.put(url, json={str(project.id): 0}, timeout=5).status_code == 204
-    assert account.api.get(url, timeout=5).json() == {str(project.id): 0}
-    assert account.double.state.alert_recipients(project) == []
-    assert account.api.put(url, json={str(project.id): -1}, timeout=5).status_code == 204  # back to the default
-    assert account.api.get(url, timeout=5).json() == {} and len(account.double.state.alert_recipients(project)) == 1
+    assert without_ids(api.get("/api/0/teams/acme/lab/members/").json()) == recorded_member(98)[1]
+    api.double.accept_invitation(api.double.state.invitations_sent[-1], ops)
+    assert without_ids(api.get("/api/0/teams/acme/lab/members/").json()) == recorded_member(99)[1]

@@ -1,14 +1,14 @@
 """How GlitchTip's stack puts answers on the wire: content types, dates, Django's canned pages.
 
-GlitchTip mixes three kinds of responses: django-ninja endpoints (`application/json;
-charset=utf-8`), plain Django `JsonResponse`s from allauth and the envelope view
-(`application/json`, no charset), and Django's HTML pages for CSRF failures, 404s and 500s.
+GlitchTip mixes three kinds of responses: django-ninja endpoints (`application/json; charset=utf-8`,
+datetimes as Django's encoder writes them), plain Django `JsonResponse`s from allauth and the envelope
+view (`application/json`, no charset), and Django's HTML pages for CSRF failures, 404s and 500s.
 """
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.template import Context, Engine
 from django.views.csrf import builtin_template_path
 from django.views.defaults import ERROR_PAGE_TEMPLATE
@@ -40,7 +40,9 @@ class Reply(Exception):
 
 
 def ninja(status: int, body, headers: dict | None = None) -> Response:
-    return Response(status, json.dumps(body).encode(), {"Content-Type": NINJA_JSON, **(headers or {})})
+    """django-ninja's JSON, through Django's encoder as GlitchTip's: datetimes with milliseconds and a Z."""
+    return Response(status, json.dumps(body, cls=DjangoJSONEncoder).encode(), {"Content-Type": NINJA_JSON,
+                                                                                **(headers or {})})
 
 
 def plain_json(status: int, body, headers: dict | None = None) -> Response:
@@ -68,13 +70,3 @@ def server_error() -> Reply:
 def invalid(location: str, name: str, kind: str, message: str) -> Reply:
     """django-ninja's 422 for one invalid parameter."""
     return detail(422, [{"type": kind, "loc": [location, name], "msg": message}])
-
-
-def timestamp(moment: datetime | None) -> str | None:
-    """A datetime the way Django's JSON encoder writes it: milliseconds and a Z."""
-    if moment is None:
-        return None
-    text = moment.astimezone(UTC).isoformat()
-    if moment.microsecond:
-        text = text[:23] + text[26:]
-    return text.removesuffix("+00:00") + "Z"
