@@ -84,11 +84,13 @@ class Api:
         self.domain = domain
 
     def handle(self, endpoint: Endpoint, request: Request, **params: str) -> Response:
-        caller = self.auth.authenticate(request, session_only=endpoint.auth == "session") if endpoint.auth else None
+        user, token = self.auth.authenticate(request, session_only=endpoint.auth == "session") if endpoint.auth else (
+            None, None)
         body = schemas.parse(endpoint.body, request) if endpoint.body else None
-        if endpoint.scopes and caller and not caller.may(endpoint.scopes):
+        # GlitchTip's has_permission: a token needs one of the scopes; a session is not checked.
+        if endpoint.scopes and token and not set(endpoint.scopes) & set(token.scopes):
             raise wire.detail(403, "Permission denied")
-        call = Call(request, caller and caller.user, body)
+        call = Call(request, user, body)
         result = endpoint.handler(self, call, **self._path_objects(call, {k: unquote(v) for k, v in params.items()}))
         if isinstance(result, Listing):
             return wire.ninja(200, *paginate(result, request))
@@ -98,8 +100,8 @@ class Api:
     def _path_objects(self, call: Call, params: dict[str, str]) -> dict:
         """The path's organization, team and project as `org`, `team`, `project`; other parameters as they are."""
         if "org_slug" in params:
-            params["org"] = _one([org for org in self.state.organizations if call.user in org.members or not call.user],
-                                 slug=params.pop("org_slug"))
+            visible = self.state.organizations_of(call.user) if call.user else self.state.organizations
+            params["org"] = _one(visible, slug=params.pop("org_slug"))
         for name, items in (("team", self.state.teams), ("project", self.state.projects)):
             if f"{name}_slug" in params:
                 params[name] = _one(items, organization=params["org"], slug=params.pop(f"{name}_slug"))
@@ -124,11 +126,9 @@ class Api:
         self.state.tokens.remove(_one(self.state.tokens, user=call.user, id=int(token_id)))
         return 204, None
 
-    # ---- organizations, teams, projects ------------------------------------------------
     @endpoint("GET", "organizations/", scopes=ORG_READ)
     def list_organizations(self, call: Call):
-        return Listing([org for org in self.state.organizations if call.user in org.members], "name",
-                       show.organization)
+        return Listing(self.state.organizations_of(call.user), "name", show.organization)
 
     @endpoint("POST", "organizations/", scopes=("org:write", "org:admin"), body=schemas.OrganizationIn)
     def create_organization(self, call: Call):
@@ -139,7 +139,7 @@ class Api:
             if candidate not in taken:
                 break
             candidate = f"{slug}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=length))}"
-        org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock(), [call.user])
+        org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock())
         self.state.organizations.append(org)
         self.state.memberships.append(s.Membership(self.state.next_id("member"), org, call.user.email, "owner",
                                                    self.clock(), call.user))
@@ -156,7 +156,8 @@ class Api:
     def create_team(self, call: Call, org: s.Organization):
         if any(team.organization is org and team.slug == call.body.slug for team in self.state.teams):
             raise wire.server_error()  # the unique constraint fails in the database
-        team = s.Team(self.state.next_id("team"), org, call.body.slug, self.clock(), [call.user])
+        creator = _one(self.state.memberships, organization=org, user=call.user)
+        team = s.Team(self.state.next_id("team"), org, call.body.slug, self.clock(), [creator])
         self.state.teams.append(team)
         return 201, show.team(team, call.user, [])
 
@@ -175,14 +176,12 @@ class Api:
         project = s.Project(self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(),
                             [team])
         self.state.projects.append(project)
-        self.state.keys.append(s.ProjectKey(project, uuid.uuid4(), project.created))
         return 201, show.project(project, call.user)
 
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/keys/", scopes=("project:read", *PROJECT_WRITE))
     def list_project_keys(self, call: Call, org: s.Organization, project: s.Project):
-        return Listing(self.state.keys_of(project), "-created", lambda key: show.project_key(key, self.domain()))
+        return Listing([project], "-created", lambda project: show.project_key(project, self.domain()))
 
-    # ---- what arrived ------------------------------------------------------------------------
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
               scopes=("event:read", "event:write", "event:admin"))
     def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
@@ -298,15 +297,13 @@ class Api:
             self.state.alert_subscriptions[key] = status
         return 204, None
 
-    # ---- members: who an e-mail alert reaches -------------------------------------------------
     @endpoint("GET", "organizations/{slug:org_slug}/members/", scopes=MEMBER_READ)
     def list_members(self, call: Call, org: s.Organization):
         return Listing([m for m in self.state.memberships if m.organization is org], "-id", show.member)
 
     @endpoint("GET", "teams/{slug:org_slug}/{slug:team_slug}/members/", scopes=MEMBER_READ)
     def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
-        return Listing([m for m in self.state.memberships if m.organization is org
-                        and (m.user in team.members or m in team.invited)], "-id", show.member)
+        return Listing(team.members, "-id", show.member)
 
     @endpoint("POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"),
               body=schemas.MemberIn)
@@ -325,8 +322,8 @@ class Api:
             self.state.memberships.append(membership)
         slugs = {role.get("teamSlug") for role in call.body.team_roles}
         for team in self.state.teams:
-            if team.organization is org and team.slug in slugs and membership not in team.invited:
-                team.invited.append(membership)
+            if team.organization is org and team.slug in slugs and membership not in team.members:
+                team.members.append(membership)
         self.state.invitations_sent.append(membership)
         return 201, show.member(membership)
 
@@ -335,13 +332,10 @@ class Api:
     def add_member_to_team(self, call: Call, org: s.Organization, member_id: str, team: s.Team):
         members = [m for m in self.state.memberships if m.organization is org]
         membership = _one(members, user=call.user) if member_id == "me" else _one(members, id=int(member_id))
-        if membership.user is None and membership not in team.invited:
-            team.invited.append(membership)
-        elif membership.user is not None and membership.user not in team.members:
-            team.members.append(membership.user)
+        if membership not in team.members:
+            team.members.append(membership)
         return 201, show.team(team, call.user, self._team_projects(team))
 
-    # ---- releases ---------------------------------------------------------------------------
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",))
     def list_releases(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([release for release in self.state.releases if project in release.projects], "-created",
@@ -355,7 +349,7 @@ class Api:
         release = next((r for r in self.state.releases if r.organization is org and r.version == body.version), None)
         if release is None:
             released = body.date_released if "date_released" in body.model_fields_set else self.clock()
-            release = s.Release(org, body.version, self.clock(), released, [], body.ref)
+            release = s.Release(org, body.version, self.clock(), released, [])
             self.state.releases.append(release)
         if project not in release.projects:
             release.projects.append(project)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
 
@@ -26,24 +24,10 @@ from . import wire
 from .state import APIToken, State, User
 
 # The API token's scopes bit field (apps/api_tokens/models.py): responses list them in this order.
-SCOPES = (
-    "project:read", "project:write", "project:admin", "project:releases",
-    "team:read", "team:write", "team:admin",
-    "event:read", "event:write", "event:admin",
-    "org:read", "org:write", "org:admin",
-    "member:read", "member:write", "member:admin",
-)
+SCOPES = ("project:read", "project:write", "project:admin", "project:releases", "team:read", "team:write",
+          "team:admin", "event:read", "event:write", "event:admin", "org:read", "org:write", "org:admin",
+          "member:read", "member:write", "member:admin")
 ALLAUTH = "/_allauth/browser/v1"
-
-
-@dataclass
-class Caller:
-    user: User
-    token: APIToken | None  # None for a session
-
-    def may(self, scopes: tuple[str, ...]) -> bool:
-        """GlitchTip's has_permission: a token needs one of `scopes`; a session is not checked."""
-        return self.token is None or any(scope in scopes for scope in self.token.scopes)
 
 
 def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
@@ -55,13 +39,11 @@ def issue_token(state: State, user: User, label: str, scopes, created: datetime)
 
 
 def cookies(request: Request) -> dict[str, str]:
-    jar = SimpleCookie()
-    jar.load(request.headers.get("cookie", ""))
-    return {name: morsel.value for name, morsel in jar.items()}
+    return {name: morsel.value for name, morsel in SimpleCookie(request.headers.get("cookie", "")).items()}
 
 
 def new_cookie_value() -> str:
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+    return secrets.token_hex(16)
 
 
 def csrf_cookie(value: str) -> str:
@@ -83,19 +65,19 @@ class Auth:
         self.registration_open = registration_open
         self.sessions: dict[str, User] = {}  # Django's session store: the user behind each `sessionid`
 
-    def authenticate(self, request: Request, *, session_only: bool = False) -> Caller:
-        """The caller of an `/api/0/` endpoint, or a Reply with GlitchTip's 401/403."""
+    def authenticate(self, request: Request, *, session_only: bool = False) -> tuple[User, APIToken | None]:
+        """The caller of an `/api/0/` endpoint and their token (None: a session), or GlitchTip's 401/403."""
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if not session_only and scheme.lower() == "bearer":
             token = next((token for token in self.state.tokens if token.token == credential.strip()), None)
             if token:
-                return Caller(token.user, token)
+                return token.user, token
         if not csrf_passes(request):
             raise wire.detail(403, "CSRF check Failed")
         user = self.sessions.get(cookies(request).get("sessionid", ""))
         if user is None:
             raise wire.detail(401, "Unauthorized")
-        return Caller(user, None)
+        return user, None
 
     # ---- allauth ----------------------------------------------------------------------------
     def routes(self):

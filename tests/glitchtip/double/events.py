@@ -1,16 +1,14 @@
-"""What GlitchTip reads into an ingested event (title, culprit, metadata, tags, stored data), and
-how it shows the event again (the event detail, as the smoke test reads it).
-
-Follows apps/event_ingest/process_event.py and the vendored legacy Sentry helpers (error
-metadata, culprit), reduced to what the Python SDK sends, as the recorded events and the
-scripts' events are. Length limits (titles, culprits, tags) are left out.
-"""
+"""What GlitchTip reads into an ingested event (title, culprit, metadata, tags, stored data), and how it
+shows the event again (the event detail the smoke test reads). Follows apps/event_ingest/process_event.py and
+legacy Sentry's helpers for what the Python SDK sends; length limits (titles, culprits, tags) are left out."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from .state import IssueEvent
 
@@ -145,13 +143,9 @@ def exception_entry(exception: dict) -> dict:
     return exception
 
 
-def without_nulls(value):
-    """Drop None members recursively (pydantic's exclude_none on stored event data)."""
-    if isinstance(value, dict):
-        return {key: without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_nulls(item) for item in value]
-    return value
+def without_nulls(data: dict) -> dict:
+    """Without None members, however deep (pydantic's exclude_none on stored event data)."""
+    return json.loads(json.dumps(data), object_hook=lambda members: {k: v for k, v in members.items() if v is not None})
 
 
 def event_id_hex(value) -> str | None:
@@ -163,11 +157,8 @@ def event_id_hex(value) -> str | None:
 
 
 def parse_time(value, default):
-    """An SDK timestamp (RFC 3339 text or Unix seconds) as an aware datetime."""
+    """An SDK timestamp (RFC 3339 text or Unix seconds) as an aware datetime, as pydantic reads it."""
     try:
-        if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value, UTC)
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
+        return TypeAdapter(AwareDatetime).validate_python(value)
+    except ValidationError:
         return default

@@ -69,7 +69,7 @@ class Ingestion:
         if public_key is None or self.blocked_until.get(project_id, now) > now:
             raise denied
         project = next((project for project in self.state.projects if project.id == project_id), None)
-        if project is None or all(key.public_key != public_key for key in self.state.keys_of(project)):
+        if project is None or project.public_key != public_key:
             self.blocked_until[project_id] = now + timedelta(seconds=self.block_seconds)
             raise denied
         return project

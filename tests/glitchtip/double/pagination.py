@@ -64,9 +64,7 @@ def paginate(listing: Listing, request: Request) -> tuple[list[dict], dict]:
 
 def _position(text: str, sample):
     """A cursor position back into a value comparable with the ordering field."""
-    if isinstance(sample, datetime):
-        return datetime.fromisoformat(text)
-    return type(sample)(text)
+    return datetime.fromisoformat(text) if isinstance(sample, datetime) else type(sample)(text)
 
 
 def _absolute_url(request: Request) -> str:

@@ -1,10 +1,7 @@
-"""Replaying recorded GlitchTip exchanges (tests/glitchtip/contract/) against the double.
-
-Each recorded request is sent, in file order, with this run's values in place of the recorded
-ones, and the answer compared with the recorded one: status, content type, the response headers
-the recorder kept, and the body (JSON key for key and value for value; values of the server's
-clock and the server's random choices by their form, each such value learned on first sight so
-that its later uses must agree).
+"""Replaying recorded GlitchTip exchanges (tests/glitchtip/contract/) against the double: each recorded
+request, in file order, with this run's values in place of the recorded ones, its answer compared with the
+recorded one (status, the headers the recorder kept, the body key for key and value for value; values of
+the server's clock and random choices by their form, each learned on first sight so that later uses agree).
 """
 from __future__ import annotations
 
@@ -179,7 +176,7 @@ class Replay:
             return
         for index, token in enumerate(unknown):
             self.values[token] = match.group(f"g{index}")
-            if "-" in token:
+            if re.fullmatch(UUID, token):
                 self.values[token.replace("-", "")] = self.values[token].replace("-", "")
 
 

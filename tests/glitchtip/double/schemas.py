@@ -1,49 +1,29 @@
-"""The request bodies of the endpoints the scripts call, as pydantic models like GlitchTip's django-ninja schemas.
-
-GlitchTip validates with pydantic 2 (camelCase aliases, `from_attributes`), so declaring the same
-fields gives its 422 errors word for word, as recorded: pydantic's own messages and locations
-(`function-wrap[wrap_val()]`, the discriminated union of alert recipients...). django-ninja puts
-the errors under `["body", "payload", ...]`; a check inside a schema answers with a bare string.
-"""
+"""The request bodies of the endpoints the bundle calls, as pydantic models like GlitchTip's django-ninja
+schemas: the same fields give its 422 errors word for word, as recorded (pydantic's messages and locations,
+under `["body", "payload", ...]`); a check inside a schema answers with a bare string."""
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    RootModel,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, RootModel, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 
 from tests.harness.http_fake import Request
 
 from . import wire
 
 
-def camel(name: str) -> str:
-    """GlitchTip's alias generator: snake_case to camelCase, with `id` as `ID`."""
-    return "".join(word if i == 0 else "ID" if word == "id" else word.capitalize()
-                   for i, word in enumerate(name.split("_")))
-
-
 class Schema(BaseModel):
-    model_config = ConfigDict(alias_generator=camel, populate_by_name=True, from_attributes=True)
+    # GlitchTip's CamelSchema (its alias generator also makes `_id` `ID`, which no field here ends in).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
-Body = TypeVar("Body", bound=BaseModel)
-
-
-def parse(schema: type[Body], request: Request) -> Body:
+def parse(schema: type[BaseModel], request: Request) -> BaseModel:
     try:
         body = json.loads(request.body or b"null")
     except ValueError:
@@ -65,7 +45,7 @@ class OrganizationIn(Schema):
 
 
 class TeamIn(Schema):
-    slug: Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", max_length=50)]
+    slug: str = Field(pattern=r"^[-a-zA-Z0-9_]+$", max_length=50)
 
 
 class ProjectIn(Schema):
@@ -76,7 +56,6 @@ class ProjectIn(Schema):
 
 class ReleaseIn(Schema):
     version: str
-    ref: str | None = None
     date_released: datetime | None = None  # left out: now
 
 
@@ -86,8 +65,7 @@ class MemberIn(Schema):
     team_roles: list[dict] = []
 
 
-class AlertSettingIn(RootModel[dict[str, int]]):
-    """`{project_id: status}`, one pair."""
+AlertSettingIn = RootModel[dict[str, int]]  # {project_id: status}
 
 
 class MonitorIn(Schema):

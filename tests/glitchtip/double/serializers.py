@@ -16,7 +16,6 @@ OWNER_ACCESS = [
     "team:read", "member:admin", "member:read", "project:admin", "event:admin", "project:write", "event:read",
     "org:write", "event:write", "team:admin",
 ]
-ROLE_NAMES = {"member": "Member", "admin": "Admin", "manager": "Manager", "owner": "Owner"}
 
 
 def api_token(token: s.APIToken) -> dict:
@@ -37,14 +36,14 @@ def new_organization(org: s.Organization) -> dict:
 
 def team(item: s.Team, user: s.User, projects: list[s.Project]) -> dict:
     return {"id": str(item.id), "slug": item.slug, "dateCreated": item.created,
-            "isMember": user in item.members, "memberCount": len(item.members),
+            "isMember": any(m.user is user for m in item.members), "memberCount": len(item.members),
             "projects": [project(entry, user) for entry in projects]}
 
 
 def project(item: s.Project, user: s.User) -> dict:
     return {"name": item.name, "slug": item.slug, "id": str(item.id), "avatar": AVATAR, "color": "", "features": [],
             "hasAccess": True, "isBookmarked": False, "isInternal": False,
-            "isMember": any(user in entry.members for entry in item.teams), "isPublic": False,
+            "isMember": any(m.user is user for team in item.teams for m in team.members), "isPublic": False,
             "scrubIPAddresses": True, "dateCreated": item.created, "platform": item.platform,
             "firstEvent": item.first_event, "eventThrottleRate": 0}
 
@@ -53,14 +52,15 @@ def project_with_teams(item: s.Project, user: s.User) -> dict:
     return {**project(item, user), "teams": [{"id": str(entry.id), "slug": entry.slug} for entry in item.teams]}
 
 
-def project_key(key: s.ProjectKey, domain: str) -> dict:
-    url = urlsplit(domain)
+def project_key(project: s.Project, domain: str) -> dict:
+    """The project's client key; GlitchTip repeats the public DSN as the "secret" one."""
+    url, key = urlsplit(domain), project.public_key
     base = f"{url.netloc}{url.path.rstrip('/')}"
-    dsn = f"{url.scheme}://{key.public_key.hex}@{base}/{key.project.id}"
-    return {"name": "", "rateLimit": None, "dateCreated": key.created, "id": str(key.public_key),
-            "dsn": {"public": dsn, "secret": dsn,  # GlitchTip repeats the public DSN as the "secret" one
-                    "security": f"{url.scheme}://{base}/api/{key.project.id}/security/?glitchtip_key={key.public_key.hex}"},
-            "label": "", "public": str(key.public_key), "projectID": key.project.id}
+    dsn = f"{url.scheme}://{key.hex}@{base}/{project.id}"
+    return {"name": "", "rateLimit": None, "dateCreated": project.created, "id": str(key), "label": "",
+            "dsn": {"public": dsn, "secret": dsn, "security": f"{url.scheme}://{base}/api/{project.id}/security/"
+                                                             f"?glitchtip_key={key.hex}"},
+            "public": str(key), "projectID": project.id}
 
 
 def transaction_group(group: s.TransactionGroup) -> dict:
@@ -104,14 +104,14 @@ def user(item: s.User) -> dict:
 
 def member(item: s.Membership) -> dict:
     """OrganizationUserSchema: `user` is null and `pending` true until the invitation is accepted."""
-    return {"id": str(item.id), "role": item.role, "roleName": ROLE_NAMES[item.role],
+    return {"id": str(item.id), "role": item.role, "roleName": item.role.capitalize(),
             "dateCreated": item.created, "email": item.user.email if item.user else item.email,
             "user": user(item.user) if item.user else None, "pending": item.user is None,
             "isOwner": item.role == "owner"}
 
 
 def release(item: s.Release) -> dict:
-    return {"ref": item.ref, "dateReleased": item.released, "version": item.version,
+    return {"ref": None, "dateReleased": item.released, "version": item.version,
             "dateCreated": item.created, "shortVersion": item.version,
             "projects": [{"name": entry.name, "slug": entry.slug} for entry in item.projects],
             "url": None, "data": {}, "deployCount": 0}

@@ -87,7 +87,7 @@ class GlitchTipDouble(FakeHTTPServer):
     def accept_invitation(self, membership: Membership, user: User) -> None:
         """What the invited person does with the link in GlitchTip's e-mail (no script does it)."""
         with self._serving:
-            self._state.accept(membership, user)
+            membership.user = user
 
     def drop_events_matching(self, predicate: Callable[[dict], bool]) -> None:
         """Accept (200) but never store ingested events/transactions whose payload matches."""
@@ -119,11 +119,8 @@ class GlitchTipDouble(FakeHTTPServer):
     def _settings(self, request: Request) -> Response:
         """The public instance settings the web UI (and the bootstrap) read before logging in."""
         return wire.ninja(200, {
-            "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False,
-            "enableUserRegistration": self.user_registration_open,
-            "enableSocialAppsUserRegistration": self.user_registration_open,
-            "enableOrganizationCreation": True, "stripePublicKey": None,
-            "plausibleUrl": None, "plausibleDomain": None, "chatwootWebsiteToken": None, "sentryDSN": None,
-            "sentryTracesSampleRate": None, "environment": None, "version": "0.0.0-unknown",
-            "serverTimeZone": "UTC", "glitchtipInstanceName": None,
-        })
+            "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False, "enableOrganizationCreation": True,
+            "enableUserRegistration": self.user_registration_open, "stripePublicKey": None, "plausibleUrl": None,
+            "enableSocialAppsUserRegistration": self.user_registration_open, "plausibleDomain": None,
+            "chatwootWebsiteToken": None, "sentryDSN": None, "sentryTracesSampleRate": None, "environment": None,
+            "version": "0.0.0-unknown", "serverTimeZone": "UTC", "glitchtipInstanceName": None})

@@ -1,8 +1,5 @@
-"""Everything the double knows, as plain objects that refer to each other (an issue holds its project).
-
-Ids come from one sequence per kind; `State.start_ids_at` lets a test pretend the server already
-held other data, as the recorded one did.
-"""
+"""Everything the double knows, as plain objects that refer to each other (an issue holds its project); ids
+from one sequence per kind (`start_ids_at`: as if the server held other data, as the recorded one did)."""
 from __future__ import annotations
 
 import itertools
@@ -36,7 +33,6 @@ class Organization:
     name: str
     slug: str
     created: datetime
-    members: list[User]
 
 
 @dataclass(eq=False)
@@ -56,8 +52,7 @@ class Team:
     organization: Organization
     slug: str
     created: datetime
-    members: list[User]
-    invited: list[Membership] = field(default_factory=list)  # pending members added to the team
+    members: list[Membership]  # pending ones too
 
 
 @dataclass(eq=False)
@@ -69,14 +64,8 @@ class Project:
     platform: str | None
     created: datetime
     teams: list[Team]
+    public_key: uuid.UUID = field(default_factory=uuid.uuid4)  # its one DSN key (client key), made with it
     first_event: datetime | None = None
-
-
-@dataclass(eq=False)
-class ProjectKey:
-    project: Project
-    public_key: uuid.UUID
-    created: datetime
 
 
 @dataclass(eq=False)
@@ -122,7 +111,6 @@ class Release:
     created: datetime
     released: datetime | None
     projects: list[Project]
-    ref: str | None = None
 
 
 @dataclass(eq=False)
@@ -169,7 +157,6 @@ class State:
     memberships: list[Membership] = field(default_factory=list)
     teams: list[Team] = field(default_factory=list)
     projects: list[Project] = field(default_factory=list)
-    keys: list[ProjectKey] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     events: list[IssueEvent] = field(default_factory=list)
     transaction_groups: list[TransactionGroup] = field(default_factory=list)
@@ -188,21 +175,11 @@ class State:
         """The next id of each given kind, e.g. start_ids_at(project=9, issue=46)."""
         self._ids.update({kind: itertools.count(first) for kind, first in first_ids.items()})
 
-    def keys_of(self, project: Project) -> list[ProjectKey]:
-        return [key for key in self.keys if key.project is project]
+    def organizations_of(self, user: User) -> list[Organization]:
+        return [membership.organization for membership in self.memberships if membership.user is user]
 
     def alert_recipients(self, project: Project) -> list[User]:
         """Whom an e-mail alert of `project` reaches (User.objects.alert_notification_recipients):
         accepted members of its teams, minus those who turned the project off."""
-        users = {id(user): user for team in project.teams for user in team.members}.values()
+        users = {id(m.user): m.user for team in project.teams for m in team.members if m.user}.values()
         return [user for user in users if self.alert_subscriptions.get((user.id, project.id)) != 0]
-
-    def accept(self, membership: Membership, user: User) -> None:
-        """What the invited person does with the link in GlitchTip's e-mail: a member, in the invited teams."""
-        membership.user = user
-        if user not in membership.organization.members:
-            membership.organization.members.append(user)
-        for team in self.teams:
-            if membership in team.invited:
-                team.invited.remove(membership)
-                team.members.append(user)

@@ -1,31 +1,29 @@
 """The GlitchTip double against the recorded contract (tests/glitchtip/contract/).
 
-Every recorded exchange of an endpoint the bundle calls is replayed, in file order, against one
-fresh double per recording and its answer compared with the recorded one (replay.py). Exchanges
-of endpoints nobody calls stay on disk as reference, not replayed (SKIPPED says which and why).
-Then focused tests pin what the recordings do not show. The quirks the scripts (glitchtip/)
-depend on, and where each is proven:
+Every recorded exchange of an endpoint the bundle calls is replayed, in file order, against one fresh
+double per recording (replay.py); exchanges of endpoints nobody calls stay on disk, skipped with the
+reason. Focused tests pin what the recordings do not show. The quirks the scripts (glitchtip/) depend
+on, and where each is proven (main: exchanges/, alerts: alerts/exchanges/):
 
-1. creates are not idempotent: an organization again gets a random slug suffix (main 13), a
-   project "-2" (main 22), a team a 500 page (main 18), an alert a twin (alerts 21); so the
-   bootstrap looks before it creates. The project's release endpoint is a get-or-create (focused);
+1. creates are not idempotent: an organization again gets a random slug suffix (main 13), a project
+   "-2" (main 22), a team a 500 page (main 18), an alert a twin (alerts 21), so the bootstrap looks
+   before it creates; the project's release endpoint is a get-or-create (focused);
 2. a wrong DSN key blocks the project id for 30 s (main 66-70), so the smoke test checks the keys first;
 3. lists page with cursors in a Link header that is a Python set's repr (every list; the cursors'
    form: focused, against main 41-42), which client.next_cursor reads;
 4. events are readable only after the worker's delay, 404 until then (main 45), so the smoke test
    polls; transactions are found among the transaction groups (main 53), newest first (focused);
-5. an API token is created with a session only (main 07-09), an unknown token is 401 or a CSRF
-   failure (main 26-28) and falls back to the session, which needs X-CSRFToken on unsafe
-   methods (focused): the client keeps two HTTP sessions;
+5. an API token is created with a session only (main 07-09); an unknown token is a 401 or a CSRF
+   failure (main 26-28) and falls back to the session, which needs X-CSRFToken on unsafe methods
+   (focused): the client keeps two HTTP sessions;
 6. tokens need the scope of the endpoint (main 29, alerts 33);
 7. DSNs and heartbeat URLs carry the configured public domain (focused), which the bootstrap rewrites;
 8. a monitor update is a PUT of the whole monitor: a left-out `project` detaches it (alerts 41), a
-   partial body is a 422 (alerts 43); a GET monitor needs an expected status and a dotted host
-   name (alerts 52-53);
-9. a PUT of an alert replaces its recipients: left out means all deleted (alerts 25), one sent
-   again keeps its id (alerts 24); an e-mail recipient takes no address (alerts 09-10);
-10. while registration is closed only existing users may be invited, and an invited member is
-   pending until they accept (alerts 96-99, from a later run in another organization: focused).
+   partial body is a 422 (alerts 43); a GET monitor needs an expected status and a dotted host (52-53);
+9. a PUT of an alert replaces its recipients: left out, all are deleted (alerts 25); one sent again
+   keeps its id (alerts 24); an e-mail recipient takes no address (alerts 09-10);
+10. while registration is closed only existing users may be invited; an invited member is pending
+   until they accept (alerts 96-99, from a later run in another organization: focused).
 """
 from __future__ import annotations
 
@@ -82,21 +80,17 @@ MAIN = Recording(
     CONTRACT / "exchanges", "127.0.0.1:8001",
     ("content-type", "set-cookie", "x-hits", "x-max-hits", "link", "allow", "retry-after"),
     {"<password>": PASSWORD, "<invalid_token>": "0" * 40, "<wrong_sentry_key>": uuid.uuid4().hex},
-    skipped={6: NOBODY, 14: NOBODY, 23: NOBODY, 39: NOBODY, 40: NOBODY, 41: NOBODY, 42: NOBODY, 43: NOBODY,
-             44: NOBODY, 50: NOBODY, 51: NOBODY, 52: NOBODY, 54: NOBODY, 61: NOBODY, 62: NOBODY, 64: NOBODY,
-             65: NOBODY, 69: NOBODY},
+    skipped=dict.fromkeys((6, 14, 23, 39, 40, 41, 42, 43, 44, 50, 51, 52, 54, 61, 62, 64, 65, 69), NOBODY),
     stand_ins={39: store_as_envelope, 45: readable_only_after_the_delay, 60: release_of_the_project},
     wait_before={70: 31.0})  # the block of the wrong key (67) is over
 # The recorded server already held other data: the double's ids start where its ids stood.
 RECORDED_FIRST_IDS = dict(user=4, token=8, organization=8, team=8, project=9, issue=46, monitor=5, transaction_group=11)
 ALERTS = Recording(
     CONTRACT / "alerts" / "exchanges", "127.0.0.1:8011", ("content-type", "link", "x-hits", "allow"),
-    skipped={23: NOBODY, 27: NOBODY, 29: NOBODY, 30: NOBODY, 35: NOBODY, 39: NOBODY, 42: NOBODY, 44: NOBODY,
-             51: NOBODY, 54: NOBODY,
-             # The recorded server's monitor interval was a smallint (> 32767: a 500). GlitchTip 6.x, which
-             # the bundle pins, takes up to 86400 (a daily job's heartbeat), and so does the double.
-             47: "6.x accepts the interval", 48: "6.x accepts the interval",
-             **{number: "a later run in another organization: see the members tests" for number in (96, 97, 98, 99)}},
+    # The recorded server's monitor interval was a smallint (> 32767: a 500). GlitchTip 6.x, which the bundle
+    # pins, takes up to 86400 (a daily job's heartbeat), and so does the double.
+    skipped={**dict.fromkeys((23, 27, 29, 30, 35, 39, 42, 44, 51, 54), NOBODY), 47: "6.x", 48: "6.x",
+             **dict.fromkeys((96, 97, 98, 99), "a later run in another organization: see the members test")},
     stand_ins={29: deleted_alert},
     # The title names the token the recorder used.
     token=lambda exchange: next((TOKENS[name] for name in TOKENS if f"{name} token" in exchange["title"]),
@@ -150,14 +144,9 @@ class Api(requests.Session):
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def api(clock):
+def api():
     """With organization "acme", team "ops" and project "web"."""
-    api = Api(GlitchTipDouble(clock=clock).start())
+    api = Api(GlitchTipDouble(clock=ManualClock()).start())
     api.post("/api/0/organizations/", json={"name": "Acme"})
     api.post("/api/0/organizations/acme/teams/", json={"slug": "ops"})
     api.post("/api/0/teams/acme/ops/projects/", json={"name": "Web"})
@@ -187,15 +176,13 @@ def test_cursors_take_the_recorded_form_both_ways(api):
         params["cursor"] = re.findall(r'rel="next"; results="true"; cursor="([^"]*)"', response.headers["Link"])[0]
 
 
-def test_transaction_groups_sorted_newest_first(api, clock):
-    key = api.double.state.keys[0].public_key.hex
-    for name in ("GET /first/", "GET /second/"):
-        transaction = {"transaction": name, "start_timestamp": 1.0, "timestamp": 1.25,
-                       "contexts": {"trace": {"trace_id": uuid.uuid4().hex, "op": "http.server"}}}
-        envelope = "".join(json.dumps(line) + "\n" for line in ({}, {"type": "transaction"}, transaction))
-        assert api.post("/api/1/envelope/", data=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
-        clock.advance(1)
-    clock.advance(2)
+def test_transaction_groups_sorted_newest_first(api):
+    key = api.double.state.projects[0].public_key.hex
+    items = [line for name in ("GET /first/", "GET /second/") for line in ({"type": "transaction"}, {
+        "transaction": name, "start_timestamp": 1.0, "timestamp": 1.25, "contexts": {"trace": {"op": "http.server"}}})]
+    envelope = "".join(json.dumps(line) + "\n" for line in ({}, *items))
+    assert api.post("/api/1/envelope/", data=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
+    api.double.clock.advance(2.5)
     groups = api.get("/api/0/organizations/acme/transaction-groups/", params={"sort": "-created"}).json()
     assert [(group["transaction"], group["avgDuration"]) for group in groups] == [("GET /second/", 250),
                                                                                   ("GET /first/", 250)]

@@ -1,9 +1,6 @@
-"""How GlitchTip's stack puts answers on the wire: content types, dates, Django's canned pages.
-
-GlitchTip mixes three kinds of responses: django-ninja endpoints (`application/json; charset=utf-8`,
-datetimes as Django's encoder writes them), plain Django `JsonResponse`s from allauth and the envelope
-view (`application/json`, no charset), and Django's HTML pages for CSRF failures, 404s and 500s.
-"""
+"""How GlitchTip puts answers on the wire: django-ninja's JSON (`application/json; charset=utf-8`, datetimes
+as Django's encoder writes them), plain Django `JsonResponse`s from allauth and the envelope view
+(`application/json`, no charset), and Django's HTML pages for CSRF failures, 404s and 500s."""
 from __future__ import annotations
 
 import json

@@ -23,7 +23,7 @@ def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
                                  "releases": 1, "alerts": 3}
     values = bundle.values(bundle.secrets_file("development"))
     project = glitchtip.state.projects[0]
-    key = glitchtip.state.keys_of(project)[0].public_key.hex
+    key = project.public_key.hex
     # The DSN as GlitchTip prints it, and the same key and project on the in-network host.
     assert values["SENTRY_PUBLIC_DSN"] == f"{glitchtip.url.replace('http://', f'http://{key}@')}/{project.id}"
     assert values["SENTRY_DSN"] == f"http://{key}@glitchtip-web:8000/{project.id}"
