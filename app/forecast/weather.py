@@ -89,10 +89,10 @@ def grid_points(locations: Iterable) -> list[GridPoint]:
     return list(points.values())
 
 
-def collect(location, *, hours: int = 72) -> int:
-    """One place's forecast, now (adding or refreshing it); returns the hours stored, raises what failed.
-    Fetched on the calling thread (a page's request): one request needs no pool."""
-    fetched = _fetch_batch(grid_points([location]), hours)
+def collect(location, *, budget: open_meteo.PageBudget, hours: int = 72) -> int:
+    """One place's forecast, now, for a page (adding or refreshing it), within the page's `budget`;
+    returns the hours stored, raises what failed. Fetched on the calling thread: one request needs no pool."""
+    fetched = _fetch_batch(grid_points([location]), hours, budget)
     if fetched.failures:
         raise fetched.failures[0].error
     return _store(fetched.forecasts)
@@ -124,17 +124,18 @@ def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> I
         pool.shutdown(cancel_futures=True)
 
 
-def _fetch_batch(points: list[GridPoint], hours: int) -> Fetched:
+def _fetch_batch(points: list[GridPoint], hours: int, budget: open_meteo.PageBudget | None = None) -> Fetched:
     try:
-        return _fetch_isolating(points, hours, _fetch(points, hours))
+        return _fetch_isolating(points, hours, _fetch(points, hours, budget))
     except Exception as exc:  # a bug in parsing must not stop the other batches either
         return Fetched(failures=[Failure(_locations(points), exc)], requests=1)
 
 
-def _fetch(points: list[GridPoint], hours: int) -> Fetched:
+def _fetch(points: list[GridPoint], hours: int, budget: open_meteo.PageBudget | None = None) -> Fetched:
     """One request for `points`."""
     try:
-        answers = open_meteo.fetch_forecasts([point.coordinates for point in points], forecast_hours=hours)
+        answers = open_meteo.fetch_forecasts([point.coordinates for point in points], forecast_hours=hours,
+                                             budget=budget)
     except WeatherAPIError as exc:
         return Fetched(failures=[Failure(_locations(points), exc)], requests=1,
                        refusal=exc if exc.status == 400 else None)
