@@ -208,8 +208,9 @@ def history_csv(request):
     """The filtered history as CSV, streamed so that a long history does not sit in memory.
 
     UTF-8 with a byte-order mark, so that spreadsheet apps read "°C" and accented names right;
-    every cell quoted and user text neutralised against formula injection. Times are UTC
-    (ISO 8601), with the place's time zone in its own column.
+    every cell quoted and user text neutralised against formula injection. Times are the place's
+    local times, as the pages show them (ISO 8601 with their UTC offset), and the place's time zone
+    is named in its own column.
     """
     _, queryset = _history(request)
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
@@ -219,10 +220,12 @@ def history_csv(request):
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for p in queryset.iterator(chunk_size=500):
+            tz = p.location.tz
             yield writer.writerow([
-                p.window_start.isoformat(), p.window_end.isoformat(), _cell(p.location.name),
-                p.location.timezone or "UTC", p.prediction_type, p.risk_level, p.get_source_display(),
-                f"{p.confidence:.2f}", _cell(p.rationale), p.notified_at.isoformat() if p.notified_at else "",
+                p.window_start.astimezone(tz).isoformat(), p.window_end.astimezone(tz).isoformat(),
+                _cell(p.location.name), p.location.timezone or "UTC", p.prediction_type, p.risk_level,
+                p.get_source_display(), f"{p.confidence:.2f}", _cell(p.rationale),
+                p.notified_at.astimezone(tz).isoformat() if p.notified_at else "",
             ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -151,7 +151,7 @@ def test_place_page_explains_the_risk_in_words_with_the_numbers_behind_a_toggle(
     assert "Air pressure falls by about" in face
     for jargon in ("Weight for you", "Score", "confidence", "0.1"):
         assert jargon not in face.split("<section class=\"predictions\"", 1)[1]
-    assert "Weight for you" in numbers and "certainty 0.77 of 1 (fairly sure)" in numbers
+    assert "Weight for you" in numbers and "certainty 0.56 of 1 (not very sure)" in numbers
     assert "the weather rules" in numbers and "rules</" not in page
 
 
