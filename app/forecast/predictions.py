@@ -1,10 +1,10 @@
 """Turning stored forecasts into migraine and sinusitis predictions for each owner's window.
 
 Locations go in chunks: per chunk, the owners' profiles in one query, the forecast hours of each
-window (its first to its last hour) in one query per distinct window, the rules in memory, the LLM (when configured) for at most
-LLM_MAX_CALLS_PER_RUN predictions per run with LLM_CONCURRENCY requests at a time, and one bulk
-upsert in one database transaction. A prediction that was already e-mailed is left as it was;
-the others are refreshed with the newer forecasts.
+window (its first to its last hour) in one query per distinct window, the rules in memory, the
+LLM (when configured) for at most LLM_MAX_CALLS_PER_RUN predictions per run with LLM_CONCURRENCY
+requests at a time, and one bulk upsert in one database transaction. A prediction that was
+already e-mailed is left as it was; the others are refreshed with the newer forecasts.
 """
 from __future__ import annotations
 
