@@ -166,3 +166,33 @@ def test_forecast_pages_keep_room_for_in_place_updates(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'forecast_weatherforecast'")
         assert cursor.fetchone()[0] == ["fillfactor=50"]
+
+
+COUNT_UPSERTS = """
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from forecast.models import Location, WeatherForecast
+user = User.objects.create_user("sam")
+Location.objects.bulk_create([Location(user=user, name=f"P{n}", latitude=f"{-60 + n / 10:.5f}", longitude="10")
+                              for n in range(150)])
+for run in range(2):  # the second run updates the same rows
+    with CaptureQueriesContext(connection) as queries:
+        call_command("collect_weather_data")
+    table = WeatherForecast._meta.db_table
+    writes = [q["sql"] for q in queries if f'INTO "{table}"' in q["sql"]]
+    print(f"run {run}: {len(writes)} statements, {WeatherForecast.objects.count()} rows")
+"""
+
+
+def test_on_sqlite_a_batch_is_stored_with_one_statement_whatever_its_rows(app_copy, open_meteo):  # noqa: F811
+    """The embedded default's upsert: one executemany of INSERT ... ON CONFLICT DO UPDATE per batch,
+    no model objects and no statement per 99 rows (SQLite's limit of 999 parameters a statement)."""
+    env = {"OPEN_METEO_FORECAST_URL": f"{open_meteo.url}/v1/forecast", "OPEN_METEO_BACKOFF": "0",
+           "OPEN_METEO_BATCH_SIZE": "100"}
+    assert manage_with(env, "migrate", "--noinput", cwd=app_copy).returncode == 0
+    result = manage_with(env, "shell", "-c", COUNT_UPSERTS, cwd=app_copy)
+    assert result.returncode == 0, result.stderr
+    runs = [line for line in result.stdout.splitlines() if line.startswith("run ")]
+    assert runs == ["run 0: 2 statements, 10800 rows", "run 1: 2 statements, 10800 rows"]
