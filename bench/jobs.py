@@ -123,7 +123,7 @@ def _collect_measures(workers: dict[str, Worker], rounds: int) -> list[Measure]:
 
 
 def _predictions_measure(postgres: Worker, rounds: int) -> Measure:
-    measure = Measure("generate predictions, 1,000 locations (rules, PostgreSQL)", "s",
+    measure = Measure("generate predictions, 1,000 (rules, PostgreSQL)", "s",
                       ratio_of=("one at a time (before)", "chunked"), target="chunked < 2 s",
                       check=lambda m: m.median("chunked") < 2.0)
     print(measure.name)
@@ -139,7 +139,7 @@ def _store_measure(workers: dict[str, Worker], rounds: int) -> Measure:
                       ratio_of=("bulk_create (SQLite, before)", "executemany (SQLite)"), target="information")
     print(measure.name)
     measure.samples = interleaved(rounds, {
-        "COPY and upsert (PostgreSQL)": lambda: postgres.run("store", variant="copy", size=1_000),
-        "executemany (SQLite)": lambda: sqlite.run("store", variant="executemany", size=1_000),
-        "bulk_create (SQLite, before)": lambda: sqlite.run("store", variant="bulk_create", size=1_000)})
+        "COPY and upsert (PostgreSQL)": lambda: postgres.run("store", variant="copy"),
+        "executemany (SQLite)": lambda: sqlite.run("store", variant="executemany"),
+        "bulk_create (SQLite, before)": lambda: sqlite.run("store", variant="bulk_create")})
     return measure
