@@ -123,7 +123,7 @@ def _collect_measures(workers: dict[str, Worker], rounds: int) -> list[Measure]:
 
 
 def _predictions_measure(postgres: Worker, rounds: int) -> Measure:
-    measure = Measure("generate predictions, 1,000 (rules, PostgreSQL)", "s",
+    measure = Measure("predict with the rules, 1,000 (PostgreSQL)", "s",
                       ratio_of=("one at a time (before)", "chunked"), target="chunked < 2 s",
                       check=lambda m: m.median("chunked") < 2.0)
     print(measure.name)
