@@ -307,7 +307,11 @@ OPEN_METEO_FORECAST_URL = env.str(
 OPEN_METEO_GEOCODING_URL = env.str(
     "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search", validate=http_url
 )
+# The jobs' policy: seconds per try, and (below) retries with backoff.
 OPEN_METEO_TIMEOUT = env.float("OPEN_METEO_TIMEOUT", 10.0, validate=Range(min=0.1))
+# A page's policy: the seconds one request (a place search, adding or refreshing a place) may spend
+# on Open-Meteo in all, one try per call, no retries; what does not fit waits for collect_weather_data.
+OPEN_METEO_PAGE_TIMEOUT = env.float("OPEN_METEO_PAGE_TIMEOUT", 5.0, validate=Range(min=0.1, max=30))
 # Attempts after the first one, with exponential backoff, on 429/5xx and connection errors.
 OPEN_METEO_RETRIES = env.int("OPEN_METEO_RETRIES", 3, validate=Range(min=0, max=10))
 OPEN_METEO_BACKOFF = env.float("OPEN_METEO_BACKOFF", 0.5, validate=Range(min=0))

@@ -163,7 +163,8 @@ def test_adding_places_counts_against_the_same_limit_but_the_place_is_kept(logge
                                                           "longitude": "7"})
     assert Location.objects.filter(user=user).count() == 2
     assert len([r for r in open_meteo.requests if r.path == "/v1/forecast"]) == 1
-    assert "waits for the next hourly update" in logged_in.get(reverse("forecast:location-list")).content.decode()
+    page = logged_in.get(reverse("forecast:location-list")).content.decode()
+    assert "it comes with the next scheduled update at" in page
 
 
 def test_place_search_is_rate_limited_with_a_clear_message(logged_in, open_meteo, settings):
