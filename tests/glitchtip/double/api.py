@@ -97,7 +97,7 @@ class Api:
         status, answer = result if isinstance(result, tuple) else (200, result)
         return Response(204, b"", {"Content-Type": wire.NINJA_JSON}) if status == 204 else wire.ninja(status, answer)
 
-    def _path_objects(self, call: Call, params: dict[str, str]) -> dict:
+    def _path_objects(self, call: Call, params: dict) -> dict:
         """The path's organization, team and project as `org`, `team`, `project`; other parameters as they are."""
         if "org_slug" in params:
             visible = self.state.organizations_of(call.user) if call.user else self.state.organizations
