@@ -22,8 +22,8 @@ on, and where each is proven (main: exchanges/, alerts: alerts/exchanges/):
    partial body is a 422 (alerts 43); a GET monitor needs an expected status and a dotted host (52-53);
 9. a PUT of an alert replaces its recipients: left out, all are deleted (alerts 25); one sent again
    keeps its id (alerts 24); an e-mail recipient takes no address (alerts 09-10);
-10. while registration is closed only existing users may be invited; an invited member is pending
-   until they accept (alerts 96-99, from a later run in another organization: focused).
+10. while registration is closed (/api/settings/ says so; the bootstrap closes it) only existing users may
+   be invited; an invited member is pending until they accept (alerts 96-99, a later run: focused).
 """
 from __future__ import annotations
 
