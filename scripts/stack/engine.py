@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,10 +219,19 @@ def resolved_config(env: str, root: Path = REPO, files: Sequence[Path] = ()) -> 
     return config
 
 
-def config_hashes(env: str, root: Path = REPO) -> dict[str, str]:
-    """Service -> the configuration hash Compose labels its containers with (`config --hash`, one
-    "service hash" line per service of the active profiles)."""
-    result = compose(env, "config", "--hash", "*", timeout=QUERY_TIMEOUT, root=root, check=True)
+def config_hashes(env: str, root: Path = REPO, config: dict | None = None) -> dict[str, str]:
+    """Service -> the configuration hash Compose labels its containers with (HASH_LABEL), from
+    `config --hash` ("service hash" lines) of the resolved configuration (`config`: already read).
+    Not of the compose files themselves: from 2.22 Compose leaves the values of a service's env_file
+    out of that hash but not out of the label (docker/compose#14001), and in the resolved
+    configuration they are part of the environment. Profiles: those the configuration has."""
+    resolved = resolved_config(env, root) if config is None else config
+    # Mode 600 and deleted at once: the resolved environment holds the secrets.
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(resolved, file)
+        file.flush()
+        result = run([*cli(), "--project-directory", str(root), "--file", file.name, "--profile", "*", "config",
+                      "--hash", "*"], timeout=QUERY_TIMEOUT, check=True)
     return dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
 
 
