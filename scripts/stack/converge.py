@@ -146,7 +146,7 @@ class Converge:
         self.up(the_plan.unhealthy, "--force-recreate")
         for name in the_plan.roll:
             self.roll(name)
-        self.remove(the_plan.leftovers)
+        self.remove(the_plan.leftovers, "of an interrupted roll")
 
     def up(self, names: list[str], *options: str) -> None:
         if names and self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
@@ -189,10 +189,13 @@ class Converge:
         self.remove(old)
         print(f"converge: {name} replaced, the new container healthy before the old one stopped", flush=True)
 
-    def remove(self, ids: list[str]) -> None:
-        if ids:
-            engine.docker("stop", *ids, timeout=engine.QUERY_TIMEOUT + 60, check=True, fix=self.fix)
-            engine.docker("rm", *ids, check=True, fix=self.fix)
+    def remove(self, ids: list[str], why: str = "") -> None:
+        if not ids:
+            return
+        if why:
+            print(f"converge: removing {len(ids)} container(s) {why}", flush=True)
+        engine.docker("stop", *ids, timeout=engine.QUERY_TIMEOUT + 60, check=True, fix=self.fix)
+        engine.docker("rm", *ids, check=True, fix=self.fix)
 
 
 def main(argv: list[str]) -> int:
