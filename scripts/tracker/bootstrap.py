@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -34,6 +34,9 @@ from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Pr
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, scheduled_jobs
 from scripts.stack import engine, stack_runtime
+
+if TYPE_CHECKING:
+    import subprocess
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
 # What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
