@@ -40,6 +40,10 @@ services:
     image: {PYTHON_IMAGE}
     command: ["python3", "-c", "import time; time.sleep(10**9)"]
     init: true
+    healthcheck:
+      test: ["CMD", "python3", "-c", "import os, sys; sys.exit(os.path.exists('/tmp/sick'))"]
+      interval: 1s
+      retries: 1
     depends_on: {{migrate: {{condition: service_completed_successfully}}}}
 """
 ENV = "development"
@@ -182,3 +186,15 @@ def test_a_failed_migration_stops_the_rollout_and_runs_again_next_time(project):
     project.set(RELEASE="two", FAIL="0")
     project.converge()
     project.assert_converged()
+
+
+def test_an_unhealthy_service_is_recreated(project):
+    project.converge()
+    worker = project.containers("worker")[0].id
+    engine.docker("exec", worker, "touch", "/tmp/sick", check=True)
+    deadline = time.monotonic() + 60
+    while project.containers("worker")[0].health != "unhealthy" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    project.converge()
+    project.assert_converged()
+    assert project.containers("worker")[0].id != worker and project.containers("worker")[0].health == "healthy"
