@@ -60,7 +60,7 @@ def _unexpired_predictions(now):
 
 def _current_predictions(unexpired):
     """The first prediction per type among `unexpired` (by window start): the current window's."""
-    current = {}
+    current: dict[str, Prediction] = {}
     for prediction in unexpired:
         current.setdefault(prediction.prediction_type, prediction)
     return [current[t] for t in PredictionType.values if t in current]

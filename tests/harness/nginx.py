@@ -72,7 +72,7 @@ class NginxServer:
             "NGINX_GLITCHTIP_UPSTREAM": glitchtip_upstream,
             "NGINX_TRUSTED_PROXY_CIDR": trusted_proxy_cidr,
         }
-        self.process = None
+        self.process: subprocess.Popen | None = None
 
     @property
     def app_url(self) -> str:
