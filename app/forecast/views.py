@@ -35,7 +35,8 @@ def _over_limit(request, group: str, rate: str) -> int | None:
 
 
 def _wait(seconds: int) -> str:
-    minutes = -(-seconds // 60)
+    # django-ratelimit reports 0 in a window's last second and -1 when the cache cannot say: never "0 minutes".
+    minutes = max(1, -(-seconds // 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
