@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,18 @@ def test_a_setting_it_cannot_work_with_stops_it_naming_the_variable(tmp_path, en
 def test_the_healthcheck_fails_before_the_first_round(tmp_path):
     result = manage("watch_outages", "--check", env={"OUTAGE_STATUS_FILE": str(tmp_path / "status.json")})
     assert result.returncode == 1 and "has not finished a round" in result.stderr
+
+
+def test_the_healthcheck_fails_when_the_rounds_stopped(tmp_path):
+    status = tmp_path / "status.json"
+    env = {"OUTAGE_STATUS_FILE": str(status), "OUTAGE_CHECK_INTERVAL_SECONDS": "15",
+           "OUTAGE_CHECK_TIMEOUT_SECONDS": "5"}
+    last = datetime.now(UTC) - timedelta(seconds=60)
+    status.write_text(json.dumps({"at": last.isoformat(), "rounds": 40, "failing": [], "mail_error": None}))
+    fresh = manage("watch_outages", "--check", env=env)
+    assert fresh.returncode == 0 and "everything reachable" in fresh.stdout
+    # 150 s ago: more than three rounds, each 15 s apart and up to two 5 s timeouts long (75 s).
+    stuck = (last - timedelta(seconds=90)).isoformat()
+    status.write_text(json.dumps({"at": stuck, "rounds": 40, "failing": [], "mail_error": None}))
+    result = manage("watch_outages", "--check", env=env)
+    assert result.returncode == 1 and "the watcher is stuck" in result.stderr
