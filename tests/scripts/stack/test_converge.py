@@ -7,7 +7,8 @@ import pytest
 from scripts.stack import converge
 
 PROJECT = "mf-ops"
-LONG_RUNNING = ["app", "glitchtip-web", "glitchtip-worker", "mailpit", "nginx", "postgres", "redis", "scheduler"]
+LONG_RUNNING = ["app", "glitchtip-web", "glitchtip-worker", "mailpit", "nginx", "outage-watcher", "postgres", "redis",
+                "scheduler"]
 ONE_SHOTS = ["app-migrate", "glitchtip-migrate"]
 
 
