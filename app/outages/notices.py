@@ -69,8 +69,9 @@ def compose(notice: Notice, checks: list[Check], interval: int, alert_after: int
                          f"{clock(target.down_from)} to {clock(target.back_at)} "
                          f"({duration(target.back_at, target.down_from)})")
         if any(t.name == "GlitchTip" for t in mailed):
-            lines += ["", "Errors the app had meanwhile were not stored in GlitchTip: read them in its log, "
-                      f"scripts/compose {env} logs --since <the time above> app scheduler"]
+            lines += ["", "Errors the app had meanwhile may be missing from GlitchTip (what its SDK could not "
+                      f"deliver, it dropped): read them in its log, scripts/compose {env} logs --since <the time "
+                      "above> app scheduler"]
         if still := [t for t in notice.targets if t.failing]:
             lines += ["", "Failing for less than the threshold (an e-mail follows if it lasts):",
                       *(f"  {t.name}: since {clock(t.failing_since)}: {t.reason}" for t in still)]

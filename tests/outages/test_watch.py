@@ -100,7 +100,7 @@ def test_the_e_mails_say_what_failed_since_when_and_what_to_do(settings):
     letter = notices.compose(resolved, CHECKS, 15, 120)
     assert letter.subject == "[production] Resolved: the database and GlitchTip reachable again (down 3 min)"
     assert "failed from 2026-12-07 10:00:15 UTC to 2026-12-07 10:03:15 UTC (3 min)" in letter.body
-    assert "not stored in GlitchTip" in letter.body
+    assert "may be missing from GlitchTip" in letter.body
 
 
 @pytest.mark.parametrize("alert_emails, admin, expected", [

@@ -166,7 +166,7 @@ def test_postgres_and_glitchtip_down_together_are_one_outage(tmp_path, postgres,
         postgres.resume()
         _, (subject, body, _) = mails(smtp, 2, watcher)
         assert "Resolved: the database and GlitchTip reachable again" in subject
-        assert "not stored in GlitchTip" in body
+        assert "may be missing from GlitchTip" in body
         watcher.rounds(3)
         assert len(smtp.messages) == 2
 
