@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -33,7 +33,10 @@ from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
 from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Project
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, scheduled_jobs
-from scripts.stack import stack_runtime
+from scripts.stack import engine, stack_runtime
+
+if TYPE_CHECKING:
+    import subprocess
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
 # What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
@@ -41,6 +44,8 @@ TOKEN_LABEL = "migraine-forecast-bootstrap"
 TOKEN_SCOPES = ["org:read", "org:write", "team:read", "team:write", "project:read", "project:write",
                 "project:admin", "project:releases", "event:read", "event:write", "member:read", "member:write"]
 UPTIME_NAME = "app /healthz"
+# createsuperuser and the shell in glitchtip-web: Django starts in a few seconds, more on a busy host.
+MANAGE_TIMEOUT = 300
 PAST = {"create": "created", "update": "updated", "invite": "invited", "add": "added", "replace": "replaced",
         "turn": "turned"}
 # GlitchTip has no API to create a user: the same shell the admin's createsuperuser runs in.
@@ -124,7 +129,7 @@ class Bootstrap:
         try:
             alert_settings = AlertSettings.from_values(self.values)
         except AlertSettingsError as exc:
-            raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
+            raise StepFailed(2, str(exc), f"{exc.fix} (in {envfiles.origin(self.env, exc.variable)})") from None
         with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
             if not self.client.healthy():
                 raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
@@ -191,7 +196,11 @@ class Bootstrap:
                                                  pass_env=list(variables))
         except envfiles.EnvError as exc:
             raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
-        return subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
+        try:
+            return engine.run(command, timeout=MANAGE_TIMEOUT, env={**os.environ, **variables},
+                              fix=f"check glitchtip-web: scripts/compose {self.env} ps glitchtip-web")
+        except engine.EngineError as exc:
+            raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
 
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
@@ -354,7 +363,12 @@ class Bootstrap:
         try:
             in_team = {m.email.lower(): m for m in self.client.team_members(org, team)}
             in_org = {m.email.lower(): m for m in self.client.organization_members(org)}
-            for address in settings.emails:
+            uninvitable = [address for address in settings.local_only() if address not in in_team]
+            if uninvitable:
+                self.notes.append(f"GlitchTip does not invite {', '.join(uninvitable)} (its invitations want a public "
+                                  "domain, as in name@example.com, which mailpit catches too), so no alert e-mail "
+                                  "from GlitchTip goes there")
+            for address in (address for address in settings.emails if address not in uninvitable):
                 member = in_team.get(address)
                 if member is None and address in in_org:
                     member = in_org[address]
