@@ -390,7 +390,7 @@ ALERT_EMAILS = env.str("ALERT_EMAILS", "")
 GLITCHTIP_ADMIN_EMAIL = env.str("GLITCHTIP_ADMIN_EMAIL", "")
 # The environment's name (env/<APP_ENV>.env), which the e-mails give with the commands to run.
 APP_ENV = env.str("APP_ENV", "")
-# The watcher's last round, for `manage.py watch_outages --check` (the container's healthcheck).
+# The watcher's last round, for the container's healthcheck (python -m outages.status FILE).
 OUTAGE_STATUS_FILE = env.path("OUTAGE_STATUS_FILE", Path("/tmp/outage-watcher.json"))
 
 # ------------------------------------------------------------------------------

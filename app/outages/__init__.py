@@ -9,5 +9,6 @@ once more when everything is back.
 
 - checks.py: what is checked, and how (each the way its user reaches it);
 - watch.py: what failed since when, and which e-mail is due (one per outage, one on recovery);
-- notices.py: the e-mails' text, and sending them.
+- notices.py: the e-mails' text, and sending them;
+- status.py: the last round in a file, and the container's healthcheck that reads it.
 """

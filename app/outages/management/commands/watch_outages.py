@@ -2,18 +2,14 @@
 
 The command of the outage-watcher service (compose.yml; what and why: outages/__init__.py).
 APScheduler runs a round every OUTAGE_CHECK_INTERVAL_SECONDS, as it runs the jobs of
-`manage.py scheduler`. Each round writes OUTAGE_STATUS_FILE, which `--check` (the container's
-healthcheck) reads.
+`manage.py scheduler`. Each round writes OUTAGE_STATUS_FILE, which the container's healthcheck reads
+(`python -m outages.status FILE`).
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from outages import checks, notices
+from outages import checks, notices, status
 from outages.watch import Change, Watch
 
 logger = logging.getLogger("outages")
@@ -72,23 +68,15 @@ class Watcher:
                 self.mail_error = None
                 logger.info("mailed %r to %s", letter.subject, ", ".join(self.to))
         self.rounds += 1
-        write_status({
-            "at": now.isoformat(), "rounds": self.rounds,
+        status.write(Path(settings.OUTAGE_STATUS_FILE), {
+            "at": now.isoformat(), "rounds": self.rounds, "stale_after": stale_after(),
             "failing": [{"name": t.name, "since": t.failing_since.isoformat() if t.failing_since else None,
                          "reason": t.reason} for t in self.watch.failing()],
             "mail_error": self.mail_error,
         })
 
 
-def write_status(status: dict) -> None:
-    """Whole or not at all: the healthcheck may read it at any moment."""
-    path = Path(settings.OUTAGE_STATUS_FILE)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        json.dump(status, tmp)
-    os.replace(tmp.name, path)
-
-
-def stale_after() -> float:
+def stale_after() -> int:
     """Three rounds missed (each may take both checks' timeouts): the watcher is stuck or gone."""
     return 3 * (settings.OUTAGE_CHECK_INTERVAL_SECONDS + 2 * settings.OUTAGE_CHECK_TIMEOUT_SECONDS)
 
@@ -100,14 +88,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true",
                             help="Check once and print the results (exit status 1 if one failed); mail nothing.")
-        parser.add_argument("--check", action="store_true",
-                            help="The container's healthcheck: exit 1 unless the running watcher finished a round "
-                                 "lately and could send the e-mail that was due, if any.")
 
     def handle(self, *args, **options):
-        if options["check"]:
-            self.stdout.write(self.check_status())
-            return
         try:
             watched = self.checks()
             to = [] if options["once"] else notices.recipients()
@@ -150,21 +132,3 @@ class Command(BaseCommand):
         except (KeyboardInterrupt, SystemExit):
             logger.info("outage watcher stopping")
             scheduler.shutdown(wait=False)
-
-    def check_status(self) -> str:
-        path = Path(settings.OUTAGE_STATUS_FILE)
-        try:
-            status = json.loads(path.read_text())
-            age = time.time() - datetime.fromisoformat(status["at"]).timestamp()
-        except FileNotFoundError:
-            raise CommandError(f"{path} does not exist: the watcher has not finished a round") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise CommandError(f"{path} cannot be read: {exc}") from None
-        if age > stale_after():
-            raise CommandError(f"the last round was {age:.0f} s ago (more than {stale_after():.0f} s): "
-                               "the watcher is stuck")
-        if status["mail_error"]:
-            raise CommandError(f"the e-mail that is due could not be sent: {status['mail_error']} "
-                               "(check EMAIL_URL and the mail server)")
-        failing = "; ".join(f"{f['name']} failing since {f['since']}: {f['reason']}" for f in status["failing"])
-        return f"outage watcher: last round {age:.0f} s ago; {failing or 'everything reachable'}"
