@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "accounts",
     "forecast",
+    "outages",
 ]
 
 MIDDLEWARE = [
@@ -373,6 +374,24 @@ DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", 90, validate=Range(min=1))
 ANOMALY_TEMPERATURE_DELTA = env.float("ANOMALY_TEMPERATURE_DELTA", 10.0, validate=Range(min=0))
 # Public address of the app, used for links in e-mails.
 APP_PUBLIC_URL = (env.str("APP_PUBLIC_URL", "http://localhost:8000", validate=http_url) or "").rstrip("/")
+
+# ------------------------------------------------------------------------------
+# Outage watcher (outages/, the outage-watcher service): GlitchTip shares the database, so when
+# either is down GlitchTip alerts nobody; the watcher mails from outside both.
+# ------------------------------------------------------------------------------
+# Seconds between two checks of the database and of GlitchTip's event intake.
+OUTAGE_CHECK_INTERVAL_SECONDS = env.int("OUTAGE_CHECK_INTERVAL_SECONDS", 15, validate=Range(min=1, max=3600))
+# Seconds one check may take before it counts as failed (libpq counts whole seconds, at least 2).
+OUTAGE_CHECK_TIMEOUT_SECONDS = env.int("OUTAGE_CHECK_TIMEOUT_SECONDS", 5, validate=Range(min=2, max=60))
+# Seconds of failed checks before the e-mail; a shorter failure (a restart) mails nobody.
+OUTAGE_ALERT_AFTER_SECONDS = env.int("OUTAGE_ALERT_AFTER_SECONDS", 120, validate=Range(min=0, max=86400))
+# Who is mailed: ALERT_EMAILS (commas), or when it is empty the GlitchTip admin, as GlitchTip's alerts do.
+ALERT_EMAILS = env.str("ALERT_EMAILS", "")
+GLITCHTIP_ADMIN_EMAIL = env.str("GLITCHTIP_ADMIN_EMAIL", "")
+# The environment's name (env/<APP_ENV>.env), which the e-mails give with the commands to run.
+APP_ENV = env.str("APP_ENV", "")
+# The watcher's last round, for the container's healthcheck (python -m outages.status FILE).
+OUTAGE_STATUS_FILE = env.path("OUTAGE_STATUS_FILE", Path("/tmp/outage-watcher.json"))
 
 # ------------------------------------------------------------------------------
 # Logging: to stdout, for the container runtime to collect

@@ -45,6 +45,10 @@ class PostgresServer:
                    # The superuser connects over the socket; every role of the bundle over TCP with its password.
                    "--auth-local=trust", "--auth-host=scram-sha-256",
                    "--encoding=UTF8", "--locale=C", "-N"])
+        self._serve()
+        return self
+
+    def _serve(self) -> None:
         self.process = subprocess.Popen(
             as_unprivileged([f"{self.bindir}/postgres", "-D", self.datadir, "-p", str(self.reserved.release()),
                              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
@@ -54,7 +58,17 @@ class PostgresServer:
         )
         wait_for_port(self.port, self.process, what="postgres")
         self.wait_ready()
-        return self
+
+    def halt(self) -> None:
+        """An outage: the server stops as `docker stop` stops the postgres image (a fast shutdown: sessions
+        are ended), keeping its data and port; `resume` starts it again. pg_ctl signals the server itself
+        (runuser, in between when we are root, does not pass SIGINT on)."""
+        assert self.process is not None
+        self._run([f"{self.bindir}/pg_ctl", "stop", "--pgdata", self.datadir, "--mode", "fast", "--wait"])
+        self.process.wait(timeout=20)
+
+    def resume(self) -> None:
+        self._serve()
 
     def wait_ready(self):
         for _ in range(100):

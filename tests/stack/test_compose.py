@@ -49,11 +49,12 @@ def test_one_shots_run_once_and_gate_what_needs_them(resolved):
 
 
 def test_a_new_dsn_touches_app_and_scheduler_but_not_the_migrations(resolved):
-    """bootstrap writes SENTRY_DSN and HEARTBEAT_URLS: only the services that read them are recreated."""
+    """bootstrap writes SENTRY_DSN and HEARTBEAT_URLS: only the services that read them are recreated
+    (the outage watcher checks GlitchTip's event intake at the DSN's address)."""
     env, config = resolved
     readers = {name for name, service in config["services"].items()
                if {"SENTRY_DSN", "HEARTBEAT_URLS"} & set(service.get("environment") or {})}
-    assert readers == {"app", "scheduler"}
+    assert readers == {"app", "scheduler", "outage-watcher"}
 
 
 def test_no_image_is_unpinned_or_latest(resolved):
