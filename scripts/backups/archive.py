@@ -1,32 +1,23 @@
-"""A backup on disk, and the folder of an environment's backups.
-
-    backups/ENV/20261129T023000Z/     (BACKUP_DIR/ENV/<UTC time the backup started>)
-        manifest.json                 what, when, from which stack, row counts, size and sha256 of every file
-        app.dump, glitchtip.dump      pg_dump --format=custom of each database
-        glitchtip-uploads.tar         GlitchTip's uploads
-        SHA256SUMS                    the same checksums, manifest.json's too, for `sha256sum -c`
-
-A backup is written into a hidden `.incomplete-*` folder beside and renamed at the very end, so a
-folder with a timestamp name is always complete. Folders are mode 700, files 600.
+"""A backup on disk: BACKUP_DIR/ENV/<UTC time it started>/ holding manifest.json, app.dump,
+glitchtip.dump, glitchtip-uploads.tar and SHA256SUMS (every file's sha256, the manifest's too, for
+`sha256sum -c`). It is written into a hidden `.incomplete-*` folder beside and renamed at the very
+end, so a folder with a timestamp name is always complete. Folders are mode 700, files 600.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 FORMAT = 1
-MANIFEST = "manifest.json"
-CHECKSUMS = "SHA256SUMS"
-UPLOADS = "glitchtip-uploads.tar"
-SECRETS_COPY = "secrets.env"
+MANIFEST, CHECKSUMS, UPLOADS, SECRETS_COPY = "manifest.json", "SHA256SUMS", "glitchtip-uploads.tar", "secrets.env"
 # <UTC time>, or with a label (-before-restore) or a counter when two start in the same second.
 NAME = re.compile(r"^\d{8}T\d{6}Z(?:-[a-z0-9-]+)?$")
 INCOMPLETE = ".incomplete-"
@@ -38,8 +29,7 @@ class Invalid(Exception):
 
     def __init__(self, problem: str, fix: str):
         super().__init__(problem)
-        self.problem = problem
-        self.fix = fix
+        self.problem, self.fix = problem, fix
 
 
 def private_folder(path: Path) -> Path:
@@ -62,70 +52,42 @@ def prune(folder: Path, keep: int) -> list[Path]:
 
 
 @contextlib.contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """One backup of an environment at a time (the host's and the backup service's alike: the lock is
-    on the folder itself, which both see). Leftovers of a killed backup are removed under it."""
+def writing(folder: Path) -> Iterator[Path]:
+    """A hidden folder to write a backup into, removed unless `finish` named it. One backup of an
+    environment at a time: the lock is on its folder, which the host and the backup service both
+    see, and under it the leftovers of a killed backup go."""
     private_folder(folder.parent)
     fd = os.open(private_folder(folder), os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         for stale in folder.glob(INCOMPLETE + "*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-class NewBackup:
-    """A backup being written: `with NewBackup(folder) as new:` write into `new.temporary`, then
-    `new.finish(manifest)`. Leaving the block any other way removes it."""
-
-    def __init__(self, folder: Path, label: str = ""):
-        self.folder = folder
-        self.started = datetime.now(UTC)
-        self.name = self.started.strftime("%Y%m%dT%H%M%SZ") + (f"-{label}" if label else "")
-        self.temporary = folder / f"{INCOMPLETE}{self.name}-{os.getpid()}"
-        self.final: Path | None = None
-
-    def __enter__(self) -> NewBackup:
-        self.temporary.mkdir(mode=0o700)
-        return self
-
-    def finish(self, manifest: dict) -> Path:
-        """Write the manifest and the checksums, then give the backup its name."""
-        write_manifest(self.temporary, manifest)
-        target, number = self.folder / self.name, 1
-        while target.exists():
-            number += 1
-            target = self.folder / f"{self.name}-{number}"
-        # As root (the backup container), the files go to whoever owns the backups folder, so that
-        # the operator on the host can read, copy and prune them.
-        owner = self.folder.parent.stat()
-        if os.geteuid() == 0 and owner.st_uid != 0:
-            for path in [self.folder, self.temporary, *self.temporary.iterdir()]:
-                os.chown(path, owner.st_uid, owner.st_gid)
-        os.rename(self.temporary, target)
-        fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+            shutil.rmtree(stale)
+        temporary = folder / f"{INCOMPLETE}{os.getpid()}"
+        temporary.mkdir(mode=0o700)
         try:
-            os.fsync(fd)  # the rename itself reaches the disk
+            yield temporary
         finally:
-            os.close(fd)
-        self.final = target
-        return target
-
-    def __exit__(self, *exc_info) -> None:
-        if self.final is None:
-            shutil.rmtree(self.temporary, ignore_errors=True)
+            shutil.rmtree(temporary, ignore_errors=True)  # gone already if it was finished
+            os.fsync(fd)  # the rename reaches the disk
+    finally:
+        os.close(fd)  # and the lock goes
 
 
-def size(count: int) -> str:
-    """Bytes for people: 512 B, 45.1 kB, 3.2 MB."""
-    amount = float(count)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if amount < 1000 or unit == "TB":
-            break
-        amount /= 1000
-    return f"{amount:.0f} B" if unit == "B" else f"{amount:.1f} {unit}"
+def finish(temporary: Path, name: str, manifest: dict) -> Path:
+    """Write the manifest and the checksums, then give the backup its name."""
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)} for p in sorted(temporary.iterdir())}
+    write_private(temporary / MANIFEST, json.dumps({**manifest, "files": files}, indent=2) + "\n")
+    sums = {**{name: entry["sha256"] for name, entry in files.items()}, MANIFEST: sha256(temporary / MANIFEST)}
+    write_private(temporary / CHECKSUMS, "".join(f"{digest}  {file}\n" for file, digest in sums.items()))
+    target = next(path for n in itertools.count(1)
+                  if not (path := temporary.parent / (name if n == 1 else f"{name}-{n}")).exists())
+    # As root (the backup container), hand the files to whoever owns the backups folder: the operator.
+    owner = temporary.parent.parent.stat()
+    if os.geteuid() == 0 and owner.st_uid != 0:
+        for path in [temporary.parent, temporary, *temporary.iterdir()]:
+            os.chown(path, owner.st_uid, owner.st_gid)
+    os.rename(temporary, target)
+    return target
 
 
 def sha256(path: Path) -> str:
@@ -140,51 +102,27 @@ def write_private(path: Path, text: str) -> None:
         os.fsync(out.fileno())
 
 
-def write_manifest(folder: Path, manifest: dict) -> None:
-    """manifest.json with the size and sha256 of every other file, and SHA256SUMS for all of them."""
-    files = sorted(p.name for p in folder.iterdir())
-    manifest["files"] = {name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
-                         for name in files}
-    write_private(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    sums = {**{name: entry["sha256"] for name, entry in manifest["files"].items()}, MANIFEST: sha256(folder / MANIFEST)}
-    write_private(folder / CHECKSUMS, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
-
-
-def read_manifest(folder: Path) -> dict:
-    """The manifest of a backup, checked against SHA256SUMS; Invalid otherwise."""
-    if not folder.is_dir():
-        raise Invalid(f"{folder} is not a folder", "name a backup folder, e.g. backups/production/<time>")
-    if folder.name.startswith(INCOMPLETE):
-        raise Invalid(f"{folder.name} is an unfinished backup (it was interrupted or failed)",
-                      "restore a complete one: a folder named by its time")
+def verify(folder: Path, needed: Iterable[str]) -> dict:
+    """The manifest of a backup whose every file is present and matches SHA256SUMS; Invalid otherwise.
+    Reads only."""
+    if not folder.is_dir() or folder.name.startswith(INCOMPLETE):
+        raise Invalid(f"{folder} is not a complete backup", "name one: a folder named by its time, e.g. "
+                      "backups/production/20261129T023000Z")
+    try:
+        lines = (line.partition("  ") for line in (folder / CHECKSUMS).read_text().splitlines())
+    except FileNotFoundError:
+        raise Invalid(f"{folder} has no {CHECKSUMS}", "this is not a backup made by scripts/backup") from None
+    sums = {name: digest for digest, _, name in lines}
+    for name in [MANIFEST, *needed, *sums]:
+        if not (folder / name).is_file():
+            raise Invalid(f"{name} is missing from {folder}", ANOTHER)
+        if sha256(folder / name) != sums.get(name):
+            raise Invalid(f"{name} does not match its checksum in {CHECKSUMS}: it was changed or damaged", ANOTHER)
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise Invalid(f"{folder} has no {MANIFEST}", "this is not a backup made by scripts/backup") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid(f"{folder / MANIFEST} is damaged ({exc})", ANOTHER) from None
-    if (folder / CHECKSUMS).exists():
-        lines = (line.partition("  ") for line in (folder / CHECKSUMS).read_text().splitlines())
-        sums = {name: digest for digest, _, name in lines}
-        if sums.get(MANIFEST) != sha256(folder / MANIFEST):
-            raise Invalid(f"{MANIFEST} does not match its checksum in {CHECKSUMS}: it was changed or damaged", ANOTHER)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"),
-                                                                                           dict):
-        raise Invalid(f"{folder / MANIFEST} is not a format-{FORMAT} manifest",
-                      "restore it with the version of the bundle that made it")
-    return manifest
-
-
-def verify(folder: Path, needed: Iterable[str]) -> dict:
-    """The manifest of a backup whose every file is present and intact; Invalid otherwise. Reads only."""
-    manifest = read_manifest(folder)
-    for name in needed:
-        if name not in manifest["files"]:
-            raise Invalid(f"the manifest lists no {name}", "restore another backup")
-    for name, entry in manifest["files"].items():
-        path = folder / name
-        if not path.is_file():
-            raise Invalid(f"{name} is missing from {folder}", "restore another backup, or copy the file back")
-        if path.stat().st_size != entry["bytes"] or sha256(path) != entry["sha256"]:
-            raise Invalid(f"{name} is damaged: its size or sha256 differs from the manifest", ANOTHER)
+    except ValueError:
+        manifest = {}
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise Invalid(f"{folder / MANIFEST} is not a format-{FORMAT} manifest", "restore it with the version of "
+                      "the bundle that made it")
     return manifest

@@ -2,15 +2,14 @@
 
 Usage: python -m scripts.backups.schedule [--check]
 
-The `backup` service of compose.yml (profile "backup", on in staging and production) runs this in
-its container: at each time of BACKUP_SCHEDULE it takes the same backup as scripts/backup
-(`python -m scripts.backups.backup --direct`: Postgres at the postgres service, the uploads volume
-mounted read-only) into the bind-mounted BACKUP_DIR, and keeps the newest BACKUP_KEEP. APScheduler's
-cron trigger keeps the time, as it does for the app's scheduler.
+The `backup` service of compose.yml (profile "backup", on in staging and production) runs this: at
+each time of BACKUP_SCHEDULE the same backup as scripts/backup (`backup --direct`: the postgres
+service, the uploads volume mounted read-only) into the bind-mounted BACKUP_DIR, keeping the newest
+BACKUP_KEEP. APScheduler's cron trigger keeps the time, as it does for the app's scheduler.
 
 --check is the container's healthcheck: healthy while the service waits and after a backup that
-succeeded, unhealthy from a failed one until the next one succeeds (scripts/compose ENV ps shows
-it; scripts/compose ENV logs backup says why).
+succeeded, unhealthy from a failed one until the next one succeeds (scripts/compose ENV ps shows it;
+scripts/compose ENV logs backup says why).
 """
 from __future__ import annotations
 
@@ -33,12 +32,10 @@ def status_file() -> Path:
 
 
 def record(state: str, detail: str) -> None:
-    """The status for --check, replaced whole (the healthcheck never reads half a file)."""
-    path = status_file()
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps({"state": state, "detail": detail,
-                                   "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n")
-    os.replace(partial, path)
+    """The status for --check, replaced whole: the healthcheck never reads half a file."""
+    partial = status_file().with_name(f".{status_file().name}.{os.getpid()}")
+    partial.write_text(json.dumps({"state": state, "detail": detail, "at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"}))
+    os.replace(partial, status_file())
 
 
 def scheduled_backup() -> None:
@@ -69,20 +66,19 @@ def main(argv: list[str]) -> int:
         return check()
     schedule = os.environ.get("BACKUP_SCHEDULE", "")
     try:
-        config = backup.Settings.of(os.environ.get("APP_ENV") or "development", os.environ)
-        when = CronTrigger.from_crontab(schedule, timezone=UTC)
+        config = backup.Settings(os.environ.get("APP_ENV") or "development", os.environ)
+        try:
+            when = CronTrigger.from_crontab(schedule, timezone=UTC)
+        except ValueError as exc:
+            raise backup.Failed(2, f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})", "set it like "
+                                "'30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env") from None
     except backup.Failed as error:
         return error.report("backup service")
-    except ValueError as exc:
-        return backup.Failed(2, f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})",
-                             "set it like '30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env"
-                             ).report("backup service")
     scheduler = BlockingScheduler(timezone=UTC)
     # One backup at a time; a time missed while the container was busy or down runs once, late.
     scheduler.add_job(scheduled_backup, when, id="backup", max_instances=1, coalesce=True, misfire_grace_time=3600)
-    # PID 1 in a container: without a handler `docker stop` would wait for SIGKILL.
-    signal.signal(signal.SIGTERM, stop)
-    next_run = when.get_next_fire_time(None, datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    signal.signal(signal.SIGTERM, stop)  # PID 1 in a container: else `docker stop` waits for SIGKILL
+    next_run = f"{when.get_next_fire_time(None, datetime.now(UTC)):%Y-%m-%d %H:%M UTC}"
     record("waiting", f"next backup at {next_run}")
     print(f"backup service {config.env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
           f"{config.keep}; next at {next_run}", flush=True)

@@ -257,13 +257,14 @@ def flip_a_byte(path: Path) -> None:
 
 
 DAMAGE = {
-    "a flipped byte in a dump": (lambda b: flip_a_byte(b / "glitchtip.dump"), "glitchtip.dump is damaged"),
-    "a truncated dump": (lambda b: os.truncate(b / "app.dump", 100), "app.dump is damaged"),
+    "a flipped byte in a dump": (lambda b: flip_a_byte(b / "glitchtip.dump"), "glitchtip.dump does not match its"),
+    "a truncated dump": (lambda b: os.truncate(b / "app.dump", 100), "app.dump does not match its checksum"),
     "a missing file": (lambda b: (b / "glitchtip-uploads.tar").unlink(), "glitchtip-uploads.tar is missing"),
     "an edited manifest": (lambda b: (b / "manifest.json").write_text(
         (b / "manifest.json").read_text().replace('"auth_user": 3', '"auth_user": 30')),
         "manifest.json does not match its checksum"),
-    "no manifest": (lambda b: (b / "manifest.json").unlink(), "has no manifest.json"),
+    "no manifest": (lambda b: (b / "manifest.json").unlink(), "manifest.json is missing"),
+    "no checksums": (lambda b: (b / "SHA256SUMS").unlink(), "has no SHA256SUMS"),
 }
 
 
