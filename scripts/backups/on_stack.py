@@ -34,38 +34,40 @@ def running_writers(rows: list[dict]) -> list[str]:
 class Stack:
     def __init__(self, env: str):
         self.env = envfiles.environment(env)
-        self.backups = archive.private_folder(  # made here: owned by the operator, not the container's root
-            envfiles.REPO / (envfiles.read_environment(self.env).get("BACKUP_DIR") or "backups"))
+        self.backups = envfiles.REPO / (envfiles.read_environment(self.env).get("BACKUP_DIR") or "backups")
 
-    def compose(self, *args: str, timeout: float = 120, capture: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(engine.command(self.env, *args), capture_output=capture, text=True, timeout=timeout)
+    def compose(self, *args: str, timeout: float = 300, capture: bool = True) -> subprocess.CompletedProcess:
+        return engine.compose(self.env, *args, timeout=timeout, capture=capture)
 
     def running(self) -> list[dict]:
-        result = self.compose("ps", "--format", "json")
-        if result.returncode != 0:
-            raise Failed(2, f"docker compose ps failed: {data.last_lines(result.stderr)}",
-                         "check that Docker runs (docker info) and the env files (scripts/check-env)")
-        return [row for row in engine.ps_rows(result.stdout) if row.get("State") == "running"]
+        listed = engine.compose(self.env, "ps", "--format", "json", timeout=engine.QUERY_TIMEOUT, check=True)
+        return [row for row in engine.ps_rows(listed.stdout) if row.get("State") == "running"]
 
-    def in_container(self, code: int, module: str, *args: str, mounts: dict[str, str],
-                     environment: dict[str, str]) -> int:
-        """`python -m scripts.backups.<module> --direct args` in a one-off container of the backup service
-        (built first if this checkout changed it), its output straight to ours; its exit status."""
-        rows = self.running()
-        if "postgres" not in {row["Service"] for row in rows}:
+    def prepare(self, code: int) -> None:
+        """Postgres must run; the backup service's image is built (again, where this checkout changed it)."""
+        if "postgres" not in {row["Service"] for row in self.running()}:
             raise Failed(code, f"the postgres service of the {self.env} stack is not running",
                          f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})")
+        step("the backup service's image", lambda: engine.compose(
+            self.env, "build", "--quiet", "backup", timeout=LONG, check=True,
+            fix=f"scripts/compose {self.env} build backup shows the whole output"), lambda _: "built")
+
+    def in_container(self, module: str, *args: str, mounts: dict[str, str], environment: dict[str, str]) -> int:
+        """`python -m scripts.backups.<module> --direct args` in a one-off container of the backup
+        service, its output straight to ours; its exit status."""
+        rows = self.running()
+        archive.private_folder(self.backups)  # made here: owned by the operator, not by the container's root
         environment = {**environment, "BACKUP_DIR": str(self.backups),
                        "BACKUP_IMAGES": json.dumps({row["Service"]: row["Image"] for row in rows}, sort_keys=True)}
         options = [f"--volume={source}:{target}" for source, target in {str(self.backups): str(self.backups),
                                                                          **mounts}.items()]
         options += [f"--env={name}={value}" for name, value in environment.items()]
         sys.stdout.flush()
-        status = self.compose("run", "--rm", "--no-deps", "--build", "-T", *options, "backup", "python", "-m",
+        status = self.compose("run", "--rm", "--no-deps", "-T", *options, "backup", "python", "-m",
                               f"scripts.backups.{module}", "--direct", *args, timeout=LONG, capture=False).returncode
         if status not in (0, 2, 3, 4, 5, 6, 8, 9, 11):  # not one of ours: Compose's own
             raise Failed(status, f"the backup service's container did not run (docker compose run: exit {status})",
-                         f"read Compose's message above; scripts/compose {self.env} build backup builds its image")
+                         "read Compose's message above")
         return status
 
     def stop_writers(self) -> str:
@@ -94,7 +96,7 @@ class Stack:
         """scripts/up starts everything, re-links the secrets file with the restored GlitchTip
         (bootstrap-glitchtip: a token and DSN that exist there) and runs the smoke test."""
         print(flush=True)
-        result = subprocess.run([str(envfiles.REPO / "scripts" / "up"), self.env], timeout=LONG)
+        result = engine.run([str(envfiles.REPO / "scripts" / "up"), self.env], timeout=LONG, capture=False)
         if result.returncode != 0:
             raise Failed(12, f"scripts/up {self.env} failed (exit {result.returncode})",
                          f"the data is restored; fix what scripts/up reports above and run scripts/up {self.env}")
@@ -108,10 +110,11 @@ def backup(env: str, *, include_secrets: bool) -> int:
         if include_secrets and not secrets.exists():
             raise Failed(2, f"there is no {secrets}", "run scripts/secrets ENV, or leave out --include-secrets")
         print(f"backup {stack.env} -> {stack.backups / stack.env} (in a container of the backup service)")
-        return stack.in_container(3, "backup", mounts={str(secrets): f"{secrets}:ro"} if include_secrets else {},
+        stack.prepare(3)
+        return stack.in_container("backup", mounts={str(secrets): f"{secrets}:ro"} if include_secrets else {},
                                   environment={"BACKUP_SECRETS_FILE": str(secrets)} if include_secrets else {})
-    except envfiles.EnvError as error:
-        return Failed(2, str(error), "see README.md, Environments").report("backup")
+    except envfiles.EnvError as error:  # the environment's files, or Docker (engine.EngineError)
+        return Failed(2, str(error), "see above; README.md, Environments").report("backup")
     except Failed as error:
         return error.report("backup")
 
@@ -126,18 +129,19 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
                  lambda manifest: f"intact: {len(manifest['files'])} files, started {manifest.get('started')}")
         except archive.Invalid as error:
             raise Failed(3, error.problem, error.fix) from None
+        stack.prepare(4)
         run = [stack.env, str(folder), *(["--force"] if force else [])]
         where = {"mounts": {str(folder): f"{folder}:ro", "glitchtip-uploads": UPLOADS},
                  "environment": {"BACKUP_UPLOADS_DIR": UPLOADS}}
-        if status := stack.in_container(4, "restore", *run, "--part=check", **where):
+        if status := stack.in_container("restore", *run, "--part=check", **where):
             return status
         step(f"stop what writes ({', '.join(WRITERS)})", stack.stop_writers)
-        if status := stack.in_container(4, "restore", *run, "--part=replace", **where):
+        if status := stack.in_container("restore", *run, "--part=replace", **where):
             return status
         step(f"migrations ({', '.join(MIGRATIONS)})", stack.migrate)
         step(f"start everything, provision GlitchTip, smoke test (scripts/up {stack.env})", stack.start)
-    except envfiles.EnvError as error:
-        return Failed(2, str(error), "see README.md, Environments").report("restore")
+    except envfiles.EnvError as error:  # the environment's files, or Docker (engine.EngineError)
+        return Failed(2, str(error), "see above; README.md, Environments").report("restore")
     except Failed as error:
         return error.report("restore")
     print(f"Done: {stack.env} holds the data of {folder.name}.")
