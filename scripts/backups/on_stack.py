@@ -15,6 +15,7 @@ from pathlib import Path
 
 from scripts.backups import archive, data
 from scripts.backups.backup import Failed, step
+from scripts.backups.restore import check_backup
 from scripts.settings import envfiles, release
 from scripts.stack import engine
 
@@ -123,12 +124,7 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
     try:
         stack = Stack(env)
         print(f"restore {folder} -> {stack.env}")
-        needed = [database.file for database in data.databases({})] + [archive.UPLOADS]
-        try:
-            step(f"check the backup {folder}", lambda: archive.verify(folder, needed),
-                 lambda manifest: f"intact: {len(manifest['files'])} files, started {manifest.get('started')}")
-        except archive.Invalid as error:
-            raise Failed(3, error.problem, error.fix) from None
+        check_backup(folder)  # before Docker is asked anything
         stack.prepare(4)
         run = [stack.env, str(folder), *(["--force"] if force else [])]
         where = {"mounts": {str(folder): f"{folder}:ro", "glitchtip-uploads": UPLOADS},

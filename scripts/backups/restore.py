@@ -38,14 +38,12 @@ from scripts.backups import archive, data
 from scripts.backups.backup import UNREACHABLE, Failed, Settings, step, take
 
 
-def needed(config: Settings) -> list[str]:
-    return [database.file for database in config.databases] + [archive.UPLOADS]
-
-
-def checked(folder: Path, config: Settings) -> dict:
-    """The manifest of an intact backup (every file's checksum), or Failed."""
+def check_backup(folder: Path) -> dict:
+    """The manifest of an intact backup (every file against SHA256SUMS), or Failed."""
+    needed = [database.file for database in data.databases({})] + [archive.UPLOADS]
     try:
-        return archive.verify(folder, needed(config))
+        return step(f"check the backup {folder}", partial(archive.verify, folder, needed),
+                    lambda found: f"intact: {len(found['files'])} files, started {found.get('started')}")
     except archive.Invalid as error:
         raise Failed(3, error.problem, error.fix) from None
 
@@ -154,8 +152,7 @@ def main(argv: list[str]) -> int:
         data.use_password_file()
         if args.part is None:
             print(f"restore {folder} -> {args.env}")
-            manifest = step(f"check the backup {folder}", lambda: checked(folder, config),
-                            lambda found: f"intact: {len(found['files'])} files, started {found.get('started')}")
+            manifest = check_backup(folder)
         else:  # checked by the host's scripts/restore just before
             manifest = json.loads((folder / archive.MANIFEST).read_text())
         again = "fix the cause and run the restore again (with --force)"

@@ -1,25 +1,10 @@
-"""scripts/backups/on_stack.py, the host's side of a restore: what it stops. The Docker engine is the boundary
-here: a stand-in `docker` executable answers as the real CLI does (`compose ps --format json` lines as Compose
-2.29 prints them) and records how it was called."""
+"""scripts/backups/on_stack.py, the host's side of a restore: what it stops. The Docker engine is the boundary:
+the stand-in `docker` (tests/scripts/conftest.py) answers `compose ps --format json` with lines as Compose 2.29
+prints them, and records the `compose stop`."""
 import json
-import sys
-
-import pytest
 
 from scripts.backups import on_stack
-
-FAKE_DOCKER = """#!{python}
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-if args[:2] == ["compose", "version"]:
-    sys.exit(0)
-if args[0] == "compose" and args[-3:] == ["ps", "--format", "json"]:
-    sys.stdout.write(os.environ["FAKE_COMPOSE_PS"])
-    sys.exit(0)
-sys.exit(0 if args[0] == "compose" and "stop" in args else 1)
-"""
+from scripts.stack import engine
 
 
 def ps_line(service: str, state: str) -> str:
@@ -31,33 +16,22 @@ def ps_line(service: str, state: str) -> str:
                        "Status": "Up 1 minute" if running else "Exited (0) 1 minute ago"}) + "\n"
 
 
-@pytest.fixture
-def docker(tmp_path, monkeypatch):
-    binary = tmp_path / "bin" / "docker"
-    binary.parent.mkdir()
-    binary.write_text(FAKE_DOCKER.format(python=sys.executable))
-    binary.chmod(0o755)
-    log = tmp_path / "docker.log"
-    log.touch()
-    monkeypatch.setenv("PATH", f"{binary.parent}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
-
-    def stack(*lines: str) -> tuple[str, list[list[str]]]:
-        monkeypatch.setenv("FAKE_COMPOSE_PS", "".join(lines))
-        said = on_stack.Stack("development").stop_writers()
-        return said, [args[args.index("stop"):] for args in map(json.loads, log.read_text().splitlines())
-                      if args[0] == "compose" and "stop" in args]
-
-    return stack
+def stop_writers(docker, *lines: str) -> tuple[str, list[list[str]]]:
+    docker.answer({"compose version": [0, ""]})  # the plugin: `docker compose`
+    compose = " ".join(engine.command("development")[1:])  # its options, as Stack's calls start
+    docker.answer({"compose version": [0, ""], f"{compose} ps --format json": [0, "".join(lines)],
+                   f"{compose} stop": [0, ""]})
+    said = on_stack.Stack("development").stop_writers()
+    return said, [call[call.index("stop"):] for call in docker.calls() if "stop" in call]
 
 
 def test_a_restore_stops_only_the_writers_that_run_and_says_which(docker):
-    said, stops = docker(ps_line("postgres", "running"), ps_line("app", "running"), ps_line("scheduler", "exited"),
-                         ps_line("glitchtip-web", "running"))
+    said, stops = stop_writers(docker, ps_line("postgres", "running"), ps_line("app", "running"),
+                               ps_line("scheduler", "exited"), ps_line("glitchtip-web", "running"))
     assert said == "stopped app, glitchtip-web"
     assert stops == [["stop", "app", "glitchtip-web"]]
 
 
 def test_on_an_empty_target_it_says_nothing_was_running(docker):
-    said, stops = docker(ps_line("postgres", "running"))
+    said, stops = stop_writers(docker, ps_line("postgres", "running"))
     assert said == "nothing was running" and stops == []
