@@ -8,6 +8,7 @@ Exit status: 0 the image is there, 1 the build failed or did not finish in time,
 """
 from __future__ import annotations
 
+import argparse
 import sys
 
 from scripts.settings import envfiles
@@ -17,26 +18,26 @@ from scripts.stack import engine
 BUILD_TIMEOUT = 1800
 
 
+def build_unless_there(env: str) -> int:
+    """0 when the image of the release is there (built now or before), else the build's exit status."""
+    tag = envfiles.read(envfiles.release_file(env)).get("APP_IMAGE_TAG", "unknown")
+    image = f"migraine-forecast-app:{tag}"
+    if not tag.endswith("-dirty") and tag != "unknown" and engine.image_ids(image):
+        print(f"{image} exists")
+        return 0
+    return engine.compose(env, "build", "app", timeout=BUILD_TIMEOUT, capture=False,
+                          fix=f"run scripts/compose {env} build app to see where it stops").returncode
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if argv[1:] and argv[1] in ("-h", "--help") else 2
+    parser = argparse.ArgumentParser(prog="app_image", description=__doc__.split("\n")[0])
+    parser.add_argument("env", help="development, staging or production")
+    args = parser.parse_args(argv[1:])
     try:
-        env = envfiles.environment(argv[1])
-        tag = envfiles.read(envfiles.release_file(env)).get("APP_IMAGE_TAG", "unknown")
-        image = f"migraine-forecast-app:{tag}"
-        if not tag.endswith("-dirty") and tag != "unknown" and engine.image_ids(image):
-            print(f"{image} exists")
-            return 0
-        built = engine.compose(env, "build", "app", timeout=BUILD_TIMEOUT, capture=False,
-                               fix=f"run scripts/compose {env} build app to see where it stops")
-    except engine.EngineError as exc:
+        return 1 if build_unless_there(envfiles.environment(args.env)) else 0
+    except envfiles.EnvError as exc:  # engine.EngineError too: a timeout
         print(f"app_image: {exc}", file=sys.stderr)
-        return 1
-    except envfiles.EnvError as exc:
-        print(f"app_image: {exc}", file=sys.stderr)
-        return 2
-    return 1 if built.returncode else 0
+        return 1 if isinstance(exc, engine.EngineError) else 2
 
 
 if __name__ == "__main__":
