@@ -110,7 +110,6 @@ def backup(env: str, *, include_secrets: bool) -> int:
         secrets = envfiles.secrets_file(stack.env)
         if include_secrets and not secrets.exists():
             raise Failed(2, f"there is no {secrets}", "run scripts/secrets ENV, or leave out --include-secrets")
-        print(f"backup {stack.env} -> {stack.backups / stack.env} (in a container of the backup service)")
         stack.prepare(3)
         return stack.in_container("backup", mounts={str(secrets): f"{secrets}:ro"} if include_secrets else {},
                                   environment={"BACKUP_SECRETS_FILE": str(secrets)} if include_secrets else {})
