@@ -119,7 +119,10 @@ def compare(manifest: dict, config: Settings, again: str) -> str:
     """The restored data's counts against the manifest."""
     differences, total = [], 0
     for database in config.databases:
-        found = data.counts(database)
+        try:
+            found = data.counts(database)
+        except data.DataError as error:
+            raise Failed(11, f"{error.what} failed: {error.detail}", again) from None
         total += sum(found.values())
         differences += [f"{table}: {count} in the backup, {found.get(table)} now"
                         for table, count in manifest["databases"][database.key]["tables"].items()
