@@ -40,7 +40,7 @@ SECRETS_DIR = PurePosixPath("/run/secrets")
 # deploy/swarm/env-from-files exports for it (see deploy/swarm/stack.yml).
 SECRET_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "LLM_API_KEY", "SENTRY_DSN", "HEARTBEAT_URLS",
                     "SECRET_KEY", "POSTGRES_PASSWORD", "APP_DB_PASSWORD", "GLITCHTIP_DB_PASSWORD",
-                    # the backup service's (scripts/backups/backup_runner.py reads PGPASSWORD_FILE)
+                    # the backup service's (scripts/backups/data.py reads PGPASSWORD_FILE)
                     "PGPASSWORD")
 # Keys of a service that Swarm does not read: docker stack deploy refuses some and ignores the others.
 # (depends_on: scripts/swarm-deploy runs the one-shot jobs and what they need in order instead;

@@ -3,7 +3,8 @@ postgres/initdb.d, as the postgres service's volume is: the app's real tables (i
 shaped like GlitchTip's (a partitioned events table, pg_trgm), and an uploads folder.
 
 The commands run with --direct (the backup service's way: libpq's PG* variables, a local uploads
-folder); on a Docker engine the same code runs through `docker compose exec` (scripts/backups/backup_runner.py).
+folder); on a Docker engine the same code runs in a one-off container of the backup service
+(scripts/backups/on_stack.py).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.backups import backup_folder, backup_schedule
+from scripts.backups import archive, schedule
 from tests.harness.postgres import PostgresServer
 from tests.harness.processes import REPO, free_port
 
@@ -203,7 +204,7 @@ def backup_copy(backed_up, tmp_path):
 
 # ---- the round trip ------------------------------------------------------------------------
 def test_a_backup_holds_both_databases_the_uploads_and_a_manifest(source, backed_up):
-    assert backup_folder.NAME.match(backed_up.name) and backed_up.parent.name == "development"
+    assert archive.NAME.match(backed_up.name) and backed_up.parent.name == "development"
     assert sorted(p.name for p in backed_up.iterdir()) == ["SHA256SUMS", "app.dump", "glitchtip-uploads.tar",
                                                             "glitchtip.dump", "manifest.json"]
     assert backed_up.stat().st_mode & 0o777 == 0o700 and backed_up.parent.stat().st_mode & 0o777 == 0o700
@@ -234,8 +235,10 @@ def test_a_restore_into_an_empty_stack_brings_every_row_back(source, backed_up, 
     result = restore(empty_stack, tmp_path / "backups", backed_up)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [line.split("]")[0] for line in result.stdout.splitlines() if line.startswith("[")] == [
-        f"[{n}/10" for n in range(1, 11)]
+    for done in ("check the backup", "check the target", "restore the app's database", "restore GlitchTip's database",
+                 "restore GlitchTip's uploads", "row counts against the manifest"):
+        assert done in result.stdout
+    assert "back up the target first" not in result.stdout  # it was empty
     manifest = json.loads((backed_up / "manifest.json").read_text())
     rows = sum(sum(entry["tables"].values()) for entry in manifest["databases"].values())
     assert f"all {rows} rows and 3 uploads are back" in result.stdout
@@ -254,13 +257,14 @@ def flip_a_byte(path: Path) -> None:
 
 
 DAMAGE = {
-    "a flipped byte in a dump": (lambda b: flip_a_byte(b / "glitchtip.dump"), "glitchtip.dump is damaged"),
-    "a truncated dump": (lambda b: os.truncate(b / "app.dump", 100), "app.dump is damaged"),
+    "a flipped byte in a dump": (lambda b: flip_a_byte(b / "glitchtip.dump"), "glitchtip.dump does not match its"),
+    "a truncated dump": (lambda b: os.truncate(b / "app.dump", 100), "app.dump does not match its checksum"),
     "a missing file": (lambda b: (b / "glitchtip-uploads.tar").unlink(), "glitchtip-uploads.tar is missing"),
     "an edited manifest": (lambda b: (b / "manifest.json").write_text(
         (b / "manifest.json").read_text().replace('"auth_user": 3', '"auth_user": 30')),
         "manifest.json does not match its checksum"),
-    "no manifest": (lambda b: (b / "manifest.json").unlink(), "has no manifest.json"),
+    "no manifest": (lambda b: (b / "manifest.json").unlink(), "manifest.json is missing"),
+    "no checksums": (lambda b: (b / "SHA256SUMS").unlink(), "has no SHA256SUMS"),
 }
 
 
@@ -275,7 +279,7 @@ def test_a_damaged_backup_is_refused_before_anything_is_touched(source, backup_c
 
     assert result.returncode == 3, result.stdout + result.stderr
     assert message in result.stderr and "Fix:" in result.stderr
-    assert "[2/10]" not in result.stdout
+    assert "check the target" not in result.stdout
     assert source.fingerprint() == before
     assert not (tmp_path / "backups").exists(), "not even the backup of the target was started"
 
@@ -302,7 +306,7 @@ def test_force_backs_up_the_target_first_then_replaces_it(backed_up, empty_stack
                         str(inside), "--direct", "--force")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    taken = [p for p in backup_folder.complete(backups / "development") if p.name.endswith("-before-restore")]
+    taken = [p for p in archive.complete(backups / "development") if p.name.endswith("-before-restore")]
     assert len(taken) == 1 and inside.exists()
     assert str(taken[0]) in result.stdout  # where the target's data went
     saved = json.loads((taken[0] / "manifest.json").read_text())
@@ -318,8 +322,8 @@ def test_only_the_newest_backup_keep_backups_are_kept(source, tmp_path):
     (folder / ".incomplete-20261128T000000Z-999").mkdir()  # left by a killed backup
     (folder / "notes.txt").write_text("the operator's own file")
     made = [back_up(source, backups, BACKUP_KEEP="2") for _ in range(3)]
-    assert backup_folder.complete(folder) == made[1:]
-    assert sorted(p.name for p in folder.iterdir() if not backup_folder.NAME.match(p.name)) == ["notes.txt"]
+    assert archive.complete(folder) == made[1:]
+    assert sorted(p.name for p in folder.iterdir() if not archive.NAME.match(p.name)) == ["notes.txt"]
 
 
 @contextlib.contextmanager
@@ -362,7 +366,7 @@ def test_a_backup_stopped_midway_leaves_nothing_that_looks_complete(source, tmp_
         finally:
             process.kill()
 
-    assert backup_folder.complete(folder) == []
+    assert archive.complete(folder) == []
     leftovers = [p.name for p in folder.iterdir() if p.is_dir()]
     if signum == signal.SIGTERM:  # docker stop, kill: the unfinished folder is removed on the way out
         assert process.returncode == 130 and "interrupted" in err
@@ -415,17 +419,17 @@ def test_the_backup_service_records_each_run_for_its_healthcheck(source, tmp_pat
     monkeypatch.setenv("BACKUP_STATUS_FILE", str(status))
 
     def check() -> subprocess.CompletedProcess:
-        return run_script("scripts.backups.backup_schedule", {**os.environ, "PYTHONPATH": str(REPO)}, "--check")
+        return run_script("scripts.backups.schedule", {**os.environ, "PYTHONPATH": str(REPO)}, "--check")
 
     assert check().returncode == 1  # not started
     for name, value in source.environ(tmp_path / "backups").items():
         monkeypatch.setenv(name, value)
-    backup_schedule.scheduled_backup()
+    schedule.scheduled_backup()
     assert json.loads(status.read_text())["state"] == "ok" and check().returncode == 0
-    assert len(backup_folder.complete(tmp_path / "backups" / "development")) == 1
+    assert len(archive.complete(tmp_path / "backups" / "development")) == 1
 
     monkeypatch.setenv("PGPORT", str(free_port()))
-    backup_schedule.scheduled_backup()
+    schedule.scheduled_backup()
     assert json.loads(status.read_text())["state"] == "failed"
     assert check().returncode == 1 and "exit status 3" in check().stdout
 
@@ -433,7 +437,7 @@ def test_the_backup_service_records_each_run_for_its_healthcheck(source, tmp_pat
 def test_the_backup_service_waits_for_its_schedule_and_stops_on_sigterm(source, tmp_path):
     environ = {**source.environ(tmp_path / "backups"), "BACKUP_SCHEDULE": "30 2 * * *",
                "BACKUP_STATUS_FILE": str(tmp_path / "status.json")}
-    service = subprocess.Popen([sys.executable, "-m", "scripts.backups.backup_schedule"], cwd=REPO, env=environ,
+    service = subprocess.Popen([sys.executable, "-m", "scripts.backups.schedule"], cwd=REPO, env=environ,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert service.stdout is not None
@@ -445,7 +449,7 @@ def test_the_backup_service_waits_for_its_schedule_and_stops_on_sigterm(source, 
     finally:
         service.kill()
 
-    wrong = run_script("scripts.backups.backup_schedule", {**environ, "BACKUP_SCHEDULE": "daily"})
+    wrong = run_script("scripts.backups.schedule", {**environ, "BACKUP_SCHEDULE": "daily"})
     assert wrong.returncode == 2 and "BACKUP_SCHEDULE is 'daily', not a cron schedule" in wrong.stderr
 
 
@@ -480,7 +484,7 @@ def test_every_command_answers_help(prepared_bundle, script, words):
 
 
 def test_the_backup_service_answers_help():
-    result = run_script("scripts.backups.backup_schedule", {**os.environ, "PYTHONPATH": str(REPO)}, "--help")
+    result = run_script("scripts.backups.schedule", {**os.environ, "PYTHONPATH": str(REPO)}, "--help")
     assert result.returncode == 0 and "BACKUP_SCHEDULE" in result.stdout and "--check" in result.stdout
 
 

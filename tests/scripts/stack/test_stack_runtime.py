@@ -1,52 +1,16 @@
 """Where the stack runs (scripts/stack/stack_runtime.py, scripts/exec): Compose or Swarm, and the command that runs
 something in one of its services. The Docker engine is the boundary here: a stand-in `docker` executable
-answers as the real CLI does (its words are the real CLI's) and records how it was called."""
+answers as the real CLI does (its words are the real CLI's) and records how it was called (the `docker`
+fixture, tests/scripts/conftest.py)."""
 import json
 import os
-import sys
 
 import pytest
 
 from scripts.settings import envfiles
 from scripts.stack import stack_runtime
 
-FAKE_DOCKER = """#!{python}
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-for prefix, (code, out) in json.loads(os.environ["FAKE_DOCKER_ANSWERS"]).items():
-    if " ".join(args).startswith(prefix):
-        sys.stdout.write(out)
-        sys.exit(code)
-sys.stderr.write("docker: unexpected call\\n")
-sys.exit(1)
-"""
 NOT_A_MANAGER = {"service ls": [1, ""]}  # "Error response from daemon: This node is not a swarm manager."
-
-
-@pytest.fixture
-def docker(tmp_path, monkeypatch):
-    """Install the stand-in `docker` first on PATH; returns a function that sets its answers and a log reader."""
-    binary = tmp_path / "bin" / "docker"
-    binary.parent.mkdir()
-    binary.write_text(FAKE_DOCKER.format(python=sys.executable))
-    binary.chmod(0o755)
-    log = tmp_path / "docker.log"
-    log.touch()
-    monkeypatch.setenv("PATH", f"{binary.parent}:{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
-
-    class Docker:
-        @staticmethod
-        def answer(answers: dict) -> None:
-            monkeypatch.setenv("FAKE_DOCKER_ANSWERS", json.dumps(answers))
-
-        @staticmethod
-        def calls() -> list[list[str]]:
-            return [json.loads(line) for line in log.read_text().splitlines()]
-
-    return Docker
 
 
 @pytest.fixture

@@ -1,16 +1,15 @@
 """The backup service: a backup at BACKUP_SCHEDULE (cron, UTC) without anyone remembering.
 
-Usage: python -m scripts.backups.backup_schedule [--check]
+Usage: python -m scripts.backups.schedule [--check]
 
-The `backup` service of compose.yml (profile "backup", on in staging and production) runs this
-in its container: at each time of BACKUP_SCHEDULE it takes the same backup as scripts/backup
-(`python -m scripts.backups.backup --direct`: Postgres at the postgres service, the uploads volume mounted
-read-only), into the bind-mounted BACKUP_DIR, and keeps the newest BACKUP_KEEP. APScheduler's
-cron trigger keeps the time, as it does for the app's scheduler.
+The `backup` service of compose.yml (profile "backup", on in staging and production) runs this: at
+each time of BACKUP_SCHEDULE the same backup as scripts/backup (`backup --direct`: the postgres
+service, the uploads volume mounted read-only) into the bind-mounted BACKUP_DIR, keeping the newest
+BACKUP_KEEP. APScheduler's cron trigger keeps the time, as it does for the app's scheduler.
 
 --check is the container's healthcheck: healthy while the service waits and after a backup that
-succeeded, unhealthy from a failed one until the next one succeeds (scripts/compose ENV ps shows
-it; scripts/compose ENV logs backup says why).
+succeeded, unhealthy from a failed one until the next one succeeds (scripts/compose ENV ps shows it;
+scripts/compose ENV logs backup says why).
 """
 from __future__ import annotations
 
@@ -26,27 +25,17 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from scripts.backups import backup
-from scripts.settings import envfiles
-
-STATUS_FILE = "/tmp/backup-status.json"
 
 
 def status_file() -> Path:
-    return Path(os.environ.get("BACKUP_STATUS_FILE") or STATUS_FILE)
+    return Path(os.environ.get("BACKUP_STATUS_FILE") or "/tmp/backup-status.json")
 
 
 def record(state: str, detail: str) -> None:
-    envfiles.write_atomically(status_file(), json.dumps(
-        {"state": state, "detail": detail, "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}) + "\n",
-        mode=0o644)
-
-
-def trigger(schedule: str) -> CronTrigger:
-    try:
-        return CronTrigger.from_crontab(schedule, timezone=UTC)
-    except ValueError as exc:
-        raise envfiles.EnvError(f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc}): set it like "
-                                "'30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env") from None
+    """The status for --check, replaced whole: the healthcheck never reads half a file."""
+    partial = status_file().with_name(f".{status_file().name}.{os.getpid()}")
+    partial.write_text(json.dumps({"state": state, "detail": detail, "at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"}))
+    os.replace(partial, status_file())
 
 
 def scheduled_backup() -> None:
@@ -70,28 +59,28 @@ def check() -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="backup_schedule", description=__doc__,
+    parser = argparse.ArgumentParser(prog="schedule", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="healthcheck: exit 1 if the last backup failed")
-    args = parser.parse_args(argv[1:])
-    if args.check:
+    if parser.parse_args(argv[1:]).check:
         return check()
+    schedule = os.environ.get("BACKUP_SCHEDULE", "")
     try:
-        env = envfiles.environment(None)
-        schedule = os.environ.get("BACKUP_SCHEDULE", "")
-        when = trigger(schedule)
-        config = backup.settings(env, os.environ)
-    except envfiles.EnvError as exc:
-        print(f"backup service: {exc}", file=sys.stderr)
-        return 2
+        config = backup.Settings(os.environ.get("APP_ENV") or "development", os.environ)
+        try:
+            when = CronTrigger.from_crontab(schedule, timezone=UTC)
+        except ValueError as exc:
+            raise backup.Failed(2, f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})", "set it like "
+                                "'30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env") from None
+    except backup.Failed as error:
+        return error.report("backup service")
     scheduler = BlockingScheduler(timezone=UTC)
     # One backup at a time; a time missed while the container was busy or down runs once, late.
     scheduler.add_job(scheduled_backup, when, id="backup", max_instances=1, coalesce=True, misfire_grace_time=3600)
-    # PID 1 in a container: without a handler `docker stop` would wait for SIGKILL.
-    signal.signal(signal.SIGTERM, stop)
-    next_run = when.get_next_fire_time(None, datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    signal.signal(signal.SIGTERM, stop)  # PID 1 in a container: else `docker stop` waits for SIGKILL
+    next_run = f"{when.get_next_fire_time(None, datetime.now(UTC)):%Y-%m-%d %H:%M UTC}"
     record("waiting", f"next backup at {next_run}")
-    print(f"backup service {env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
+    print(f"backup service {config.env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
           f"{config.keep}; next at {next_run}", flush=True)
     try:
         scheduler.start()
