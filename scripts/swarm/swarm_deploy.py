@@ -4,18 +4,19 @@ The stack is rendered from compose.yml and deploy/swarm/ with the environment's 
 (scripts/swarm/swarm_stack.py). Swarm has no `service_completed_successfully`, so the one-shot jobs
 (the migrations) are a step of their own, after what they need and before the rollout. Steps:
 check the configuration, build the app image, render the stack, find a node for each placement
-constraint, create the Docker secrets that are new, start the data services and wait until
-they are healthy, run the one-shot jobs to completion, roll out the long-running services and
-wait until every one has converged (an update that Swarm rolled back fails the deploy), then
-remove the secret and config versions that no service uses any more and the exited containers
-of earlier job runs on this node.
+constraint (and refuse a swarm of several nodes without a registry), push every image to
+SWARM_REGISTRY and pin the stack to the digests pushed, create the Docker secrets that are new,
+start the data services and wait until they are healthy, run the one-shot jobs to completion,
+roll out the long-running services and wait until every one has converged (an update that Swarm
+rolled back fails the deploy), then remove the secret and config versions that no service uses
+any more and the exited containers of earlier job runs on this node.
 
 Re-running it is safe: secrets are named by their content and never rewritten, an unchanged
 service is left alone, and the migrations have nothing to do.
 
 Exit status per failing step: 1 configuration refused, 2 usage or rendering, 10 Docker or the
 swarm not usable, 11 build, 12 placement, 13 secrets, 14 data services, 15 a job failed,
-16 the rollout failed or was rolled back, 17 cleanup.
+16 the rollout failed or was rolled back, 17 cleanup, 18 pushing the images to the registry.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ from scripts.stack import check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
+# Seconds a docker call may take: most answer at once; a push or pull moves whole images.
+DOCKER_TIMEOUT = 120.0
+TRANSFER_TIMEOUT = 1800.0
 # Where an update ends when it failed (failure_action rollback; pause if an operator chose that).
 UPDATE_FAILED = {"rollback_completed", "rollback_paused", "paused"}
 FAILED_TASK = {"failed", "rejected", "orphaned"}
@@ -44,8 +48,11 @@ LABEL_CONSTRAINT = re.compile(r"^node\.labels\.(?P<label>[\w.-]+)\s*==\s*(?P<val
 class Docker:
     """The docker CLI, which speaks to the swarm's manager (DOCKER_HOST or the local engine)."""
 
-    def run(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True)
+    def run(self, *args: str, stdin: str | None = None, timeout: float = DOCKER_TIMEOUT) -> str:
+        try:
+            result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DockerError(f"docker {' '.join(args[:3])}: no answer within {timeout:.0f} s") from None
         if result.returncode != 0:
             raise DockerError(f"docker {' '.join(args[:3])}: {result.stderr.strip()}")
         return result.stdout
@@ -58,9 +65,18 @@ class Docker:
         if not names:
             return []
         result = subprocess.run(["docker", *([kind] if kind else []), "inspect", *names], capture_output=True,
-                                text=True)
+                                text=True, timeout=DOCKER_TIMEOUT)
         found: list[dict] = json.loads(result.stdout or "[]")
         return found
+
+    def nodes(self) -> list[dict]:
+        """`docker node ls` as JSON rows (ID, Hostname, Status, Availability, ManagerStatus...)."""
+        return [json.loads(line) for line in self.run("node", "ls", "--format", "{{json .}}").splitlines() if line]
+
+    def repo_digests(self, image: str) -> list[str]:
+        """The image's NAME@sha256:... references: one per registry repository it was pushed to or pulled from."""
+        found = self.inspect("image", image)
+        return list(found[0].get("RepoDigests") or []) if found else []
 
     def deploy(self, stack: str, document: dict) -> None:
         # No --prune: a partial document (the data services, the jobs) leaves the other services alone.
@@ -132,15 +148,26 @@ def job_progress(service: dict, tasks: list[dict]) -> Progress:
     return Progress(False, ", ".join(sorted(states)) or "waiting for a task")
 
 
-def placement_labels(config: dict) -> dict[str, str]:
-    """`node.labels.NAME == VALUE` constraints of the stack, as {NAME: VALUE}."""
-    labels = {}
-    for service in config["services"].values():
+def placement_labels(config: dict) -> dict[tuple[str, str], list[str]]:
+    """`node.labels.NAME == VALUE` constraints of the stack: {(NAME, VALUE): the services that need it}."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    for name, service in config["services"].items():
         for constraint in service.get("deploy", {}).get("placement", {}).get("constraints", []):
             match = LABEL_CONSTRAINT.match(constraint)
             if match:
-                labels[match["label"]] = match["value"]
+                labels.setdefault((match["label"], match["value"]), []).append(name)
     return labels
+
+
+def registry_digest(image: str, repo_digests: list[str]) -> str:
+    """The digest `image` has in its registry repository, from the engine's RepoDigests after a push or pull."""
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    digests = {ref.split("@", 1)[1] for ref in repo_digests if ref.split("@", 1)[0] == repository}
+    if len(digests) != 1:
+        found = ", ".join(sorted(digests)) or "none"
+        raise DockerError(f"{image}: the engine names {len(digests)} digests of it in {repository} ({found}), "
+                          "not one")
+    return digests.pop()
 
 
 def unused(candidates: list[str], services: list[dict]) -> list[str]:
@@ -169,7 +196,7 @@ class SwarmDeploy:
         self.env = env
         self.args = args
         self.docker = docker or Docker()
-        self.steps = Steps("swarm-deploy", 9)
+        self.steps = Steps("swarm-deploy", 10)
 
     def run(self) -> None:
         version = write_release(self.env)
@@ -185,6 +212,8 @@ class SwarmDeploy:
                              f"jobs {', '.join(stack.jobs)}")
         with self.steps.step("a node for each placement constraint") as out:
             out["result"] = self.check_placement(stack)
+        with self.steps.step("images to the registry, pinned by digest") as out:
+            out["result"] = self.publish(stack)
         with self.steps.step("Docker secrets") as out:
             out["result"] = self.create_secrets(stack)
         with self.steps.step(f"data services ({', '.join(stack.before_jobs)})") as out:
@@ -220,16 +249,54 @@ class SwarmDeploy:
                                  "run this on a manager node (or set DOCKER_HOST to one); a new swarm: docker swarm "
                                  "init")
             found = []
-            for label, value in placement_labels(stack.config).items():
+            for (label, value), services in placement_labels(stack.config).items():
                 nodes = self.docker.lines("node", "ls", "--quiet", "--filter", f"node.label={label}={value}")
                 if not nodes:
-                    raise StepFailed(12, f"no node has the label {label}={value}, which the data services need",
-                                     f"label the node that keeps the data: docker node update --label-add "
-                                     f"{label}={value} NODE")
+                    raise StepFailed(12, f"no node has the label {label}={value}, which {', '.join(services)} "
+                                         "need(s)", f"label the node(s) for them (deploy/README.md, placement): "
+                                     f"docker node update --label-add {label}={value} NODE")
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
+            working = [node["Hostname"] for node in self.docker.nodes()
+                       if node["Status"] == "Ready" and node["Availability"] == "Active"]
         except DockerError as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
+        if len(working) > 1 and not stack.images:
+            raise StepFailed(12, f"{len(working)} nodes run tasks ({', '.join(working)}), but SWARM_REGISTRY is empty: "
+                                 "the images built here would exist on this node only",
+                             f"set SWARM_REGISTRY in the env files of {self.env} to a registry every node can pull "
+                             "from (docker login to it first if it needs credentials)")
         return "; ".join(found) or "no constraints"
+
+    def publish(self, stack: swarm_stack.Stack) -> str:
+        """Every image into the registry, and the stack pinned to the digests pushed: a node that starts a
+        task later (a node lost, a rebalance) pulls exactly these bytes, whatever a tag points at by then."""
+        if not stack.images:
+            return "no registry (SWARM_REGISTRY empty): each node uses the images it has"
+        digests = {}
+        try:
+            for target, source in stack.images.items():
+                digests[target] = self.publish_image(source, target)
+                print(f"\n    {target}: {digests[target]}", end="", flush=True)
+        except DockerError as exc:
+            print()
+            raise StepFailed(18, str(exc), "check that this engine reaches the registry and may push to it "
+                             "(docker login REGISTRY; a registry with a private CA: its certificate in "
+                             "/etc/docker/certs.d/HOST:PORT/ca.crt on every node)") from None
+        print()
+        stack.pin(digests)
+        return f"{len(digests)} images pinned"
+
+    def publish_image(self, source: str, target: str) -> str:
+        """Push `source` (this engine's image) as `target`; returns the digest the registry holds for it."""
+        if not self.docker.inspect("image", source):
+            try:  # built and pushed elsewhere (CI, --no-build), or pushed by an earlier deploy
+                self.docker.run("pull", "--quiet", target, timeout=TRANSFER_TIMEOUT)
+                return registry_digest(target, self.docker.repo_digests(target))
+            except DockerError:
+                self.docker.run("pull", "--quiet", source, timeout=TRANSFER_TIMEOUT)
+        self.docker.run("tag", source, target)
+        self.docker.run("push", "--quiet", target, timeout=TRANSFER_TIMEOUT)
+        return registry_digest(target, self.docker.repo_digests(target))
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
         try:

@@ -111,15 +111,45 @@ def test_what_must_never_run_twice_runs_once_and_is_replaced_stop_first(stack):
         assert deploy["update_config"]["order"] == "stop-first", name
 
 
-def test_postgres_and_valkey_stay_on_the_labelled_node_with_their_volumes(stack):
+DATA_NODE = "node.labels.migraine-forecast.data == true"
+APP_NODES = "node.labels.migraine-forecast.app == true"
+EDGE_NODE = "node.labels.migraine-forecast.edge == true"
+# Where each service runs (deploy/swarm/stack.yml, "Placement"); backup and mailpit where their profile is on.
+PLACEMENT = {"postgres": DATA_NODE, "redis": DATA_NODE, "backup": DATA_NODE, "glitchtip-web": DATA_NODE,
+             "glitchtip-worker": DATA_NODE, "glitchtip-migrate": DATA_NODE,
+             "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES,
+             "nginx": EDGE_NODE, "mailpit": EDGE_NODE}
+
+
+def test_every_service_is_placed_on_purpose(stack, no_mesh):
+    for config in (stack[1], no_mesh):
+        for name, service in config["services"].items():
+            assert service["deploy"]["placement"]["constraints"] == [PLACEMENT[name]], name
+    assert set(placement_labels(no_mesh)) == {("migraine-forecast.data", "true"), ("migraine-forecast.app", "true"),
+                                              ("migraine-forecast.edge", "true")}
+    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == ["app", "app-migrate", "scheduler"]
+
+
+def test_the_data_node_keeps_every_volume_of_the_stack(stack):
+    """A named volume is one node's: whoever mounts one runs on the data node, so Postgres's data, Valkey's
+    queue and GlitchTip's uploads are one set, the one the backup service reads."""
     env, config = stack
+    for name, service in config["services"].items():
+        if any(volume["type"] == "volume" for volume in service.get("volumes", [])):
+            assert service["deploy"]["placement"]["constraints"] == [DATA_NODE], name
     for name in DATA:
-        service = config["services"][name]
-        assert service["deploy"]["placement"]["constraints"] == ["node.labels.migraine-forecast.postgres == true"]
-        assert any(volume["type"] == "volume" for volume in service["volumes"]), name
-    assert placement_labels(config) == {"migraine-forecast.postgres": "true"}
+        assert any(volume["type"] == "volume" for volume in config["services"][name]["volumes"]), name
     postgres_mounts = {volume["target"]: volume for volume in config["services"]["postgres"]["volumes"]}
     assert postgres_mounts["/dev/shm"]["tmpfs"]["size"] == 256 * 1024 * 1024  # compose's shm_size
+
+
+def test_the_app_runs_two_replicas_on_the_app_nodes_and_the_scheduler_one(stack):
+    env, config = stack
+    assert config["services"]["app"]["deploy"]["replicas"] == 2
+    assert config["services"]["scheduler"]["deploy"]["replicas"] == 1
+    # At most one per node comes from Swarm's spreading (the fewest tasks of the service first), not from
+    # max_replicas_per_node, which would leave a replica pending while an app node is lost.
+    assert "max_replicas_per_node" not in config["services"]["app"]["deploy"]["placement"]
 
 
 def test_the_one_shots_of_compose_are_jobs_run_once_per_deploy(stack):
@@ -215,6 +245,57 @@ def test_mailpit_publishes_its_ui_on_the_node_in_development_only(stack):
         return
     assert config["services"]["mailpit"]["ports"] == [{"mode": "host", "target": 8025, "published": 8025,
                                                        "protocol": "tcp"}]
+
+
+# ---- images through a registry ------------------------------------------------------------------
+
+REGISTRY = "registry.example.com:5000/forecast"
+
+
+def test_with_a_registry_every_image_is_named_in_it_and_pinned_by_digest_at_deploy(bundle):
+    bundle.prepare("production")
+    plain = swarm_stack.render("production", bundle.root)
+    assert plain.images == {}  # no registry: each node's own images, under compose.yml's names
+    bundle.set(bundle.env_file("production"), SWARM_REGISTRY=REGISTRY)
+    stack = swarm_stack.render("production", bundle.root)
+    for name, service in stack.config["services"].items():
+        source = plain.config["services"][name]["image"]
+        assert service["image"] == f"{REGISTRY}/{source}", name
+        assert stack.images[service["image"]] == source
+    assert stack.config["services"]["app"]["image"].startswith(f"{REGISTRY}/migraine-forecast-app:")
+    assert stack.config["services"]["glitchtip-web"]["image"].startswith(f"{REGISTRY}/glitchtip/glitchtip:")
+    digests = {image: "sha256:" + f"{n:064x}" for n, image in enumerate(stack.images)}
+    stack.pin(digests)
+    for name, service in stack.config["services"].items():
+        image, digest = service["image"].split("@")
+        assert image.startswith(f"{REGISTRY}/") and digest == digests[image], name
+    assert stack.config["services"]["app"]["image"] == stack.config["services"]["scheduler"]["image"]
+
+
+def test_an_image_is_named_in_the_registry_by_its_path_and_tag():
+    assert swarm_stack.in_registry("10.77.0.1:5000", "postgres:17.6") == "10.77.0.1:5000/postgres:17.6"
+    assert swarm_stack.in_registry("r.example/x", "valkey/valkey:8.1.10") == "r.example/x/valkey/valkey:8.1.10"
+    assert swarm_stack.in_registry("r.example", "ghcr.io/owner/tool:1@sha256:ab") == "r.example/owner/tool:1"
+    assert swarm_stack.in_registry("r.example", "localhost:5000/tool:2") == "r.example/tool:2"
+
+
+def test_a_service_without_a_digest_is_not_deployed(bundle):
+    bundle.prepare("staging")
+    bundle.set(bundle.env_file("staging"), SWARM_REGISTRY=REGISTRY)
+    stack = swarm_stack.render("staging", bundle.root)
+    with pytest.raises(swarm_stack.StackError, match="no digest for .*/postgres:"):
+        stack.pin({image: "sha256:" + "0" * 64 for image in stack.images if "/postgres:" not in image})
+
+
+@pytest.mark.parametrize("registry", ["registry", "Registry.example.com", "https://registry.example.com",
+                                      "registry.example.com:port"])
+def test_a_registry_that_is_no_image_name_prefix_stops_the_rendering(bundle, registry):
+    bundle.prepare("production")
+    bundle.set(bundle.env_file("production"), SWARM_REGISTRY=registry)
+    result = swarm_deploy_cli(bundle, "production", "--print")
+    assert result.returncode == 2
+    assert f"SWARM_REGISTRY={registry!r} is not a registry address" in result.stderr
+    assert "registry.example.com/forecast or 10.0.0.5:5000" in result.stderr
 
 
 # ---- what rendering refuses ---------------------------------------------------------------------
@@ -322,7 +403,7 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
     assert result.returncode == 10, result.stdout + result.stderr
-    assert "[3/9] render the stack" in result.stdout and "[4/9] a node for each placement constraint ... FAILED" \
+    assert "[3/10] render the stack" in result.stdout and "[4/10] a node for each placement constraint ... FAILED" \
         in result.stdout
     assert "this Docker engine is not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
 
