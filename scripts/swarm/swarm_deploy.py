@@ -8,8 +8,9 @@ constraint (and refuse a swarm of several nodes without a registry), push every 
 SWARM_REGISTRY and pin the stack to the digests pushed, create the Docker secrets that are new,
 start the data services and wait until they are healthy, run the one-shot jobs to completion,
 roll out the long-running services and wait until every one has converged (an update that Swarm
-rolled back fails the deploy), then remove the secret and config versions that no service uses
-any more and the exited containers of earlier job runs on this node.
+rolled back fails the deploy), spread the replicas of a service again where some share a node
+while another of its nodes runs none (after a node came back), then remove the secret and config
+versions that no service uses any more and the exited containers of earlier job runs on this node.
 
 Re-running it is safe: secrets are named by their content and never rewritten, an unchanged
 service is left alone, and the migrations have nothing to do.
@@ -27,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,8 +38,7 @@ from scripts.stack import check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
-# Seconds a docker call may take: most answer at once; a push or pull moves whole images.
-DOCKER_TIMEOUT = 120.0
+# Seconds a push or a pull may take: it moves whole images.
 TRANSFER_TIMEOUT = 1800.0
 # Where an update ends when it failed (failure_action rollback; pause if an operator chose that).
 UPDATE_FAILED = {"rollback_completed", "rollback_paused", "paused"}
@@ -48,11 +49,8 @@ LABEL_CONSTRAINT = re.compile(r"^node\.labels\.(?P<label>[\w.-]+)\s*==\s*(?P<val
 class Docker:
     """The docker CLI, which speaks to the swarm's manager (DOCKER_HOST or the local engine)."""
 
-    def run(self, *args: str, stdin: str | None = None, timeout: float = DOCKER_TIMEOUT) -> str:
-        try:
-            result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise DockerError(f"docker {' '.join(args[:3])}: no answer within {timeout:.0f} s") from None
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True)
         if result.returncode != 0:
             raise DockerError(f"docker {' '.join(args[:3])}: {result.stderr.strip()}")
         return result.stdout
@@ -65,17 +63,25 @@ class Docker:
         if not names:
             return []
         result = subprocess.run(["docker", *([kind] if kind else []), "inspect", *names], capture_output=True,
-                                text=True, timeout=DOCKER_TIMEOUT)
+                                text=True)
         found: list[dict] = json.loads(result.stdout or "[]")
         return found
 
     def nodes(self) -> list[dict]:
         """`docker node ls` as JSON rows (ID, Hostname, Status, Availability, ManagerStatus...)."""
-        return [json.loads(line) for line in self.run("node", "ls", "--format", "{{json .}}").splitlines() if line]
+        listed = engine.docker("node", "ls", "--format", "{{json .}}", check=True)
+        return [json.loads(line) for line in listed.stdout.splitlines() if line]
+
+    def has_image(self, image: str) -> bool:
+        return bool(engine.image_ids(image))
+
+    def transfer(self, *args: str) -> None:
+        """`docker pull|push|tag ...`: pushes and pulls move whole images, so they get longer."""
+        engine.docker(*args, timeout=TRANSFER_TIMEOUT, check=True)
 
     def repo_digests(self, image: str) -> list[str]:
         """The image's NAME@sha256:... references: one per registry repository it was pushed to or pulled from."""
-        found = self.inspect("image", image)
+        found = engine.docker_json("image", "inspect", image)
         return list(found[0].get("RepoDigests") or []) if found else []
 
     def deploy(self, stack: str, document: dict) -> None:
@@ -170,6 +176,24 @@ def registry_digest(image: str, repo_digests: list[str]) -> str:
     return digests.pop()
 
 
+def eligible_nodes(constraints: list[str], nodes: list[dict]) -> list[str]:
+    """IDs of the Ready, Active nodes (`docker node inspect`) that meet `constraints`; only node label
+    constraints are read (no other kind is in the stack)."""
+    wanted = [(match["label"], match["value"]) for match in map(LABEL_CONSTRAINT.match, constraints) if match]
+    return [node["ID"] for node in nodes
+            if node["Status"]["State"] == "ready" and node["Spec"]["Availability"] == "active"
+            and all((node["Spec"].get("Labels") or {}).get(label) == value for label, value in wanted)]
+
+
+def crowding(running_per_node: dict[str, int], eligible: list[str]) -> int:
+    """How many of a service's tasks share a node while one of its nodes runs none: as many extra replicas
+    go to the empty nodes, and scaling back takes them from the fullest (swarmkit's scheduler places a
+    new task on the node with the fewest of its service; scaling down removes from the most)."""
+    empty = sum(1 for node in eligible if not running_per_node.get(node))
+    doubled = sum(count - 1 for node, count in running_per_node.items() if count > 1 and node in eligible)
+    return min(empty, doubled)
+
+
 def unused(candidates: list[str], services: list[dict]) -> list[str]:
     """Secrets and configs of the stack that neither a service's spec nor its previous spec (what a
     rollback returns to) refers to."""
@@ -196,7 +220,7 @@ class SwarmDeploy:
         self.env = env
         self.args = args
         self.docker = docker or Docker()
-        self.steps = Steps("swarm-deploy", 10)
+        self.steps = Steps("swarm-deploy", 11)
 
     def run(self) -> None:
         version = write_release(self.env)
@@ -222,6 +246,8 @@ class SwarmDeploy:
             out["result"] = self.run_jobs(stack)
         with self.steps.step(f"roll out {', '.join(stack.long_running())}") as out:
             out["result"] = self.roll_out(stack, stack.long_running(), 16)
+        with self.steps.step("replicas spread over their nodes") as out:
+            out["result"] = self.spread(stack)
         with self.steps.step("remove secret and config versions no service uses, old job containers") as out:
             out["result"] = self.clean_up(stack)
 
@@ -258,7 +284,7 @@ class SwarmDeploy:
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
             working = [node["Hostname"] for node in self.docker.nodes()
                        if node["Status"] == "Ready" and node["Availability"] == "Active"]
-        except DockerError as exc:
+        except (DockerError, engine.EngineError) as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
         if len(working) > 1 and not stack.images:
             raise StepFailed(12, f"{len(working)} nodes run tasks ({', '.join(working)}), but SWARM_REGISTRY is empty: "
@@ -277,7 +303,7 @@ class SwarmDeploy:
             for target, source in stack.images.items():
                 digests[target] = self.publish_image(source, target)
                 print(f"\n    {target}: {digests[target]}", end="", flush=True)
-        except DockerError as exc:
+        except (DockerError, engine.EngineError) as exc:
             print()
             raise StepFailed(18, str(exc), "check that this engine reaches the registry and may push to it "
                              "(docker login REGISTRY; a registry with a private CA: its certificate in "
@@ -288,14 +314,14 @@ class SwarmDeploy:
 
     def publish_image(self, source: str, target: str) -> str:
         """Push `source` (this engine's image) as `target`; returns the digest the registry holds for it."""
-        if not self.docker.inspect("image", source):
+        if not self.docker.has_image(source):
             try:  # built and pushed elsewhere (CI, --no-build), or pushed by an earlier deploy
-                self.docker.run("pull", "--quiet", target, timeout=TRANSFER_TIMEOUT)
+                self.docker.transfer("pull", "--quiet", target)
                 return registry_digest(target, self.docker.repo_digests(target))
-            except DockerError:
-                self.docker.run("pull", "--quiet", source, timeout=TRANSFER_TIMEOUT)
-        self.docker.run("tag", source, target)
-        self.docker.run("push", "--quiet", target, timeout=TRANSFER_TIMEOUT)
+            except engine.EngineError:
+                self.docker.transfer("pull", "--quiet", source)
+        self.docker.transfer("tag", source, target)
+        self.docker.transfer("push", "--quiet", target)
         return registry_digest(target, self.docker.repo_digests(target))
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
@@ -347,6 +373,36 @@ class SwarmDeploy:
                 except DockerError as exc:
                     print(f"swarm-deploy: could not roll back {name}: {exc}", file=sys.stderr)
         return undone
+
+    def spread(self, stack: swarm_stack.Stack) -> str:
+        """Tasks moved off a lost node stay where they went when it returns, and a start-first update can
+        place both new replicas on the node that came back (the old task still counts while its
+        successor starts). So after the rollout, a service whose replicas share a node while another
+        of its nodes runs none is scaled up by that many (the new tasks go to the empty nodes), then
+        back (Swarm removes tasks from the fullest node): no replica stops before another runs."""
+        nodes = self.docker.inspect("node", *self.docker.lines("node", "ls", "--quiet"))
+        names = {node["ID"]: node["Description"]["Hostname"] for node in nodes}
+        spread = []
+        for name in self.qualified(stack, stack.long_running()):
+            service = self.docker.inspect("service", name)[0]
+            replicas = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
+            placement = service["Spec"]["TaskTemplate"].get("Placement") or {}
+            extra = crowding(self.running_per_node(name), eligible_nodes(placement.get("Constraints") or [], nodes))
+            if replicas < 2 or not extra:
+                continue
+            for count in (replicas + extra, replicas):
+                self.docker.run("service", "scale", "--detach", f"{name}={count}")
+                self.wait([name], lambda service, tasks: service_progress(service, tasks, None), 16)
+            where = ", ".join(f"{names.get(node, node)} {count}" for node, count in
+                              sorted(self.running_per_node(name).items()))
+            spread.append(f"{name} ({where})")
+        return f"spread again: {'; '.join(spread)}" if spread else "every service's replicas are spread"
+
+    def running_per_node(self, service: str) -> dict[str, int]:
+        task_ids = self.docker.lines("service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running",
+                                     service)
+        running = [task for task in self.docker.inspect("", *task_ids) if task["Status"]["State"] == "running"]
+        return dict(Counter(task["NodeID"] for task in running))
 
     def run_jobs(self, stack: swarm_stack.Stack) -> str:
         self.deploy(stack, stack.jobs, 15)
