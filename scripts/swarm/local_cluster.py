@@ -112,7 +112,14 @@ def registry_address(address: str = MANAGER_ADDRESS) -> str:
 
 # ---- the network: a bridge on this machine, a namespace per node ------------------------------------
 
+# Frames between the nodes cross the bridge, and with the machine's engine running they pass iptables'
+# FORWARD chain (bridge-nf-call-iptables), whose policy Docker sets to DROP: without this rule in
+# DOCKER-USER (the chain Docker leaves to users) the nodes in namespaces could not reach each other.
+FORWARD_RULE = ("DOCKER-USER", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT")
+
+
 def create_network() -> None:
+    host("iptables", "-I", *FORWARD_RULE)
     host("ip", "link", "add", BRIDGE, "type", "bridge")
     host("ip", "addr", "add", f"{MANAGER_ADDRESS}/{PREFIX}", "dev", BRIDGE)
     host("ip", "link", "set", BRIDGE, "up")
@@ -132,8 +139,15 @@ def create_network() -> None:
 def network_exists() -> list[str]:
     """What of the network is there: the bridge and the namespaces, by name."""
     found = [BRIDGE] if Path(f"/sys/class/net/{BRIDGE}").exists() else []
+    if forward_rule_present():
+        found.append(f"the iptables rule {' '.join(FORWARD_RULE)}")
     namespaces = host("ip", "netns", "list").split()
     return found + [node.name for node in NODES if node.name in namespaces]
+
+
+def forward_rule_present() -> bool:
+    checked = subprocess.run(["iptables", "-C", *FORWARD_RULE], capture_output=True, timeout=COMMAND_TIMEOUT)
+    return checked.returncode == 0
 
 
 # ---- the engines --------------------------------------------------------------------------------------
@@ -378,6 +392,8 @@ def remove_gwbridge() -> None:
 
 
 def remove_network() -> None:
+    if forward_rule_present():
+        host("iptables", "-D", *FORWARD_RULE)
     existing = network_exists()
     for node in NODES:
         if node.name in existing:

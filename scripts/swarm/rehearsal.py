@@ -46,8 +46,8 @@ PROJECT = "migraine-forecast-rehearsal"
 BUNDLE = local_cluster.STATE / "bundle"
 BASE_URL = "http://localhost"
 PUBLISHED_PORTS = (80, 8001, 8025)  # nginx's (the app, GlitchTip) and the mail catcher's, on the edge node
-TOOLS = {"ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "dockerd": "docker.io",
-         "openssl": "openssl", "docker-registry": "docker-registry", "git": "git"}
+TOOLS = {"ip": "iproute2", "iptables": "iptables", "nsenter": "util-linux", "unshare": "util-linux",
+         "dockerd": "docker.io", "openssl": "openssl", "docker-registry": "docker-registry", "git": "git"}
 DEPLOY_TIMEOUT = 2400
 DATA_NODE, WORKER = local_cluster.NODES
 
