@@ -71,6 +71,15 @@ def probing(url: str, session: requests.Session | None = None) -> Iterator[dict]
         result["samples"] = prober.samples
 
 
+def answers(session: requests.Session, url: str, text: str) -> bool:
+    """`url` answers 200 with `text` in the page (no redirect: to the log-in page would be a lost session)."""
+    try:
+        page = session.get(url, timeout=5, allow_redirects=False)
+    except requests.RequestException:
+        return False
+    return page.status_code == 200 and text in page.text
+
+
 def figures(summary: Summary) -> str:
     return summary.line().removeprefix("probe: ")
 
@@ -149,8 +158,7 @@ class Rehearsed:
         return session
 
     def logged_in(self, session: requests.Session) -> bool:
-        page = session.get(f"{self.base_url}/", timeout=10, allow_redirects=False)
-        return page.status_code == 200 and "Log out" in page.text
+        return answers(session, f"{self.base_url}/", "Log out")
 
     def what_users_see(self, session: requests.Session) -> list[str]:
         """Status and title of the pages a user opens now: their list of places, the readiness probe and GlitchTip."""
@@ -256,7 +264,7 @@ def data_node_lost(stack: Rehearsed, node: Node) -> Drill:
                                  timeout=RECOVERY_TIMEOUT, every=1)
         drill.say(f"the user's page answers again {time.monotonic() - restarted:.1f} s after the engine was started "
                   f"({time.monotonic() - killed:.1f} s after the kill)")
-        local_cluster.wait_until(lambda: requests.get(f"{stack.base_url}:8001/_health/", timeout=5).status_code == 200,
+        local_cluster.wait_until(lambda: answers(requests.Session(), f"{stack.base_url}:8001/_health/", "ok"),
                                  "GlitchTip to answer again", timeout=RECOVERY_TIMEOUT, every=1)
         drill.say(f"GlitchTip answers again {time.monotonic() - restarted:.1f} s after the engine was started")
     drill.say(f"probe /healthz through nginx: {figures(probe['summary'])}")

@@ -174,11 +174,21 @@ def stop_engine(node: Node, sig: int = signal.SIGTERM) -> None:
     if pid is None:
         return
     os.kill(pid, sig)
-    deadline = time.monotonic() + START_TIMEOUT
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if Path(f"/proc/{pid}").exists():
+    try:
+        wait_until(lambda: gone(pid), f"the engine of {node.name} to stop", timeout=START_TIMEOUT, every=0.1)
+    except ClusterError:
         os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: gone(pid), f"the engine of {node.name} to die", timeout=COMMAND_TIMEOUT, every=0.1)
+
+
+def gone(pid: int) -> bool:
+    """The process has ended; reaped here if this process started it (the engines are its children)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:  # started by an earlier run
+        pass
+    return not Path(f"/proc/{pid}").exists() or is_zombie(pid)
 
 
 def wait_until(condition, what: str, timeout: float = START_TIMEOUT, every: float = 0.5):
@@ -306,9 +316,7 @@ class Registry:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        wait_until(lambda: not Path(f"/proc/{pid}").exists() or is_zombie(pid), "the registry to stop", timeout=30)
-        if self.process is not None:
-            self.process.wait(timeout=30)
+        wait_until(lambda: gone(pid), "the registry to stop", timeout=30)
 
 
 def is_zombie(pid: int) -> bool:

@@ -387,15 +387,18 @@ class SwarmDeploy:
             service = self.docker.inspect("service", name)[0]
             replicas = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
             placement = service["Spec"]["TaskTemplate"].get("Placement") or {}
-            extra = crowding(self.running_per_node(name), eligible_nodes(placement.get("Constraints") or [], nodes))
+            before = self.running_per_node(name)
+            extra = crowding(before, eligible_nodes(placement.get("Constraints") or [], nodes))
             if replicas < 2 or not extra:
                 continue
             for count in (replicas + extra, replicas):
                 self.docker.run("service", "scale", "--detach", f"{name}={count}")
                 self.wait([name], lambda service, tasks: service_progress(service, tasks, None), 16)
-            where = ", ".join(f"{names.get(node, node)} {count}" for node, count in
-                              sorted(self.running_per_node(name).items()))
-            spread.append(f"{name} ({where})")
+
+            def where(per_node: dict[str, int]) -> str:
+                return ", ".join(f"{names.get(node, node)} {count}" for node, count in sorted(per_node.items()))
+
+            spread.append(f"{name} ({where(before)} -> {where(self.running_per_node(name))})")
         return f"spread again: {'; '.join(spread)}" if spread else "every service's replicas are spread"
 
     def running_per_node(self, service: str) -> dict[str, int]:
