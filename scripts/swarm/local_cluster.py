@@ -340,14 +340,14 @@ def port_free(port: int, address: str = "0.0.0.0") -> bool:
 
 # docker_gwbridge: made by the machine's engine when it joins a swarm, left behind when it leaves.
 GWBRIDGE = "docker_gwbridge"
-MADE = STATE / "made.json"  # what the rehearsal must not remove because it was there before
+MADE = STATE / "made.json"  # what was there before the rehearsal (it removes only what it made)
 
 
 def remember_before() -> None:
     """Note what existed before the cluster was made, for tear_down (also a later one, after a crash)."""
     STATE.mkdir(parents=True, exist_ok=True)
     existed = engine.docker("network", "inspect", GWBRIDGE).returncode == 0
-    MADE.write_text(json.dumps({"gwbridge_existed": existed}))
+    MADE.write_text(json.dumps({"gwbridge_existed": existed, "certs_d_existed": CERTS_D.exists()}))
 
 
 def tear_down(registry: Registry, stack: str) -> tuple[list[str], list[str]]:
@@ -358,9 +358,9 @@ def tear_down(registry: Registry, stack: str) -> tuple[list[str], list[str]]:
         *[(f"the engine of {node.name}", partial(stop_engine, node)) for node in NODES],
         ("the registry", registry.stop),
         (f"images named {registry.address}/... on this engine", partial(untag, f"{registry.address}/")),
-        (GWBRIDGE, remove_gwbridge),
         ("the network namespaces and the bridge", remove_network),
         (str(CERTS_D / registry.address), partial(remove, CERTS_D / registry.address)),
+        (f"{GWBRIDGE} and {CERTS_D}, if made here", remove_what_was_not_there),
         *[(str(directory), partial(remove, directory)) for directory in (STATE / "nodes", registry.directory, RUN)]]
     done, failed = [], []
     for what, step in steps:
@@ -392,10 +392,13 @@ def untag(prefix: str) -> None:
         engine.docker("image", "rm", *tags, timeout=120, check=True)
 
 
-def remove_gwbridge() -> None:
-    made = json.loads(MADE.read_text()) if MADE.exists() else {"gwbridge_existed": True}
+def remove_what_was_not_there() -> None:
+    """docker_gwbridge and /etc/docker/certs.d, if the rehearsal made them (MADE)."""
+    made = json.loads(MADE.read_text()) if MADE.exists() else {"gwbridge_existed": True, "certs_d_existed": True}
     if not made["gwbridge_existed"] and engine.docker("network", "inspect", GWBRIDGE).returncode == 0:
         engine.docker("network", "rm", GWBRIDGE, check=True)
+    if not made["certs_d_existed"] and CERTS_D.exists() and not any(CERTS_D.iterdir()):
+        CERTS_D.rmdir()
     MADE.unlink(missing_ok=True)
 
 

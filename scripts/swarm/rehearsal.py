@@ -330,7 +330,8 @@ def tear_down(registry: local_cluster.Registry) -> str:
         print(f"    could not remove {problem}", file=sys.stderr)
     if failed:
         raise ClusterError(f"{len(failed)} thing(s) could not be removed (above): remove them by hand")
-    return f"{len(done)} steps; this engine is in no swarm, no namespace or bridge is left"
+    return (f"{len(done)} steps; this engine is in no swarm, no namespace or bridge is left (the engines' logs stay "
+            f"in {local_cluster.STATE / 'logs'})")
 
 
 def remove_rehearsal_images() -> None:
