@@ -26,6 +26,7 @@ was not met.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -225,6 +226,7 @@ def labels_of(node_id: str) -> list[str]:
 def prepare_bundle() -> str:
     """This checkout's files (not its generated layers, .venv or backups) in BUNDLE, with the
     rehearsal's settings in the copy's env/development.env, and secrets of its own."""
+    commit()
     listed = local_cluster.host("git", "-C", str(envfiles.REPO), "ls-files", "--cached", "--others",
                                 "--exclude-standard", "-z")
     if BUNDLE.exists():
@@ -235,8 +237,10 @@ def prepare_bundle() -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(envfiles.REPO / name, target)
     mesh = Path("/proc/net/ip_vs").exists()
+    # DJANGO_DEBUG off: the drills show what users of a real site see (the site's error page, not
+    # Django's debug page).
     settings = {"COMPOSE_PROJECT_NAME": PROJECT, "SWARM_REGISTRY": local_cluster.registry_address(),
-                "SWARM_ROUTING_MESH": "true" if mesh else "false"}
+                "SWARM_ROUTING_MESH": "true" if mesh else "false", "DJANGO_DEBUG": "false"}
     envfiles.update(envfiles.settings_file(ENV, BUNDLE), settings)
     subprocess.run([sys.executable, "-P", "-m", "scripts.settings.generate_secrets", ENV], cwd=BUNDLE,
                    env=bundle_environment(), check=True, capture_output=True, timeout=60)
@@ -248,26 +252,34 @@ def bundle_environment(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(BUNDLE), "APP_ENV": ENV, **extra}
 
 
+@functools.cache
+def commit() -> str:
+    """The checkout's commit when the rehearsal copied it (the releases are named after it)."""
+    return release.commit_name()
+
+
 def release_name(number: int) -> str:
-    commit = release.commit_name()
-    return f"rehearsal-{commit}" + (f"-{number}" if number else "")
+    return f"rehearsal-{commit()}" + (f"-{number}" if number else "")
 
 
-def deploy(name: str) -> int:
+def deploy(name: str) -> tuple[int, list[str]]:
     """scripts/swarm-deploy of the copy for the release `name` (image migraine-forecast-app:`name`), its
-    output shown indented; returns its exit status."""
+    output shown indented; returns its exit status and its lines."""
     print(f"    scripts/swarm-deploy {ENV} (APP_IMAGE_TAG={name})", flush=True)
+    lines = []
     with subprocess.Popen([sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", ENV, "--timeout", "900"],
                           cwd=BUNDLE, env=bundle_environment(APP_IMAGE_TAG=name), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True) as process:
         assert process.stdout is not None
         for line in process.stdout:
             print(f"      {line}", end="", flush=True)
+            lines.append(line.rstrip())
         process.wait(timeout=DEPLOY_TIMEOUT)
-    return process.returncode
+    return process.returncode, lines
 
 
-def check_deploy(status: int) -> str:
+def check_deploy(result: tuple[int, list[str]]) -> str:
+    status = result[0]
     if status != 0:
         raise ClusterError(f"scripts/swarm-deploy exited {status} (above)")
     return "deployed"
@@ -278,7 +290,7 @@ def show_placement() -> str:
     then the placement checked against each service's constraints."""
     services = engine.docker("service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={PROJECT}",
                              check=True).stdout.split()
-    table = engine.docker("service", "ps", "--filter", "desired-state=running", "--format",
+    table = engine.docker("service", "ps", "--no-trunc", "--filter", "desired-state=running", "--format",
                           "table {{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Image}}", *services, check=True).stdout
     for line in table.splitlines():
         print(f"    {line}")
