@@ -376,10 +376,14 @@ def leave_swarm(stack: str) -> None:
     if not ours():
         return
     engine.docker("stack", "rm", stack, timeout=120)
-    # Until this engine's task containers are gone (they are the swarm's, nobody else's).
-    wait_until(lambda: not engine.docker("ps", "--all", "--quiet", "--filter",
-                                         f"label=com.docker.stack.namespace={stack}").stdout.strip(),
-               "the stack's containers on this engine to go", timeout=180, every=1)
+    label = f"label=com.docker.stack.namespace={stack}"
+    # Until this engine's running task containers have stopped; the exited ones of the jobs stay behind
+    # (Swarm keeps them), and go here: they are the stack's, nobody else's.
+    wait_until(lambda: not engine.docker("ps", "--quiet", "--filter", label).stdout.strip(),
+               "the stack's containers on this engine to stop", timeout=180, every=1)
+    exited = engine.docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
+    if exited:
+        engine.docker("rm", "--force", *exited, timeout=120, check=True)
     engine.docker("swarm", "leave", "--force", timeout=120, check=True)
 
 
