@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from scripts.settings import envfiles
 from scripts.stack import engine
@@ -118,17 +119,19 @@ def needed_by(services: dict[str, Service], names: list[str]) -> set[str]:
 
 
 class Converge:
-    def __init__(self, env: str, timeout: int):
+    def __init__(self, env: str, timeout: int, root: Path = envfiles.REPO):
         self.env = env
         self.timeout = timeout
+        self.root = root
         self.fix = (f"see scripts/compose {env} ps and scripts/compose {env} logs SERVICE; on a slow host raise "
                     "--timeout")
 
     def read(self) -> Plan:
-        config = engine.resolved_config(self.env)
+        config = engine.resolved_config(self.env, self.root)
         services = services_of(config)
         images = engine.image_ids(*sorted({service.image for service in services.values() if service.image}))
-        return plan(services, engine.containers(self.env), engine.config_hashes(self.env, config=config), images)
+        return plan(services, engine.containers(self.env, root=self.root),
+                    engine.config_hashes(self.env, self.root, config), images)
 
     def run(self) -> None:
         the_plan = self.read()
@@ -143,7 +146,7 @@ class Converge:
         self.up(the_plan.unhealthy, "--force-recreate")
         for name in the_plan.roll:
             self.roll(name)
-        self.remove(the_plan.leftovers)
+        self.remove(the_plan.leftovers, "of an interrupted roll")
 
     def up(self, names: list[str], *options: str) -> None:
         if names and self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
@@ -152,7 +155,7 @@ class Converge:
 
     def compose(self, *args: str) -> int:
         """A compose command whose progress the operator sees; its exit status."""
-        return engine.compose(self.env, *args, timeout=self.timeout + BUILD_SECONDS, capture=False,
+        return engine.compose(self.env, *args, timeout=self.timeout + BUILD_SECONDS, root=self.root, capture=False,
                               fix=self.fix).returncode
 
     def run_once(self, names: list[str]) -> None:
@@ -161,9 +164,9 @@ class Converge:
             return
         if self.compose("up", "--detach", "--no-deps", *names):
             raise Failed(f"{', '.join(names)} could not be started; {self.fix}")
-        ran = engine.containers(self.env, *names)
+        ran = engine.containers(self.env, *names, root=self.root)
         engine.docker("wait", *[c.id for c in ran], timeout=self.timeout, fix=self.fix)
-        for container in engine.containers(self.env, *names):
+        for container in engine.containers(self.env, *names, root=self.root):
             if container.state != "exited" or container.exit_code != 0:
                 print(f"converge: {container.service} failed; its last lines:", file=sys.stderr, flush=True)
                 self.compose("logs", "--no-log-prefix", "--tail", "30", container.service)
@@ -172,10 +175,10 @@ class Converge:
 
     def roll(self, name: str) -> None:
         """A new container beside the old one(s); once it is healthy, the old ones go."""
-        old = [c.id for c in engine.containers(self.env, name)]
+        old = [c.id for c in engine.containers(self.env, name, root=self.root)]
         status = self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
                               "--no-recreate", "--scale", f"{name}={len(old) + 1}", name)
-        new = [c.id for c in engine.containers(self.env, name) if c.id not in old]
+        new = [c.id for c in engine.containers(self.env, name, root=self.root) if c.id not in old]
         if status:
             if new:
                 print(f"converge: the new {name} container did not become healthy; its last lines:", file=sys.stderr)
@@ -186,10 +189,13 @@ class Converge:
         self.remove(old)
         print(f"converge: {name} replaced, the new container healthy before the old one stopped", flush=True)
 
-    def remove(self, ids: list[str]) -> None:
-        if ids:
-            engine.docker("stop", *ids, timeout=engine.QUERY_TIMEOUT + 60, check=True, fix=self.fix)
-            engine.docker("rm", *ids, check=True, fix=self.fix)
+    def remove(self, ids: list[str], why: str = "") -> None:
+        if not ids:
+            return
+        if why:
+            print(f"converge: removing {len(ids)} container(s) {why}", flush=True)
+        engine.docker("stop", *ids, timeout=engine.QUERY_TIMEOUT + 60, check=True, fix=self.fix)
+        engine.docker("rm", *ids, check=True, fix=self.fix)
 
 
 def main(argv: list[str]) -> int:

@@ -248,11 +248,12 @@ def containers(env: str, *services: str, root: Path = REPO) -> list[Container]:
     return [container_of(found) for found in inspect(*ids)]
 
 
-def inspect(*ids: str) -> list[dict]:
-    """`docker inspect` of these containers (or images); one that went meanwhile is left out."""
+def inspect(*ids: str, kind: str = "") -> list[dict]:
+    """`docker inspect` of these containers (`kind`: of these services, tasks...); one that went
+    meanwhile is left out."""
     if not ids:
         return []
-    result = docker("inspect", *ids)
+    result = docker(*([kind] if kind else []), "inspect", *ids)
     # Exit 1 when one of them is gone: the others are still printed.
     found: list[dict] = json.loads(result.stdout or "[]")
     if result.returncode != 0 and not found:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -26,6 +26,9 @@ from bench.probe import Prober, Summary, summarise
 from scripts.stack import engine
 from scripts.swarm import local_cluster
 from scripts.swarm.local_cluster import Node
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROBE_INTERVAL = 0.2
 PROBE_TIMEOUT = 2.0

@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,15 +51,39 @@ class ClusterError(Exception):
     """Something the rehearsal cannot do here; the message says what and how to fix it."""
 
 
-def host(*argv: str, timeout: float = COMMAND_TIMEOUT) -> str:
-    """A command on the machine (ip, openssl...); its output, or ClusterError with its error output."""
+def host(*argv: str, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env: dict[str, str] | None = None
+         ) -> str:
+    """A command on the machine (ip, openssl...); its output, or ClusterError with its error output. This
+    module starts the rehearsal's processes (host tools, engines, registry); Docker itself is asked
+    through scripts/stack/engine.py."""
     try:
-        result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     except subprocess.TimeoutExpired:
         raise ClusterError(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s") from None
     if result.returncode != 0:
         raise ClusterError(f"`{' '.join(argv)}` failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
+
+
+def stream(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, indent: str) -> tuple[int, list[str]]:
+    """Run `argv`, its output shown indented as it comes (long work shows progress); its exit status and
+    lines. Stopped (its whole session) after `timeout` seconds."""
+    lines = []
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as process:
+        timer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGTERM))
+        timer.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                print(f"{indent}{line}", end="", flush=True)
+                lines.append(line.rstrip())
+            status = process.wait()
+        finally:
+            timer.cancel()
+    if not timer.is_alive() and status < 0:
+        lines.append(f"(stopped after {timeout:.0f} s)")
+    return status, lines
 
 
 @dataclass(frozen=True)

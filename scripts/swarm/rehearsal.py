@@ -30,7 +30,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -90,7 +89,7 @@ class Rehearsal:
             self.phase("placement", show_placement)
             if self.drill:
                 self.phase("drills", self.run_drills)
-        except (ClusterError, engine.EngineError, envfiles.EnvError, OSError, subprocess.SubprocessError) as exc:
+        except (ClusterError, engine.EngineError, envfiles.EnvError, OSError) as exc:
             print(f"rehearse: {exc}", file=sys.stderr)
             status = 3
         else:
@@ -242,8 +241,8 @@ def prepare_bundle() -> str:
     settings = {"COMPOSE_PROJECT_NAME": PROJECT, "SWARM_REGISTRY": local_cluster.registry_address(),
                 "SWARM_ROUTING_MESH": "true" if mesh else "false", "DJANGO_DEBUG": "false"}
     envfiles.update(envfiles.settings_file(ENV, BUNDLE), settings)
-    subprocess.run([sys.executable, "-P", "-m", "scripts.settings.generate_secrets", ENV], cwd=BUNDLE,
-                   env=bundle_environment(), check=True, capture_output=True, timeout=60)
+    local_cluster.host(sys.executable, "-P", "-m", "scripts.settings.generate_secrets", ENV, cwd=BUNDLE,
+                       env=bundle_environment())
     return (f"{len(files)} files in {BUNDLE}; " + ", ".join(f"{key}={value}" for key, value in settings.items())
             + ("" if mesh else " (no IPVS in this kernel: no routing mesh)"))
 
@@ -266,16 +265,9 @@ def deploy(name: str) -> tuple[int, list[str]]:
     """scripts/swarm-deploy of the copy for the release `name` (image migraine-forecast-app:`name`), its
     output shown indented; returns its exit status and its lines."""
     print(f"    scripts/swarm-deploy {ENV} (APP_IMAGE_TAG={name})", flush=True)
-    lines = []
-    with subprocess.Popen([sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", ENV, "--timeout", "900"],
-                          cwd=BUNDLE, env=bundle_environment(APP_IMAGE_TAG=name), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            print(f"      {line}", end="", flush=True)
-            lines.append(line.rstrip())
-        process.wait(timeout=DEPLOY_TIMEOUT)
-    return process.returncode, lines
+    return local_cluster.stream([sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", ENV, "--timeout", "900"],
+                                cwd=BUNDLE, env=bundle_environment(APP_IMAGE_TAG=name), timeout=DEPLOY_TIMEOUT,
+                                indent="      ")
 
 
 def check_deploy(result: tuple[int, list[str]]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import engine
 from scripts.swarm import swarm_deploy, swarm_stack
 from scripts.swarm.swarm_deploy import (
     crowding,
@@ -341,7 +342,7 @@ def test_the_digest_pinned_is_the_one_pushed_to_the_registry():
     image = "10.77.0.1:5000/postgres:17.6"
     both = ["postgres@sha256:" + "1" * 64, *pushed[image]]
     assert registry_digest(image, both) == pushed[image][0].split("@")[1]
-    with pytest.raises(swarm_deploy.DockerError, match="names 0 digests of it in 10.77.0.1:5000/postgres"):
+    with pytest.raises(engine.EngineError, match="names 0 digests of it in 10.77.0.1:5000/postgres"):
         registry_digest(image, both[:1])
 
 
@@ -477,8 +478,11 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     bundle.prepare("staging")
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
-    # Debian's engine outside swarm mode answers exactly this; `docker compose` is not there.
-    fake.write_text("#!/bin/sh\n[ \"$1\" = info ] && { echo false; exit 0; }\nexit 1\n")
+    # An engine outside swarm mode answers exactly this (`docker info --format '{{json .Swarm}}'`, engine
+    # 20.10); `docker compose` is not there.
+    swarm = ('{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"",'
+             '"RemoteManagers":null}')
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\nexit 1\n")
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
     assert result.returncode == 10, result.stdout + result.stderr
