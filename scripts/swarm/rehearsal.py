@@ -96,7 +96,11 @@ class Rehearsal:
             status = 4 if any(drill.problems for drill in self.drills) else 0
         finally:
             if not self.keep:
-                self.phase("tear-down", lambda: tear_down(self.registry))
+                try:
+                    self.phase("tear-down", lambda: tear_down(self.registry))
+                except ClusterError as exc:  # what is left was named; the summary still comes
+                    print(f"rehearse: {exc}", file=sys.stderr)
+                    status = 3
         self.summary()
         if self.keep:
             print(f"\nThe cluster is still running (DOCKER_HOST of the namespaced engines: unix://{WORKER.socket} "

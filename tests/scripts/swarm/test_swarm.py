@@ -353,8 +353,9 @@ def fake_docker(tmp_path, swarm_nodes: list[dict]) -> Path:
     answers = tmp_path / "node-ls.jsonl"
     answers.write_text("".join(json.dumps(node) + "\n" for node in swarm_nodes))
     fake = tmp_path / "bin" / "docker"
+    swarm = json.dumps(MULTINODE["docker info --format json .Swarm, on the manager"])
     fake.write_text("#!/bin/sh\n"
-                    "[ \"$1\" = info ] && { echo true; exit 0; }\n"
+                    f"[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\n"
                     "[ \"$1 $2 $3\" = \"node ls --quiet\" ] && { echo 4d2ocf3spc13n2t1lg08tyrta; exit 0; }\n"
                     f"[ \"$1 $2\" = \"node ls\" ] && {{ cat {answers}; exit 0; }}\n"
                     "exit 1\n")
