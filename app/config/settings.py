@@ -140,7 +140,8 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# (None when DATABASE_URL is malformed: that is reported with the other bad values below.)
+if (DATABASES["default"] or {}).get("ENGINE") == "django.db.backends.postgresql":
     # A database whose node is gone never answers: without a limit a request waits for the kernel's TCP
     # timeouts (minutes), holding a gunicorn thread, until the app answers nothing at all, /healthz
     # included. libpq's own limits: 2 s to connect (its minimum), and a connection whose data stays

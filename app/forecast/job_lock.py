@@ -65,14 +65,15 @@ def exclusive(job: str) -> Iterator[Lock]:
         return
     key = lock_key(job)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s), current_setting('application_name')", [key])
-        taken, name_before = cursor.fetchone()
+        # One statement: take the lock and, if taken, name the session after this run while it holds it
+        # (so that a run finding it taken can say who holds it), keeping the name it had before.
+        cursor.execute("SELECT taken, name_before, CASE WHEN taken THEN set_config('application_name', %s, false) END "
+                       "FROM (SELECT pg_try_advisory_lock(%s) AS taken, "
+                       "current_setting('application_name') AS name_before) AS attempt", [runner_name(job), key])
+        taken, name_before, _ = cursor.fetchone()
         if not taken:
             yield Lock(held=False, holder=holder(cursor, key))
             return
-        # The session named after this run while it holds the lock, so that a run that finds the lock
-        # taken can say who holds it.
-        cursor.execute("SELECT set_config('application_name', %s, false)", [runner_name(job)])
     try:
         yield Lock(held=True)
     finally:
