@@ -141,6 +141,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# (None when DATABASE_URL is malformed: that is reported with the other bad values below.)
+if (DATABASES["default"] or {}).get("ENGINE") == "django.db.backends.postgresql":
+    # A database whose node is gone never answers: without a limit a request waits for the kernel's TCP
+    # timeouts (minutes), holding a gunicorn thread, until the app answers nothing at all, /healthz
+    # included. libpq's own limits: 2 s to connect (its minimum), and a connection whose data stays
+    # unacknowledged for 5 s is dropped; the request then fails at once with the error page.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"connect_timeout": 2, "tcp_user_timeout": 5000})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis (redis://host:6379/0); empty: in-process cache

@@ -1,7 +1,7 @@
-"""What the four jobs share: one Sentry transaction per run, a progress line per item (or per
-batch, for the jobs that work in batches), one database transaction per item or batch (a
-failure leaves nothing half-written), failures reported and counted without stopping the run,
-a summary, a heartbeat to GlitchTip, and the exit status.
+"""What the four jobs share: one run at a time (forecast/job_lock.py), one Sentry transaction per
+run, a progress line per item (or per batch, for the jobs that work in batches), one database
+transaction per item or batch (a failure leaves nothing half-written), failures reported and
+counted without stopping the run, a summary, a heartbeat to GlitchTip, and the exit status.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from forecast import job_lock
 from forecast.models import Location
 from forecast.open_meteo import WeatherAPIError
 from forecast.reporting import ReportedError, report_weather_failure, tag_location
@@ -112,6 +113,17 @@ class JobCommand(BaseCommand):
         self.stdout.write(self.style.ERROR(f"{prefix}: FAILED {exc}"))
 
     def handle(self, *args, **options):
+        # Never two runs of a job at once (two schedulers after a node was lost, or a run by hand):
+        # forecast/job_lock.py. A run that finds it taken does nothing, misses no heartbeat (the
+        # other run pings) and exits 0.
+        with job_lock.exclusive(self.job_name) as lock:
+            if not lock.held:
+                logger.warning("%s skipped: another run holds its lock: %s", self.job_name, lock.holder)
+                self.stdout.write(f"{self.job_name}: skipped, another run holds its lock: {lock.holder}")
+                return
+            self.run_once(options)
+
+    def run_once(self, options) -> None:
         started = time.monotonic()
         # The guide's name for "which scheduled task", on every event of the run and its transaction:
         # a scope of its own, which the batched jobs' worker threads record into too (forecast/workers.py).

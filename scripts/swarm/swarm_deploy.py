@@ -4,18 +4,20 @@ The stack is rendered from compose.yml and deploy/swarm/ with the environment's 
 (scripts/swarm/swarm_stack.py). Swarm has no `service_completed_successfully`, so the one-shot jobs
 (the migrations) are a step of their own, after what they need and before the rollout. Steps:
 check the configuration, build the app image, render the stack, find a node for each placement
-constraint, create the Docker secrets that are new, start the data services and wait until
-they are healthy, run the one-shot jobs to completion, roll out the long-running services and
-wait until every one has converged (an update that Swarm rolled back fails the deploy), then
-remove the secret and config versions that no service uses any more and the exited containers
-of earlier job runs on this node.
+constraint (and refuse a swarm of several nodes without a registry), push every image to
+SWARM_REGISTRY and pin the stack to the digests pushed, create the Docker secrets that are new,
+start the data services and wait until they are healthy, run the one-shot jobs to completion,
+roll out the long-running services and wait until every one has converged (an update that Swarm
+rolled back fails the deploy), spread the replicas of a service again where some share a node
+while another of its nodes runs none (after a node came back), then remove the secret and config
+versions that no service uses any more and the exited containers of earlier job runs on this node.
 
 Re-running it is safe: secrets are named by their content and never rewritten, an unchanged
 service is left alone, and the migrations have nothing to do.
 
 Exit status per failing step: 1 configuration refused, 2 usage or rendering, 10 Docker or the
 swarm not usable, 11 build, 12 placement, 13 secrets, 14 data services, 15 a job failed,
-16 the rollout failed or was rolled back, 17 cleanup.
+16 the rollout failed or was rolled back, 17 cleanup, 18 pushing the images to the registry.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +39,8 @@ from scripts.swarm import swarm_stack
 POLL_SECONDS = 2.0
 # Building the app and backup images from scratch on a slow host.
 BUILD_TIMEOUT = 1800
+# Seconds a push or a pull may take: it moves whole images.
+TRANSFER_TIMEOUT = 1800.0
 # Where an update ends when it failed (failure_action rollback; pause if an operator chose that).
 UPDATE_FAILED = {"rollback_completed", "rollback_paused", "paused"}
 FAILED_TASK = {"failed", "rejected", "orphaned"}
@@ -60,6 +65,23 @@ class Docker:
     def inspect(self, kind: str, *names: str) -> list[dict]:
         """`docker <kind> inspect` of what exists among `names` (missing ones are left out)."""
         return engine.inspect(*names, kind=kind)
+
+    def nodes(self) -> list[dict]:
+        """`docker node ls` as JSON rows (ID, Hostname, Status, Availability, ManagerStatus...)."""
+        listed = engine.docker("node", "ls", "--format", "{{json .}}", check=True)
+        return [json.loads(line) for line in listed.stdout.splitlines() if line]
+
+    def has_image(self, image: str) -> bool:
+        return bool(engine.image_ids(image))
+
+    def transfer(self, *args: str) -> None:
+        """`docker pull|push|tag ...`: pushes and pulls move whole images, so they get longer."""
+        engine.docker(*args, timeout=TRANSFER_TIMEOUT, check=True)
+
+    def repo_digests(self, image: str) -> list[str]:
+        """The image's NAME@sha256:... references: one per registry repository it was pushed to or pulled from."""
+        found = engine.docker_json("image", "inspect", image)
+        return list(found[0].get("RepoDigests") or []) if found else []
 
     def deploy(self, stack: str, document: dict) -> None:
         # No --prune: a partial document (the data services, the jobs) leaves the other services alone.
@@ -127,15 +149,44 @@ def job_progress(service: dict, tasks: list[dict]) -> Progress:
     return Progress(False, ", ".join(sorted(states)) or "waiting for a task")
 
 
-def placement_labels(config: dict) -> dict[str, str]:
-    """`node.labels.NAME == VALUE` constraints of the stack, as {NAME: VALUE}."""
-    labels = {}
-    for service in config["services"].values():
+def placement_labels(config: dict) -> dict[tuple[str, str], list[str]]:
+    """`node.labels.NAME == VALUE` constraints of the stack: {(NAME, VALUE): the services that need it}."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    for name, service in config["services"].items():
         for constraint in service.get("deploy", {}).get("placement", {}).get("constraints", []):
             match = LABEL_CONSTRAINT.match(constraint)
             if match:
-                labels[match["label"]] = match["value"]
+                labels.setdefault((match["label"], match["value"]), []).append(name)
     return labels
+
+
+def registry_digest(image: str, repo_digests: list[str]) -> str:
+    """The digest `image` has in its registry repository, from the engine's RepoDigests after a push or pull."""
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    digests = {ref.split("@", 1)[1] for ref in repo_digests if ref.split("@", 1)[0] == repository}
+    if len(digests) != 1:
+        found = ", ".join(sorted(digests)) or "none"
+        raise engine.EngineError(f"{image}: the engine names {len(digests)} digests of it in {repository} ({found}), "
+                          "not one")
+    return digests.pop()
+
+
+def eligible_nodes(constraints: list[str], nodes: list[dict]) -> list[str]:
+    """IDs of the Ready, Active nodes (`docker node inspect`) that meet `constraints`; only node label
+    constraints are read (no other kind is in the stack)."""
+    wanted = [(match["label"], match["value"]) for match in map(LABEL_CONSTRAINT.match, constraints) if match]
+    return [node["ID"] for node in nodes
+            if node["Status"]["State"] == "ready" and node["Spec"]["Availability"] == "active"
+            and all((node["Spec"].get("Labels") or {}).get(label) == value for label, value in wanted)]
+
+
+def crowding(running_per_node: dict[str, int], eligible: list[str]) -> int:
+    """How many of a service's tasks share a node while one of its nodes runs none: as many extra replicas
+    go to the empty nodes, and scaling back takes them from the fullest (swarmkit's scheduler places a
+    new task on the node with the fewest of its service; scaling down removes from the most)."""
+    empty = sum(1 for node in eligible if not running_per_node.get(node))
+    doubled = sum(count - 1 for node, count in running_per_node.items() if count > 1 and node in eligible)
+    return min(empty, doubled)
 
 
 def unused(candidates: list[str], services: list[dict]) -> list[str]:
@@ -164,7 +215,7 @@ class SwarmDeploy:
         self.env = env
         self.args = args
         self.docker = docker or Docker()
-        self.steps = Steps("swarm-deploy", 9)
+        self.steps = Steps("swarm-deploy", 11)
 
     def run(self) -> None:
         version = write_release(self.env)
@@ -180,6 +231,8 @@ class SwarmDeploy:
                              f"jobs {', '.join(stack.jobs)}")
         with self.steps.step("a node for each placement constraint") as out:
             out["result"] = self.check_placement(stack)
+        with self.steps.step("images to the registry, pinned by digest") as out:
+            out["result"] = self.publish(stack)
         with self.steps.step("Docker secrets") as out:
             out["result"] = self.create_secrets(stack)
         with self.steps.step(f"data services ({', '.join(stack.before_jobs)})") as out:
@@ -188,6 +241,8 @@ class SwarmDeploy:
             out["result"] = self.run_jobs(stack)
         with self.steps.step(f"roll out {', '.join(stack.long_running())}") as out:
             out["result"] = self.roll_out(stack, stack.long_running(), 16)
+        with self.steps.step("replicas spread over their nodes") as out:
+            out["result"] = self.spread(stack)
         with self.steps.step("remove secret and config versions no service uses, old job containers") as out:
             out["result"] = self.clean_up(stack)
 
@@ -216,16 +271,54 @@ class SwarmDeploy:
                                  "run this on a manager node (or set DOCKER_HOST to one); a new swarm: docker swarm "
                                  "init")
             found = []
-            for label, value in placement_labels(stack.config).items():
+            for (label, value), services in placement_labels(stack.config).items():
                 nodes = self.docker.lines("node", "ls", "--quiet", "--filter", f"node.label={label}={value}")
                 if not nodes:
-                    raise StepFailed(12, f"no node has the label {label}={value}, which the data services need",
-                                     f"label the node that keeps the data: docker node update --label-add "
-                                     f"{label}={value} NODE")
+                    raise StepFailed(12, f"no node has the label {label}={value}, which {', '.join(services)} "
+                                         "need(s)", f"label the node(s) for them (deploy/README.md, placement): "
+                                     f"docker node update --label-add {label}={value} NODE")
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
+            working = [node["Hostname"] for node in self.docker.nodes()
+                       if node["Status"] == "Ready" and node["Availability"] == "Active"]
         except engine.EngineError as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
+        if len(working) > 1 and not stack.images:
+            raise StepFailed(12, f"{len(working)} nodes run tasks ({', '.join(working)}), but SWARM_REGISTRY is empty: "
+                                 "the images built here would exist on this node only",
+                             f"set SWARM_REGISTRY in the env files of {self.env} to a registry every node can pull "
+                             "from (docker login to it first if it needs credentials)")
         return "; ".join(found) or "no constraints"
+
+    def publish(self, stack: swarm_stack.Stack) -> str:
+        """Every image into the registry, and the stack pinned to the digests pushed: a node that starts a
+        task later (a node lost, a rebalance) pulls exactly these bytes, whatever a tag points at by then."""
+        if not stack.images:
+            return "no registry (SWARM_REGISTRY empty): each node uses the images it has"
+        digests = {}
+        try:
+            for target, source in stack.images.items():
+                digests[target] = self.publish_image(source, target)
+                print(f"\n    {target}: {digests[target]}", end="", flush=True)
+        except engine.EngineError as exc:
+            print()
+            raise StepFailed(18, str(exc), "check that this engine reaches the registry and may push to it "
+                             "(docker login REGISTRY; a registry with a private CA: its certificate in "
+                             "/etc/docker/certs.d/HOST:PORT/ca.crt on every node)") from None
+        print()
+        stack.pin(digests)
+        return f"{len(digests)} images pinned"
+
+    def publish_image(self, source: str, target: str) -> str:
+        """Push `source` (this engine's image) as `target`; returns the digest the registry holds for it."""
+        if not self.docker.has_image(source):
+            try:  # built and pushed elsewhere (CI, --no-build), or pushed by an earlier deploy
+                self.docker.transfer("pull", "--quiet", target)
+                return registry_digest(target, self.docker.repo_digests(target))
+            except engine.EngineError:
+                self.docker.transfer("pull", "--quiet", source)
+        self.docker.transfer("tag", source, target)
+        self.docker.transfer("push", "--quiet", target)
+        return registry_digest(target, self.docker.repo_digests(target))
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
         try:
@@ -276,6 +369,39 @@ class SwarmDeploy:
                 except engine.EngineError as exc:
                     print(f"swarm-deploy: could not roll back {name}: {exc}", file=sys.stderr)
         return undone
+
+    def spread(self, stack: swarm_stack.Stack) -> str:
+        """Tasks moved off a lost node stay where they went when it returns, and a start-first update can
+        place both new replicas on the node that came back (the old task still counts while its
+        successor starts). So after the rollout, a service whose replicas share a node while another
+        of its nodes runs none is scaled up by that many (the new tasks go to the empty nodes), then
+        back (Swarm removes tasks from the fullest node): no replica stops before another runs."""
+        nodes = self.docker.inspect("node", *self.docker.lines("node", "ls", "--quiet"))
+        names = {node["ID"]: node["Description"]["Hostname"] for node in nodes}
+        spread = []
+        for name in self.qualified(stack, stack.long_running()):
+            service = self.docker.inspect("service", name)[0]
+            replicas = service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 1)
+            placement = service["Spec"]["TaskTemplate"].get("Placement") or {}
+            before = self.running_per_node(name)
+            extra = crowding(before, eligible_nodes(placement.get("Constraints") or [], nodes))
+            if replicas < 2 or not extra:
+                continue
+            for count in (replicas + extra, replicas):
+                self.docker.run("service", "scale", "--detach", f"{name}={count}")
+                self.wait([name], lambda service, tasks: service_progress(service, tasks, None), 16)
+
+            def where(per_node: dict[str, int]) -> str:
+                return ", ".join(f"{names.get(node, node)} {count}" for node, count in sorted(per_node.items()))
+
+            spread.append(f"{name} ({where(before)} -> {where(self.running_per_node(name))})")
+        return f"spread again: {'; '.join(spread)}" if spread else "every service's replicas are spread"
+
+    def running_per_node(self, service: str) -> dict[str, int]:
+        task_ids = self.docker.lines("service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running",
+                                     service)
+        running = [task for task in self.docker.inspect("", *task_ids) if task["Status"]["State"] == "running"]
+        return dict(Counter(task["NodeID"] for task in running))
 
     def run_jobs(self, stack: swarm_stack.Stack) -> str:
         self.deploy(stack, stack.jobs, 15)

@@ -16,12 +16,17 @@ written twice:
 Secrets and configs are immutable in Swarm, so each is named by its content
 (`<stack>_<name>_<digest>`): a changed value is a new object, and the services that use it
 roll over to it.
+
+With SWARM_REGISTRY set, every image is named in that registry (`REGISTRY/postgres:17.6`,
+`REGISTRY/migraine-forecast-app:<commit>`): scripts/swarm-deploy pushes each there and pins the
+services to what it pushed (`REGISTRY/NAME:TAG@sha256:...`), so that every node pulls the same bytes.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -50,6 +55,9 @@ UNSUPPORTED = ("build", "depends_on", "restart", "profiles", "shm_size", "pull_p
 NAME_LIMIT = 64
 # Secret values shorter than this are not looked for in the rendered stack ("true", "1"...).
 SHORTEST_SECRET = 8
+# SWARM_REGISTRY as in an image name: a registry host (with a dot, or a port, or localhost), then a path if any.
+REGISTRY = re.compile(r"^(?:(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+)"
+                      r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
 class StackError(envfiles.EnvError):
@@ -70,6 +78,16 @@ class Stack:
     secrets: list[Secret]
     jobs: list[str]  # one-shot services (compose: service_completed_successfully), run before the rollout
     before_jobs: list[str]  # what the jobs need running first (compose's depends_on of the jobs)
+    # With SWARM_REGISTRY: each image's name in the registry -> its name on this engine (compose.yml's).
+    images: dict[str, str] = field(default_factory=dict)
+
+    def pin(self, digests: dict[str, str]) -> None:
+        """Name every service's image by the digest the registry holds for it (`digests`: registry name ->
+        sha256:...), so that every node runs the same bytes whatever the tag points at later."""
+        for name, service in self.config["services"].items():
+            if service["image"] not in digests:
+                raise StackError(f"no digest for {service['image']} (the image of {name})")
+            service["image"] = f"{service['image']}@{digests[service['image']]}"
 
     def services(self) -> list[str]:
         return list(self.config["services"])
@@ -96,17 +114,39 @@ def compose_files(values: dict[str, str], root: Path = envfiles.REPO) -> list[Pa
     return files
 
 
+def registry_of(values: dict[str, str]) -> str:
+    """SWARM_REGISTRY, checked: empty (no registry) or where images are pushed, e.g. registry.example.com/forecast."""
+    registry = values.get("SWARM_REGISTRY", "").strip().rstrip("/")
+    if registry and not REGISTRY.match(registry):
+        raise StackError(f"SWARM_REGISTRY={registry!r} is not a registry address: give its host (with a dot, or a "
+                         "port, or localhost) and optionally a path, in lower case, as in an image name: "
+                         "registry.example.com/forecast or 10.0.0.5:5000 (scripts/check-env --show names the layer "
+                         "it is set in)")
+    return registry
+
+
+def in_registry(registry: str, image: str) -> str:
+    """The name of `image` in `registry`: its own registry host (if any) and digest (if any) dropped,
+    its path and tag kept: postgres:17.6 -> REGISTRY/postgres:17.6, ghcr.io/a/b:1 -> REGISTRY/a/b:1."""
+    name = image.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    return f"{registry}/{name}"
+
+
 def render(env: str, root: Path = envfiles.REPO) -> Stack:
     values = envfiles.read_environment(env, root)
     compose = engine.resolved_config(env, root, files=compose_files(values, root))
     secret_values = {value for layer, layer_values in envfiles.read_layers(env, root) if layer.secret
                      for value in layer_values.values()}
-    return to_stack(compose, root, secret_values)
+    return to_stack(compose, root, secret_values, registry_of(values))
 
 
-def to_stack(compose: dict, root: Path, secret_values: set[str]) -> Stack:
+def to_stack(compose: dict, root: Path, secret_values: set[str], registry: str = "") -> Stack:
     """`compose` is `docker compose config --format json` of the merged files; `secret_values` are the
-    values of the secrets layer, none of which may be left anywhere in the stack file."""
+    values of the secrets layer, none of which may be left anywhere in the stack file; `registry`: the
+    registry every image is pushed to and pulled from (empty: each node uses its own images)."""
     name = compose["name"]
     jobs, before_jobs = one_shots(compose)
     config = without_extensions(copy.deepcopy(compose))
@@ -131,9 +171,14 @@ def to_stack(compose: dict, root: Path, secret_values: set[str]) -> Stack:
         if config["services"][job].get("deploy", {}).get("mode") != "replicated-job":
             raise StackError(f"{job} runs once in compose.yml (others wait for service_completed_successfully) but "
                              f"is not `mode: replicated-job` in {STACK_FILE}: add it there")
+    images = {}
+    if registry:
+        for service in config["services"].values():
+            images[in_registry(registry, service["image"])] = service["image"]
+            service["image"] = in_registry(registry, service["image"])
     config = without_nulls(config)
     leak_check(config, secret_values)
-    return Stack(name, config, sorted(secrets.values(), key=lambda s: s.key), jobs, before_jobs)
+    return Stack(name, config, sorted(secrets.values(), key=lambda s: s.key), jobs, before_jobs, images)
 
 
 def one_shots(compose: dict) -> tuple[list[str], list[str]]:

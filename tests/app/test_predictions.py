@@ -194,12 +194,13 @@ def test_an_emailed_prediction_is_kept_and_the_others_are_refreshed(stormy_locat
 def test_queries_do_not_grow_with_the_locations(stormy_location, user, open_meteo, django_assert_num_queries):
     from tests.app.test_weather_collection import add_places
 
-    # locations, profiles, forecast hours, and the upsert (savepoint, e-mailed check, insert, release)
-    with django_assert_num_queries(7):
+    # the job's lock (taken, released), locations, profiles, forecast hours, and the upsert (savepoint,
+    # e-mailed check, insert, release)
+    with django_assert_num_queries(9):
         assert run_command("generate_predictions")[0] == 0
     add_places(user, 30)
     assert run_command("collect_weather_data")[0] == 0
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         assert run_command("generate_predictions")[0] == 0
     assert Prediction.objects.count() == 2 * 31
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 import requests
 
+from tests.harness.blackhole import BlackHoleServer
 from tests.harness.processes import REPO, free_port, stop, wait_for_port
 
 BARE_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -42,6 +43,21 @@ def test_no_environment_at_all_migrates_and_serves_on_sqlite(app_copy):
         assert ready.json() == {"status": "ready", "database": "ok", "cache": "ok"}
     finally:
         stop(server)
+
+
+def test_a_database_that_never_answers_fails_the_request_instead_of_holding_it():
+    """As Postgres on a lost node: the TCP connection opens (or not) and nothing answers. The app gives up
+    (its error page) rather than waiting for the kernel's timeouts with a gunicorn thread."""
+    hole = BlackHoleServer().start()
+    try:
+        result = manage_with({"DATABASE_URL": f"postgres://app:secret@127.0.0.1:{hole.port}/app"}, "shell", "-c",
+                             "from django.db import connection; print(connection.settings_dict['OPTIONS']); "
+                             "connection.ensure_connection()")
+    finally:
+        hole.stop()
+    assert result.returncode != 0
+    assert "timeout expired" in result.stderr
+    assert "'tcp_user_timeout': 5000" in result.stdout
 
 
 @pytest.mark.parametrize("env, message", [

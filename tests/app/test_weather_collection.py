@@ -126,15 +126,15 @@ def test_dry_run_asks_but_stores_nothing(user, open_meteo):
 
 def test_queries_do_not_grow_with_the_locations_of_a_batch(user, open_meteo, django_assert_num_queries):
     add_places(user, 1)
-    # The locations, and in the batch's transaction (savepoint, release): the upsert (staging
-    # table, upsert from it, emptied; the COPY into it is not a query) and the time zone of the
-    # new places (one UPDATE per zone; none once the zones are known).
-    with django_assert_num_queries(7):
+    # The job's lock (taken, released), the locations, and in the batch's transaction (savepoint,
+    # release): the upsert (staging table, upsert from it, emptied; the COPY into it is not a query)
+    # and the time zone of the new places (one UPDATE per zone; none once the zones are known).
+    with django_assert_num_queries(9):
         assert run_command("collect_weather_data")[0] == 0
     add_places(user, 49, start=60.0)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         assert run_command("collect_weather_data")[0] == 0
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         assert run_command("collect_weather_data")[0] == 0
     assert WeatherForecast.objects.count() == 50 * 72
 

