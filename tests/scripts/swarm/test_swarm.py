@@ -127,7 +127,7 @@ EDGE_NODE = "node.labels.migraine-forecast.edge == true"
 # Where each service runs (deploy/swarm/stack.yml, "Placement"); backup and mailpit where their profile is on.
 PLACEMENT = {"postgres": DATA_NODE, "redis": DATA_NODE, "backup": DATA_NODE, "glitchtip-web": DATA_NODE,
              "glitchtip-worker": DATA_NODE, "glitchtip-migrate": DATA_NODE,
-             "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES,
+             "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES, "outage-watcher": APP_NODES,
              "nginx": EDGE_NODE, "mailpit": EDGE_NODE}
 
 
@@ -137,7 +137,8 @@ def test_every_service_is_placed_on_purpose(stack, no_mesh):
             assert service["deploy"]["placement"]["constraints"] == [PLACEMENT[name]], name
     assert set(placement_labels(no_mesh)) == {("migraine-forecast.data", "true"), ("migraine-forecast.app", "true"),
                                               ("migraine-forecast.edge", "true")}
-    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == ["app", "app-migrate", "scheduler"]
+    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == ["app", "app-migrate", "outage-watcher",
+                                                                                  "scheduler"]
 
 
 def test_the_data_node_keeps_every_volume_of_the_stack(stack):
