@@ -105,8 +105,8 @@ class Prober(threading.Thread):
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/probe.py", description=__doc__.split("\n")[0],
-                                     usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] [--ca-file PEM] URL -- "
-                                           "COMMAND...")
+                                     usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] "
+                                           "[--ca-file PEM] URL -- COMMAND...")
     parser.add_argument("url", help="what to probe, e.g. http://localhost/healthz (through nginx)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between probes (default 0.2)")
     parser.add_argument("--timeout", type=float, default=1.0, help="a probe without an answer by then fails")

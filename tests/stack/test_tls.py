@@ -35,7 +35,7 @@ INTERMEDIATE = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", 
 
 
 def certificates_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """`python -m certificates ...` as the certificates service's container runs it (certbot from tests/requirements)."""
+    """`python -m certificates ...` as the certificates service's container runs it (the pinned certbot)."""
     result = subprocess.run([sys.executable, "-m", "certificates", *args], cwd=REPO, input=stdin or b"",
                             capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO), **env})
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
