@@ -33,11 +33,13 @@ WRONG_CREDENTIALS = {"message": "The email address and/or password you specified
 
 
 class Allauth:
-    def __init__(self, state: State, sessions: Sessions, clock: Callable, registration_open: Callable[[], bool]):
+    def __init__(self, state: State, sessions: Sessions, clock: Callable, registration_open: Callable[[], bool],
+                 secure_cookies: Callable[[], bool]):
         self.state = state
         self.sessions = sessions
         self.clock = clock
         self.registration_open = registration_open
+        self.secure_cookies = secure_cookies
 
     def routes(self):
         return [("GET", f"{PREFIX}/config", self.config),
@@ -66,7 +68,8 @@ class Allauth:
         session = self.sessions.start(user, self.clock().timestamp())
         # Django rotates the CSRF token on login.
         return wire.plain_json(200, self._authenticated(session),
-                               {"Set-Cookie": [csrf_cookie(new_cookie_value()), session_cookie(session.id)]})
+                               {"Set-Cookie": [csrf_cookie(new_cookie_value()),
+                                                session_cookie(session.id, self.secure_cookies())]})
 
     def session(self, request: Request) -> Response:
         session = self.sessions.get(request)

@@ -67,8 +67,9 @@ def csrf_cookie(value: str) -> str:
     return f"csrftoken={value}; Max-Age=31449600; Path=/; SameSite=Lax"
 
 
-def session_cookie(value: str) -> str:
-    return f"sessionid={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
+def session_cookie(value: str, secure: bool = False) -> str:
+    """Django's session cookie; Secure with SESSION_COOKIE_SECURE (GLITCHTIP_SECURE_COOKIES)."""
+    return f"sessionid={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax{'; Secure' if secure else ''}"
 
 
 def csrf_passes(request: Request) -> bool:

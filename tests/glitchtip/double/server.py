@@ -62,7 +62,8 @@ class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
     def __init__(self, *, domain: str | None = None, clock: Callable[[], datetime] = utc_now,
-                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False):
+                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False,
+                 secure_cookies: bool = False):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -71,13 +72,15 @@ class GlitchTipDouble(FakeHTTPServer):
         self.clock = clock
         self.down = False
         self.user_registration_open = user_registration_open
+        # SESSION_COOKIE_SECURE, as GLITCHTIP_SECURE_COOKIES sets it outside development.
+        self.secure_cookies = secure_cookies
         self._state = State()
         self.sessions = Sessions()
         self.ingestion = Ingestion(self._state, clock, ingest_delay, block_seconds)
         self.worker = Worker(self._state)
         self.api = Api(self._state, self.sessions, clock, lambda: self.domain, self.registration_open)
         self._serving = threading.RLock()
-        allauth = Allauth(self._state, self.sessions, clock, self.registration_open)
+        allauth = Allauth(self._state, self.sessions, clock, self.registration_open, lambda: self.secure_cookies)
         self.routes = [
             Route("GET", re.compile(r"/_health/"), self._health),
             Route("GET", re.compile(r"/api/settings/"), self._settings),
