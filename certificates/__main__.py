@@ -35,11 +35,10 @@ def main(argv: list[str]) -> int:
             return 1
         sys.stdout.buffer.write(rehearsal.ca_certificate(settings))
         return 0
+    if args.command == "renew":
+        return 0 if service.run(settings, force=args.force) else 1
     try:
-        if args.command == "install":
-            outcome = service.install(settings, sys.stdin.buffer.read())
-        else:
-            outcome = service.renew(settings, force=args.force)
+        outcome = service.install(settings, sys.stdin.buffer.read())
     except (service.JobFailed, pem.PemError) as exc:
         print(f"certificates: {exc}", file=sys.stderr)
         return 1

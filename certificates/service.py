@@ -119,15 +119,17 @@ def record(settings: Settings, state: str, detail: str) -> None:
     os.replace(temporary, status_file(settings))
 
 
-def scheduled(settings: Settings) -> None:
+def run(settings: Settings, force: bool = False) -> bool:
+    """One run of the mode's job, logged and recorded for the healthcheck: a scheduled one, or scripts/up's."""
     try:
-        outcome = renew(settings)
+        outcome = renew(settings, force)
     except (JobFailed, pem.PemError, OSError) as exc:  # recorded and logged; the next run tries again
         print(f"certificates: FAILED: {exc}", file=sys.stderr, flush=True)
         record(settings, "failed", str(exc).splitlines()[0])
-        return
-    print(f"certificates: {outcome}", flush=True)
+        return False
+    print(f"certificates: {', '.join(settings.hosts)}: {outcome}", flush=True)
     record(settings, "ok", outcome)
+    return True
 
 
 def check(settings: Settings) -> int:
@@ -162,7 +164,7 @@ def serve(settings: Settings) -> int:
     # A run missed while the host was down runs once, late; with a certificate already served, one
     # run at start too (a renewal due during a long stop).
     served = store_of(settings).current() is not None
-    scheduler.add_job(scheduled, when, args=[settings], id="renew", max_instances=1, coalesce=True,
+    scheduler.add_job(run, when, args=[settings], id="renew", max_instances=1, coalesce=True,
                       misfire_grace_time=12 * 3600, jitter=JITTER_SECONDS,
                       **({"next_run_time": datetime.now(UTC)} if served else {}))
     if not served:

@@ -190,8 +190,9 @@ class GlitchTipClient:
             response = http.request(method, f"{self.base_url}{path}", json=json, params=params,
                                     headers=headers, timeout=self.timeout, verify=self.verify)
         except requests.exceptions.SSLError as exc:
-            raise GlitchTipError(f"GlitchTip's certificate at {self.base_url} does not verify against "
-                                 f"{self.verify if isinstance(self.verify, str) else 'the public CAs'} ({exc})") from exc
+            trusted = self.verify if isinstance(self.verify, str) else "the public CAs"
+            raise GlitchTipError(f"GlitchTip's certificate at {self.base_url} does not verify against {trusted} "
+                                 f"({exc})") from exc
         except requests.RequestException as exc:
             raise GlitchTipError(f"GlitchTip is not reachable at {self.base_url} ({exc.__class__.__name__})") from exc
         if response.status_code not in expected:
