@@ -6,17 +6,17 @@ It checks the merged configuration: env/defaults.env, overridden by env/ENV.env,
 env/ENV.local.env, by env/ENV.release.env and by env/ENV.secrets.env (scripts/envfiles.py). `--show`
 first prints that merged result, each value with the layer it comes from, secrets masked.
 
-Staging and production must not run with DEBUG on, placeholder or short secrets, sample rates
-of 1.0, open GlitchTip registration, database or cache ports published on the host, or a DSN
-pointing at a host the app's containers cannot reach. In every environment, the TLS settings
-must fit the addresses and cookies (scripts/tls.py): an http:// address with Secure cookies or the
-https redirect, acme for an IP address or localhost, the operator's certificate files (TLS_MODE=files)
+Staging and production must not run with DEBUG on, placeholder or short secrets, sample rates of
+1.0, open GlitchTip registration, database or cache ports published on the host, or a DSN pointing
+at a host the app's containers cannot reach. In every environment, the TLS settings must fit the
+addresses and cookies (scripts/tls.py): an http:// address with Secure cookies or the https
+redirect, acme for an IP address or localhost, the operator's certificate files (TLS_MODE=files)
 missing, mismatched, expired or without their chain, a terminator in front (TLS_MODE=off) that nginx
-does not trust. Development only gets the checks that would break it. In every environment the app's own settings module is loaded with exactly the
-environment Compose gives the app container, so a value the app refuses (DJANGO_DEBUG=maybe, a
-sample rate of 1.5) is named here rather than when the container fails; and the ALERT_* settings
-are checked the way the bootstrap reads them. Exit status: 0 safe, 1 refused, 2 the check itself
-could not run.
+does not trust. Development only gets the checks that would break it. In every environment the app's
+own settings module is loaded with exactly the environment Compose gives the app container, so a
+value the app refuses (DJANGO_DEBUG=maybe, a sample rate of 1.5) is named here rather than when the
+container fails; and the ALERT_* settings are checked the way the bootstrap reads them. Exit status:
+0 safe, 1 refused, 2 the check itself could not run.
 Secret values are never printed.
 """
 from __future__ import annotations

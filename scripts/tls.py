@@ -105,8 +105,9 @@ def findings(env: str, values: dict[str, str], strict: bool, root: Path = envfil
                                 "only redirects there)", f"use https:// in {name} in {local}"))
     if host(urls["APP_PUBLIC_URL"]) == host(urls["GLITCHTIP_PUBLIC_URL"]):
         found.append(("GLITCHTIP_PUBLIC_URL", "has the app's host name: with TLS nginx tells the two sites apart by "
-                                              "name on port 443", "give GlitchTip a host name of its own that points "
-                                                                  f"at this host (e.g. glitchtip.your-domain) in {local}"))
+                                              "name on port 443",
+                      f"give GlitchTip a host name of its own that points at this host (e.g. glitchtip.your-domain) "
+                      f"in {local}"))
     if PROFILE not in profiles:
         found.append(("COMPOSE_PROFILES", f"lacks certificates: nothing would get or renew the certificate of "
                                           f"TLS_MODE={mode}", f"set COMPOSE_PROFILES={','.join(profiles + [PROFILE])} "

@@ -55,7 +55,8 @@ def test_placeholders_are_refused_naming_each_variable(bundle):
 
 
 UNSAFE = {
-    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on", "set DJANGO_DEBUG=false in env/production.local.env"),
+    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on",
+              "set DJANGO_DEBUG=false in env/production.local.env"),
     "short-secret": ("secrets", {"DJANGO_SECRET_KEY": "tooshort"}, "DJANGO_SECRET_KEY is weak",
                      "strong random value of 50+ characters"),
     "default-password": ("secrets", {"POSTGRES_PASSWORD": "postgres"}, "POSTGRES_PASSWORD is weak", "Fix:"),
