@@ -44,7 +44,7 @@ def comment_above(lines: list[str], key: str) -> list[str]:
     """The comment lines right above `key`'s assignment in an env file."""
     for index, line in enumerate(lines):
         if re.match(rf"{key}=", line):
-            above = []
+            above: list[str] = []
             for previous in reversed(lines[:index]):
                 if not previous.startswith("#") or previous.startswith("# ---"):
                     break

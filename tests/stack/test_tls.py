@@ -9,7 +9,6 @@ import re
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,55 +23,14 @@ from cryptography.x509.oid import NameOID
 from certificates import pem
 from tests.harness.app import running_gunicorn
 from tests.harness.names import resolving
-from tests.harness.nginx import NginxServer
 from tests.harness.pebble import Pebble
-from tests.harness.processes import REPO, find_binary, free_port, stop, wait_for_port
+from tests.harness.processes import find_binary, free_port, stop, wait_for_port
+from tests.harness.tls import TLSSite
 
 APP, GLITCHTIP = "forecast.example.test", "glitchtip.example.test"
 # Mozilla's "intermediate" TLS 1.2 ciphers (nginx/snippets/tls-on.conf); TLS 1.3's suites are all AEAD.
 INTERMEDIATE = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
                 "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"}
-
-
-def certificates_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """`python -m certificates ...` as the certificates service's container runs it (the pinned certbot)."""
-    result = subprocess.run([sys.executable, "-m", "certificates", *args], cwd=REPO, input=stdin or b"",
-                            capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO), **env})
-    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
-
-
-class Site:
-    """The TLS nginx of one test module, with the settings its certificates service gets from compose.yml."""
-
-    def __init__(self, nginx: NginxServer, state: Path, **settings: str):
-        self.nginx = nginx
-        self.env = {"TLS_MODE": nginx.env["NGINX_TLS_MODE"], "APP_PUBLIC_URL": self.url(APP, ""),
-                    "GLITCHTIP_PUBLIC_URL": self.url(GLITCHTIP, ""), "CERTIFICATES_DIR": str(nginx.certificates),
-                    "CERTIFICATES_STATE_DIR": str(state), "COMPOSE_PROJECT_NAME": "migraine-forecast-test", **settings}
-
-    def url(self, host: str, path: str) -> str:
-        return f"https://{host}:{self.nginx.https_port}{path}"
-
-    def served(self, host: str = APP) -> x509.Certificate:
-        """The certificate nginx presents to a client asking for `host` (not verified here)."""
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        with socket.create_connection(("127.0.0.1", self.nginx.https_port), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname=host) as tls:
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
-
-    def wait_until_served(self, issued_by: x509.Certificate | None = None, not_serial: int | None = None,
-                          timeout: float = 20) -> x509.Certificate:
-        """The served certificate once nginx (its watcher reloads it) serves the one asked for."""
-        deadline = time.monotonic() + timeout
-        while True:
-            served = self.served()
-            if (issued_by is None or pem.issued_by(served, issued_by)) and served.serial_number != not_serial:
-                return served
-            if time.monotonic() > deadline:
-                raise AssertionError(f"nginx still serves {served.issuer.rfc4514_string()} #{served.serial_number}:"
-                                     f"\n{self.nginx.entrypoint_log()}")
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -86,45 +44,34 @@ def production_app(test_database_url, services, tmp_path_factory):
         yield server
 
 
-def tls_nginx(tls_mode: str, app, services, https_port: int | None = None) -> NginxServer:
-    nginx = NginxServer(app.url.removeprefix("http://"), services.sentry.url.removeprefix("http://"),
-                        tls_mode=tls_mode, hsts_seconds=600)
-    # The public addresses carry the https port the test's nginx listens on (443 in a real stack).
-    nginx.env.update(NGINX_APP_PUBLIC_URL=f"https://{APP}:{nginx.https_port}",
-                     NGINX_GLITCHTIP_PUBLIC_URL=f"https://{GLITCHTIP}:{nginx.https_port}")
-    return nginx
+def tls_site(tls_mode: str, app, services, **settings: str) -> TLSSite:
+    return TLSSite(tls_mode, app.url.removeprefix("http://"), services.sentry.url.removeprefix("http://"), APP,
+                   GLITCHTIP, **settings)
 
 
 @pytest.fixture(scope="module")
-def pebble_site(production_app, services, tmp_path_factory):
-    nginx = tls_nginx("acme", production_app, services)
-    pebble = Pebble(http_port=nginx.app_port).start()
-    nginx.start()
-    site = Site(nginx, tmp_path_factory.mktemp("certificates-state"), TLS_ACME_DIRECTORY_URL=pebble.directory,
-                REQUESTS_CA_BUNDLE=str(pebble.listener_ca))
+def pebble_site(production_app, services):
+    site = tls_site("acme", production_app, services)
+    pebble = Pebble(http_port=site.nginx.app_port).start()
+    site.env.update(TLS_ACME_DIRECTORY_URL=pebble.directory, REQUESTS_CA_BUNDLE=str(pebble.listener_ca))
     site.pebble = pebble
     try:
         with resolving({APP: "127.0.0.1", GLITCHTIP: "127.0.0.1"}):
-            yield site
+            yield site.start()
     finally:
-        nginx.stop()
+        site.stop()
         pebble.stop()
 
 
 @pytest.fixture(scope="module")
 def rehearsal_site(production_app, services, tmp_path_factory):
-    nginx = tls_nginx("rehearsal", production_app, services).start()
-    site = Site(nginx, tmp_path_factory.mktemp("certificates-state"))
-    renewed = certificates_cli("renew", env=site.env)
-    assert renewed.returncode == 0, renewed.stderr
-    site.ca = tmp_path_factory.mktemp("rehearsal-ca") / "ca.pem"
-    site.ca.write_text(certificates_cli("ca", env=site.env).stdout)
+    site = tls_site("rehearsal", production_app, services).start()
     try:
         with resolving({APP: "127.0.0.1", GLITCHTIP: "127.0.0.1"}):
-            site.wait_until_served(issued_by=x509.load_pem_x509_certificate(site.ca.read_bytes()))
+            site.ca = site.rehearse(tmp_path_factory.mktemp("rehearsal-ca") / "ca.pem")
             yield site
     finally:
-        nginx.stop()
+        site.stop()
 
 
 # ---- acme: a certificate from Pebble, through nginx's HTTP-01, renewed under load ------------------------------
@@ -135,7 +82,7 @@ def test_nginx_starts_before_the_first_certificate_then_serves_pebble_s_and_it_v
     assert temporary.issuer == temporary.subject  # self-signed, made by the entrypoint while the volume is empty
     assert pem.covers(temporary, APP) and pem.covers(temporary, GLITCHTIP)
 
-    obtained = certificates_cli("renew", env=site.env)
+    obtained = site.certificates("renew")
     assert obtained.returncode == 0, obtained.stderr + site.pebble.log()
     assert "issued by the ACME CA, now served" in obtained.stdout
     root = site.pebble.root()
@@ -149,7 +96,7 @@ def test_nginx_starts_before_the_first_certificate_then_serves_pebble_s_and_it_v
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(site.url(APP, "/healthz"), timeout=10)  # the public roots do not trust Pebble's
 
-    again = certificates_cli("renew", env=site.env)
+    again = site.certificates("renew")
     assert again.returncode == 0 and "not due for renewal" in again.stdout  # certbot's own rule decides
 
 
@@ -157,14 +104,14 @@ def test_a_forced_renewal_is_served_after_a_reload_while_a_probe_sees_no_failed_
     from tests.stack.test_probe import probe
 
     site = pebble_site
-    if certificates_cli("renew", env=site.env).returncode != 0:  # the first certificate, if no test got it yet
+    if site.certificates("renew").returncode != 0:  # the first certificate, if no test got it yet
         pytest.fail(f"no first certificate from Pebble:\n{site.pebble.log()}")
     before = site.wait_until_served(issued_by=None)
     started = time.monotonic()
     prober = probe.Prober(site.url(APP, "/healthz"), 0.05, 1.0, started, ca_file=str(site.pebble.root()))
     prober.start()
     try:
-        renewed = certificates_cli("renew", "--force", env=site.env)
+        renewed = site.certificates("renew", "--force")
         after = site.wait_until_served(not_serial=before.serial_number)
         time.sleep(1)  # and a while longer on the new certificate
     finally:
@@ -222,7 +169,7 @@ def test_the_rehearsal_certificate_verifies_against_its_ca_only(rehearsal_site):
     assert requests.get(site.url(GLITCHTIP, "/api/0/"), verify=str(site.ca), timeout=10).status_code < 500
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(site.url(APP, "/healthz"), timeout=10)
-    again = certificates_cli("renew", env=site.env)
+    again = site.certificates("renew")
     assert again.returncode == 0 and "not due for renewal" in again.stdout
 
 
@@ -272,10 +219,9 @@ def client_ciphers() -> list[str]:
 
 @pytest.fixture(scope="module")
 def files_site(production_app, services, tmp_path_factory):
-    nginx = tls_nginx("files", production_app, services).start()
-    site = Site(nginx, tmp_path_factory.mktemp("certificates-state"))
+    site = tls_site("files", production_app, services).start()
     folder = tmp_path_factory.mktemp("operator-files")
-    installed = certificates_cli("install", env=site.env, stdin=rsa_files(folder))
+    installed = site.certificates("install", stdin=rsa_files(folder))
     assert installed.returncode == 0, installed.stderr
     site.folder = folder
     # A server that accepts everything the client offers, to show that each refusal below is nginx's.
@@ -292,7 +238,7 @@ def files_site(production_app, services, tmp_path_factory):
         yield site
     finally:
         stop(control)
-        nginx.stop()
+        site.stop()
 
 
 def test_no_protocol_below_tls_1_2_is_accepted(files_site):
