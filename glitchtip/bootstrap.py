@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from apscheduler.triggers.cron import CronTrigger
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
-from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Project
+from glitchtip.client import Alert, GlitchTipCertificateError, GlitchTipClient, GlitchTipError, Monitor, Project
 from scripts import envfiles, scheduled_jobs, stack_runtime, tls
 from scripts.steps import StepFailed, Steps
 
@@ -128,7 +128,14 @@ class Bootstrap:
         except AlertSettingsError as exc:
             raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
         with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
-            if not self.client.healthy():
+            try:
+                healthy = self.client.healthy()
+            except GlitchTipCertificateError as exc:
+                raise StepFailed(10, str(exc), "check the certificate nginx serves (scripts/compose "
+                                 f"{self.env} logs certificates nginx) and what this machine trusts: TLS_CA_FILE, or "
+                                 f"with TLS_MODE=rehearsal env/{self.env}.rehearsal-ca.pem (scripts/up saves it)"
+                                 ) from None
+            if not healthy:
                 raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
                                  f"start the stack (scripts/compose {self.env} up -d) and wait until glitchtip-web "
                                  "is healthy, or pass --url")

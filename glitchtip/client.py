@@ -35,6 +35,10 @@ class GlitchTipError(Exception):
         self.detail = detail
 
 
+class GlitchTipCertificateError(GlitchTipError):
+    """GlitchTip answered over https with a certificate that does not verify against the CA given."""
+
+
 @dataclass(frozen=True)
 class Organization:
     id: str
@@ -191,8 +195,8 @@ class GlitchTipClient:
                                     headers=headers, timeout=self.timeout, verify=self.verify)
         except requests.exceptions.SSLError as exc:
             trusted = self.verify if isinstance(self.verify, str) else "the public CAs"
-            raise GlitchTipError(f"GlitchTip's certificate at {self.base_url} does not verify against {trusted} "
-                                 f"({exc})") from exc
+            raise GlitchTipCertificateError(f"GlitchTip's certificate at {self.base_url} does not verify against "
+                                            f"{trusted} ({exc})") from exc
         except requests.RequestException as exc:
             raise GlitchTipError(f"GlitchTip is not reachable at {self.base_url} ({exc.__class__.__name__})") from exc
         if response.status_code not in expected:
@@ -213,8 +217,11 @@ class GlitchTipClient:
 
     # ---- health and auth -------------------------------------------------
     def healthy(self) -> bool:
+        """Whether GlitchTip answers; a certificate that does not verify is raised, not a mere "no"."""
         try:
             return self.request("GET", "/_health/", auth=False).text.strip() == "ok"
+        except GlitchTipCertificateError:
+            raise
         except GlitchTipError:
             return False
 
