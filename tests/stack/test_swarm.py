@@ -117,9 +117,27 @@ def test_postgres_and_valkey_stay_on_the_labelled_node_with_their_volumes(stack)
         service = config["services"][name]
         assert service["deploy"]["placement"]["constraints"] == ["node.labels.migraine-forecast.postgres == true"]
         assert any(volume["type"] == "volume" for volume in service["volumes"]), name
-    assert placement_labels(config) == {"migraine-forecast.postgres": "true"}
+    assert placement_labels(config) == {"migraine-forecast.postgres": "true", "migraine-forecast.edge": "true"}
     postgres_mounts = {volume["target"]: volume for volume in config["services"]["postgres"]["volumes"]}
     assert postgres_mounts["/dev/shm"]["tmpfs"]["size"] == 256 * 1024 * 1024  # compose's shm_size
+
+
+def test_nginx_and_the_certificates_service_share_the_edge_node_and_its_volume(stack):
+    """The certificate and the ACME challenges' answers are in a volume, and a volume is one node's."""
+    env, config = stack
+    services = config["services"]
+    edge = ["node.labels.migraine-forecast.edge == true"]
+    assert services["nginx"]["deploy"]["placement"]["constraints"] == edge
+    nginx_volume = next(v for v in services["nginx"]["volumes"] if v["target"] == "/etc/nginx/certificates")
+    assert nginx_volume["type"] == "volume" and nginx_volume["read_only"] is True
+    if env == "development":  # TLS_MODE=off: no certificates service
+        assert "certificates" not in services
+        return
+    certificates = services["certificates"]
+    assert certificates["deploy"]["placement"]["constraints"] == edge
+    assert certificates["deploy"]["replicas"] == 1 and certificates["deploy"]["update_config"]["order"] == "stop-first"
+    mounts = {v["target"]: v["source"] for v in certificates["volumes"]}
+    assert mounts["/certificates"] == nginx_volume["source"] and mounts["/state"] != nginx_volume["source"]
 
 
 def test_the_one_shots_of_compose_are_jobs_run_once_per_deploy(stack):
@@ -188,9 +206,14 @@ def test_configs_are_named_by_their_content(bundle):
     assert names["default.conf.template"] == new_names["default.conf.template"]
     targets = {ref["target"]: ref for ref in first["services"]["nginx"]["configs"]}
     assert set(targets) == {"/etc/nginx/templates/default.conf.template",
-                            "/etc/nginx/templates/glitchtip.conf.template", "/etc/nginx/snippets/proxy.conf",
+                            "/etc/nginx/templates/glitchtip.conf.template",
+                            "/etc/nginx/templates/tls-on/servers.conf.template", "/etc/nginx/snippets/proxy.conf",
                             "/etc/nginx/snippets/security-headers.conf", "/etc/nginx/snippets/unavailable.conf",
-                            "/etc/nginx/errors/_unavailable.html"}
+                            "/etc/nginx/snippets/tls-settings.conf", "/etc/nginx/snippets/tls-on.conf",
+                            "/etc/nginx/snippets/tls-off.conf", "/etc/nginx/errors/_unavailable.html",
+                            "/docker-entrypoint.d/18-tls-settings.envsh", "/docker-entrypoint.d/40-tls-certificate.sh"}
+    # The image's entrypoint runs only executable scripts: they keep their mode as configs.
+    assert targets["/docker-entrypoint.d/40-tls-certificate.sh"]["mode"] == 0o555
     init = first["services"]["postgres"]["configs"][0]
     assert init["target"] == "/docker-entrypoint-initdb.d/10-create-databases.sh" and init["mode"] == 0o555
 
@@ -204,7 +227,7 @@ def test_the_routing_mesh_by_default_dns_round_robin_and_host_ports_without_it(s
         assert service["deploy"]["endpoint_mode"] == "dnsrr", name
     nginx = no_mesh["services"]["nginx"]
     ports = {(p["target"], p["published"], p["mode"]) for p in nginx["ports"]}
-    assert ports == {(80, 80, "host"), (8001, 8001, "host")}
+    assert ports == {(80, 80, "host"), (443, 443, "host"), (8001, 8001, "host")}
     assert nginx["deploy"]["replicas"] == 1 and nginx["deploy"]["update_config"]["order"] == "stop-first"
 
 
