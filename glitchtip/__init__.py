@@ -1,3 +1,3 @@
-"""GlitchTip in the bundle: its API client, provisioning (python -m glitchtip.bootstrap) and smoke
-test (python -m glitchtip.smoke_test). Its compose services, nginx server block and settings live
-beside this package; README.md states what the bundle relies on from the GlitchTip image."""
+"""GlitchTip in the bundle: its API client and the alerts the bundle keeps (imports nothing from scripts/;
+scripts/tracker/ provisions and smoke-tests GlitchTip with it). Its compose services, nginx server block and
+settings live beside this package; README.md states what the bundle relies on from the GlitchTip image."""

@@ -1,2 +1,3 @@
-"""The Python behind the operations scripts (scripts/secrets, scripts/check-env, scripts/compose)
-and what they share with glitchtip/: the env-file layers, running docker compose, numbered steps."""
+"""The Python behind the operations commands at the top of scripts/, a package per capability:
+settings/ (env-file layers, secrets, release), stack/ (Compose), swarm/, backups/, tracker/ (GlitchTip);
+_steps.py: the numbered steps they share."""

@@ -7,6 +7,7 @@ import pytest
 import sentry_sdk
 from django.core.management import call_command
 
+from tests.glitchtip.double import GlitchTipDouble
 from tests.harness import plugin
 from tests.harness.app import running_gunicorn
 from tests.harness.bundle import Bundle
@@ -27,6 +28,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings, services):
     (DEBUG is off as in production, so pages need the hashed, compressed files)."""
     services.start("postgres", "redis", "smtp", "open_meteo")
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def glitchtip():
+    """The GlitchTip double on loopback (the client's tests and the GlitchTip scripts' tests); events
+    become readable 0.3 s after they are accepted."""
+    double = GlitchTipDouble(ingest_delay=0.3).start()
+    yield double
+    double.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import pytest
 
 from glitchtip.client import GlitchTipClient, GlitchTipError, next_cursor
-from tests.glitchtip.helpers import ADMIN_EMAIL
 from tests.harness.processes import REPO
 
 EXCHANGES = REPO / "tests" / "glitchtip" / "contract" / "exchanges"
@@ -20,7 +19,7 @@ def test_next_cursor_from_the_recorded_link_headers():
 
 
 def test_get_all_follows_the_cursor_across_pages(glitchtip):
-    admin = glitchtip.create_user(ADMIN_EMAIL, "a-Long-passw0rd", superuser=True)
+    admin = glitchtip.create_user("admin@example.com", "a-Long-passw0rd", superuser=True)
     client = GlitchTipClient(glitchtip.url, glitchtip.create_token(admin))
     for name in ("One", "Two", "Three"):
         client.create_organization(name)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts import docker_compose  # the scripts' own way of calling Compose
+from scripts.stack import engine  # the scripts' own way of calling Compose
 from tests.harness.processes import REPO
 
 # Real-looking values for every !!!SET ...!!! placeholder of staging and production.
@@ -112,7 +112,7 @@ class Bundle:
         return path
 
     def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(docker_compose.command(env, *args, root=self.root), capture_output=True, text=True,
+        return subprocess.run(engine.command(env, *args, root=self.root), capture_output=True, text=True,
                               timeout=120, env=self.environ())
 
     def config(self, env: str) -> dict:

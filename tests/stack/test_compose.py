@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from scripts import envfiles
+from scripts.settings import envfiles
 from tests.harness.processes import REPO
 
 ENVIRONMENTS = ["development", "staging", "production"]

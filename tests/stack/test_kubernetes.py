@@ -70,7 +70,7 @@ def test_secrets_are_files_named_by_name_file_never_values_in_the_environment():
 
 def test_the_settings_configmap_comes_from_the_env_layers_without_the_secrets(bundle):
     bundle.prepare("production")
-    result = subprocess.run([sys.executable, "-P", "-m", "scripts.envfiles", "production"], cwd=bundle.root,
+    result = subprocess.run([sys.executable, "-P", "-m", "scripts.settings.envfiles", "production"], cwd=bundle.root,
                             capture_output=True, text=True, env={**bundle.environ(), "PYTHONPATH": str(bundle.root)})
     assert result.returncode == 0, result.stderr
     settings = dict(line.split("=", 1) for line in result.stdout.splitlines())

@@ -1,0 +1,1 @@
+"""Backups of both databases and GlitchTip's uploads: take, restore, and the backup service's schedule."""
