@@ -6,16 +6,18 @@ The stack is rendered from compose.yml and deploy/swarm/ with the environment's 
 check the configuration, build the app image, render the stack, find a node for each placement
 constraint, create the Docker secrets that are new, start the data services and wait until
 they are healthy, run the one-shot jobs to completion, roll out the long-running services and
-wait until every one has converged (an update that Swarm rolled back fails the deploy), then
-remove the secret and config versions that no service uses any more and the exited containers
-of earlier job runs on this node.
+wait until every one has converged (an update that Swarm rolled back fails the deploy), have the
+certificates service get the certificate TLS_MODE says and wait until nginx serves it, verified
+(as scripts/up does: scripts/stack/certificate.py; the service and nginx run on the node labelled
+migraine-forecast.edge), then remove the secret and config versions that no service uses any more
+and the exited containers of earlier job runs on this node.
 
 Re-running it is safe: secrets are named by their content and never rewritten, an unchanged
 service is left alone, and the migrations have nothing to do.
 
 Exit status per failing step: 1 configuration refused, 2 usage or rendering, 10 Docker or the
 swarm not usable, 11 build, 12 placement, 13 secrets, 14 data services, 15 a job failed,
-16 the rollout failed or was rolled back, 17 cleanup.
+16 the rollout failed or was rolled back, 17 cleanup, 1 or 24 the certificate (scripts/stack/certificate.py).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, release
-from scripts.stack import check_env, engine
+from scripts.stack import certificate, check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
@@ -169,7 +171,7 @@ class SwarmDeploy:
         self.env = env
         self.args = args
         self.docker = docker or Docker()
-        self.steps = Steps("swarm-deploy", 9)
+        self.steps = Steps("swarm-deploy", 10)
 
     def run(self) -> None:
         version = write_release(self.env)
@@ -193,12 +195,15 @@ class SwarmDeploy:
             out["result"] = self.run_jobs(stack)
         with self.steps.step(f"roll out {', '.join(stack.long_running())}") as out:
             out["result"] = self.roll_out(stack, stack.long_running(), 16)
+        with self.steps.step("the certificate (scripts/stack/certificate.py)") as out:
+            out["result"] = self.certificate()
         with self.steps.step("remove secret and config versions no service uses, old job containers") as out:
             out["result"] = self.clean_up(stack)
 
     def build(self) -> str:
-        # The app's image, and the backup service's where its profile is on (staging, production).
-        services = [name for name in ("app", "backup") if name in engine.resolved_config(self.env)["services"]]
+        # The app's image, and the backup and certificates services' where their profiles are on.
+        services = [name for name in ("app", "backup", "certificates")
+                    if name in engine.resolved_config(self.env)["services"]]
         result = subprocess.run(engine.command(self.env, "build", *services), capture_output=True, text=True)
         if result.returncode != 0:
             raise StepFailed(11, f"the images did not build: {result.stderr.strip()[-800:]}",
@@ -223,13 +228,24 @@ class SwarmDeploy:
             for label, value in placement_labels(stack.config).items():
                 nodes = self.docker.lines("node", "ls", "--quiet", "--filter", f"node.label={label}={value}")
                 if not nodes:
-                    raise StepFailed(12, f"no node has the label {label}={value}, which the data services need",
-                                     f"label the node that keeps the data: docker node update --label-add "
-                                     f"{label}={value} NODE")
+                    needing = [name for name, service in stack.config["services"].items()
+                               if f"node.labels.{label} == {value}" in service.get("deploy", {}).get("placement", {})
+                               .get("constraints", [])]
+                    raise StepFailed(12, f"no node has the label {label}={value}, which {', '.join(needing)} need",
+                                     f"label the node for them (deploy/swarm/stack.yml says which): docker node "
+                                     f"update --label-add {label}={value} NODE")
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
         except DockerError as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
         return "; ".join(found) or "no constraints"
+
+    def certificate(self) -> str:
+        """As scripts/up's step 5: the certificate TLS_MODE says, served by nginx and verified."""
+        values = envfiles.read_environment(self.env)
+        if values.get("TLS_MODE") == "off":
+            return "TLS_MODE=off: TLS ends in front of nginx"
+        certificate.obtain(self.env, values)
+        return certificate.wait_until_served(self.env, values, self.args.timeout)
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
         try:

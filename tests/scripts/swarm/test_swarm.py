@@ -345,7 +345,7 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
     assert result.returncode == 10, result.stdout + result.stderr
-    assert "[3/9] render the stack" in result.stdout and "[4/9] a node for each placement constraint ... FAILED" \
+    assert "[3/10] render the stack" in result.stdout and "[4/10] a node for each placement constraint ... FAILED" \
         in result.stdout
     assert "this Docker engine is not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
 
