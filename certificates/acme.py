@@ -5,12 +5,14 @@ http://<host>/.well-known/acme-challenge/ on port 80 (nginx/templates/tls.conf.t
 fetches it from there. `certbot certonly --keep-until-expiring` is one command for every case:
 the first certificate, a renewal when certbot's own rule says it is due (ACME renewal information
 from the CA, else a third of the lifetime left), and a new certificate when the host names changed.
+A certificate from another directory (Let's Encrypt's staging one, tried first) is replaced at once.
 Its account, keys and lineage stay in the service's state volume; the pair it issues is installed
 for nginx (store.py) when it differs from the one served.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
@@ -45,12 +47,22 @@ def command(settings: Settings, store: Store, force: bool = False) -> list[str]:
             "--logs-dir", str(state / "logs")]
 
 
+def lineage_directory(settings: Settings) -> str:
+    """The ACME directory the current certificate came from (certbot's renewal configuration), or ""."""
+    renewal = settings.state / "letsencrypt" / "renewal" / f"{CERT_NAME}.conf"
+    found = re.search(r"(?m)^server = (\S+)$", renewal.read_text()) if renewal.exists() else None
+    return found.group(1) if found else ""
+
+
 def obtain(settings: Settings, store: Store, force: bool = False) -> str:
     """Get or renew the certificate if due (or `force`), and serve it; returns what happened."""
+    previous = lineage_directory(settings)
+    force = force or bool(previous and previous != settings.acme_directory)
     result = subprocess.run(command(settings, store, force), capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
-        said = "\n".join(line for line in (result.stderr or result.stdout).strip().splitlines()
-                         if line.strip() and not line.startswith("Saving debug log"))
+        # certbot prints the CA's reasons (domain, type, detail, hint) on stdout, its summary on stderr.
+        said = "\n".join(line for line in (result.stdout + result.stderr).strip().splitlines()
+                         if line.strip() and not line.startswith(("Saving debug log", "Ask for help")))
         raise AcmeError(f"certbot could not get a certificate for {', '.join(settings.hosts)} from "
                         f"{settings.acme_directory}:\n{said}")
     lineage = settings.state / "letsencrypt" / "live" / CERT_NAME

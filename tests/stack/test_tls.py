@@ -25,7 +25,7 @@ from tests.harness.app import running_gunicorn
 from tests.harness.names import resolving
 from tests.harness.pebble import Pebble
 from tests.harness.processes import find_binary, free_port, stop, wait_for_port
-from tests.harness.tls import TLSSite
+from tests.harness.tls import TLSSite, certificates_cli
 
 APP, GLITCHTIP = "forecast.example.test", "glitchtip.example.test"
 # Mozilla's "intermediate" TLS 1.2 ciphers (nginx/snippets/tls-on.conf); TLS 1.3's suites are all AEAD.
@@ -122,6 +122,42 @@ def test_a_forced_renewal_is_served_after_a_reload_while_a_probe_sees_no_failed_
     assert summary.probes > 20 and summary.failed_probes == 0, summary.outages
     assert "Pebble Intermediate CA" in after.issuer.rfc4514_string()
     assert "a new certificate" in site.nginx.entrypoint_log() and "nginx reloaded" in site.nginx.entrypoint_log()
+
+
+def test_a_failed_validation_names_the_cause_and_the_fix(pebble_site, tmp_path):
+    """The CA fetches the challenge's answer from a webroot nginx does not serve (DNS pointing elsewhere, another
+    server on port 80...): certbot's reason comes through, with what to do, and the healthcheck turns unhealthy."""
+    site = pebble_site
+    elsewhere = {**site.env, "CERTIFICATES_DIR": str(tmp_path / "not-nginx-s"), "CERTIFICATES_STATE_DIR":
+                 str(tmp_path / "state")}
+    failed = certificates_cli("renew", env=elsewhere)
+    assert failed.returncode == 1
+    assert (f"certbot could not get a certificate for {APP}, {GLITCHTIP} from {site.pebble.directory}"
+            in failed.stderr)
+    assert "/.well-known/acme-challenge/" in failed.stderr and "404" in failed.stderr  # certbot's own reason
+    assert f"Fix: point the DNS records of {APP}, {GLITCHTIP} at this host and let the internet reach its port 80" \
+        in failed.stderr
+    health = certificates_cli("check", env=elsewhere)
+    assert health.returncode == 1 and "certificates: failed at" in health.stdout
+
+
+def test_a_certificate_from_another_directory_is_replaced_at_once(pebble_site):
+    """A first try against Let's Encrypt's staging directory, then the real one: the staging certificate is not
+    kept until it is due, it is replaced by the next run."""
+    site = pebble_site
+    if site.certificates("renew").returncode != 0:
+        pytest.fail(f"no first certificate from Pebble:\n{site.pebble.log()}")
+    before = site.wait_until_served()
+    other = Pebble(http_port=site.nginx.app_port).start()
+    try:
+        moved = {**site.env, "TLS_ACME_DIRECTORY_URL": other.directory, "REQUESTS_CA_BUNDLE": str(other.listener_ca)}
+        renewed = certificates_cli("renew", env=moved)
+        assert renewed.returncode == 0 and "issued by the ACME CA, now served" in renewed.stdout, renewed.stderr
+        served = site.wait_until_served(not_serial=before.serial_number)
+        assert requests.get(site.url(APP, "/healthz"), verify=str(other.root()), timeout=10).status_code == 200
+        assert served.issuer != before.issuer or served.serial_number != before.serial_number
+    finally:
+        other.stop()
 
 
 # ---- what nginx does with https, whoever issued the certificate (the rehearsal CA here) ------------------------
