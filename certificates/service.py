@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from certificates import acme, pem, rehearsal
@@ -34,6 +34,7 @@ from certificates.store import Store
 WARN_DAYS_LEFT = 7
 # Spread over the hour: ACME CAs ask clients not to renew at the top of the hour all at once.
 JITTER_SECONDS = 3600
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class JobFailed(Exception):
@@ -112,6 +113,7 @@ def status_file(settings: Settings) -> Path:
 
 def record(settings: Settings, state: str, detail: str) -> None:
     text = json.dumps({"state": state, "detail": detail, "at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"}) + "\n"
+    settings.state.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=settings.state, prefix=".status.")
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
@@ -160,7 +162,10 @@ def serve(settings: Settings) -> int:
               file=sys.stderr)
         return 2
     store_of(settings).prepare()
-    scheduler = BlockingScheduler(timezone=UTC)
+    # PID 1 in a container: docker stop's SIGTERM is waited for below (blocked first, so that none is lost
+    # while the scheduler starts; its thread inherits the mask).
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    scheduler = BackgroundScheduler(timezone=UTC)
     # A run missed while the host was down runs once, late; with a certificate already served, one
     # run at start too (a renewal due during a long stop).
     served = store_of(settings).current() is not None
@@ -169,21 +174,13 @@ def serve(settings: Settings) -> int:
                       **({"next_run_time": datetime.now(UTC)} if served else {}))
     if not served:
         record(settings, "waiting", "no certificate yet: scripts/up gets the first one")
-    signal.signal(signal.SIGTERM, stop)  # PID 1 in a container: docker stop would wait for SIGKILL otherwise
+    scheduler.start()
     print(f"certificates: TLS_MODE={settings.mode} for {', '.join(settings.hosts)}; checks at "
           f"{settings.schedule!r} (UTC, within the hour)", flush=True)
-    try:
-        scheduler.start()
-    except SystemExit:
-        print("certificates: stopped", flush=True)
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+    signal.sigwait(STOP_SIGNALS)
+    scheduler.shutdown(wait=True)  # a run under way finishes: certbot is never cut off half-way
+    print("certificates: stopped", flush=True)
     return 0
-
-
-def stop(signum, frame):
-    raise SystemExit(0)
 
 
 def settings_or_exit() -> Settings:

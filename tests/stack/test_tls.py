@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +26,7 @@ from certificates import pem
 from tests.harness.app import running_gunicorn
 from tests.harness.names import resolving
 from tests.harness.pebble import Pebble
-from tests.harness.processes import find_binary, free_port, stop, wait_for_port
+from tests.harness.processes import REPO, find_binary, free_port, stop, wait_for_port
 from tests.harness.tls import TLSSite, certificates_cli
 
 APP, GLITCHTIP = "forecast.example.test", "glitchtip.example.test"
@@ -303,3 +305,35 @@ def test_only_mozilla_intermediate_ciphers_are_accepted(files_site):
     # With an RSA certificate the weak kinds could be negotiated, and nginx refused them.
     for weak in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA", "DHE-RSA-AES128-GCM-SHA256"):
         assert weak in refused_but_possible, weak
+
+
+# ---- the certificates service itself ------------------------------------------------------------------------------
+
+def test_the_service_waits_for_its_schedule_checks_at_start_once_served_and_stops_at_once(tmp_path):
+    env = {"TLS_MODE": "rehearsal", "APP_PUBLIC_URL": f"https://{APP}", "GLITCHTIP_PUBLIC_URL": f"https://{GLITCHTIP}",
+           "CERTIFICATES_DIR": str(tmp_path / "served"), "CERTIFICATES_STATE_DIR": str(tmp_path / "state")}
+
+    def serve_until(line: str) -> str:
+        """`python -m certificates serve` (the container's command) until it prints `line`, then SIGTERM."""
+        process = subprocess.Popen([sys.executable, "-m", "certificates", "serve"], cwd=REPO, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONPATH": str(REPO), **env})
+        said = []
+        for output in process.stdout:
+            said.append(output)
+            if line in output:
+                break
+        process.send_signal(signal.SIGTERM)
+        said.append(process.stdout.read())
+        assert process.wait(timeout=10) == 0
+        return "".join(said)
+
+    first = serve_until("checks at '17 3,15 * * *'")  # nothing served yet: it waits for scripts/up or the schedule
+    assert "certificates: stopped" in first
+    health = certificates_cli("check", env=env)
+    assert health.returncode == 0 and "waiting" in health.stdout and "no certificate yet" in health.stdout
+    assert certificates_cli("renew", env=env).returncode == 0
+    again = serve_until("not due for renewal")  # with a certificate served, a check runs at start
+    assert "certificates: stopped" in again
+    health = certificates_cli("check", env=env)
+    assert health.returncode == 0 and "certificates: ok at" in health.stdout and "90.0 days left" in health.stdout

@@ -16,21 +16,21 @@ from certificates.rehearsal import subject_alternative_name
 APP, GLITCHTIP = "forecast.example.org", "glitchtip.forecast.example.org"  # tests/harness/bundle.py's FILLED
 
 
-def refused(bundle, env: str = "production", **settings: str) -> str:
-    """check-env's complaint after `settings` were set in the operator's layer (it must refuse)."""
-    bundle.prepare(env)
-    bundle.set(bundle.local_file(env), **settings)
-    result = bundle.run("check-env", env)
-    assert result.returncode == 1, result.stdout
-    return result.stderr
+def check_env(bundle, settings: dict[str, str], refuses: bool) -> str:
+    """check-env production after `settings` were set in the operator's layer: what it says, refusing or not."""
+    bundle.prepare("production")
+    bundle.set(bundle.local_file("production"), **settings)
+    result = bundle.run("check-env", "production")
+    assert result.returncode == (1 if refuses else 0), result.stdout + result.stderr
+    return result.stderr if refuses else result.stdout
 
 
-def accepted(bundle, env: str = "production", **settings: str) -> str:
-    bundle.prepare(env)
-    bundle.set(bundle.local_file(env), **settings)
-    result = bundle.run("check-env", env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+def refused(bundle, **settings: str) -> str:
+    return check_env(bundle, settings, refuses=True)
+
+
+def accepted(bundle, **settings: str) -> str:
+    return check_env(bundle, settings, refuses=False)
 
 
 # ---- https addresses, Secure cookies and the redirect ---------------------------------------------------------
