@@ -2,11 +2,8 @@
 
 Each value can be overridden by the environment variable named next to it.
 """
-import inspect
 import multiprocessing
 import os
-import types
-from concurrent.futures import ThreadPoolExecutor
 
 # GUNICORN_BIND: where to listen; nginx reaches the app on port 8000 inside the network.
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -37,6 +34,11 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # Worker heartbeat files in memory, not on a possibly slow container filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket (gunicorn 25.1+, for `gunicornc`): nothing here uses it (workers are set by
+# WEB_CONCURRENCY, every change is a container restart), and its default place,
+# $HOME/.gunicorn/, is /app in the image, which the app user cannot write: each start logged an
+# ERROR, which Sentry reported to GlitchTip.
+control_socket_disable = True
 # Load the app (Django, the settings, Sentry) once in the master and fork the
 # workers from it. A new or recycled worker then serves at once (importing everything took a
 # worker 2.6 s under load, and its first request waited for it), and workers share the loaded
@@ -63,11 +65,3 @@ def post_fork(server, worker):
 
     init_sentry(settings.SENTRY)
 
-
-def post_worker_init(worker):
-    """In each worker: gunicorn's request thread pool without sentry-sdk's wrapping. The SDK's
-    threading integration wraps every pool's submit to copy the caller's Sentry scopes into the
-    task, so that spans made in the app's own threads join the caller's transaction. For the pool
-    that runs each request this copy is pure cost (2 % of a worker's CPU on the dashboard,
-    bench/serving.py): Sentry's WSGI wrapper gives each request a scope of its own anyway."""
-    worker.tpool.submit = types.MethodType(inspect.unwrap(ThreadPoolExecutor.submit), worker.tpool)

@@ -54,7 +54,7 @@ def interleaved(rounds: int, variants: dict[str, Callable[[], float | None]], *,
 
 def print_table(measures: list[Measure]) -> bool:
     """One table for the whole run; returns whether every target with a check was met."""
-    header = f"{'measure':<46} {'variant':<30} {'median':>10} {'range':>21} {'ratio':>7}  {'target':<22} result"
+    header = f"{'measure':<46} {'variant':<30} {'median':>10} {'range':>21} {'ratio':>7}  {'target':<32} result"
     print("\n" + header + "\n" + "-" * len(header))
     all_met = True
     for measure in measures:
@@ -67,7 +67,7 @@ def print_table(measures: list[Measure]) -> bool:
             print(f"{measure.name if first else '':<46} {variant:<30} {median:>10} "
                   f"{_fmt(low, measure.unit) + ' to ' + _fmt(high, measure.unit):>21} "
                   f"{(f'{ratio:.2f}' if ratio is not None else '-') if first else '':>7}  "
-                  f"{measure.target if first else '':<22} "
+                  f"{measure.target if first else '':<32} "
                   f"{('-' if met is None else 'met' if met else 'MISSED') if first else ''}")
     return all_met
 

@@ -30,13 +30,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=GROUPS, action="append", help="Run only this group (repeatable).")
     parser.add_argument("--rounds", type=int, default=3, help="Rounds per measure (at least 3; default 3).")
+    parser.add_argument("--origin-app", type=Path, metavar="CHECKOUT",
+                        help="jobs: also run the origin app (a checkout of github.com/alexandrosm77/migraine_forecast) "
+                             "on SQLite, beside this app")
+    parser.add_argument("--origin-python", metavar="PYTHON",
+                        help="jobs: the Python with the origin app's requirements (default: this one)")
     args = parser.parse_args(argv)
     if args.rounds < 3:
         parser.error("--rounds must be at least 3: a median and a range need three samples")
     print(f"benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.rounds} rounds")
+    options = {"jobs": {"origin_app": args.origin_app, "origin_python": args.origin_python}}
     measures = []
     for group in args.only or GROUPS:
-        measures += importlib.import_module(GROUPS[group]).measures(args.rounds)
+        measures += importlib.import_module(GROUPS[group]).measures(args.rounds, **options.get(group, {}))
     return 0 if print_table(measures) else 1
 
 

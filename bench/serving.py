@@ -6,7 +6,9 @@ a closed port; then one gunicorn + nginx pair per variant, all with the bundle's
 stops it all at the end. Variants run interleaved round by round (bench/report.py).
 
 1. Observability cost: requests/s with Sentry off against on at traces 0.1 and 1.0, for the
-   dashboard (logged in, five places with forecasts and predictions), /healthz and a static file.
+   dashboard (logged in, five places with forecasts and predictions), /healthz and a static file;
+   a static file answered in front of Django (config/wsgi.py) against one found inside it by
+   WhiteNoise's middleware; and the same app twice, whose ratio is the benchmark's noise.
 2. GlitchTip unreachable (a closed port, a server that accepts and never answers) against a
    healthy receiver: requests/s, failed requests, and worker memory over 60 s of load.
 3. An error burst: about 1,000 exceptions in 10 s (requests with a Host header the app refuses,
@@ -203,9 +205,10 @@ class Stack:
         self.stack.callback(service.stop)
         return service
 
-    def app(self, name: str, glitchtip: str | None = None, traces: str = "0.1", profiles: str = "0") -> App:
+    def app(self, name: str, glitchtip: str | None = None, traces: str = "0.1", profiles: str = "0",
+            application: str = "config.wsgi:application") -> App:
         """An app variant: Sentry off, or on and sending to `glitchtip` ("receiver", "closed port",
-        "black hole") at the given sample rates."""
+        "black hole") at the given sample rates, gunicorn serving `application`."""
         self.projects += 1
         env = dict(self.env)
         if glitchtip:
@@ -216,7 +219,7 @@ class Stack:
         stack = ExitStack()
         self.stack.callback(stack.close)
         gunicorn = stack.enter_context(running_gunicorn(env, self.workdir / f"gunicorn-{self.projects}.log",
-                                                        workers=WORKERS, inherit=False))
+                                                        workers=WORKERS, inherit=False, application=application))
         nginx = NginxServer(gunicorn.url.removeprefix("http://"), f"127.0.0.1:{self.closed_port}").start()
         stack.callback(nginx.stop)
         return App(name, self.projects, gunicorn, nginx, stack)
@@ -226,14 +229,20 @@ class Stack:
 
 
 def log_in(app: App) -> str:
-    """Register a user through the pages, add the places (the app fetches each forecast from the
-    local Open-Meteo and predicts), and return the session cookie."""
+    """Register a user through the pages (the link that finishes it is in the e-mail the app prints
+    to its log: no EMAIL_URL here), add the places (the app fetches each forecast from the local
+    Open-Meteo and predicts), and return the session cookie."""
     session = requests.Session()
     session.get(f"{app.url}/accounts/register/", timeout=10)
-    password = secrets.token_urlsafe(16)
+    name = f"bench-{secrets.token_hex(3)}"
     response = session.post(f"{app.url}/accounts/register/", timeout=10, data={
-        "username": f"bench-{secrets.token_hex(3)}", "email": "bench@example.com", "password1": password,
-        "password2": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        "email": f"{name}@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response.raise_for_status()
+    link = re.search(r"https?://[^/\s]+(/accounts/register/\S+/)", app.gunicorn.log.read_text())[1]
+    password = secrets.token_urlsafe(16)
+    response = session.post(f"{app.url}{link}", timeout=10, data={
+        "username": name, "password1": password, "password2": password,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
     response.raise_for_status()
     for number in range(PLACES):
         response = session.post(f"{app.url}/locations/add/", timeout=30, data={
@@ -271,6 +280,11 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
     stack.healthy = stack.app("traces 0.1", "receiver")
     profiled = stack.app("traces 0.1, profiles 0.1", "receiver", profiles="0.1")
     full = stack.app("traces 1.0", "receiver", traces="1.0")
+    # The same app twice: how far apart two identical variants measure is this benchmark's noise.
+    twin = stack.app("traces 1.0, twin", "receiver", traces="1.0")
+    # Static files found by WhiteNoise's middleware inside Django, not in front (config/wsgi.py).
+    via_django = stack.app("traces 1.0, Django's WSGI application", "receiver", traces="1.0",
+                           application="config.wsgi:django_application")
     stack.closed = stack.app("GlitchTip a closed port", "closed port")
     stack.hung = stack.app("GlitchTip never answers", "black hole")
     stack.cookie = log_in(stack.off)
@@ -282,12 +296,15 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
         "dashboard: traces 0.1": (stack.healthy, "/", logged_in),
         "dashboard: traces 0.1 + profiles 0.1": (profiled, "/", logged_in),
         "dashboard: traces 1.0": (full, "/", logged_in),
+        "dashboard: twin": (twin, "/", logged_in),
         "dashboard: GlitchTip a closed port": (stack.closed, "/", logged_in),
         "dashboard: GlitchTip never answers": (stack.hung, "/", logged_in),
         "/healthz: Sentry off": (stack.off, "/healthz", {}),
         "/healthz: traces 1.0": (full, "/healthz", {}),
         "static file: Sentry off": (stack.off, css, {}),
         "static file: traces 1.0": (full, css, {}),
+        "static file: twin": (twin, css, {}),
+        "static file: through Django": (via_django, css, {}),
     }
     for app, path, headers in runs.values():  # warm up: connections, caches, the first queries
         wrk(f"{app.url}{path}", seconds=1, headers=headers)
@@ -335,6 +352,11 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
         cpu("  CPU per request (off / on)", "/healthz: traces 1.0", "/healthz: Sentry off"),
         compare("static file (never traced)", "static file: traces 1.0", "static file: Sentry off", 0.98),
         cpu("  CPU per request (off / on)", "static file: traces 1.0", "static file: Sentry off"),
+        # config/wsgi.py answers static files in front of Django: it stays while this pays.
+        compare("static file, in front of Django", "static file: traces 1.0", "static file: through Django", 1.2),
+        cpu("  CPU per request (Django / front)", "static file: traces 1.0", "static file: through Django"),
+        compare("noise: dashboard, twin apps", "dashboard: twin", "dashboard: traces 1.0"),
+        compare("noise: static file, twin apps", "static file: twin", "static file: traces 1.0"),
         compare("dashboard, GlitchTip down", "dashboard: GlitchTip a closed port", "dashboard: traces 0.1", 0.98),
         compare("dashboard, GlitchTip hung", "dashboard: GlitchTip never answers", "dashboard: traces 0.1", 0.98),
         Measure("failed requests, GlitchTip down or hung", "requests",

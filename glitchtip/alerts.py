@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
 from glitchtip.client import Alert, Recipient
 
 # A new issue: its first event. The worker looks every 60 s at the issues that got events since
@@ -25,7 +28,16 @@ NEW_ISSUE_MINUTES = 10
 # GlitchTip stores quantity and timespan in smallint columns: larger values are a 500.
 MAX_COUNT = 32767
 WEBHOOK_TYPES = ("webhook", "discord", "googlechat")
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+# Top-level names no mail server outside this machine delivers to (RFC 6761 and friends; the list of
+# email-validator, which GlitchTip's invitations use through pydantic's EmailStr).
+LOCAL_ONLY_NAMES = {"localhost", "local", "test", "invalid", "arpa", "onion"}
+
+
+def local_only(address: str) -> bool:
+    """An address only this machine delivers to (admin@localhost): a domain without a dot, an address
+    literal, or a special-use name. GlitchTip refuses to invite one."""
+    domain = address.rsplit("@", 1)[-1]
+    return "." not in domain or domain.startswith("[") or domain.rsplit(".", 1)[-1] in LOCAL_ONLY_NAMES
 
 
 class AlertSettingsError(ValueError):
@@ -48,15 +60,26 @@ class AlertSettings:
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> AlertSettings:
-        """The ALERT_* values of the merged env-file layers; ALERT_EMAILS empty means the GlitchTip admin."""
-        emails = tuple(dict.fromkeys(address.strip().lower() for address in values.get("ALERT_EMAILS", "").split(",")
+        """The ALERT_* values of the merged env-file layers; ALERT_EMAILS empty means the GlitchTip admin.
+        An address at localhost (or another local-only domain) passes in development only, where mailpit
+        catches every message and the stack's own addresses are @localhost."""
+        variable = "ALERT_EMAILS"
+        emails = tuple(dict.fromkeys(address.strip().lower() for address in values.get(variable, "").split(",")
                                      if address.strip()))
         if not emails and values.get("GLITCHTIP_ADMIN_EMAIL"):
-            emails = (values["GLITCHTIP_ADMIN_EMAIL"].strip().lower(),)
+            variable = "GLITCHTIP_ADMIN_EMAIL"
+            emails = (values[variable].strip().lower(),)
         for address in emails:
-            if not _EMAIL.match(address):
-                raise AlertSettingsError("ALERT_EMAILS", f"holds {address!r}, which is not an e-mail address",
-                                         "list addresses separated by commas, e.g. ops@example.com,dev@example.com")
+            try:
+                validate_email(address)  # Django's rule, GlitchTip's for its users: admin@localhost passes
+            except ValidationError:
+                raise AlertSettingsError(variable, f"holds {address!r}, which is not an e-mail address",
+                                         "list addresses separated by commas, e.g. ops@example.com,dev@example.com"
+                                         ) from None
+            if local_only(address) and values.get("APP_ENV") != "development":
+                raise AlertSettingsError(variable, f"holds {address!r}: no mail server outside this machine "
+                                         "delivers to it", "list addresses people read, e.g. ops@example.com "
+                                         "(an address at localhost passes in development, where mailpit catches all)")
         webhook_url = values.get("ALERT_WEBHOOK_URL", "").strip()
         if webhook_url and not re.match(r"^https?://[^/\s]+", webhook_url):
             raise AlertSettingsError("ALERT_WEBHOOK_URL", "is not an http(s) URL",
@@ -67,6 +90,10 @@ class AlertSettings:
                                      f"use one of {', '.join(WEBHOOK_TYPES)} (webhook: Slack-compatible)")
         return cls(emails, _count(values, "ALERT_THRESHOLD_EVENTS", 10), _count(values, "ALERT_THRESHOLD_MINUTES", 60),
                    webhook_url, webhook_type)
+
+    def local_only(self) -> tuple[str, ...]:
+        """The addresses GlitchTip will not invite (development only; see `from_values`)."""
+        return tuple(address for address in self.emails if local_only(address))
 
     def recipients(self) -> frozenset[Recipient]:
         email = Recipient("email")

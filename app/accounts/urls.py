@@ -1,11 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import TemplateView
 
 from accounts import views
 
 # Django's auth views find each other by these names (password_reset_done, password_reset_confirm, ...).
 urlpatterns = [
     path("register/", views.register, name="register"),
+    path("register/sent/", TemplateView.as_view(template_name="accounts/register_sent.html"), name="register_sent"),
+    path("register/<str:token>/", views.register_finish, name="register_finish"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,7 +5,13 @@ addressed to "app:8000" or "nginx" must not be refused as a DisallowedHost (whic
 logged as an error). /healthz is a plain WSGI app that config/wsgi.py serves in front of Django
 (and of Sentry's wrapping of it); /readyz needs Django's database and cache, so it is a
 middleware placed first. Left out of tracing in config/sentry.py.
+
+/readyz is reachable through nginx by anyone, so it answers with its status only; which
+dependency failed, and how, goes to the log, and into the answer only for a request from the
+internal network: the host or a container network, not passed on by nginx (see `internal`).
+The container runtime, Kubernetes and an operator inside the container get the details.
 """
+import ipaddress
 import logging
 
 from django.core.cache import cache
@@ -20,6 +26,9 @@ READINESS_PATH = "/readyz"
 
 
 NEVER_CACHE = ("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
+# Loopback and the private ranges Docker, Kubernetes and local networks use.
+INTERNAL_NETWORKS = [ipaddress.ip_network(network) for network in
+                     ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
 
 
 def liveness(environ, start_response):
@@ -31,8 +40,20 @@ def liveness(environ, start_response):
     return [b"ok"] if environ["REQUEST_METHOD"] == "GET" else []
 
 
-def readiness() -> JsonResponse:
-    """Ready when the database and the cache both answer; 503, naming which one failed, when not."""
+def internal(request) -> bool:
+    """From the internal network, and not passed on by nginx, which adds X-Forwarded-For to every request.
+    REMOTE_ADDR is the socket's peer here: this middleware runs before ForwardedForMiddleware."""
+    if "HTTP_X_FORWARDED_FOR" in request.META:
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in INTERNAL_NETWORKS)
+
+
+def readiness(detailed: bool) -> JsonResponse:
+    """Ready when the database and the cache both answer; 503 when not, naming which one failed if `detailed`."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -48,7 +69,8 @@ def readiness() -> JsonResponse:
         logger.warning("readyz: cache not reachable: %s", exc)
         checks["cache"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
+    body = {"status": "ready" if ready else "not ready", **(checks if detailed else {})}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 class ReadinessMiddleware:
@@ -60,6 +82,6 @@ class ReadinessMiddleware:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-        response = readiness()
+        response = readiness(detailed=internal(request))
         add_never_cache_headers(response)
         return response

@@ -1,13 +1,16 @@
-"""How events travel to GlitchTip: sentry-sdk's HTTP transport, with its timeouts, retries and
-queue chosen for a GlitchTip on the same network, and with every lost envelope counted and
-reported in one log line per outage.
+"""How events travel to GlitchTip: sentry-sdk's HTTP transport plus what no SDK option gives,
+chosen for a GlitchTip on the same network: timeouts, no retries, one log line when losses start
+and one when they end, and a count of every lost event.
 
+The SDK's options cover the rest and are set in config/sentry.py: the queue
+(`transport_queue_size`), how long an exiting process waits for it (`shutdown_timeout`).
 sentry-sdk 2.75 (sentry_sdk/transport.py, worker.py) sends from one background thread per
 process, one envelope at a time, through a queue of 100. Its defaults, and what they did here:
-- a 30 s timeout per envelope: a GlitchTip that accepts connections and never answers held the
-  sender 30 s per envelope, the queue filled and nearly everything else was dropped;
-- urllib3's 3 retries of a refused connection, each a WARNING of urllib3's logger: with
-  GlitchTip down, 4 attempts and 3 log lines per envelope (11,172 lines in 135 s);
+- a 30 s timeout per envelope (`HttpTransport.TIMEOUT`, no option): a GlitchTip that accepts
+  connections and never answers held the sender 30 s per envelope, the queue filled and nearly
+  everything else was dropped;
+- urllib3's 3 retries of a refused connection (no option), each a WARNING of urllib3's logger:
+  with GlitchTip down, 4 attempts and 3 log lines per envelope (11,172 lines in 135 s);
 - losses counted only for "client reports", themselves sent to the server that is down (and
   which GlitchTip discards); the SDK's own messages go to a logger silent unless debug=True.
 """
@@ -19,6 +22,7 @@ import time
 from collections import Counter
 
 import urllib3
+from sentry_sdk.envelope import Item
 from sentry_sdk.transport import HttpTransport
 
 logger = logging.getLogger(__name__)
@@ -140,14 +144,32 @@ class Delivery:
         return dict(totals)
 
 
+class Attempt:
+    """What the SDK reported, through the hooks below, while the sender handled one envelope."""
+
+    def __init__(self):
+        self.unsent: list[Item] = []  # items it dropped: held back by a rate limit, or lost
+        self.status: int | None = None  # an HTTP status it treated as a refusal
+
+
 class GlitchTipTransport(HttpTransport):
-    """sentry-sdk's HttpTransport with the choices above; `delivery` says what became of each envelope."""
+    """sentry-sdk's HttpTransport with the choices above; `delivery` says what became of each envelope.
+
+    Two private methods of the SDK are overridden, for what no option or public hook gives: the
+    connection pool's timeouts and retries (`_get_pool_options`), and the one place that handles
+    a whole envelope on the sender's thread (`_send_envelope`), to skip sending during a back-off
+    and to learn each envelope's outcome. The rest goes through the public hooks
+    (`capture_envelope`, `record_lost_event`, `on_dropped_event`, `is_healthy`).
+    tests/test_library_fences.py fails when an upgrade of sentry-sdk moves either private name.
+    """
 
     def __init__(self, options):
         super().__init__(options)
         dsn = self.parsed_dsn
         assert dsn is not None  # the SDK makes no HTTP transport without a DSN
         self.delivery = Delivery(f"{dsn.scheme}://{dsn.netloc}")
+        # The sender's attempt in progress; the hooks are also called from the app's threads.
+        self.sending = threading.local()
 
     def _get_pool_options(self):
         options = super()._get_pool_options()
@@ -157,54 +179,63 @@ class GlitchTipTransport(HttpTransport):
         options["retries"] = False
         return options
 
-    def is_healthy(self) -> bool:
-        # During an outage the SDK's backpressure monitor then halves the traces sample rate every
-        # 10 s (down to 1/1024), so that transactions nobody can receive cost less.
-        return super().is_healthy() and not self.delivery.in_outage
+    def _send_envelope(self, envelope):
+        attempt = self.sending.attempt = Attempt()
+        try:
+            if not self.delivery.should_try():
+                for item in envelope.items:
+                    self.record_lost_event("network_error", item=item)
+                return
+            try:
+                super()._send_envelope(envelope)
+            except Exception as exc:  # the SDK has counted the loss; this says why, once per outage
+                self.delivery.failed(_describe(exc))
+                return
+            unsent = {id(item) for item in attempt.unsent}
+            self._outcome(attempt, [item for item in envelope.items if id(item) not in unsent])
+        finally:
+            self.sending.attempt = None
+            self.delivery.finished()
 
-    def record_lost_event(self, reason, data_category=None, item=None, *, quantity=1):
-        if item is not None:
-            self.delivery.lost(item.data_category, reason)
-        elif data_category is not None:
-            self.delivery.lost(data_category, reason, quantity)
-        super().record_lost_event(reason, data_category, item, quantity=quantity)
+    def _outcome(self, attempt: Attempt, sent: list[Item]) -> None:
+        """`sent`: the items that went out in a request that raised nothing."""
+        if attempt.status is None:
+            if sent:  # none were, when a rate limit held back every item
+                self.delivery.succeeded([item.data_category for item in sent])
+            return
+        if attempt.status == 429:
+            # The SDK now holds back what the limit covers (its "ratelimit_backoff") but leaves this
+            # envelope to the server's count; for this process it was not delivered either.
+            for item in sent:
+                self.delivery.lost(item.data_category, "rate_limited")
+        self.delivery.failed(f"HTTP {attempt.status}", back_off=attempt.status not in (413, 429))
 
     def capture_envelope(self, envelope):
         self.delivery.queued()
         super().capture_envelope(envelope)
 
+    def record_lost_event(self, reason, data_category=None, item=None, *, quantity=1):
+        if item is not None:
+            self.delivery.lost(item.data_category, reason)
+            attempt = getattr(self.sending, "attempt", None)
+            if attempt is not None:
+                attempt.unsent.append(item)
+        elif data_category is not None:
+            self.delivery.lost(data_category, reason, quantity)
+        super().record_lost_event(reason, data_category, item, quantity=quantity)
+
     def on_dropped_event(self, reason):
         if reason == "full_queue":  # capture_envelope found the queue full: this one never entered it
             self.delivery.finished()
+        elif reason.startswith("status_"):  # the SDK's name for a refusal: "status_413", "status_500"...
+            attempt = getattr(self.sending, "attempt", None)
+            if attempt is not None:
+                attempt.status = int(reason.removeprefix("status_"))
 
-    def _send_envelope(self, envelope):
-        try:
-            if self.delivery.should_try():
-                super()._send_envelope(envelope)
-            else:
-                for item in envelope.items:
-                    self.record_lost_event("network_error", item=item)
-        finally:
-            self.delivery.finished()
-
-    def _send_request(self, body, headers, endpoint_type, envelope=None):
-        try:
-            super()._send_request(body, headers, endpoint_type, envelope)
-        except Exception as exc:  # the SDK has counted the loss; this says why, once per outage
-            self.delivery.failed(_describe(exc))
-
-    def _handle_response(self, response, envelope):
-        super()._handle_response(response, envelope)
-        items = envelope.items if envelope is not None else []
-        if 200 <= response.status < 300:
-            self.delivery.succeeded([item.data_category for item in items])
-            return
-        if response.status == 429:
-            # The SDK now holds back what the limit covers (its "ratelimit_backoff") but leaves this
-            # envelope to the server's count; for this process it was not delivered either.
-            for item in items:
-                self.delivery.lost(item.data_category, "rate_limited")
-        self.delivery.failed(f"HTTP {response.status}", back_off=response.status not in (413, 429))
+    def is_healthy(self) -> bool:
+        # During an outage the SDK's backpressure monitor then halves the traces sample rate every
+        # 10 s (down to 1/1024), so that transactions nobody can receive cost less.
+        return super().is_healthy() and not self.delivery.in_outage
 
 
 def _describe(exc: Exception) -> str:

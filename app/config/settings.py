@@ -18,6 +18,7 @@ import dj_email_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from environs import EnvError, EnvValidationError
+from marshmallow import ValidationError
 from marshmallow.validate import URL, Range, Regexp
 
 from config.secret_files import SecretFileEnv
@@ -102,6 +103,8 @@ MIDDLEWARE = [
     "config.middleware.SentryUserMiddleware",
     "config.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's 405 is empty: the site's error page instead (inside, so that the page knows the user).
+    "config.errors.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login into the lock-out page (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
@@ -143,16 +146,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str(
     "REDIS_URL", "", validate=lambda v: not v or URL(schemes={"redis", "rediss"}, require_tld=False)(v)
 )
+# A hung Redis costs a request about a second, not the kernel's minutes-long connect timeout.
+REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+# "default": the plain Redis cache (what /readyz checks). "limits": where the abuse limits count
+# (login failures, rate limits), the same Redis failing open: with Redis away log-in still works,
+# unthrottled, and each process logs one WARNING (config/cache.py).
 CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "OPTIONS": REDIS_OPTIONS},
+    "limits": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": REDIS_URL, "OPTIONS": REDIS_OPTIONS},
+} if REDIS_URL else {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"},
 }
 # Login failures live in Redis when there is one (shared by every worker, expire by themselves);
 # without it (a bare checkout) in the database, because the in-process cache is not shared.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+AXES_CACHE = "limits"
+RATELIMIT_USE_CACHE = "limits"
+# A count the cache could not give is no reason to refuse (config/cache.py answers 1 anyway).
+RATELIMIT_FAIL_OPEN = True
 # django-ratelimit warns about any cache it does not list, Django's own RedisCache included,
 # although its INCR is atomic; without Redis (a bare checkout, one process) the in-process cache will do.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
@@ -167,9 +180,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# https://django-axes.readthedocs.io/en/latest/2_installation.html: its backend first, so that it
-# refuses a locked-out login before the password is even checked.
+# https://django-axes.readthedocs.io/en/latest/2_installation.html: the limits' backends first, so that
+# they refuse a paused client before the password is even checked (accounts/limits.py).
 AUTHENTICATION_BACKENDS = [
+    "accounts.limits.AddressFailureBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -180,14 +194,19 @@ LOGOUT_REDIRECT_URL = "login"
 # Two hours instead of three days: a reset link opens an account holding health data.
 PASSWORD_RESET_TIMEOUT = 2 * 3600
 
-# Login throttling (https://django-axes.readthedocs.io/en/latest/4_configuration.html), for the
-# app's login and /admin/login/ alike. Failures are counted per account and, separately, per
-# client address: guessing one password from many addresses and many accounts from one address
-# are both stopped. Also a correct password is refused until the lock-out has passed.
+# Password throttling (https://django-axes.readthedocs.io/en/latest/4_configuration.html) for the
+# app's login, /admin/login/, and the password the delete-account and change-password forms ask
+# for (accounts/limits.py). Wrong passwords pause the pair of account and client address: a
+# stranger pauses only their own address, never the owner, who logs in from hers. A correct
+# password is refused too until the pause has passed. One address guessing at many accounts is
+# paused after LOGIN_ADDRESS_FAILURE_LIMIT wrong passwords within LOGIN_LOCKOUT_MINUTES.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100))
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, validate=Range(min=1, max=10000))
 # A timedelta once every variable is known valid (below, after seal()).
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, validate=Range(min=1, max=1440))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The right password from that address starts its count again.
+AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # The address ForwardedForMiddleware took from nginx (django-ipware's guessing is not needed).
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_ip"
@@ -200,8 +219,21 @@ AXES_DISABLE_ACCESS_LOG = True
 # tells the time left in the window, which the "try again in N minutes" messages use.
 RATELIMIT_PLACE_SEARCH = env.str("RATELIMIT_PLACE_SEARCH", "10/m", validate=rate)
 RATELIMIT_FORECAST_FETCH = env.str("RATELIMIT_FORECAST_FETCH", "30/h", validate=rate)
-# Password-reset e-mails, per e-mail address and per client address (each may be a stranger's).
-RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", "5/h", validate=rate)
+
+
+def _link_rate(value: str) -> None:
+    """A rate whose period the e-mailed links outlive: a mailbox that got its share has a working link."""
+    rate(value)
+    number, unit = value.split("/")[1][:-1] or "1", value[-1]
+    if int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit] > PASSWORD_RESET_TIMEOUT:
+        raise ValidationError(f"Count over {PASSWORD_RESET_TIMEOUT // 3600} hours at most, the time an e-mailed "
+                              "link works.")
+
+
+# E-mails with a link into an account (a password reset, finishing a registration, "you already
+# have an account"), per client address (over it: 429) and per mailbox, the address lower-cased
+# (over it: the same answer, no mail; the links already sent still work). See accounts/limits.py.
+RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", "5/h", validate=_link_rate)
 # The most places one account may follow.
 MAX_LOCATIONS_PER_USER = env.int("MAX_LOCATIONS_PER_USER", 20, validate=Range(min=1, max=1000))
 
@@ -275,7 +307,11 @@ OPEN_METEO_FORECAST_URL = env.str(
 OPEN_METEO_GEOCODING_URL = env.str(
     "OPEN_METEO_GEOCODING_URL", "https://geocoding-api.open-meteo.com/v1/search", validate=http_url
 )
+# The jobs' policy: seconds per try, and (below) retries with backoff.
 OPEN_METEO_TIMEOUT = env.float("OPEN_METEO_TIMEOUT", 10.0, validate=Range(min=0.1))
+# A page's policy: the seconds one request (a place search, adding or refreshing a place) may spend
+# on Open-Meteo in all, one try per call, no retries; what does not fit waits for collect_weather_data.
+OPEN_METEO_PAGE_TIMEOUT = env.float("OPEN_METEO_PAGE_TIMEOUT", 5.0, validate=Range(min=0.1, max=30))
 # Attempts after the first one, with exponential backoff, on 429/5xx and connection errors.
 OPEN_METEO_RETRIES = env.int("OPEN_METEO_RETRIES", 3, validate=Range(min=0, max=10))
 OPEN_METEO_BACKOFF = env.float("OPEN_METEO_BACKOFF", 0.5, validate=Range(min=0))
@@ -348,6 +384,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # urllib3 logs each connection and request at DEBUG (every call to Open-Meteo, every envelope to
+    # GlitchTip), burying the app's own lines when development runs at DEBUG.
+    "loggers": {"urllib3": {"level": max(LOG_LEVEL, logging.INFO)}},
 }
 
 # ------------------------------------------------------------------------------

@@ -5,10 +5,15 @@ lists and the answer is then a JSON array with one object per location, in reque
 single location still answers one object). We ask for timeformat=unixtime (hourly times as
 unix seconds, UTC, unambiguous across DST) and timezone=auto (each object names the
 location's IANA zone); hourly values come back as parallel arrays under "hourly".
+
+Two call policies: the jobs' (OPEN_METEO_TIMEOUT a try, OPEN_METEO_RETRIES retries with backoff)
+and a page's (a PageBudget: one try per call, all of a request's calls within
+OPEN_METEO_PAGE_TIMEOUT together), so that a slow or hung Open-Meteo never holds a page for long.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 import requests
 import sentry_sdk
+import urllib3
 from django.conf import settings
 
 from forecast import http
@@ -121,6 +127,24 @@ class Place:
         return ", ".join(part for part in (self.name, self.admin1, self.country) if part)
 
 
+class PageBudget:
+    """The time one page's request may still spend on Open-Meteo, over all its calls (a search and
+    then a new place's forecast, say). Each call is tried once: what does not fit is left to the
+    scheduled job, which retries."""
+
+    def __init__(self, seconds: float | None = None):
+        self.seconds = settings.OPEN_METEO_PAGE_TIMEOUT if seconds is None else seconds
+        self.ends = time.monotonic() + self.seconds
+
+    def timeout(self, url: str, what: str) -> urllib3.Timeout:
+        """The rest of the budget as one call's total timeout (connecting and reading together);
+        WeatherAPIError when nothing is left."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise WeatherAPIError(f"{what} not asked: the page's {self.seconds:g} s for Open-Meteo are spent", url=url)
+        return urllib3.Timeout(total=left)
+
+
 def known_timezone(name) -> str:
     """`name` if it is a time zone this system knows, else "" (then pages fall back to UTC)."""
     if not isinstance(name, str) or not name:
@@ -168,16 +192,18 @@ def _forecast_query(points: Sequence[Coordinates], *, forecast_hours: int, past_
     return urlencode(query, safe=",")
 
 
-def _client() -> requests.Session:
-    return http.session(settings.OPEN_METEO_RETRIES, settings.OPEN_METEO_BACKOFF,
-                        pool_size=settings.OPEN_METEO_CONCURRENCY)
+def _client(budget: PageBudget | None) -> requests.Session:
+    retries, backoff = (0, 0.0) if budget is not None else (settings.OPEN_METEO_RETRIES, settings.OPEN_METEO_BACKOFF)
+    return http.session(retries, backoff, pool_size=settings.OPEN_METEO_CONCURRENCY)
 
 
-def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,)):
+def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,), budget: PageBudget | None = None):
+    """One GET under the jobs' policy, or, with a `budget`, a page's."""
+    timeout = settings.OPEN_METEO_TIMEOUT if budget is None else budget.timeout(url, what)
     with sentry_sdk.start_span(op="http.client", name=f"GET {what}") as span:
         span.set_data("url", url)
         try:
-            response = _client().get(url, params=params, timeout=settings.OPEN_METEO_TIMEOUT)
+            response = _client(budget).get(url, params=params, timeout=timeout)
         except requests.RequestException as exc:
             raise WeatherAPIError(f"{what} not reachable: {http.describe_failure(exc)}", url=url) from exc
         span.set_data("http.response.status_code", response.status_code)
@@ -212,9 +238,10 @@ def _error_reason(response: requests.Response) -> str:
         return response.reason or "no reason given"
 
 
-def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72,
-                    past_hours: int = 0) -> list[LocationForecast | WeatherAPIError]:
-    """Hourly weather for each point, from `past_hours` ago to `forecast_hours` ahead, in one request.
+def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72, past_hours: int = 0,
+                    budget: PageBudget | None = None) -> list[LocationForecast | WeatherAPIError]:
+    """Hourly weather for each point, from `past_hours` ago to `forecast_hours` ahead, in one request
+    (within a page's `budget` when one is given).
 
     Raises WeatherAPIError when the request as a whole fails (unreachable, an error status, not
     one answer per point); a point whose own answer is unusable gets its WeatherAPIError in the
@@ -224,7 +251,7 @@ def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72,
     query = _forecast_query(points, forecast_hours=forecast_hours, past_hours=past_hours)
     with sentry_sdk.start_span(op="weather.fetch", name="Open-Meteo forecast") as span:
         span.set_data("locations", len(points))
-        data = _get_json(url, query, "Open-Meteo forecast", allowed=(dict, list))
+        data = _get_json(url, query, "Open-Meteo forecast", allowed=(dict, list), budget=budget)
     answers = [data] if isinstance(data, dict) and len(points) == 1 else data
     if not isinstance(answers, list) or len(answers) != len(points):
         count = len(answers) if isinstance(answers, list) else "not a list of"
@@ -293,10 +320,11 @@ def _parse_location(data, url: str, times: _Times) -> LocationForecast:
     return LocationForecast(timezone=known_timezone(data.get("timezone")), times=all_times, columns=columns)
 
 
-def geocode(name: str, count: int = 8) -> list[Place]:
+def geocode(name: str, count: int = 8, *, budget: PageBudget | None = None) -> list[Place]:
     """Places matching `name`, best first; an empty list when there is none."""
     url = settings.OPEN_METEO_GEOCODING_URL
-    data = _get_json(url, {"name": name, "count": count, "language": "en", "format": "json"}, "Open-Meteo geocoding")
+    data = _get_json(url, {"name": name, "count": count, "language": "en", "format": "json"}, "Open-Meteo geocoding",
+                     budget=budget)
     results = data.get("results", [])
     if not isinstance(results, list):
         raise WeatherAPIError("Open-Meteo geocoding: results is not a list", url=url, body=str(data))

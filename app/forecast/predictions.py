@@ -1,10 +1,10 @@
 """Turning stored forecasts into migraine and sinusitis predictions for each owner's window.
 
-Locations go in chunks: per chunk, the owners' profiles in one query, the forecast hours in one
-query per distinct window end, the rules in memory, the LLM (when configured) for at most
-LLM_MAX_CALLS_PER_RUN predictions per run with LLM_CONCURRENCY requests at a time, and one bulk
-upsert in one database transaction. A prediction that was already e-mailed is left as it was;
-the others are refreshed with the newer forecasts.
+Locations go in chunks: per chunk, the owners' profiles in one query, the forecast hours of each
+window (its first to its last hour) in one query per distinct window, the rules in memory, the
+LLM (when configured) for at most LLM_MAX_CALLS_PER_RUN predictions per run with LLM_CONCURRENCY
+requests at a time, and one bulk upsert in one database transaction. A prediction that was
+already e-mailed is left as it was; the others are refreshed with the newer forecasts.
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def generate_all(locations: list, *, budget: LLMBudget, now=None, dry_run: bool 
 def _generate_chunk(locations: list, now, budget: LLMBudget, pool: ThreadPoolExecutor, result: ChunkResult) -> None:
     profiles = _profiles({location.user_id for location in locations}, create=not result.dry_run)
     windows = {location.pk: window_for(profiles[location.user_id], now) for location in locations}
-    hours = _forecast_hours(locations, windows, now)
+    hours = _forecast_hours(locations, windows)
     assessments: dict[tuple, rules.Assessment] = {}
     for location in locations:
         profile = profiles[location.user_id]
@@ -140,18 +140,18 @@ def _profiles(user_ids: set, *, create: bool) -> dict:
     return profiles | {profile.user_id: profile for profile in missing}
 
 
-def _forecast_hours(locations: list, windows: dict, now) -> dict[int, list]:
-    """location id -> its forecast hours from now to its window's end (from now, so that the change
-    leading into the window counts too); one query per distinct window end."""
-    by_end = defaultdict(list)
+def _forecast_hours(locations: list, windows: dict) -> dict[int, list]:
+    """location id -> the forecast hours of its window, the first and the last hour included: the
+    hours the prediction names, so that its text and the page's hourly table tell the same figures.
+    One query per distinct window."""
+    by_window = defaultdict(list)
     for location in locations:
-        by_end[windows[location.pk][1]].append(location.pk)
+        by_window[windows[location.pk]].append(location.pk)
     hours = defaultdict(list)
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
     with sentry_sdk.start_span(op="db.query", name="forecast hours for prediction windows"):
-        for end, ids in by_end.items():
+        for (start, end), ids in by_window.items():
             rows = (WeatherForecast.objects
-                    .filter(location_id__in=ids, target_time__gte=this_hour, target_time__lte=end)
+                    .filter(location_id__in=ids, target_time__gte=start, target_time__lte=end)
                     .order_by("location_id", "target_time").values_list(*HOUR_FIELDS, named=True))
             for row in rows:
                 hours[row.location_id].append(row)

@@ -95,11 +95,16 @@ def _low_pressure_words(low: float, score: float) -> str:
     return f"Air pressure gets {'very ' if score >= 0.67 else ''}low, down to {low:.0f}\u00a0hPa."
 
 
+def _degrees(value: float) -> str:
+    """A temperature as the page's hourly table shows it (one decimal), without a trailing ".0"."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def _temperature_words(coldest: float, warmest: float) -> str:
     if warmest - coldest < 3:
         return "The temperature stays about the same."
-    return (f"The temperature changes by {warmest - coldest:.0f}\u00a0°C, "
-            f"between {coldest:.0f} and {warmest:.0f}\u00a0°C.")
+    return (f"The temperature changes by {_degrees(warmest - coldest)}\u00a0°C, "
+            f"between {_degrees(coldest)} and {_degrees(warmest)}\u00a0°C.")
 
 
 def _humidity_words(low: float, high: float) -> str:
@@ -123,7 +128,7 @@ def _cloud_words(cloud_mean: float) -> str:
 
 
 def weather_factors(hours) -> list[Factor]:
-    """Score the six factors over the forecast hours (objects with the WeatherForecast fields)."""
+    """Score the six factors over a window's forecast hours (objects with the WeatherForecast fields)."""
     pressures = [h.pressure_msl for h in hours]
     temperatures = [h.temperature for h in hours]
     humidities = [h.humidity for h in hours]
@@ -147,7 +152,7 @@ def weather_factors(hours) -> list[Factor]:
         Factor("low_pressure", "Low pressure", round(low, 1), low_score, f"lowest {low:.0f} hPa",
                _low_pressure_words(low, low_score)),
         Factor("temperature", "Temperature change", round(temperature_range, 1), _ramp(temperature_range, 5, 12),
-               f"{min(temperatures):.0f} to {max(temperatures):.0f} °C",
+               f"{_degrees(min(temperatures))} to {_degrees(max(temperatures))} °C",
                _temperature_words(min(temperatures), max(temperatures))),
         Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
                (f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high
@@ -161,7 +166,7 @@ def weather_factors(hours) -> list[Factor]:
 
 
 def predict(hours, profile, prediction_type: str) -> Assessment:
-    """Risk for `prediction_type` over `hours` (the forecast from now to the window's end)."""
+    """Risk for `prediction_type` over `hours`: the forecast hours of the window, its first and last included."""
     if len(hours) < 2:
         return Assessment(RiskLevel.LOW, 0.1, "Not enough forecast data for this window yet.", [], [])
     weights = WEIGHTS[PredictionType(prediction_type)]

@@ -10,11 +10,11 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 
-from forecast import charts, open_meteo, predictions, weather
+from forecast import charts, open_meteo, predictions, schedule, weather
 from forecast.forms import HistoryFilterForm, LocationForm, PlaceSearchForm
 from forecast.models import Location, Prediction, PredictionType
 from forecast.reporting import report_weather_failure
@@ -37,6 +37,16 @@ def _over_limit(request, group: str, rate: str) -> int | None:
 def _wait(seconds: int) -> str:
     minutes = -(-seconds // 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _next_update(location) -> str:
+    """When the scheduled collect_weather_data job next fetches every place's forecast, in the place's time."""
+    try:
+        run = timezone.localtime(schedule.next_run("collect_weather_data"), location.tz)
+    except ValueError:  # a schedule the scheduler itself refuses to start with
+        return "with the next scheduled update"
+    today = timezone.localtime(timezone.now(), location.tz).date()
+    return f"with the next scheduled update at {dateformat.format(run, 'H:i T' if run.date() == today else 'l H:i T')}"
 
 
 def _owned_location(request, pk):
@@ -69,6 +79,7 @@ def location_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def location_add(request):
+    budget = open_meteo.PageBudget()  # for the search and the new place's forecast together
     search = PlaceSearchForm(request.GET or None)
     matches = []
     status = 200
@@ -80,7 +91,7 @@ def location_add(request):
             status = 429
         else:
             try:
-                matches = open_meteo.geocode(search.cleaned_data["query"])
+                matches = open_meteo.geocode(search.cleaned_data["query"], budget=budget)
             except open_meteo.WeatherAPIError as exc:
                 report_weather_failure(exc, None)
                 messages.error(request, "Place search is unavailable right now; enter coordinates instead.")
@@ -96,28 +107,30 @@ def location_add(request):
             location = form.save() if form.is_valid() else None
         if location is not None:
             sentry_sdk.add_breadcrumb(category="user_action", message="location added", data={"location": location.pk})
-            _fetch_now(request, location)
+            _fetch_now(request, location, budget, added=True)
             return redirect("forecast:location-detail", pk=location.pk)
     context = {"search": search, "matches": matches, "form": form,
                "places": Location.owned_by(request.user).count(), "max_places": settings.MAX_LOCATIONS_PER_USER}
     return render(request, "forecast/location_add.html", context, status=status)
 
 
-def _fetch_now(request, location):
-    """Fetch the forecast and predict at once; a failure or the rate limit leaves the place for the next hourly run."""
+def _fetch_now(request, location, budget: open_meteo.PageBudget, *, added: bool = False):
+    """Fetch the forecast and predict at once, within the page's `budget`; a failure or the rate limit
+    leaves the place to the next scheduled collection, and the message says when that is."""
+    about = f"{location.name} is saved. Its forecast" if added else f"{location.name}: the forecast"
     wait = _over_limit(request, "forecast-fetch", settings.RATELIMIT_FORECAST_FETCH)
     if wait is not None:
-        messages.warning(request, f"{location.name}: you asked for many forecasts in a short while, so this one "
-                                  f"waits for the next hourly update (or try again in {_wait(wait)}).")
+        messages.warning(request, f"{about} waits, as you asked for many forecasts in a short while: it comes "
+                                  f"{_next_update(location)} (or try again in {_wait(wait)}).")
         return
     try:
         with transaction.atomic():
-            weather.collect(location)
+            weather.collect(location, budget=budget)
             predictions.generate(location)
     except open_meteo.WeatherAPIError as exc:
         report_weather_failure(exc, location)
-        messages.warning(request, f"{location.name}: the forecast could not be fetched yet; "
-                                  "it will be retried on the next hourly run.")
+        messages.warning(request, f"{about} could not be fetched now (Open-Meteo did not answer in time or "
+                                  f"failed); it comes {_next_update(location)}.")
     else:
         messages.success(request, f"{location.name}: forecast fetched and risk predicted.")
 
@@ -138,6 +151,7 @@ def location_detail(request, pk):
         "chart": charts.forecast_chart(hours, current, now, location.tz),
         "report": location.comparison_reports.first(),
         "anomaly_threshold": settings.ANOMALY_TEMPERATURE_DELTA,
+        "next_update": _next_update(location),
     }
     return render(request, "forecast/location_detail.html", context)
 
@@ -194,8 +208,9 @@ def history_csv(request):
     """The filtered history as CSV, streamed so that a long history does not sit in memory.
 
     UTF-8 with a byte-order mark, so that spreadsheet apps read "°C" and accented names right;
-    every cell quoted and user text neutralised against formula injection. Times are UTC
-    (ISO 8601), with the place's time zone in its own column.
+    every cell quoted and user text neutralised against formula injection. Times are the place's
+    local times, as the pages show them (ISO 8601 with their UTC offset), and the place's time zone
+    is named in its own column.
     """
     _, queryset = _history(request)
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
@@ -205,10 +220,12 @@ def history_csv(request):
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for p in queryset.iterator(chunk_size=500):
+            tz = p.location.tz
             yield writer.writerow([
-                p.window_start.isoformat(), p.window_end.isoformat(), _cell(p.location.name),
-                p.location.timezone or "UTC", p.prediction_type, p.risk_level, p.get_source_display(),
-                f"{p.confidence:.2f}", _cell(p.rationale), p.notified_at.isoformat() if p.notified_at else "",
+                p.window_start.astimezone(tz).isoformat(), p.window_end.astimezone(tz).isoformat(),
+                _cell(p.location.name), p.location.timezone or "UTC", p.prediction_type, p.risk_level,
+                p.get_source_display(), f"{p.confidence:.2f}", _cell(p.rationale),
+                p.notified_at.astimezone(tz).isoformat() if p.notified_at else "",
             ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
@@ -222,5 +239,5 @@ def refresh(request, pk):
     """Fetch and predict now for one location (the dashboard's refresh button)."""
     location = _owned_location(request, pk)
     sentry_sdk.add_breadcrumb(category="user_action", message="forecast refresh", data={"location": pk})
-    _fetch_now(request, location)
+    _fetch_now(request, location, open_meteo.PageBudget())
     return redirect("forecast:location-detail", pk=location.pk)

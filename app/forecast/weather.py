@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 
 import sentry_sdk
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from forecast import open_meteo, workers
+from forecast import forecast_upsert, open_meteo, workers
 from forecast.models import Location, WeatherForecast
 from forecast.open_meteo import Coordinates, LocationForecast, WeatherAPIError
-
-FIELDS = ("temperature", "humidity", "pressure_msl", "surface_pressure", "precipitation", "cloud_cover", "wind_speed")
 
 
 @dataclass
@@ -89,10 +87,10 @@ def grid_points(locations: Iterable) -> list[GridPoint]:
     return list(points.values())
 
 
-def collect(location, *, hours: int = 72) -> int:
-    """One place's forecast, now (adding or refreshing it); returns the hours stored, raises what failed.
-    Fetched on the calling thread (a page's request): one request needs no pool."""
-    fetched = _fetch_batch(grid_points([location]), hours)
+def collect(location, *, budget: open_meteo.PageBudget, hours: int = 72) -> int:
+    """One place's forecast, now, for a page (adding or refreshing it), within the page's `budget`;
+    returns the hours stored, raises what failed. Fetched on the calling thread: one request needs no pool."""
+    fetched = _fetch_batch(grid_points([location]), hours, budget)
     if fetched.failures:
         raise fetched.failures[0].error
     return _store(fetched.forecasts)
@@ -124,17 +122,18 @@ def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> I
         pool.shutdown(cancel_futures=True)
 
 
-def _fetch_batch(points: list[GridPoint], hours: int) -> Fetched:
+def _fetch_batch(points: list[GridPoint], hours: int, budget: open_meteo.PageBudget | None = None) -> Fetched:
     try:
-        return _fetch_isolating(points, hours, _fetch(points, hours))
+        return _fetch_isolating(points, hours, _fetch(points, hours, budget))
     except Exception as exc:  # a bug in parsing must not stop the other batches either
         return Fetched(failures=[Failure(_locations(points), exc)], requests=1)
 
 
-def _fetch(points: list[GridPoint], hours: int) -> Fetched:
+def _fetch(points: list[GridPoint], hours: int, budget: open_meteo.PageBudget | None = None) -> Fetched:
     """One request for `points`."""
     try:
-        answers = open_meteo.fetch_forecasts([point.coordinates for point in points], forecast_hours=hours)
+        answers = open_meteo.fetch_forecasts([point.coordinates for point in points], forecast_hours=hours,
+                                             budget=budget)
     except WeatherAPIError as exc:
         return Fetched(failures=[Failure(_locations(points), exc)], requests=1,
                        refusal=exc if exc.status == 400 else None)
@@ -190,23 +189,21 @@ def _store(forecasts: list[tuple[GridPoint, LocationForecast]]) -> int:
     if not forecasts:
         return 0
     since = _this_hour()
-    columns: dict[str, list] = {name: [] for name in ("location_id", "target_time", *FIELDS)}
+    columns: dict[str, list] = {name: [] for name in forecast_upsert.COLUMNS}
     for point, forecast in forecasts:
         keep = _future_hours(forecast, since)
         times = [forecast.times[index] for index in keep]
-        values = {name: [forecast.columns[name][index] for index in keep] for name in FIELDS}
+        values = {name: [forecast.columns[name][index] for index in keep] for name in forecast_upsert.FIELDS}
         for location in point.locations:
             columns["location_id"] += [location.pk] * len(times)
             columns["target_time"] += times
-            for name in FIELDS:
+            for name in forecast_upsert.FIELDS:
                 columns[name] += values[name]
     rows = len(columns["location_id"])
     with sentry_sdk.start_span(op="db.upsert", name="weather forecasts bulk upsert") as span, transaction.atomic():
         span.set_data("rows", rows)
-        if rows and connection.vendor == "postgresql":
-            _upsert_postgresql(columns, timezone.now())
-        elif rows:
-            _upsert_portable(columns, timezone.now())
+        if rows:
+            forecast_upsert.upsert(columns, timezone.now())
         _update_timezones(forecasts)
     return rows
 
@@ -223,44 +220,6 @@ def _update_timezones(forecasts: list[tuple[GridPoint, LocationForecast]]) -> No
         Location.objects.filter(pk__in=[location.pk for location in locations]).update(timezone=zone)
         for location in locations:
             location.timezone = zone
-
-
-# Where a batch's rows wait between the COPY and the upsert: one per database session, emptied each time.
-STAGING_TABLE = "weather_forecast_staging"
-STAGING_TYPES = ("bigint", "timestamptz", *["float8"] * len(FIELDS))
-
-
-def _upsert_postgresql(columns: dict[str, list], fetched_at) -> None:
-    """The rows go into a temporary table by binary COPY, then one INSERT ... SELECT ... ON
-    CONFLICT DO UPDATE moves them over; no model instances are built.
-
-    COPY because psycopg encodes its rows in C: sending the columns as array parameters cost
-    four times the client CPU (a Python call per value, measured on 7,200 rows), and Django's
-    own client-side binding writes every number out as text, slower still.
-    """
-    quote = connection.ops.quote_name
-    names = [quote(name) for name in columns]
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*names[2:], quote("fetched_at")])
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
-                       f"({', '.join(f'{name} {kind}' for name, kind in zip(names, STAGING_TYPES, strict=True))})")
-        with cursor.cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(STAGING_TYPES)
-            for row in zip(*columns.values(), strict=True):
-                copy.write_row(row)
-        table = quote(WeatherForecast._meta.db_table)
-        cursor.execute(f"INSERT INTO {table} ({', '.join(names)}, {quote('fetched_at')}) "
-                       f"SELECT {', '.join(names)}, %s FROM {STAGING_TABLE} "
-                       f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}", [fetched_at])
-        cursor.execute(f"TRUNCATE {STAGING_TABLE}")
-
-
-def _upsert_portable(columns: dict[str, list], fetched_at) -> None:
-    """Django's upsert, for the other databases (SQLite when the app runs alone)."""
-    rows = [WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values, strict=True)))
-            for values in zip(*columns.values(), strict=True)]
-    WeatherForecast.objects.bulk_create(rows, update_conflicts=True, unique_fields=["location", "target_time"],
-                                        update_fields=[*FIELDS, "fetched_at"])
 
 
 def cleanup(before) -> int:

@@ -111,6 +111,18 @@ def read_environment(env: str, root: Path = REPO) -> dict[str, str]:
     return merged
 
 
+def origin(env: str, name: str, root: Path = REPO) -> str:
+    """Where to change `name` in `env`, for a fix line: the layer that sets it last; a value from
+    env/defaults.env is changed by setting it in env/<ENV>.env (defaults.env serves every environment)."""
+    source = next((layer for layer, values in reversed(read_layers(env, root)) if name in values), None)
+    environment_file = settings_file(env, root).relative_to(root)
+    if source is None:
+        return str(environment_file)
+    if source.path == defaults_file(root):
+        return f"{environment_file}, which overrides {source.relative(root)}"
+    return source.relative(root)
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock beside `path`, so two scripts never rewrite the same file at once."""

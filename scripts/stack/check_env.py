@@ -114,7 +114,7 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
     try:
         AlertSettings.from_values(values)
     except AlertSettingsError as exc:
-        problems.append(Problem(exc.variable, exc.problem, f"{exc.fix} (in {settings})"))
+        problems.append(Problem(exc.variable, exc.problem, f"{exc.fix} (in {envfiles.origin(env, exc.variable)})"))
     return problems
 
 

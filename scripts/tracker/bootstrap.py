@@ -127,7 +127,7 @@ class Bootstrap:
         try:
             alert_settings = AlertSettings.from_values(self.values)
         except AlertSettingsError as exc:
-            raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
+            raise StepFailed(2, str(exc), f"{exc.fix} (in {envfiles.origin(self.env, exc.variable)})") from None
         with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
             try:
                 healthy = self.client.healthy()
@@ -372,7 +372,12 @@ class Bootstrap:
         try:
             in_team = {m.email.lower(): m for m in self.client.team_members(org, team)}
             in_org = {m.email.lower(): m for m in self.client.organization_members(org)}
-            for address in settings.emails:
+            uninvitable = [address for address in settings.local_only() if address not in in_team]
+            if uninvitable:
+                self.notes.append(f"GlitchTip does not invite {', '.join(uninvitable)} (its invitations want a public "
+                                  "domain, as in name@example.com, which mailpit catches too), so no alert e-mail "
+                                  "from GlitchTip goes there")
+            for address in (address for address in settings.emails if address not in uninvitable):
                 member = in_team.get(address)
                 if member is None and address in in_org:
                     member = in_org[address]

@@ -254,7 +254,7 @@ class SmokeTest:
         try:
             settings = AlertSettings.from_values(self.values)
         except AlertSettingsError as exc:
-            raise StepFailed(2, str(exc), f"{exc.fix} (env/{self.env}.env)") from None
+            raise StepFailed(2, str(exc), f"{exc.fix} (in {envfiles.origin(self.env, exc.variable)})") from None
         mailpit = mailpit_url(self.values)
         environment = self.values.get("SENTRY_ENVIRONMENT", self.env)
         alert_id = uuid.uuid4().hex[:12]

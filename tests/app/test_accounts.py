@@ -1,10 +1,13 @@
 """The account: registration, profile, password change and reset by e-mail, export and deletion."""
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import signing
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,17 +19,125 @@ from tests.app.helpers import add_location, run_command
 PASSWORD = "a-Long-test-passw0rd"  # the `user` fixture's
 
 
-def register(client, password, username="sam"):
-    return client.post(reverse("register"), {"username": username, "email": f"{username}@example.com",
-                                             "password1": password, "password2": password})
+NEW_PASSWORD = "a-Brand-new-passw0rd"
+
+
+def plain_text(message) -> str:
+    part = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode()
+
+
+def link_in(message, path=r"/accounts/\S+/") -> str:
+    return re.search(rf"http://testserver({path})", plain_text(message))[1]
+
+
+def register(client, email="sam@example.com"):
+    return client.post(reverse("register"), {"email": email})
+
+
+def finish(client, link, username="sam", password=NEW_PASSWORD, password2=None):
+    return client.post(link, {"username": username, "password1": password, "password2": password2 or password})
+
+
+def test_registration_answers_the_same_whether_the_address_is_known_or_not(user, smtp):
+    known = register(Client(REMOTE_ADDR="10.0.0.5"), "Jane@Example.com")
+    new = register(Client(REMOTE_ADDR="10.0.0.6"), "sam@example.com")
+    assert (known.status_code, known.url) == (new.status_code, new.url) == (302, reverse("register_sent"))
+    assert get_user_model().objects.count() == 1  # nothing is created before the address is confirmed
+    mails = {message["To"]: message for message in smtp.messages}
+    assert set(mails) == {"jane@example.com", "sam@example.com"}
+    # The owner of the known address hears that someone tried, and how to get in.
+    assert mails["jane@example.com"]["Subject"] == "Migraine Forecast: you already have an account"
+    text = plain_text(mails["jane@example.com"])
+    assert "Your user name is jane." in text and f"http://testserver{reverse('login')}" in text
+    owner = Client()
+    form = owner.get(link_in(mails["jane@example.com"], r"/accounts/password/reset/\S+/"), follow=True)
+    done = owner.post(form.redirect_chain[-1][0], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert done.url == reverse("password_reset_complete")
+    # The new address gets the link that finishes the registration.
+    assert mails["sam@example.com"]["Subject"] == "Migraine Forecast: finish creating your account"
+    assert link_in(mails["sam@example.com"]).startswith("/accounts/register/")
+
+
+def test_the_sent_page_says_what_to_do_next(client, db, smtp):
+    register(client)
+    page = client.get(reverse("register_sent")).content.decode()
+    assert "Check your inbox" in page and "within two hours" in page
+
+
+def test_the_emailed_link_finishes_the_registration_once(client, db, smtp):
+    register(client, "Sam@Example.com")
+    link = link_in(smtp.messages[0])
+    page = client.get(link).content.decode()
+    assert "sam@example.com" in page and 'name="username"' in page and 'name="password1"' in page
+    response = finish(client, link)
+    assert response.status_code == 302 and response.url == reverse("profile")
+    profile = HealthProfile.objects.get(user__username="sam")
+    assert profile.user.email == "sam@example.com" and profile.user.check_password(NEW_PASSWORD)
+    assert client.get(reverse("forecast:location-list")).status_code == 200
+    # The link made its account; opened again, it says so and creates nothing.
+    again = Client().get(link)
+    assert "This link was used already" in again.content.decode()
+    assert finish(Client(), link, username="sam2").status_code == 200
+    assert get_user_model().objects.filter(email="sam@example.com").count() == 1
+
+
+def test_an_old_or_altered_registration_link_creates_nothing(client, db, smtp, monkeypatch):
+    three_hours_ago = signing.b62_encode(int(time.time()) - 3 * 3600)
+    with monkeypatch.context() as patched:
+        patched.setattr(signing.TimestampSigner, "timestamp", lambda self: three_hours_ago)
+        register(client)
+    expired = link_in(smtp.messages[0])
+    for link in (expired, expired.replace("/register/", "/register/x")):
+        page = client.get(link).content.decode()
+        assert "This link no longer works" in page and 'name="password1"' not in page
+        assert finish(client, link).status_code == 200
+    assert not get_user_model().objects.exists()
+
+
+def test_finishing_refuses_a_taken_user_name_and_mismatched_passwords(client, user, smtp):
+    register(client)
+    response = finish(client, link_in(smtp.messages[0]), username="jane", password="x", password2="y")
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "username" in errors and "password2" in errors
+    assert b"A user with that username already exists." in response.content
+    assert not get_user_model().objects.filter(email="sam@example.com").exists()
+
+
+def test_registration_refuses_what_is_not_an_e_mail_address(client, db, smtp):
+    response = register(client, "sam at example.com")
+    assert response.status_code == 200 and "email" in response.context["form"].errors
+    assert smtp.messages == []
 
 
 @pytest.mark.parametrize("password", [" " * 8, " " * 12 + "\t"], ids=["eight-spaces", "spaces-and-tab"])
-def test_registration_refuses_a_password_of_only_spaces(client, db, password):
-    response = register(client, password)
+def test_registration_refuses_a_password_of_only_spaces(client, db, smtp, password):
+    register(client)
+    response = finish(client, link_in(smtp.messages[0]), password=password)
     assert response.status_code == 200
     assert "Your password cannot be only spaces." in response.context["form"].errors["password2"]
     assert not get_user_model().objects.exists()
+
+
+def test_registration_mails_count_in_the_mailboxs_share(user, smtp, settings):
+    """Registering with someone's address mails them; a stranger cannot flood that mailbox this way either."""
+    settings.RATELIMIT_PASSWORD_RESET = "2/h"
+    for number in range(4):
+        response = register(Client(REMOTE_ADDR=f"10.0.2.{number}"), "jane@example.com")
+        assert response.url == reverse("register_sent")
+    assert len(smtp.messages) == 2
+
+
+def test_registration_from_one_address_is_limited_like_reset_e_mails(db, smtp, settings):
+    settings.RATELIMIT_PASSWORD_RESET = "2/h"
+    client = Client(REMOTE_ADDR="10.0.0.9")
+    for number in range(2):
+        register(client, f"person{number}@example.com")
+    limited = register(client, "person9@example.com")
+    assert limited.status_code == 429
+    assert "Too many e-mails were asked for from your network just now." in limited.content.decode()
+    assert len(smtp.messages) == 2
 
 
 def test_a_logged_in_user_opening_the_login_page_is_sent_on(logged_in):

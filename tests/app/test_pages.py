@@ -15,25 +15,6 @@ from tests.harness.http_fake import Response
 from tests.harness.open_meteo_fake import stormy_weather
 
 
-def test_register_creates_user_and_profile_and_logs_in(client, db):
-    password = "a-Long-test-passw0rd"
-    response = client.post(reverse("register"), {"username": "sam", "email": "Sam@Example.com",
-                                                 "password1": password, "password2": password})
-    assert response.status_code == 302 and response.url == reverse("profile")
-    profile = HealthProfile.objects.get(user__username="sam")
-    assert profile.user.email == "sam@example.com"
-    assert client.get(reverse("forecast:location-list")).status_code == 200
-
-
-def test_register_rerenders_with_field_errors(client, user):
-    response = client.post(reverse("register"), {"username": "jane", "email": "jane@example.com",
-                                                 "password1": "x", "password2": "y"})
-    assert response.status_code == 200
-    errors = response.context["form"].errors
-    assert "username" in errors and "email" in errors and "password2" in errors
-    assert b"A user with that username already exists." in response.content
-
-
 def test_pages_need_login(client, db):
     response = client.get(reverse("forecast:location-list"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -122,10 +103,11 @@ def test_search_by_name_lists_matches_to_choose_from(logged_in, open_meteo):
 
 
 def test_place_is_kept_when_its_forecast_cannot_be_fetched(logged_in, user, open_meteo, sentry):
-    open_meteo.script(*[Response(503, {"error": True, "reason": "down"})] * 4)
+    open_meteo.script(Response(503, {"error": True, "reason": "down"}))
     response = logged_in.post(reverse("forecast:location-add"),
                               {"name": "Home", "latitude": "48.1", "longitude": "11.5"}, follow=True)
-    assert "the forecast could not be fetched yet" in response.content.decode()
+    assert "Home is saved. Its forecast could not be fetched now" in response.content.decode()
+    assert len(open_meteo.requests) == 1  # a page does not retry: the scheduled job does
     assert Location.objects.filter(user=user).exists()
     event = sentry.wait_for(lambda e: "weather_api" in e.get("contexts", {}))
     assert event["user"] == {"id": str(user.pk), "username": "jane"}
@@ -150,7 +132,7 @@ def test_place_page_explains_the_risk_in_words_with_the_numbers_behind_a_toggle(
     assert "Air pressure falls by about" in face
     for jargon in ("Weight for you", "Score", "confidence", "0.1"):
         assert jargon not in face.split("<section class=\"predictions\"", 1)[1]
-    assert "Weight for you" in numbers and "certainty 0.77 of 1 (fairly sure)" in numbers
+    assert "Weight for you" in numbers and "certainty 0.56 of 1 (not very sure)" in numbers
     assert "the weather rules" in numbers and "rules</" not in page
 
 

@@ -1,6 +1,7 @@
 """The app as deployed: gunicorn with the bundle's config, whitenoise static files, health probes."""
 import re
 
+import pytest
 import requests
 
 from tests.harness.app import running_gunicorn
@@ -16,6 +17,9 @@ def test_static_files_are_hashed_compressed_and_cached_for_long(gunicorn, transa
     assert response.headers["Content-Encoding"] in {"br", "gzip"}
     assert "max-age=315360000" in response.headers["Cache-Control"]
     assert "immutable" in response.headers["Cache-Control"]
+    # The copy under its own name may change with the next deploy: cached for a minute.
+    unhashed = requests.get(f"{gunicorn.url}/static/css/site.css", timeout=10)
+    assert unhashed.status_code == 200 and unhashed.headers["Cache-Control"] == "max-age=60, public"
 
 
 def test_health_probes_through_gunicorn(gunicorn, transactional_db):
@@ -38,9 +42,28 @@ def test_readyz_is_503_naming_what_is_down_while_healthz_stays_up(tmp_path):
     with running_gunicorn(env, tmp_path / "gunicorn.log") as server:
         assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
         response = requests.get(f"{server.url}/readyz", timeout=20)
+        through_nginx = requests.get(f"{server.url}/readyz", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=20)
+    # From this machine (loopback, not through a proxy): what failed.
     assert response.status_code == 503
     assert response.json() == {"status": "not ready", "database": "error: OperationalError",
                                "cache": "error: ConnectionError"}
+    # From anyone else: the status only; the log has the details.
+    assert through_nginx.status_code == 503 and through_nginx.json() == {"status": "not ready"}
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "readyz: database not reachable" in log and "readyz: cache not reachable" in log
+
+
+@pytest.mark.parametrize("address, forwarded, detailed", [
+    ("127.0.0.1", None, True), ("::1", None, True), ("10.0.3.7", None, True),  # the host, a container network
+    ("10.0.3.7", "203.0.113.9", False),  # nginx passing on a client's request
+    ("203.0.113.9", None, False),  # a client reaching the app directly
+])
+def test_readyz_names_its_checks_only_to_the_internal_network(client, db, address, forwarded, detailed):
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    response = client.get("/readyz", REMOTE_ADDR=address, **headers)
+    assert response.status_code == 200
+    assert response.json() == ({"status": "ready", "database": "ok", "cache": "ok"} if detailed
+                               else {"status": "ready"})
 
 
 def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
@@ -67,6 +90,20 @@ def test_gunicorn_preloads_the_app_and_recycles_workers_rarely(monkeypatch):
     assert (config["max_requests"], config["max_requests_jitter"]) == (20000, 2000)
 
 
+def test_every_name_the_gunicorn_config_sets_is_a_setting_of_the_installed_gunicorn():
+    """gunicorn skips the names in its config file that it does not know: a misspelt setting, or one
+    an upgrade renamed (control_socket_disable is new in 25.1), would do nothing without a word."""
+    import runpy
+    import types
+
+    from gunicorn.config import Config
+
+    config = runpy.run_path(str(REPO / "app/gunicorn.conf.py"))
+    names = {name for name, value in config.items()
+             if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert "control_socket_disable" in names and names - set(Config().settings) == set()
+
+
 def test_the_master_forks_workers_without_an_open_database_connection(transactional_db):
     import runpy
 
@@ -88,27 +125,6 @@ def test_each_forked_worker_gets_its_own_sentry_client(sentry):
     assert workers is not masters and workers.transport is not masters.transport
     sentry_sdk.capture_message("from the new worker")
     sentry.wait_for(lambda e: e.get("message") == "from the new worker")
-
-
-def test_gunicorns_request_threads_do_not_copy_sentry_scopes_but_the_apps_threads_do(sentry):
-    import runpy
-    import types
-    from concurrent.futures import ThreadPoolExecutor
-
-    import sentry_sdk
-
-    def tag_seen_by_task(pool):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_tag("set_by", "caller")
-            return pool.submit(lambda: sentry_sdk.get_current_scope()._tags.get("set_by")).result()
-
-    with ThreadPoolExecutor(1) as apps_pool, ThreadPoolExecutor(1) as request_pool:
-        worker = types.SimpleNamespace(tpool=request_pool)
-        runpy.run_path(str(REPO / "app/gunicorn.conf.py"))["post_worker_init"](worker)
-        for pool in (apps_pool, worker.tpool):  # start their threads (which copy the starter's scopes)
-            pool.submit(lambda: None).result()
-        assert tag_seen_by_task(apps_pool) == "caller"  # sentry-sdk's threading integration at work
-        assert tag_seen_by_task(worker.tpool) is None
 
 
 def test_recycled_workers_serve_and_report_each_event_once(services, test_database_url, transactional_db, tmp_path):

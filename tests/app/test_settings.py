@@ -121,6 +121,18 @@ def test_without_email_url_mail_is_printed_to_the_console_and_sending_works(app_
     assert "body of the test mail" in result.stdout
 
 
+def test_the_debug_level_of_development_shows_the_apps_lines_not_each_http_connection(services):
+    """env/development.env sets DJANGO_LOG_LEVEL=DEBUG; urllib3 would log every connection and request
+    (each call to Open-Meteo, each envelope to GlitchTip) at DEBUG."""
+    script = ("import logging, requests; "
+              f"requests.get('{services.open_meteo.url}/v1/search?name=Berlin', timeout=10); "
+              "logging.getLogger('forecast').debug('a debug line of the app')")
+    result = manage_with({"DJANGO_LOG_LEVEL": "DEBUG"}, "shell", "--no-imports", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG forecast: a debug line of the app" in result.stderr
+    assert "urllib3" not in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(("url", "tls", "ssl"), [
     ("smtp+tls://u:p@smtp.example.com:587", "True", "False"),
     ("smtp+ssl://u:p@smtp.example.com:465", "False", "True"),

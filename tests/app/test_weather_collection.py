@@ -143,26 +143,43 @@ def test_queries_do_not_grow_with_the_locations_of_a_batch(user, open_meteo, dja
     assert WeatherForecast.objects.count() == 50 * 72
 
 
-def test_the_app_alone_on_sqlite_collects_with_the_portable_upsert(app_copy, open_meteo):  # noqa: F811
-    env = {"OPEN_METEO_FORECAST_URL": f"{open_meteo.url}/v1/forecast", "OPEN_METEO_BACKOFF": "0"}
-    assert manage_with(env, "migrate", "--noinput", cwd=app_copy).returncode == 0
-    create = ("from django.contrib.auth.models import User; from forecast.models import Location; "
-              "u = User.objects.create_user('sam'); "
-              "[Location.objects.create(user=u, name=f'P{n}', latitude=40 + n, longitude=10) for n in range(3)]")
-    assert manage_with(env, "shell", "-c", create, cwd=app_copy).returncode == 0
-    for _ in range(2):  # the second run updates the same rows
-        result = manage_with(env, "collect_weather_data", cwd=app_copy)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "3 location(s) at 3 grid point(s): 216 hours stored" in result.stdout
-    count_rows = "from forecast.models import WeatherForecast as W; print(W.objects.count())"
-    count = manage_with(env, "shell", "-c", count_rows,
-                        cwd=app_copy)
-    assert count.stdout.split()[-1] == "216"
-
-
 def test_forecast_pages_keep_room_for_in_place_updates(db):
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'forecast_weatherforecast'")
         assert cursor.fetchone()[0] == ["fillfactor=50"]
+
+
+COUNT_UPSERTS = """
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from forecast.models import Location, WeatherForecast
+user = User.objects.create_user("sam")
+Location.objects.bulk_create([Location(user=user, name=f"P{n}", latitude=f"{-60 + n / 10:.5f}", longitude="10")
+                              for n in range(150)])
+before = None
+for run in range(2):  # the second run updates the same rows
+    with CaptureQueriesContext(connection) as queries:
+        call_command("collect_weather_data")
+    table = WeatherForecast._meta.db_table
+    writes = [q["sql"] for q in queries if f'INTO "{table}"' in q["sql"]]
+    updated = WeatherForecast.objects.filter(fetched_at__gt=before).count() if before else 0
+    print(f"run {run}: {len(writes)} statements, {WeatherForecast.objects.count()} rows, {updated} updated")
+    before = WeatherForecast.objects.latest("fetched_at").fetched_at
+"""
+
+
+def test_the_app_alone_on_sqlite_stores_a_batch_with_one_statement(app_copy, open_meteo):  # noqa: F811
+    """The embedded default's upsert: one executemany of INSERT ... ON CONFLICT DO UPDATE per batch,
+    no model objects and no statement per 99 rows (SQLite's limit of 999 parameters a statement);
+    a second run updates every row in place."""
+    env = {"OPEN_METEO_FORECAST_URL": f"{open_meteo.url}/v1/forecast", "OPEN_METEO_BACKOFF": "0",
+           "OPEN_METEO_BATCH_SIZE": "100"}
+    assert manage_with(env, "migrate", "--noinput", cwd=app_copy).returncode == 0
+    result = manage_with(env, "shell", "-c", COUNT_UPSERTS, cwd=app_copy)
+    assert result.returncode == 0, result.stderr
+    runs = [line for line in result.stdout.splitlines() if line.startswith("run ")]
+    assert runs == ["run 0: 2 statements, 10800 rows, 0 updated", "run 1: 2 statements, 10800 rows, 10800 updated"]

@@ -84,6 +84,13 @@ class Browser:
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": viewport.width, "height": viewport.height, "deviceScaleFactor": 1, "mobile": viewport.mobile})
 
+    def client_address(self, address: str | None) -> None:
+        """Send the app requests as if from `address` (the X-Forwarded-For entry nginx would add; the
+        `gunicorn` fixture trusts it), or as from this machine again with None."""
+        self.driver.execute_cdp_cmd("Network.enable", {})
+        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                    {"headers": {"X-Forwarded-For": address} if address else {}})
+
     def visit(self, path: str) -> None:
         self.driver.get(self.base_url + path)
 

@@ -19,9 +19,11 @@ def chromium_session(gunicorn, tmp_path_factory):
 
 @pytest.fixture
 def browser(chromium_session, transactional_db):
-    """The shared Chromium, logged out, with no downloads, and no login failures or rate limits left over."""
+    """The shared Chromium, logged out, from this machine, with no downloads, and no login failures or rate
+    limits left over."""
     cache.clear()
     chromium_session.driver.delete_all_cookies()
+    chromium_session.client_address(None)
     for download in chromium_session.downloads.iterdir():
         download.unlink()
     chromium_session.driver.get_log("browser")  # drop what earlier tests left in the console log

@@ -6,6 +6,7 @@ Content-Security-Policy (Browser.check_page); each is saved as a screenshot.
 import csv
 import io
 import json
+import re
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -17,6 +18,13 @@ from tests.harness.open_meteo_fake import stormy_weather
 PASSWORD = "a-Long-browser-passw0rd"
 NEW_PASSWORD = "another-Long-passw0rd-2"
 LONG_NAME = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch-Ynys-Mon"
+
+
+def emailed_link(smtp, to: str, path: str) -> str:
+    """The path of the link to `path...` in the newest e-mail to `to` (the app sends it before answering)."""
+    message = [m for m in smtp.messages if m["To"] == to][-1]
+    text = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return re.search(rf"https?://[^/\s]+({re.escape(path)}\S+/)", text.get_payload(decode=True).decode())[1]
 
 
 def see(browser, name: str, status: int | None = None) -> None:
@@ -45,16 +53,22 @@ def assert_chart_has_labelled_axes(browser) -> None:
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=lambda v: v.name)
-def test_a_new_user_from_registration_to_deleting_the_account(browser, open_meteo, viewport):
+def test_a_new_user_from_registration_to_deleting_the_account(browser, open_meteo, smtp, viewport):
     open_meteo.weather = stormy_weather
     browser.use(viewport)
     username = f"sam-{viewport.name}"
 
     browser.visit("/accounts/register/")
     see(browser, "01-register")
-    browser.fill({"username": username, "email": f"{username}@example.com",
-                  "password1": PASSWORD, "password2": PASSWORD})
-    browser.submit("Register")
+    browser.fill({"email": f"{username}@example.com"})
+    browser.submit("Send me the link")
+    assert "Check your inbox" in browser.text()
+    see(browser, "01a-register-sent")
+    browser.visit(emailed_link(smtp, f"{username}@example.com", "/accounts/register/"))
+    assert f"{username}@example.com" in browser.text()
+    see(browser, "01b-register-finish")
+    browser.fill({"username": username, "password1": PASSWORD, "password2": PASSWORD})
+    browser.submit("Create my account")
     assert browser.path == "/accounts/profile/"
     assert username in browser.text() and "Not sensitive" in browser.text()
     see(browser, "02-profile")
@@ -149,3 +163,46 @@ def test_the_admin_works_under_the_content_security_policy(browser, admin_user):
     browser.visit("/admin/forecast/location/")
     assert "Select location to change" in browser.text()
     see(browser, "15-admin-locations")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=lambda v: v.name)
+def test_a_strangers_wrong_passwords_pause_only_the_stranger(browser, django_user_model, viewport):
+    """The owner's log-in from her own network works while the stranger's network sees the lock-out page."""
+    django_user_model.objects.create_user("olivia", "olivia@example.com", PASSWORD)
+    browser.use(viewport)
+    browser.client_address("198.51.100.66")
+    for _ in range(5):
+        browser.visit("/accounts/login/")
+        browser.fill({"username": "olivia", "password": "a-wrong-guess"})
+        browser.submit("Log in")
+    assert "Too many wrong passwords" in browser.text() and "15 minutes" in browser.text()
+    see(browser, "16-lock-out", status=429)
+    browser.client_address("192.0.2.10")
+    browser.visit("/accounts/login/")
+    browser.fill({"username": "olivia", "password": PASSWORD})
+    browser.submit("Log in")
+    assert browser.path == "/"
+
+
+def test_wrong_passwords_on_the_delete_page_end_in_the_lock_out_page(browser, django_user_model):
+    django_user_model.objects.create_user("dana", "dana@example.com", PASSWORD)
+    browser.use(PHONE)
+    browser.visit("/accounts/login/")
+    browser.fill({"username": "dana", "password": PASSWORD})
+    browser.submit("Log in")
+    for _ in range(5):
+        browser.visit("/accounts/delete/")
+        browser.fill({"password": "not-my-password"})
+        browser.submit("Delete my account and all my data")
+    assert "Too many wrong passwords" in browser.text()
+    see(browser, "17-delete-locked", status=429)
+    assert django_user_model.objects.filter(username="dana").exists()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=lambda v: v.name)
+def test_a_page_opened_the_wrong_way_gets_the_sites_error_page(browser, viewport):
+    browser.use(viewport)
+    browser.visit("/accounts/logout/")  # a button (POST) on every page, not a link
+    assert "This page is not opened that way" in browser.text()
+    assert browser.find_all("a.button")
+    see(browser, "18-method-not-allowed", status=405)

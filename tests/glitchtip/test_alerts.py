@@ -53,3 +53,24 @@ def test_differences_say_what_an_update_changes():
     assert spec.differences(same) == []
     stale = Alert(7, "frequent issue", 60, 10, False, frozenset())
     assert spec.differences(stale) == ["10 event(s) in 60 min -> 5 event(s) in 30 min", "recipients email"]
+
+
+def test_an_address_at_localhost_is_accepted_in_development():
+    """mailpit catches every address in development, and the stack's own addresses there are @localhost."""
+    settings = AlertSettings.from_values({**ADMIN, "APP_ENV": "development", "ALERT_EMAILS": "Admin@localhost"})
+    assert settings.emails == ("admin@localhost",)
+    assert settings.local_only() == ("admin@localhost",)
+
+
+@pytest.mark.parametrize("address", ["admin@localhost", "ops@mail.local", "ops@example.test", "ops@[127.0.0.1]"])
+def test_an_address_no_outside_mail_server_delivers_to_is_refused_in_staging_and_production(address):
+    with pytest.raises(AlertSettingsError) as caught:
+        AlertSettings.from_values({**ADMIN, "APP_ENV": "production", "ALERT_EMAILS": f"ops@example.com,{address}"})
+    assert caught.value.variable == "ALERT_EMAILS"
+    assert "no mail server outside this machine delivers to it" in str(caught.value)
+
+
+def test_the_admins_address_stands_in_for_an_empty_list_and_is_named_as_such():
+    with pytest.raises(AlertSettingsError) as caught:
+        AlertSettings.from_values({"APP_ENV": "production", "GLITCHTIP_ADMIN_EMAIL": "admin@localhost"})
+    assert caught.value.variable == "GLITCHTIP_ADMIN_EMAIL"  # ALERT_EMAILS is empty: the admin's address is used

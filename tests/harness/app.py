@@ -43,14 +43,16 @@ class Gunicorn:
 
 
 @contextmanager
-def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2, inherit: bool = True) -> Iterator[Gunicorn]:
+def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2, inherit: bool = True,
+                     application: str = "config.wsgi:application") -> Iterator[Gunicorn]:
     """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port; stopped
     gracefully (SIGTERM: each worker finishes its requests and flushes its Sentry queue).
-    `env` is added to this process's environment, or with `inherit=False` is the whole of it."""
+    `env` is added to this process's environment, or with `inherit=False` is the whole of it.
+    `application` replaces the bundle's WSGI application (benchmarks compare it with Django's own)."""
     port = free_port()
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", application],
             cwd=REPO / "app",
             env={**(os.environ if inherit else {}), "GUNICORN_BIND": f"127.0.0.1:{port}",
                  "WEB_CONCURRENCY": str(workers), **env},

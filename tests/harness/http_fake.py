@@ -4,7 +4,8 @@ Subclasses answer requests in the real API's wire format (`route`); tests can qu
 one-off answers (a 429, a 500, a malformed body, a slow answer) with `script`, and read
 what was asked in `requests`, how many TCP connections clients opened (`connections`: a
 client that reuses its connections opens few) and the most requests served at once
-(`max_in_flight`: what a client's concurrency bound allows).
+(`max_in_flight`: what a client's concurrency bound allows). `hang()` makes it a server that
+takes every request and answers none, until `reset()`.
 """
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ class FakeHTTPServer:
         self.connections = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.hanging = False
+        self._release = threading.Event()  # set: the requests held by a hang go (unanswered)
         self._lock = threading.Lock()
         owner = self
 
@@ -120,6 +123,15 @@ class FakeHTTPServer:
             self.scripted.clear()
             self.connections = 0
             self.max_in_flight = self.in_flight
+            self.hanging = False
+            release, self._release = self._release, threading.Event()
+        release.set()
+
+    def hang(self) -> None:
+        """From now on take every request and answer none (an upstream that accepts, then hangs),
+        until reset(): the held requests then end without an answer."""
+        with self._lock:
+            self.hanging = True
 
     def script(self, *responses: Response) -> None:
         """Answer the next requests with these, in order, before `route` takes over again."""
@@ -140,9 +152,14 @@ class FakeHTTPServer:
             if self.record_requests:
                 self.requests.append(request)
             response = self.scripted.popleft() if self.scripted else None
+            hanging, release = self.hanging, self._release
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if hanging:
+                release.wait()
+                handler.close_connection = True
+                return
             self._answer(handler, request, response)
         finally:
             with self._lock:

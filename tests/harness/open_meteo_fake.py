@@ -23,10 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
 UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "pressure_msl": "hPa", "surface_pressure": "hPa",
-         "precipitation": "mm", "cloud_cover": "%", "wind_speed_10m": "km/h"}
+         "precipitation": "mm", "precipitation_probability": "%", "cloud_cover": "%", "visibility": "m",
+         "wind_speed_10m": "km/h"}
 
 CALM = {"temperature_2m": 12.0, "relative_humidity_2m": 60.0, "pressure_msl": 1016.0, "surface_pressure": 1010.0,
-        "precipitation": 0.0, "cloud_cover": 30.0, "wind_speed_10m": 8.0}
+        "precipitation": 0.0, "precipitation_probability": 5.0, "cloud_cover": 30.0, "visibility": 24140.0,
+        "wind_speed_10m": 8.0}
 
 
 # (latitude, longitude, zone): timezone=auto picks the nearest within ZONE_RADIUS degrees.
@@ -52,7 +54,8 @@ def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
     hours = (time - datetime.now(UTC).replace(minute=0, second=0, microsecond=0)) / timedelta(hours=1)
     return {"temperature_2m": round(18 - 1.5 * max(hours, 0), 1), "relative_humidity_2m": 96.0,
             "pressure_msl": round(1010 - 2.0 * max(hours, 0), 1), "surface_pressure": 1000.0,
-            "precipitation": 2.5, "cloud_cover": 100.0, "wind_speed_10m": 40.0}
+            "precipitation": 2.5, "precipitation_probability": 95.0, "cloud_cover": 100.0, "visibility": 2000.0,
+            "wind_speed_10m": 40.0}
 
 
 def refused(reason: str) -> Response:
@@ -119,10 +122,15 @@ class OpenMeteoFake(FakeHTTPServer):
             zones = [ZoneInfo(zone) for zone in zones]
         except (ZoneInfoNotFoundError, ValueError):
             return refused(f"Invalid timezone: {zone_name}")
-        forecast_hours = int(request.param("forecast_hours") or 168)
-        past_hours = int(request.param("past_hours") or 0)
+        # forecast_hours counts from the current hour; without it, forecast_days (default 7) whole
+        # days from today's midnight (of the zone asked for; the fake takes UTC's).
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        times = [now + timedelta(hours=h) for h in range(-past_hours, forecast_hours)]
+        past_hours = int(request.param("past_hours") or 0)
+        if request.param("forecast_hours"):
+            first, count = now, int(request.param("forecast_hours"))
+        else:
+            first, count = now.replace(hour=0), 24 * int(request.param("forecast_days") or 7)
+        times = [first + timedelta(hours=h) for h in range(-past_hours, count)]
         answers = [self.location(lat, lon, zone, now, times, variables, timeformat)
                    for lat, lon, zone in zip(latitudes, longitudes, zones, strict=True)]
         return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)

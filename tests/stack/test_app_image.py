@@ -5,6 +5,7 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +60,48 @@ def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
     assert "Using worker: gthread" in output and output.count("Booting worker") == 2
     # Migrations ran once, in the one-shot step, never in the workers.
     assert "Applying" not in output
+
+
+# The image's app user (app/Dockerfile): uid 10001, its home /app owned by root.
+APP_UID = 10001
+
+
+def as_the_app_user(argv: list[str], home: Path) -> list[str]:
+    """`argv` run as an unprivileged user whose home it cannot write, as in the image. As root the
+    command gets the image's uid and keeps only the capability to read and search any directory:
+    the test's Python may live where that uid cannot look (/root/.pyenv); writing stays refused."""
+    home.chmod(0o555)
+    if os.geteuid() != 0:
+        return argv
+    return ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--", *argv]
+
+
+def test_start_web_as_the_app_user_with_a_read_only_home_logs_no_error(fresh_database, services, tmp_path):
+    """gunicorn 27's control socket defaulted to $HOME/.gunicorn/: in the image that is /app, owned by
+    root, and every start logged an ERROR that reached GlitchTip as an issue and an alert e-mail."""
+    services.start("redis")
+    home = Path(tempfile.mkdtemp(prefix="app-home-"))
+    port = free_port()
+    env = image_env(DATABASE_URL=fresh_database, HOME=str(home), GUNICORN_BIND=f"127.0.0.1:{port}",
+                    WEB_CONCURRENCY="2", SENTRY_DSN=services.sentry.dsn(7), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("XDG_RUNTIME_DIR", None)  # the image has none: gunicorn's other default place
+    with open(tmp_path / "web.log", "w") as log:
+        web = subprocess.Popen(as_the_app_user([str(BIN / "entrypoint"), str(BIN / "start-web")], home),
+                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for_port(port, web, what="start-web")
+        assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["status"] == "ready"
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).text == "ok"
+        time.sleep(2)  # the master started its control server (gunicorn 27) just after the workers
+    finally:
+        stop(web)
+        home.chmod(0o755)
+        home.rmdir()
+    output = (tmp_path / "web.log").read_text()
+    assert output.count("Booting worker") == 2, output
+    assert [line for line in output.splitlines() if "[ERROR]" in line or " ERROR " in line] == []
+    assert services.sentry.events(project="7") == []  # the master's Sentry client flushes as it exits
 
 
 def test_the_entrypoint_refuses_a_bad_configuration_before_starting_anything():

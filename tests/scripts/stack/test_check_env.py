@@ -228,3 +228,35 @@ def test_alert_settings_are_checked_as_the_bootstrap_reads_them(bundle, values, 
     bundle.set(bundle.env_file("production"), **values)
     result = bundle.run("check-env", "production")
     assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
+def test_an_alert_address_at_localhost_passes_in_development(bundle):
+    bundle.prepare("development")
+    bundle.set(bundle.env_file("development"), ALERT_EMAILS="admin@localhost")
+    result = bundle.run("check-env", "development")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("layer", "variable", "value", "named"), [
+    ("secrets", "ALERT_EMAILS", "ops@example.org;dev@example.org", "env/production.secrets.env"),
+    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.env"),
+    # Empty ALERT_EMAILS means the admin: the refusal names the variable that holds the address.
+    ("settings", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.env"),
+])
+def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, variable, value, named):
+    bundle.prepare("production")
+    path = bundle.secrets_file("production") if layer == "secrets" else bundle.env_file("production")
+    bundle.set(path, **{variable: value})
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1
+    line = next(line for line in result.stderr.splitlines() if line.strip().startswith(variable))
+    fix = result.stderr.splitlines()[result.stderr.splitlines().index(line) + 1]
+    assert f"(in {named})" in fix, result.stderr
+
+
+def test_an_alert_setting_left_at_its_default_is_fixed_in_the_environments_file(bundle):
+    bundle.prepare("production")
+    bundle.set(bundle.defaults_file(), ALERT_THRESHOLD_EVENTS="0")
+    result = bundle.run("check-env", "production")
+    assert result.returncode == 1 and "ALERT_THRESHOLD_EVENTS is '0'" in result.stderr
+    assert "(in env/production.env, which overrides env/defaults.env)" in result.stderr

@@ -94,6 +94,24 @@ def test_someone_else_in_the_team_is_named_as_also_mailed(bundle, glitchtip):
     assert mailed(glitchtip) == [ADMIN_EMAIL, OPS]
 
 
+def test_an_address_at_localhost_is_accepted_in_development_and_said_to_get_no_glitchtip_mail(bundle, glitchtip):
+    bundle.set(bundle.env_file("development"), ALERT_EMAILS=f"admin@localhost,{ADMIN_EMAIL}")
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 0, result.stderr
+    assert ("Note: GlitchTip does not invite admin@localhost (its invitations want a public domain, as in "
+            "name@example.com, which mailpit catches too), so no alert e-mail from GlitchTip goes there"
+            ) in result.stdout
+    assert glitchtip.state.invitations_sent == [] and mailed(glitchtip) == [ADMIN_EMAIL]
+
+
+def test_a_bad_alert_address_names_the_file_it_is_set_in(bundle, glitchtip):
+    bundle.set(bundle.secrets_file("development"), ALERT_EMAILS="ops@example.com; dev@example.com")
+    result = bootstrap(bundle, glitchtip)
+    assert result.returncode == 2
+    assert "ALERT_EMAILS holds 'ops@example.com; dev@example.com'" in result.stderr
+    assert "(in env/development.secrets.env)" in result.stderr and "(in env/development.env)" not in result.stderr
+
+
 def test_an_unknown_address_while_registration_is_closed_names_the_fix(bundle, glitchtip):
     bundle.set(bundle.env_file("development"), ALERT_EMAILS="nobody@example.com")
     result = bootstrap(bundle, glitchtip)

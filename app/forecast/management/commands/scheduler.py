@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
+
+from forecast import schedule
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,10 @@ class Command(BaseCommand):
                                  f"{STALE_AFTER_SECONDS} s, else 1 (the container healthcheck).")
 
     def triggers(self):
-        triggers = {}
-        for job, expression in settings.SCHEDULE.items():
-            try:
-                triggers[job] = CronTrigger.from_crontab(expression, timezone="UTC")
-            except ValueError as exc:
-                raise CommandError(
-                    f"SCHEDULE_{job.upper()}={expression!r} is not a cron expression "
-                    f"(minute hour day month weekday): {exc}"
-                ) from None
-        return triggers
+        try:
+            return {job: schedule.trigger(job) for job in settings.SCHEDULE}
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
     def check_alive(self) -> None:
         alive = Path(settings.SCHEDULER_HEARTBEAT_FILE)
