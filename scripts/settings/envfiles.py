@@ -112,14 +112,15 @@ def read_environment(env: str, root: Path = REPO) -> dict[str, str]:
 
 
 def origin(env: str, name: str, root: Path = REPO) -> str:
-    """Where to change `name` in `env`, for a fix line: the layer that sets it last; a value from
-    env/defaults.env is changed by setting it in env/<ENV>.env (defaults.env serves every environment)."""
+    """Where to change `name` in `env`, for a fix line: the generated layer that sets it last; a value
+    of a committed layer is changed by setting it in env/<ENV>.local.env, which overrides them (nobody
+    edits a tracked file to run the bundle)."""
     source = next((layer for layer, values in reversed(read_layers(env, root)) if name in values), None)
-    environment_file = settings_file(env, root).relative_to(root)
+    local = local_file(env, root).relative_to(root)
     if source is None:
-        return str(environment_file)
-    if source.path == defaults_file(root):
-        return f"{environment_file}, which overrides {source.relative(root)}"
+        return str(local)
+    if not source.created_by:
+        return f"{local}, which overrides {source.relative(root)}"
     return source.relative(root)
 
 

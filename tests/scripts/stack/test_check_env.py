@@ -239,13 +239,16 @@ def test_an_alert_address_at_localhost_passes_in_development(bundle):
 
 @pytest.mark.parametrize(("layer", "variable", "value", "named"), [
     ("secrets", "ALERT_EMAILS", "ops@example.org;dev@example.org", "env/production.secrets.env"),
-    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.env"),
+    ("local", "ALERT_EMAILS", "ops@localhost", "env/production.local.env"),
     # Empty ALERT_EMAILS means the admin: the refusal names the variable that holds the address.
-    ("settings", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.env"),
+    ("local", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.local.env"),
+    # A committed file is never the one to edit: the operator's own layer overrides it.
+    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.local.env, which overrides env/production.env"),
 ])
 def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, variable, value, named):
     bundle.prepare("production")
-    path = bundle.secrets_file("production") if layer == "secrets" else bundle.env_file("production")
+    path = {"secrets": bundle.secrets_file("production"), "local": bundle.local_file("production"),
+            "settings": bundle.env_file("production")}[layer]
     bundle.set(path, **{variable: value})
     result = bundle.run("check-env", "production")
     assert result.returncode == 1
@@ -254,9 +257,9 @@ def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, var
     assert f"(in {named})" in fix, result.stderr
 
 
-def test_an_alert_setting_left_at_its_default_is_fixed_in_the_environments_file(bundle):
+def test_an_alert_setting_left_at_its_default_is_fixed_in_the_operator_s_own_layer(bundle):
     bundle.prepare("production")
     bundle.set(bundle.defaults_file(), ALERT_THRESHOLD_EVENTS="0")
     result = bundle.run("check-env", "production")
     assert result.returncode == 1 and "ALERT_THRESHOLD_EVENTS is '0'" in result.stderr
-    assert "(in env/production.env, which overrides env/defaults.env)" in result.stderr
+    assert "(in env/production.local.env, which overrides env/defaults.env)" in result.stderr
