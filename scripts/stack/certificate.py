@@ -30,19 +30,22 @@ import certifi
 from certificates.settings import ACME, FILES, OFF, REHEARSAL
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, tls
-from scripts.stack import stack_runtime
+from scripts.stack import engine, stack_runtime
 
 WAIT_SECONDS = 120.0
+# certbot's own limit for a run (certificates/acme.py), and a margin.
+RUN_TIMEOUT = 660
 
 
 def in_service(env: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     """`python -m certificates ARGS` in the running certificates service (Compose or Swarm alike)."""
     try:
         command = stack_runtime.exec_command(env, "certificates", ["python", "-m", "certificates", *args])
-    except envfiles.EnvError as exc:
+        return engine.run(command, timeout=RUN_TIMEOUT, input=stdin or b"", text=False,
+                          fix=f"see scripts/compose {env} logs certificates")
+    except envfiles.EnvError as exc:  # engine.EngineError too: it did not finish in time
         raise StepFailed(1, str(exc), "start the stack (scripts/up) and wait until the certificates service runs"
                          ) from None
-    return subprocess.run(command, input=stdin, capture_output=True, timeout=900)
 
 
 def obtain(env: str, values: dict[str, str]) -> str:

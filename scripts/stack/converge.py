@@ -1,51 +1,46 @@
-"""Bring a running stack to its configuration, touching only what changed (scripts/up, steps 4 and 6).
+"""Bring a stack to its configuration, touching only what differs (scripts/up, steps 4 and 6).
 
 Usage: python3 -m scripts.stack.converge ENV [--timeout 600]
 
-A plain `docker compose up` does more than that: it starts every exited one-shot again, so both
-migrations run on each `up` (10-30 s; Compose does this by design, docker/compose#11590), and
-before it recreates a service it stops the services that depend on it. Instead:
+What differs is read from what Compose labels each container with, against what it would create
+now: the configuration hash (`docker compose config --hash`) and the image's ID. A plain `up` does
+more: it starts every exited one-shot again, so both migrations would run each time (Compose does
+this by design, docker/compose#11590), and it stops a service's dependents before it recreates it.
+So each call names its services with --no-deps, in this order:
 
-1. ask Compose what it would recreate (`up --dry-run`) and read what exists (`ps --all`);
-2. plan (`plan()`): the long-running services that are missing, stopped, unhealthy or would be
-   recreated; the one-shots (migrations) that never ran, failed, or would be recreated;
-3. start what those one-shots need, run them while the running containers go on serving (the
-   old app keeps answering during the migrations), then create, recreate or start the
-   long-running services; each call names its services with --no-deps, so nothing outside the
-   plan is stopped. It waits until each is healthy.
-4. The app (ROLLING) is not stopped and then started: its new container is created beside the
-   old one (`--scale app=2 --no-recreate`) and started off the network, so that nginx cannot
-   send it requests while its workers still load Django; once its healthcheck passes (over
-   loopback) it joins the network under the service's name, and the old one is stopped. nginx
-   finds the app by name at each request (its resolver keeps answers 1 s, and a refused
-   connection goes to the next address), so users see no gap.
+1. the long-running services that the one-shots to run need, if they are not running as configured;
+2. the one-shots (migrations) whose last successful container was not made from the current
+   configuration and image, while the running containers go on serving;
+3. the other long-running services that are missing, stopped, changed (recreated) or unhealthy;
+4. the app, rolled: a second container of the new configuration beside the old one (--scale, as
+   getsentry/self-hosted scales its web service), the old one stopped once the new one is healthy.
+   Until its workers have loaded the app (gunicorn preload_app) it refuses connections, and nginx,
+   which finds the app by name at each request, passes them to the old one.
 
-A stack with no containers yet is started with one plain `up --detach --wait`.
-Exit status: 0 converged, 1 a service failed (its last log lines are shown), 2 usage.
+Each step waits (`up --wait`, `docker wait`) with a timeout. Exit status: 0 converged, 1 a service
+failed or a Docker call did not finish in time (its message says what to do), 2 usage.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from scripts.settings import envfiles
 from scripts.stack import engine
-from scripts.stack.engine import docker
+from scripts.stack.engine import Container
 
-# A line of `up --dry-run`: " DRY-RUN MODE -  Container mf-ops-app-1  Recreate".
-_DRY_RUN_RECREATE = re.compile(r"Container\s+(\S+)\s+Recreate\b")
 # Stateless web servers behind nginx: replaced by starting the new container before stopping the
 # old. Not the scheduler: two of it would run each job twice.
 ROLLING = ("app",)
-# nginx keeps Docker's DNS answers this long (resolver ... valid=1s in nginx/templates): the old
-# container goes only once every cached answer also names the new one.
-RESOLVER_CACHE_SECONDS = 1.0
 CHANGED = "configuration or image changed"
+# Beyond the health wait: pulling or building an image that is not here yet (the backup image).
+BUILD_SECONDS = 900
+
+
+class Failed(Exception):
+    """A service that did not converge; the message says what to look at."""
 
 
 @dataclass(frozen=True)
@@ -53,29 +48,22 @@ class Service:
     name: str
     one_shot: bool
     needs: tuple[str, ...]  # the services it depends on
-
-
-@dataclass(frozen=True)
-class Container:
-    id: str
-    name: str
-    service: str
-    state: str  # running, exited, created...
-    health: str  # healthy, unhealthy, starting, or "" without a healthcheck
-    exit_code: int
+    image: str
 
 
 @dataclass
 class Plan:
-    fresh: bool = False
-    prepare: list[str] = field(default_factory=list)  # long-running services the one-shots need
-    run_once: list[str] = field(default_factory=list)  # one-shots to run
-    converge: list[str] = field(default_factory=list)  # long-running services to (re)create or start
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # every service acted on, and why
+    needs: list[str] = field(default_factory=list)  # 1: long-running services the one-shots need
+    one_shots: list[str] = field(default_factory=list)  # 2
+    others: list[str] = field(default_factory=list)  # 3
+    unhealthy: list[str] = field(default_factory=list)  # 3, recreated
+    roll: list[str] = field(default_factory=list)  # 4
+    leftovers: list[str] = field(default_factory=list)  # containers of an interrupted roll, removed
 
     @property
     def empty(self) -> bool:
-        return not (self.fresh or self.prepare or self.run_once or self.converge)
+        return not (self.reasons or self.leftovers)
 
 
 def services_of(config: dict) -> dict[str, Service]:
@@ -83,50 +71,38 @@ def services_of(config: dict) -> dict[str, Service]:
     raw = config.get("services", {})
     one_shots = {name for service in raw.values() for name, dependency in (service.get("depends_on") or {}).items()
                  if dependency.get("condition") == "service_completed_successfully"}
-    return {name: Service(name, name in one_shots, tuple(sorted(service.get("depends_on") or {})))
-            for name, service in raw.items()}
+    return {name: Service(name, name in one_shots, tuple(sorted(service.get("depends_on") or {})),
+                          service.get("image", "")) for name, service in raw.items()}
 
 
-def containers_of(ps_output: str) -> dict[str, Container]:
-    """`ps --all --format json` (one object a line, or one list in older releases), by service."""
-    return {row["Service"]: Container(row["ID"], row["Name"], row["Service"], row.get("State", ""),
-                                      row.get("Health", ""), int(row.get("ExitCode") or 0))
-            for row in engine.ps_rows(ps_output)}
-
-
-def recreated_by_compose(dry_run_output: str, containers: dict[str, Container]) -> set[str]:
-    """The services whose container `up --dry-run` would recreate (configuration or image changed)."""
-    by_name = {container.name: service for service, container in containers.items()}
-    return {by_name[name] for name in _DRY_RUN_RECREATE.findall(dry_run_output) if name in by_name}
-
-
-def plan(services: dict[str, Service], containers: dict[str, Container], recreate: set[str]) -> Plan:
+def plan(services: dict[str, Service], containers: list[Container], hashes: dict[str, str],
+         images: dict[str, str]) -> Plan:
     """What to do so that every service runs its current configuration, and nothing more."""
     result = Plan()
-    if not any(name in containers for name in services):
-        result.fresh = True
-        return result
     for name, service in services.items():
-        container = containers.get(name)
-        if container is None:
-            reason = "not created yet"
-        elif name in recreate:
-            reason = CHANGED
-        elif service.one_shot:
-            reason = ("" if container.state == "exited" and container.exit_code == 0
-                      else f"last run {container.state}, exit {container.exit_code}")
-        elif container.state != "running":
-            reason = container.state
-        elif container.health == "unhealthy":
-            reason = "unhealthy"
+        mine = [c for c in containers if c.service == name]
+        current = [c for c in mine if c.config_hash == hashes.get(name) and c.image == images.get(service.image)]
+        if service.one_shot:
+            if not any(c.state == "exited" and c.exit_code == 0 for c in current):
+                result.one_shots.append(name)
+                result.reasons[name] = (f"last run {current[0].state}, exit {current[0].exit_code}" if current
+                                        else CHANGED if mine else "never ran")
+            continue
+        serving = [c for c in current if c.state == "running" and c.health != "unhealthy"]
+        if serving:
+            result.leftovers += [c.id for c in mine if c not in serving]
+            continue
+        reason = ("not created yet" if not mine else CHANGED if not current
+                  else "unhealthy" if any(c.state == "running" for c in current) else current[0].state)
+        result.reasons[name] = reason
+        # Rolled when a container of it serves now, even an outdated or unhealthy one.
+        if name in ROLLING and any(c.state == "running" for c in mine):
+            result.roll.append(name)
         else:
-            reason = ""
-        if reason:
-            result.reasons[name] = reason
-            (result.run_once if service.one_shot else result.converge).append(name)
-    needed = needed_by(services, result.run_once)
-    result.prepare = [name for name in result.converge if name in needed]
-    result.converge = [name for name in result.converge if name not in needed]
+            (result.unhealthy if reason == "unhealthy" else result.others).append(name)
+    needed = needed_by(services, result.one_shots)
+    result.needs = [name for name in result.others if name in needed]
+    result.others = [name for name in result.others if name not in needed]
     return result
 
 
@@ -143,141 +119,83 @@ def needed_by(services: dict[str, Service], names: list[str]) -> set[str]:
 
 
 class Converge:
-    def __init__(self, env: str, timeout: int):
+    def __init__(self, env: str, timeout: int, root: Path = envfiles.REPO):
         self.env = env
-        self.timeout = str(timeout)
-        self.services: dict[str, Service] = {}
+        self.timeout = timeout
+        self.root = root
+        self.fix = (f"see scripts/compose {env} ps and scripts/compose {env} logs SERVICE; on a slow host raise "
+                    "--timeout")
 
-    def compose(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
-        return subprocess.run(engine.command(self.env, *args), capture_output=capture, text=True)
+    def read(self) -> Plan:
+        config = engine.resolved_config(self.env, self.root)
+        services = services_of(config)
+        images = engine.image_ids(*sorted({service.image for service in services.values() if service.image}))
+        return plan(services, engine.containers(self.env, root=self.root),
+                    engine.config_hashes(self.env, self.root, config), images)
 
-    def read(self) -> tuple[dict[str, Service], dict[str, Container], set[str]]:
-        services = services_of(engine.resolved_config(self.env))
-        ps = self.compose("ps", "--all", "--format", "json", capture=True)
-        if ps.returncode != 0:
-            raise envfiles.EnvError(f"docker compose ps failed: {ps.stderr.strip()}")
-        containers = containers_of(ps.stdout)
-        recreate: set[str] = set()
-        if containers:
-            dry_run = self.compose("--dry-run", "up", "--detach", capture=True)
-            if dry_run.returncode != 0:
-                raise envfiles.EnvError(f"docker compose up --dry-run failed: {dry_run.stderr.strip()[-500:]}")
-            recreate = recreated_by_compose(dry_run.stdout + dry_run.stderr, containers)
-        return services, containers, recreate
-
-    def run(self) -> int:
-        services, containers, recreate = self.read()
-        self.services = services
-        the_plan = plan(services, containers, recreate)
-        if the_plan.fresh:
-            print("converge: no containers yet: starting the whole stack", flush=True)
-            return self.up([])
+    def run(self) -> None:
+        the_plan = self.read()
         if the_plan.empty:
             print("converge: every service runs its current configuration: nothing to do", flush=True)
-            return 0
-        for name in the_plan.prepare + the_plan.run_once + the_plan.converge:
-            action = "run" if name in the_plan.run_once else "start or recreate"
-            print(f"converge: {name}: {the_plan.reasons[name]} -> {action}", flush=True)
-        if the_plan.prepare and (status := self.up(the_plan.prepare)):
-            return status
-        if the_plan.run_once and (status := self.run_once(the_plan.run_once)):
-            return status
-        # A running service is rolled; one that is stopped or missing has nothing to keep serving.
-        rolling = [name for name in the_plan.converge if name in ROLLING and the_plan.reasons[name] == CHANGED]
-        # What the rolled services need first, then them (users wait on them), then the rest.
-        first = [name for name in the_plan.converge if name in needed_by(self.services, rolling)]
-        last = [name for name in the_plan.converge if name not in rolling and name not in first]
-        if first and (status := self.up(first)):
-            return status
-        for name in rolling:
-            if status := self.roll(name):
-                return status
-        return self.up(last) if last else 0
+            return
+        for name, reason in the_plan.reasons.items():
+            print(f"converge: {name}: {reason}", flush=True)
+        self.up(the_plan.needs)
+        self.run_once(the_plan.one_shots)
+        self.up(the_plan.others)
+        self.up(the_plan.unhealthy, "--force-recreate")
+        for name in the_plan.roll:
+            self.roll(name)
+        self.remove(the_plan.leftovers, "of an interrupted roll")
 
-    def up(self, names: list[str]) -> int:
-        """`up --wait` of `names` only (--no-deps), or of everything when `names` is empty."""
-        selection = ["--no-deps", *names] if names else []
-        status = self.compose("up", "--detach", "--wait", "--wait-timeout", self.timeout, *selection).returncode
+    def up(self, names: list[str], *options: str) -> None:
+        if names and self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
+                                  *options, *names):
+            raise Failed(f"{', '.join(names)} did not become healthy; {self.fix}")
+
+    def compose(self, *args: str) -> int:
+        """A compose command whose progress the operator sees; its exit status."""
+        return engine.compose(self.env, *args, timeout=self.timeout + BUILD_SECONDS, root=self.root, capture=False,
+                              fix=self.fix).returncode
+
+    def run_once(self, names: list[str]) -> None:
+        """Run the one-shots to their end (nothing that runs is touched) and check that each exited 0."""
+        if not names:
+            return
+        if self.compose("up", "--detach", "--no-deps", *names):
+            raise Failed(f"{', '.join(names)} could not be started; {self.fix}")
+        ran = engine.containers(self.env, *names, root=self.root)
+        engine.docker("wait", *[c.id for c in ran], timeout=self.timeout, fix=self.fix)
+        for container in engine.containers(self.env, *names, root=self.root):
+            if container.state != "exited" or container.exit_code != 0:
+                print(f"converge: {container.service} failed; its last lines:", file=sys.stderr, flush=True)
+                self.compose("logs", "--no-log-prefix", "--tail", "30", container.service)
+                raise Failed(f"{container.service} {container.state}, exit {container.exit_code}; {self.fix}")
+            print(f"converge: {container.service} done", flush=True)
+
+    def roll(self, name: str) -> None:
+        """A new container beside the old one(s); once it is healthy, the old ones go."""
+        old = [c.id for c in engine.containers(self.env, name, root=self.root)]
+        status = self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
+                              "--no-recreate", "--scale", f"{name}={len(old) + 1}", name)
+        new = [c.id for c in engine.containers(self.env, name, root=self.root) if c.id not in old]
         if status:
-            print(f"converge: {', '.join(names) or 'the stack'} did not become healthy; see "
-                  f"scripts/compose {self.env} ps and logs", file=sys.stderr)
-        return status
-
-    def roll(self, name: str) -> int:
-        """Replace a running service's container with a new one, the new one healthy first."""
-        started = time.monotonic()
-        old = self.ids(name)
-        status = self.compose("up", "--no-start", "--no-deps", "--no-recreate", "--scale", f"{name}={len(old) + 1}",
-                              name).returncode
-        new = [container for container in self.ids(name) if container not in old]
-        if status or not new:
-            print(f"converge: could not create a new {name} container", file=sys.stderr)
-            return status or 1
-        # Off the network while it warms up: Docker's DNS would hand nginx its address as soon as it
-        # runs, before gunicorn's workers have loaded the app, and those requests would wait.
-        networks = docker_json("inspect", "--format", "{{json .NetworkSettings.Networks}}", new[0])
-        for network in networks:
-            docker("network", "disconnect", network, new[0])
-        docker("start", new[0])
-        health = self.wait_healthy(new[0])
-        if health == "healthy":
-            for network, settings in networks.items():
-                aliases = [option for alias in settings.get("Aliases") or [] for option in ("--alias", alias)]
-                if docker("network", "connect", *aliases, network, new[0]).returncode:
-                    health = f"not connected to {network}"
-        if health != "healthy":
-            print(f"converge: the new {name} container is {health}; the old one goes on serving. Its last lines:",
-                  file=sys.stderr)
-            subprocess.run(["docker", "logs", "--tail", "30", new[0]])
-            docker("rm", "--force", new[0])
-            return 1
-        time.sleep(2 * RESOLVER_CACHE_SECONDS)
+            if new:
+                print(f"converge: the new {name} container did not become healthy; its last lines:", file=sys.stderr)
+                engine.run(["docker", "logs", "--tail", "30", *new[:1]], timeout=engine.QUERY_TIMEOUT, capture=False)
+            self.remove(new)
+            raise Failed(f"{name} was not replaced (the old container goes on serving); {self.fix}")
         # The old container finishes its requests (gunicorn's graceful stop), then goes.
-        docker("stop", *old)
-        docker("rm", *old)
-        print(f"converge: {name} replaced without a gap in {time.monotonic() - started:.1f} s", flush=True)
-        return 0
+        self.remove(old)
+        print(f"converge: {name} replaced, the new container healthy before the old one stopped", flush=True)
 
-    def ids(self, name: str) -> list[str]:
-        return self.compose("ps", "--all", "--quiet", name, capture=True).stdout.split()
-
-    def wait_healthy(self, container: str) -> str:
-        """The container's health once it is healthy, unhealthy or gone, or when the timeout passes."""
-        deadline = time.monotonic() + int(self.timeout)
-        health = "starting"
-        while health == "starting" and time.monotonic() < deadline:
-            time.sleep(1)
-            result = docker("inspect", "--format", "{{.State.Health.Status}}", container)
-            health = result.stdout.strip() if result.returncode == 0 else "gone"
-        return health
-
-    def run_once(self, names: list[str]) -> int:
-        """Start the one-shots (the running services stay as they are) and wait for each to exit 0."""
-        started = time.monotonic()
-        status = self.compose("up", "--detach", "--no-deps", *names).returncode
-        if status:
-            return status
-        for name in names:
-            exit_code = self.wait(name)
-            if exit_code != 0:
-                print(f"converge: {name} failed (exit {exit_code}); its last lines:", file=sys.stderr)
-                self.compose("logs", "--no-log-prefix", "--tail", "30", name)
-                return 1
-            print(f"converge: {name} done after {time.monotonic() - started:.1f} s", flush=True)
-        return 0
-
-    def wait(self, name: str) -> int:
-        """The one-shot's exit code, once it has exited."""
-        ids = self.ids(name)
+    def remove(self, ids: list[str], why: str = "") -> None:
         if not ids:
-            return -1
-        result = docker("wait", ids[0])
-        return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else -1
-
-
-def docker_json(*args: str) -> dict:
-    result = docker(*args)
-    return json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
+            return
+        if why:
+            print(f"converge: removing {len(ids)} container(s) {why}", flush=True)
+        engine.docker("stop", *ids, timeout=engine.QUERY_TIMEOUT + 60, check=True, fix=self.fix)
+        engine.docker("rm", *ids, check=True, fix=self.fix)
 
 
 def main(argv: list[str]) -> int:
@@ -286,10 +204,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds to wait for health (default 600)")
     args = parser.parse_args(argv[1:])
     try:
-        return Converge(envfiles.environment(args.env), args.timeout).run()
+        Converge(envfiles.environment(args.env), args.timeout).run()
+    except (Failed, engine.EngineError) as exc:
+        print(f"converge: {exc}", file=sys.stderr)
+        return 1
     except envfiles.EnvError as exc:
         print(f"converge: {exc}", file=sys.stderr)
         return 2
+    return 0
 
 
 if __name__ == "__main__":

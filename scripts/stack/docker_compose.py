@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from scripts.settings.envfiles import ENVIRONMENTS, REPO, EnvError, environment, layers
-from scripts.stack.engine import command, resolved_config
+from scripts.stack.engine import command, handover, resolved_config
 
 USAGE = ("usage: scripts/compose ENV <docker compose arguments>   e.g. scripts/compose production ps\n"
          "       (ENV: development, staging, production; or set APP_ENV)")
@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     except EnvError as exc:
         print(f"compose: {exc}", file=sys.stderr)
         return 2
-    os.execvp(compose[0], compose)
+    handover(compose)
 
 
 if __name__ == "__main__":

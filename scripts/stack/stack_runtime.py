@@ -13,7 +13,7 @@ which nodes run one.
 """
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import sys
 from collections.abc import Sequence
@@ -52,14 +52,14 @@ def exec_command(env: str, service: str, command: Sequence[str], pass_env: Seque
 def swarm_container(stack: str, service: str) -> str:
     """A running container of the service's tasks on this node, a healthy one if there is one."""
     full_name = f"{stack}_{service}"
-    listed = docker("ps", "--filter", f"label=com.docker.swarm.service.name={full_name}", "--filter", "status=running",
-                    "--format", "{{.ID}} {{.Status}}")
-    containers = [line.split(" ", 1) for line in listed.stdout.splitlines() if line.strip()]
-    if containers:
-        healthy = [cid for cid, status in containers if "(healthy)" in status]
-        return (healthy or [containers[0][0]])[0]
-    nodes = docker("service", "ps", full_name, "--filter", "desired-state=running", "--format", "{{.Node}}")
-    where = ", ".join(sorted(set(nodes.stdout.split()))) or "no node (is the service running?)"
+    task = ["--filter", f"label=com.docker.swarm.service.name={full_name}", "--filter", "status=running"]
+    for health in (["--filter", "health=healthy"], []):
+        found = docker("ps", "--quiet", *task, *health).stdout.split()
+        if found:
+            return found[0]
+    tasks = docker("service", "ps", full_name, "--filter", "desired-state=running", "--format", "{{json .}}")
+    nodes = {json.loads(line)["Node"] for line in tasks.stdout.splitlines() if line.strip()}
+    where = ", ".join(sorted(nodes)) or "no node (is the service running?)"
     raise envfiles.EnvError(f"no running task of {full_name} on this node (running on: {where}); run this on one "
                             "of those nodes, or point DOCKER_HOST at one")
 
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     except envfiles.EnvError as exc:
         print(f"exec: {exc}", file=sys.stderr)
         return 2
-    os.execvp(line[0], line)
+    engine.handover(line)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +36,8 @@ from scripts.stack import certificate, check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
+# Building the app and backup images from scratch on a slow host.
+BUILD_TIMEOUT = 1800
 # Where an update ends when it failed (failure_action rollback; pause if an operator chose that).
 UPDATE_FAILED = {"rollback_completed", "rollback_paused", "paused"}
 FAILED_TASK = {"failed", "rejected", "orphaned"}
@@ -44,33 +45,27 @@ LABEL_CONSTRAINT = re.compile(r"^node\.labels\.(?P<label>[\w.-]+)\s*==\s*(?P<val
 
 
 class Docker:
-    """The docker CLI, which speaks to the swarm's manager (DOCKER_HOST or the local engine)."""
+    """The docker CLI, which speaks to the swarm's manager (DOCKER_HOST or the local engine), through
+    scripts/stack/engine.py: each call bounded, a failure an engine.EngineError."""
 
     def run(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DockerError(f"docker {' '.join(args[:3])}: {result.stderr.strip()}")
-        return result.stdout
+        return engine.docker(*args, input=stdin, check=True).stdout
 
     def lines(self, *args: str) -> list[str]:
         return self.run(*args).split()
 
+    def names(self, kind: str, *filters: str) -> list[str]:
+        """The names of the secrets or configs (`kind`) that match `filters`."""
+        listed = self.run(kind, "ls", "--format", "{{json .}}", *filters)
+        return [json.loads(line)["Name"] for line in listed.splitlines() if line.strip()]
+
     def inspect(self, kind: str, *names: str) -> list[dict]:
         """`docker <kind> inspect` of what exists among `names` (missing ones are left out)."""
-        if not names:
-            return []
-        result = subprocess.run(["docker", *([kind] if kind else []), "inspect", *names], capture_output=True,
-                                text=True)
-        found: list[dict] = json.loads(result.stdout or "[]")
-        return found
+        return engine.inspect(*names, kind=kind)
 
     def deploy(self, stack: str, document: dict) -> None:
         # No --prune: a partial document (the data services, the jobs) leaves the other services alone.
         self.run("stack", "deploy", "--with-registry-auth", "--compose-file", "-", stack, stdin=json.dumps(document))
-
-
-class DockerError(Exception):
-    pass
 
 
 class ServiceFailed(StepFailed):
@@ -204,7 +199,8 @@ class SwarmDeploy:
         # The app's image, and the backup and certificates services' where their profiles are on.
         services = [name for name in ("app", "backup", "certificates")
                     if name in engine.resolved_config(self.env)["services"]]
-        result = subprocess.run(engine.command(self.env, "build", *services), capture_output=True, text=True)
+        result = engine.compose(self.env, "build", *services, timeout=BUILD_TIMEOUT,
+                                fix=f"run scripts/compose {self.env} build {' '.join(services)} to see its progress")
         if result.returncode != 0:
             raise StepFailed(11, f"the images did not build: {result.stderr.strip()[-800:]}",
                              f"run scripts/compose {self.env} build {' '.join(services)} to see the whole output")
@@ -220,7 +216,7 @@ class SwarmDeploy:
 
     def check_placement(self, stack: swarm_stack.Stack) -> str:
         try:
-            if self.docker.run("info", "--format", "{{.Swarm.ControlAvailable}}").strip() != "true":
+            if not json.loads(self.docker.run("info", "--format", "{{json .Swarm}}")).get("ControlAvailable"):
                 raise StepFailed(10, "this Docker engine is not a swarm manager",
                                  "run this on a manager node (or set DOCKER_HOST to one); a new swarm: docker swarm "
                                  "init")
@@ -235,7 +231,7 @@ class SwarmDeploy:
                                      f"label the node for them (deploy/swarm/stack.yml says which): docker node "
                                      f"update --label-add {label}={value} NODE")
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
-        except DockerError as exc:
+        except engine.EngineError as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
         return "; ".join(found) or "no constraints"
 
@@ -249,7 +245,7 @@ class SwarmDeploy:
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
         try:
-            existing = set(self.docker.lines("secret", "ls", "--format", "{{.Name}}"))
+            existing = set(self.docker.names("secret"))
             created = 0
             for secret in stack.secrets:
                 if secret.name not in existing:
@@ -257,7 +253,7 @@ class SwarmDeploy:
                     self.docker.run("secret", "create", "--label", f"{swarm_stack.NAMESPACE_LABEL}={stack.name}",
                                     secret.name, "-", stdin=secret.value)
                     created += 1
-        except DockerError as exc:
+        except engine.EngineError as exc:
             raise StepFailed(13, str(exc), "check the swarm's secrets: docker secret ls") from None
         return f"{created} created, {len(stack.secrets) - created} unchanged"
 
@@ -293,7 +289,7 @@ class SwarmDeploy:
                 try:
                     self.docker.run("service", "rollback", "--detach", name)
                     undone.append(name)
-                except DockerError as exc:
+                except engine.EngineError as exc:
                     print(f"swarm-deploy: could not roll back {name}: {exc}", file=sys.stderr)
         return undone
 
@@ -305,7 +301,7 @@ class SwarmDeploy:
     def deploy(self, stack: swarm_stack.Stack, services: list[str], code: int) -> None:
         try:
             self.docker.deploy(stack.name, stack.document(services))
-        except DockerError as exc:
+        except engine.EngineError as exc:
             raise StepFailed(code, str(exc), f"check the stack file: scripts/swarm-deploy {self.env} --print") from None
 
     def wait(self, names: list[str], progress: Callable[[dict, list[dict]], Progress], code: int) -> None:
@@ -345,7 +341,7 @@ class SwarmDeploy:
                                                                           label))
             removed = []
             for kind in ("secret", "config"):
-                candidates = self.docker.lines(kind, "ls", "--format", "{{.Name}}", "--filter", label)
+                candidates = self.docker.names(kind, "--filter", label)
                 for name in unused(candidates, services):
                     self.docker.run(kind, "rm", name)
                     removed.append(name)
@@ -358,7 +354,7 @@ class SwarmDeploy:
                 if old:
                     self.docker.run("rm", *old)
                     containers += len(old)
-        except DockerError as exc:
+        except engine.EngineError as exc:
             raise StepFailed(17, str(exc), "remove old versions by hand: docker secret ls, docker config ls") from None
         return f"{len(removed)} secret/config versions and {containers} exited job containers removed"
 
@@ -383,14 +379,14 @@ def main(argv: list[str]) -> int:
         steps = deploy.steps
         print(f"swarm-deploy {env}")
         deploy.run()
+    except engine.EngineError as exc:
+        print(f"swarm-deploy: {exc}", file=sys.stderr)
+        return 10
     except envfiles.EnvError as exc:
         print(f"swarm-deploy: {exc}", file=sys.stderr)
         return 2
     except StepFailed as error:
         return steps.fail(error)
-    except DockerError as exc:
-        print(f"swarm-deploy: {exc}", file=sys.stderr)
-        return 10
     if envfiles.read_environment(env).get("SENTRY_DSN"):
         print("Deployed.")
     else:  # the first deploy: GlitchTip runs now, but nobody has provisioned it yet

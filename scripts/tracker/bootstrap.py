@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -33,7 +33,10 @@ from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
 from glitchtip.client import Alert, GlitchTipCertificateError, GlitchTipClient, GlitchTipError, Monitor, Project
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, scheduled_jobs, tls
-from scripts.stack import stack_runtime
+from scripts.stack import engine, stack_runtime
+
+if TYPE_CHECKING:
+    import subprocess
 
 TOKEN_LABEL = "migraine-forecast-bootstrap"
 # What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
@@ -41,6 +44,8 @@ TOKEN_LABEL = "migraine-forecast-bootstrap"
 TOKEN_SCOPES = ["org:read", "org:write", "team:read", "team:write", "project:read", "project:write",
                 "project:admin", "project:releases", "event:read", "event:write", "member:read", "member:write"]
 UPTIME_NAME = "app /healthz"
+# createsuperuser and the shell in glitchtip-web: Django starts in a few seconds, more on a busy host.
+MANAGE_TIMEOUT = 300
 PAST = {"create": "created", "update": "updated", "invite": "invited", "add": "added", "replace": "replaced",
         "turn": "turned"}
 # GlitchTip has no API to create a user: the same shell the admin's createsuperuser runs in.
@@ -201,7 +206,11 @@ class Bootstrap:
                                                  pass_env=list(variables))
         except envfiles.EnvError as exc:
             raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
-        return subprocess.run(command, env={**os.environ, **variables}, capture_output=True, text=True)
+        try:
+            return engine.run(command, timeout=MANAGE_TIMEOUT, env={**os.environ, **variables},
+                              fix=f"check glitchtip-web: scripts/compose {self.env} ps glitchtip-web")
+        except engine.EngineError as exc:
+            raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
 
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""

@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -50,7 +49,7 @@ from glitchtip.alerts import AlertSettings, AlertSettingsError
 from glitchtip.client import GlitchTipClient, GlitchTipError, hex_key
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, tls
-from scripts.stack import converge, engine, stack_runtime
+from scripts.stack import engine, stack_runtime
 
 POLL_SECONDS = 1.0
 MAIL_POLL_SECONDS = 2.0
@@ -155,13 +154,12 @@ def find_mail(mailpit: str, text: str) -> dict | None:
 
 def stack_state(env: str, values: dict[str, str]) -> str | None:
     """What the smoke test verified: the running containers (a recreated one has a new id) and the
-    merged settings. None when Compose cannot tell (then the test always runs)."""
-    result = subprocess.run(engine.command(env, "ps", "--format", "json"), capture_output=True, text=True)
-    if result.returncode != 0 or not result.stdout.strip():
+    merged settings. None when Docker cannot tell (then the test always runs)."""
+    try:
+        running = sorted(f"{c.service}={c.id}" for c in engine.containers(env) if c.state == "running")
+    except engine.EngineError:
         return None
-    running = sorted(f"{c.service}={c.id}" for c in converge.containers_of(result.stdout).values()
-                     if c.state == "running")
-    return hashlib.sha256(json.dumps([running, sorted(values.items())]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([running, sorted(values.items())]).encode()).hexdigest() if running else None
 
 
 def verified_file(env: str):
@@ -169,7 +167,12 @@ def verified_file(env: str):
 
 
 def send_through_app(command: list[str], run_id: str) -> dict:
-    result = subprocess.run([*command, "--json", "--run-id", run_id], capture_output=True, text=True, timeout=120)
+    try:
+        result = engine.run([*command, "--json", "--run-id", run_id], timeout=120,
+                            fix="check that the app container answers: scripts/compose ENV ps app")
+    except engine.EngineError as exc:
+        raise StepFailed(21, f"the app's sentry_check: {exc}",
+                         "start the stack and wait until the app is healthy") from None
     if result.returncode != 0:
         raise StepFailed(21, f"the app's sentry_check failed: {result.stderr.strip()[-500:]}",
                          "check that the app container runs and SENTRY_DSN is set (scripts/bootstrap-glitchtip)")

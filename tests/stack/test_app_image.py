@@ -163,7 +163,8 @@ def test_the_app_role_cannot_open_glitchtips_database(services):
 
 
 def test_the_scheduler_healthcheck_follows_its_liveness_file(tmp_path):
-    """compose.yml's healthcheck is `manage.py scheduler --check`; here it runs natively."""
+    """`manage.py scheduler --check` (the Kubernetes liveness probe) reads the file compose.yml's check reads;
+    here it runs natively."""
     alive = tmp_path / "alive"
     env = {"SCHEDULER_HEARTBEAT_FILE": str(alive)}
     missing = manage("scheduler", "--check", env=env)

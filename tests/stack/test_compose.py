@@ -183,10 +183,10 @@ def test_glitchtip_is_included_from_its_own_folder(resolved):
     assert templates["/etc/nginx/templates/default.conf.template"].endswith("/nginx/templates/default.conf.template")
 
 
-def test_the_scheduler_checks_itself(resolved):
+def test_the_scheduler_is_checked_by_the_liveness_file_it_touches(resolved):
     env, config = resolved
-    assert config["services"]["scheduler"]["healthcheck"]["test"] == ["CMD", "python", "manage.py", "scheduler",
-                                                                      "--check"]
+    scheduler = config["services"]["scheduler"]
+    assert scheduler["healthcheck"]["test"][-1] == scheduler["environment"]["SCHEDULER_HEARTBEAT_FILE"]
 
 
 def test_no_secret_in_compose_yml(bundle):

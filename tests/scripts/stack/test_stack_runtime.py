@@ -68,18 +68,20 @@ def test_on_an_engine_without_the_stack_in_swarm_it_is_compose_exec(docker, deve
 
 
 def test_in_a_swarm_stack_it_is_docker_exec_into_a_healthy_task_on_this_node(docker, development):
-    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"],
-                   "ps": [0, "4f1d2c3b4a5e Up 8 seconds (health: starting)\n9a8b7c6d5e4f Up 3 minutes (healthy)\n"]})
+    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"], "ps --quiet": [0, "9a8b7c6d5e4f\n"]})
     line = stack_runtime.exec_command("development", "app", ["python", "manage.py", "sentry_check"],
                                       root=development.root)
     assert line == ["docker", "exec", "-i", "9a8b7c6d5e4f", "python", "manage.py", "sentry_check"]
-    assert ["ps", "--filter", "label=com.docker.swarm.service.name=migraine-forecast-development_app", "--filter",
-            "status=running", "--format", "{{.ID}} {{.Status}}"] in docker.calls()
+    assert ["ps", "--quiet", "--filter", "label=com.docker.swarm.service.name=migraine-forecast-development_app",
+            "--filter", "status=running", "--filter", "health=healthy"] in docker.calls()
     assert stack_runtime.runtime("development", development.root) == stack_runtime.SWARM
 
 
 def test_in_a_swarm_stack_without_a_task_here_it_says_where_they_run(docker, development):
-    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"], "ps": [0, ""], "service ps": [0, "node-2\nnode-3\nnode-2\n"]})
+    tasks = "".join(json.dumps({"ID": f"t{n}", "Name": f"migraine-forecast-development_app.{n}", "Node": node,
+                                "DesiredState": "Running", "CurrentState": "Running 2 minutes ago"}) + "\n"
+                    for n, node in enumerate(["node-2", "node-3", "node-2"], 1))
+    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"], "ps": [0, ""], "service ps": [0, tasks]})
     with pytest.raises(envfiles.EnvError) as error:
         stack_runtime.exec_command("development", "app", ["true"], root=development.root)
     assert str(error.value) == ("no running task of migraine-forecast-development_app on this node (running on: "
@@ -87,7 +89,7 @@ def test_in_a_swarm_stack_without_a_task_here_it_says_where_they_run(docker, dev
 
 
 def test_scripts_exec_runs_the_command_in_the_service(docker, development):
-    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"], "ps": [0, "9a8b7c6d5e4f Up 3 minutes (healthy)\n"],
+    docker.answer({"service ls": [0, "q8n5m2x1y7zt\n"], "ps": [0, "9a8b7c6d5e4f\n"],
                    "exec": [0, "ran in the task\n"]})
     result = development.run("exec", "development", "app", "python", "manage.py", "compare_forecasts", "--dry-run",
                              env={"PATH": os.environ["PATH"]})

@@ -340,8 +340,11 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     bundle.prepare("staging")
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
-    # Debian's engine outside swarm mode answers exactly this; `docker compose` is not there.
-    fake.write_text("#!/bin/sh\n[ \"$1\" = info ] && { echo false; exit 0; }\nexit 1\n")
+    # An engine outside swarm mode answers exactly this (`docker info --format '{{json .Swarm}}'`, engine
+    # 20.10); `docker compose` is not there.
+    swarm = ('{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"",'
+             '"RemoteManagers":null}')
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\nexit 1\n")
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
     assert result.returncode == 10, result.stdout + result.stderr
