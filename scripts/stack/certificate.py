@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import socket
 import ssl
-import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import certifi
@@ -31,6 +31,9 @@ from certificates.settings import ACME, FILES, OFF, REHEARSAL
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, tls
 from scripts.stack import engine, stack_runtime
+
+if TYPE_CHECKING:
+    import subprocess
 
 WAIT_SECONDS = 120.0
 # certbot's own limit for a run (certificates/acme.py), and a margin.
