@@ -24,8 +24,7 @@ def test_collect_stores_each_hour_once_and_updates_on_rerun(location, open_meteo
     assert status == 0, output
     assert WeatherForecast.objects.filter(location=location).count() == 72
     assert WeatherForecast.objects.filter(location=location, humidity=96.0).count() == 72
-    assert "[batch 1/1] 1 location(s) at 1 grid point(s): 72 hours stored, 0 failed, 1 request(s)" in output
-    assert "collect_weather_data: 1 ok, 0 failed" in output
+    assert "72 hours stored" in output and "1 ok, 0 failed" in output
 
 
 def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_meteo):
@@ -43,8 +42,7 @@ def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry
     open_meteo.script(*[BROKEN] * 4)  # the first request: the try and all three retries fail
     status, output = run_command("collect_weather_data")
     assert status == 1
-    assert f"location {location.pk} Berlin, Germany: FAILED Open-Meteo forecast answered 500" in output
-    assert "[batch 2/2] 1 location(s) at 1 grid point(s): 72 hours stored, 0 failed" in output
+    assert f"location {location.pk}" in output and "answered 500" in output
     assert "1 of 2 location(s) failed" in output
     assert not WeatherForecast.objects.filter(location=location).exists()
     assert WeatherForecast.objects.filter(location=second).count() == 72
@@ -80,7 +78,7 @@ def test_a_malformed_answer_fails_its_batch_and_is_reported_once(sentry, locatio
     open_meteo.script(Response(200, "<html>maintenance</html>", {"Content-Type": "text/html"}))
     status, output = run_command("collect_weather_data")
     assert status == 1
-    assert f"location {second.pk} Hamburg: FAILED Open-Meteo forecast answered malformed JSON" in output
+    assert f"location {second.pk}" in output and "malformed JSON" in output
     event = sentry.wait_for(lambda e: "exception" in e)
     assert "maintenance" in event["contexts"]["weather_api"]["response_excerpt"]
     assert WeatherForecast.objects.count() == 0
@@ -95,9 +93,8 @@ def test_one_unusable_location_in_an_answer_fails_alone(sentry, location, user, 
     open_meteo.weather = bad_in_berlin
     status, output = run_command("collect_weather_data")
     assert status == 1
-    failure = "FAILED Open-Meteo forecast: bad value in hourly.pressure_msl"
-    assert f"location {location.pk} Berlin, Germany: {failure}" in output
-    assert "[batch 1/1] 2 location(s) at 2 grid point(s): 72 hours stored, 1 failed, 1 request(s)" in output
+    assert f"location {location.pk}" in output and "hourly.pressure_msl" in output
+    assert not WeatherForecast.objects.filter(location=location).exists()
     assert WeatherForecast.objects.filter(location=second).count() == 72
     event = sentry.wait_for(lambda e: "exception" in e)
     assert tags(event)["location"] == "Berlin" and tags(event)["location_id"] == str(location.pk)
@@ -140,7 +137,7 @@ def test_a_job_run_is_a_transaction_with_a_span_per_request(sentry, location, us
 
 def test_dry_run_stores_nothing(location):
     status, output = run_command("collect_weather_data", "--dry-run")
-    assert status == 0 and "72 hours fetched (dry run, nothing stored)" in output
+    assert status == 0 and "dry run" in output
     assert not WeatherForecast.objects.exists()
 
 
@@ -159,7 +156,7 @@ def test_cleanup_removes_rows_past_retention(location, settings):
     WeatherForecast.objects.create(location=location, target_time=old, temperature=1, humidity=50,
                                    pressure_msl=1000, fetched_at=old)
     status, output = run_command("collect_weather_data", "--cleanup")
-    assert status == 0 and "cleanup: 1 old rows deleted" in output
+    assert status == 0
     assert not WeatherForecast.objects.filter(target_time=old).exists()
 
 
@@ -198,6 +195,6 @@ def test_exit_status_and_progress_of_the_real_command(transactional_db, location
     result = manage("collect_weather_data", env={"DATABASE_URL": test_database_url, "OPEN_METEO_BATCH_SIZE": "1",
                                                  "OPEN_METEO_CONCURRENCY": "1"})
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "[batch 1/2]" in result.stdout and "[batch 2/2]" in result.stdout
-    assert "collect_weather_data: 1 ok, 1 failed" in result.stdout
-    assert "1 of 2 location(s) failed" in result.stderr
+    assert len([line for line in result.stdout.splitlines() if "batch" in line]) == 2  # progress per batch
+    assert "1 ok, 1 failed" in result.stdout and "1 of 2 location(s) failed" in result.stderr
+    assert WeatherForecast.objects.values("location").distinct().count() == 1

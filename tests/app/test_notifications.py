@@ -58,7 +58,7 @@ def test_opt_out_per_prediction_type(location, smtp):
     HealthProfile.objects.filter(user=location.user).update(email_migraine=False)
     predict(location, "MIGRAINE", "HIGH")
     status, output = run_command("process_notifications")
-    assert status == 0 and "nothing to send (opted out)" in output
+    assert status == 0 and "opted out" in output
     assert smtp.messages == []
     predict(location, "SINUSITIS", "HIGH")
     run_command("process_notifications")
@@ -82,7 +82,7 @@ def test_a_second_alert_waits_for_the_users_limits(location, smtp, limits, held_
 def test_dry_run_sends_nothing(location, smtp):
     predict(location)
     status, output = run_command("process_notifications", "--dry-run")
-    assert "would send 'Migraine Forecast: 1 high risk ahead'" in output
+    assert "would send" in output and "1 high risk ahead" in output
     assert smtp.messages == [] and not Prediction.objects.filter(notified_at__isnull=False).exists()
 
 
@@ -92,7 +92,7 @@ def test_smtp_failure_is_reported_with_the_email_context(location, smtp, sentry_
     smtp.refuse("451 4.3.0 Mail server temporarily unavailable")
     predict(location)
     status, output = run_command("process_notifications")
-    assert status == 1 and "e-mail not sent: SMTPDataError" in output
+    assert status == 1 and "SMTPDataError" in output
     # Nothing was marked as sent: the next run tries again.
     assert not Prediction.objects.filter(notified_at__isnull=False).exists()
     assert not Notification.objects.exists()

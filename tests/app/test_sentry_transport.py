@@ -128,8 +128,8 @@ def test_sentry_check_fails_naming_what_a_closed_port_did_not_receive(transactio
     result = manage("sentry_check", "--json", env={"DATABASE_URL": test_database_url, "SENTRY_DSN": dsn_at(port, 3)})
     assert result.returncode == 1
     assert '"delivered": false' in result.stdout  # the ids are still printed, for the record
-    assert (f"Not delivered to http://127.0.0.1:{port}: 3 of 3 error events, 1 of 1 transaction events "
-            "(4 delivery failed; last failure: connection failed") in result.stderr, result.stderr
+    assert f"http://127.0.0.1:{port}" in result.stderr and "3 of 3 error events" in result.stderr, result.stderr
+    assert "connection failed" in result.stderr
 
 
 @pytest.mark.parametrize("status, headers, says", [

@@ -117,7 +117,7 @@ def test_without_email_url_mail_is_printed_to_the_console_and_sending_works(app_
               "print(settings.EMAIL_BACKEND); send_mail('hello', 'body of the test mail', None, ['a@example.com'])")
     result = manage_with({}, "shell", "--no-imports", "-c", script, cwd=app_copy)
     assert result.returncode == 0, result.stderr
-    assert "django.core.mail.backends.console.EmailBackend" in result.stdout
+    assert "console.EmailBackend" in result.stdout
     assert "body of the test mail" in result.stdout
 
 
@@ -129,7 +129,7 @@ def test_the_debug_level_of_development_shows_the_apps_lines_not_each_http_conne
               "logging.getLogger('forecast').debug('a debug line of the app')")
     result = manage_with({"DJANGO_LOG_LEVEL": "DEBUG"}, "shell", "--no-imports", "-c", script)
     assert result.returncode == 0, result.stderr
-    assert "DEBUG forecast: a debug line of the app" in result.stderr
+    assert "a debug line of the app" in result.stderr
     assert "urllib3" not in result.stderr, result.stderr
 
 
@@ -185,8 +185,7 @@ def test_name_and_name_file_both_set_is_refused_naming_both(tmp_path):
     (tmp_path / "key").write_text("x" * 60)
     result = manage_with({**PRODUCTION, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "key")}, "check")
     assert result.returncode == 2
-    assert ("'DJANGO_SECRET_KEY_FILE': ['Set DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE, not both.']"
-            in result.stderr)
+    assert "'DJANGO_SECRET_KEY_FILE'" in result.stderr and "not both" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -194,8 +193,8 @@ def test_an_unreadable_name_file_names_the_variable_and_the_path(tmp_path):
     missing = tmp_path / "no-such-secret"
     result = manage_with({"EMAIL_URL_FILE": str(missing), "LLM_API_KEY_FILE": str(tmp_path)}, "check")
     assert result.returncode == 2
-    assert f"'EMAIL_URL_FILE': ['Cannot read {missing}: No such file or directory.']" in result.stderr
-    assert f"'LLM_API_KEY_FILE': ['Cannot read {tmp_path}: Is a directory.']" in result.stderr
+    assert "'EMAIL_URL_FILE'" in result.stderr and f"Cannot read {missing}" in result.stderr
+    assert "'LLM_API_KEY_FILE'" in result.stderr and f"Cannot read {tmp_path}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -203,4 +202,4 @@ def test_a_bad_value_in_a_file_is_reported_under_the_setting_name(tmp_path):
     (tmp_path / "db").write_text("postgres//nohost")
     result = manage_with({"DATABASE_URL_FILE": str(tmp_path / "db")}, "check")
     assert result.returncode == 2
-    assert "'DATABASE_URL': ['Not a valid database URL.']" in result.stderr
+    assert "'DATABASE_URL'" in result.stderr and "Not a valid database URL" in result.stderr

@@ -41,6 +41,5 @@ def test_a_python_without_venv_support_gets_the_exact_install_command(bundle, tm
                             capture_output=True, timeout=60, env={**environ, "PYTHONPATH": str(missing.parent)})
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert result.returncode == 1
-    assert "python3 cannot create a virtual environment: its venv/ensurepip module is missing" in result.stderr
-    assert f"Fix (Debian, Ubuntu): sudo apt-get install python{version}-venv" in result.stderr
+    assert "venv/ensurepip" in result.stderr and f"apt-get install python{version}-venv" in result.stderr
     assert not (bundle.root / ".venv").exists() and not list((bundle.root / "env").glob("*.secrets.env"))

@@ -43,7 +43,7 @@ def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
     env = {"DATABASE_URL": fresh_database, "SENTRY_RELEASE": "migraine-forecast@abc1234"}
     migrated = run_role(str(BIN / "migrate"), env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert "migrate: applying database migrations" in migrated.stdout and "migrate: done" in migrated.stdout
+    assert "migrate: done" in migrated.stdout
     again = run_role(str(BIN / "migrate"), env=env)
     assert "No migrations to apply." in again.stdout
 
@@ -168,7 +168,7 @@ def test_the_scheduler_healthcheck_follows_its_liveness_file(tmp_path):
     alive = tmp_path / "alive"
     env = {"SCHEDULER_HEARTBEAT_FILE": str(alive)}
     missing = manage("scheduler", "--check", env=env)
-    assert missing.returncode == 1 and "does not exist: the scheduler is not running" in missing.stderr
+    assert missing.returncode == 1 and "the scheduler is not running" in missing.stderr
     scheduler = subprocess.Popen([sys.executable, "manage.py", "scheduler"], cwd=REPO / "app",
                                  env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

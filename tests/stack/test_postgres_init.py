@@ -33,7 +33,7 @@ def test_passwords_from_name_file_variables_create_roles_that_log_in_with_them(e
         "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
         "GLITCHTIP_DB_PASSWORD_FILE": secret_file(server, "glitchtip_db_password", "gt-password-from-a-file"),
     })
-    assert "creating database app owned by role app" in output
+    assert "creating database app" in output
     for role, password in (("app", "app-password-from-a-file"), ("glitchtip", "gt-password-from-a-file")):
         with psycopg.connect(server.url(role, password, role)) as connection:
             assert connection.execute("select current_user").fetchone() == (role,)
@@ -47,5 +47,5 @@ def test_a_password_and_its_file_both_set_is_refused(empty_postgres):
             "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
             "GLITCHTIP_DB_PASSWORD": "gt-password-in-the-environment",
         })
-    assert "both APP_DB_PASSWORD and APP_DB_PASSWORD_FILE are set (but are exclusive)" in failed.value.stderr
+    assert "APP_DB_PASSWORD_FILE" in failed.value.stderr and "exclusive" in failed.value.stderr
     assert server.psql("select count(*) from pg_roles where rolname in ('app', 'glitchtip')").strip() == "0"

@@ -134,11 +134,9 @@ def test_a_failed_validation_names_the_cause_and_the_fix(pebble_site, tmp_path):
                  str(tmp_path / "state")}
     failed = certificates_cli("renew", env=elsewhere)
     assert failed.returncode == 1
-    assert (f"certbot could not get a certificate for {APP}, {GLITCHTIP} from {site.pebble.directory}"
-            in failed.stderr)
+    assert site.pebble.directory in failed.stderr
     assert "/.well-known/acme-challenge/" in failed.stderr and "404" in failed.stderr  # certbot's own reason
-    assert f"Fix: point the DNS records of {APP}, {GLITCHTIP} at this host and let the internet reach its port 80" \
-        in failed.stderr
+    assert "Fix: point the DNS records" in failed.stderr and "port 80" in failed.stderr
     health = certificates_cli("check", env=elsewhere)
     assert health.returncode == 1 and "certificates: failed at" in health.stdout
 

@@ -1,51 +1,36 @@
-"""Who is calling: Django sessions with CSRF, API tokens with scopes.
+"""Who is calling: API tokens with scopes, and Django sessions with CSRF, opened by allauth's login.
 
 `/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's
 auth=[TokenAuth(), SessionAuth()]). The session check runs Django's CSRF check on unsafe
 methods *before* looking at the session, which is why an unknown token on a POST gets
 403 "CSRF check Failed" rather than 401.
+
+allauth's headless API for the browser (`/_allauth/browser/v1/`) answers snake_case JSON from a
+plain `JsonResponse` (no charset) and re-sends the `csrftoken` cookie each time; logging in
+rotates it and sets `sessionid`. The login POST goes through Django's CSRF middleware first,
+whose failure is an HTML page.
 """
 from __future__ import annotations
 
+import json
 import secrets
-import string
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import datetime
 from http.cookies import SimpleCookie
 
-from tests.harness.http_fake import Request
+from tests.harness.http_fake import Request, Response
 
 from . import wire
 from .state import APIToken, State, User
 
 # The API token's scopes bit field (apps/api_tokens/models.py): responses list them in this order.
-SCOPES = (
-    "project:read", "project:write", "project:admin", "project:releases",
-    "team:read", "team:write", "team:admin",
-    "event:read", "event:write", "event:admin",
-    "org:read", "org:write", "org:admin",
-    "member:read", "member:write", "member:admin",
-)
-# An organization owner's `access`: a Python set on the server, listed in the recorded order.
-OWNER_ACCESS = [
-    "member:write", "org:integrations", "project:read", "project:releases", "team:write", "org:read", "org:admin",
-    "team:read", "member:admin", "member:read", "project:admin", "event:admin", "project:write", "event:read",
-    "org:write", "event:write", "team:admin",
-]
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
-_COOKIE_CHARS = string.ascii_letters + string.digits
+SCOPES = ("project:read", "project:write", "project:admin", "project:releases", "team:read", "team:write",
+          "team:admin", "event:read", "event:write", "event:admin", "org:read", "org:write", "org:admin",
+          "member:read", "member:write", "member:admin")
+ALLAUTH = "/_allauth/browser/v1"
 
 
-@dataclass
-class Caller:
-    user: User
-    token: APIToken | None  # None for a session
-
-    def may(self, scopes: tuple[str, ...]) -> bool:
-        """GlitchTip's has_permission: a token needs one of `scopes`; a session is not checked."""
-        return self.token is None or any(scope in scopes for scope in self.token.scopes)
-
-
-def issue_token(state: State, user: User, label: str, scopes, created) -> APIToken:
+def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
     """A new API token (40 hex digits, as recorded), its scopes in the bit field's order."""
     token = APIToken(state.next_id("token"), user, label, [scope for scope in SCOPES if scope in scopes],
                      secrets.token_hex(20), created)
@@ -54,68 +39,87 @@ def issue_token(state: State, user: User, label: str, scopes, created) -> APITok
 
 
 def cookies(request: Request) -> dict[str, str]:
-    jar = SimpleCookie()
-    jar.load(request.headers.get("cookie", ""))
-    return {name: morsel.value for name, morsel in jar.items()}
+    return {name: morsel.value for name, morsel in SimpleCookie(request.headers.get("cookie", "")).items()}
 
 
 def new_cookie_value() -> str:
-    return "".join(secrets.choice(_COOKIE_CHARS) for _ in range(32))
+    return secrets.token_hex(16)
 
 
 def csrf_cookie(value: str) -> str:
     return f"csrftoken={value}; Max-Age=31449600; Path=/; SameSite=Lax"
 
 
-def session_cookie(value: str, secure: bool = False) -> str:
-    """Django's session cookie; Secure with SESSION_COOKIE_SECURE (GLITCHTIP_SECURE_COOKIES)."""
-    return f"sessionid={value}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax{'; Secure' if secure else ''}"
-
-
 def csrf_passes(request: Request) -> bool:
-    """Django's double-submit check: the X-CSRFToken header must match the csrftoken cookie.
-
-    (Django also accepts a masked 64-character header; clients that echo the cookie, as the
-    recorder did, never send one.)
-    """
-    if request.method in SAFE_METHODS:
+    """Django's double-submit check: on unsafe methods the X-CSRFToken header must match the cookie."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return True
     cookie = cookies(request).get("csrftoken")
     return bool(cookie) and request.headers.get("x-csrftoken") == cookie
 
 
-@dataclass
-class Session:
-    id: str
-    user: User
-    logged_in_at: float  # a Unix timestamp, as allauth reports it
+class Auth:
+    def __init__(self, state: State, clock: Callable[[], datetime], registration_open: Callable[[], bool],
+                 secure_cookies: Callable[[], bool]):
+        self.state = state
+        self.clock = clock
+        self.registration_open = registration_open
+        self.secure_cookies = secure_cookies  # SESSION_COOKIE_SECURE (GLITCHTIP_SECURE_COOKIES)
+        self.sessions: dict[str, User] = {}  # Django's session store: the user behind each `sessionid`
 
+    def authenticate(self, request: Request, *, session_only: bool = False) -> tuple[User, APIToken | None]:
+        """The caller of an `/api/0/` endpoint and their token (None: a session), or GlitchTip's 401/403."""
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if not session_only and scheme.lower() == "bearer":
+            token = next((token for token in self.state.tokens if token.token == credential.strip()), None)
+            if token:
+                return token.user, token
+        if not csrf_passes(request):
+            raise wire.detail(403, "CSRF check Failed")
+        user = self.sessions.get(cookies(request).get("sessionid", ""))
+        if user is None:
+            raise wire.detail(401, "Unauthorized")
+        return user, None
 
-class Sessions:
-    """Django's session store, keyed by the `sessionid` cookie."""
+    # ---- allauth ----------------------------------------------------------------------------
+    def routes(self):
+        return [("GET", f"{ALLAUTH}/config", self.config), ("POST", f"{ALLAUTH}/auth/login", self.login)]
 
-    def __init__(self):
-        self._sessions: dict[str, Session] = {}
+    def config(self, request: Request) -> Response:
+        account = {"login_methods": ["email"], "is_open_for_signup": self.registration_open(),
+                   "email_verification_by_code_enabled": False, "login_by_code_enabled": False,
+                   "password_reset_by_code_enabled": False, "authentication_method": "email"}
+        return self._answer(request, 200, {"status": 200, "data": {
+            "account": account, "socialaccount": {"providers": []},
+            "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}}})
 
-    def start(self, user: User, at: float) -> Session:
-        session = Session("".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(32)), user, at)
-        self._sessions[session.id] = session
-        return session
+    def login(self, request: Request) -> Response:
+        if not csrf_passes(request):
+            return wire.html(403, wire.CSRF_FAILURE_PAGE)
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = {}
+        missing = [{"message": "This field is required.", "code": "required", "param": name}
+                   for name in ("email", "password") if not body.get(name)]
+        user = next((user for user in self.state.users if not missing and user.email.lower() ==
+                     str(body["email"]).lower() and user.password == body["password"]), None)
+        if user is None:
+            return self._answer(request, 400, {"status": 400, "errors": missing or [{
+                "message": "The email address and/or password you specified are not correct.",
+                "code": "email_password_mismatch", "param": "password"}]})
+        session_id = new_cookie_value()
+        self.sessions[session_id] = user
+        session = {"user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
+                   "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}]}
+        # Django rotates the CSRF token on login.
+        return wire.plain_json(200, {"status": 200, "data": session, "meta": {"is_authenticated": True}}, {
+            "Set-Cookie": [csrf_cookie(new_cookie_value()),
+                           f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
+                           + ("; Secure" if self.secure_cookies() else "")]})
 
-    def get(self, request: Request) -> Session | None:
-        return self._sessions.get(cookies(request).get("sessionid", ""))
-
-
-def authenticate(request: Request, state: State, sessions: Sessions, *, session_only: bool = False) -> Caller:
-    """The caller of an `/api/0/` endpoint, or a Reply with GlitchTip's 401/403."""
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    if not session_only and scheme.lower() == "bearer":
-        token = next((token for token in state.tokens if token.token == credential.strip()), None)
-        if token:
-            return Caller(token.user, token)
-    if not csrf_passes(request):
-        raise wire.detail(403, "CSRF check Failed")
-    session = sessions.get(request)
-    if session is None:
-        raise wire.detail(401, "Unauthorized")
-    return Caller(session.user, None)
+    @staticmethod
+    def _answer(request: Request, status: int, body: dict) -> Response:
+        """A JSON answer that (re-)sends the CSRF cookie, as Django does once a view used it."""
+        token = cookies(request).get("csrftoken") or new_cookie_value()
+        return wire.plain_json(status, body, {"Set-Cookie": csrf_cookie(token)})

@@ -1,13 +1,6 @@
-"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did.
-
-The recording (tests/glitchtip/contract/) is the specification; double/test_contract.py
-replays it against this double. What it serves:
-
-- `/_health/`, `/api/settings/`, allauth's headless browser API (`/_allauth/browser/v1/...`),
-- the ingest endpoints `/api/<project id>/envelope/` and `/store/`,
-- the `/api/0/` endpoints listed in api.py.
-
-Typical use in a test:
+"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did, for what the bundle
+calls: `/_health/`, `/api/settings/`, allauth's login, the SDKs' `/api/<project id>/envelope/`, and the
+`/api/0/` endpoints of api.py. double/test_contract.py replays the recording (tests/glitchtip/contract/).
 
     double = GlitchTipDouble(clock=ManualClock()).start()
     user = double.create_user("admin@example.com", "secret", superuser=True)
@@ -19,83 +12,66 @@ Typical use in a test:
     assert double.state.issues ...             # (reading `state` runs the pending processing)
     double.stop()
 
-Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock),
-`ingest_delay` (seconds until an accepted event is readable, default 2 s as recorded),
-`block_seconds` (how long a wrong DSN key blocks its project id, default 30 s), `domain` (the
-configured public URL used in DSNs, heartbeat endpoints and permalinks; default: the double's
-own URL), `user_registration_open` (as recorded: closed; while closed only existing users may be
-invited into an organization), `down` (answer every request with
-nginx's 502 Bad Gateway page, as a stack whose GlitchTip container is stopped would), and
+Knobs: `clock` (a callable returning an aware datetime; see clock.ManualClock), `ingest_delay` (seconds
+until an accepted event is readable, 2 s as recorded), `domain` (the public URL in DSNs and heartbeat
+URLs; default: the double's own), `user_registration_open` (as recorded: closed, so only existing users
+may be invited), `down` (every answer is nginx's 502 page, as with GlitchTip's container stopped), and
 `drop_events_matching` (accept an event, never store it).
-
-What it leaves out: everything the recording does not show and no script calls (issue search
-beyond `is:`/`level:`/words, events of other platforms, the web UI's endpoints...).
 """
 from __future__ import annotations
 
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
-from . import serializers, wire
-from .allauth import Allauth
-from .api import ENDPOINTS, Api, Endpoint
-from .auth import SCOPES, Sessions, issue_token
+from . import wire
+from .api import ENDPOINTS, Api
+from .auth import SCOPES, Auth, issue_token
 from .clock import utc_now
 from .ingest import Ingestion
-from .processing import Worker
-from .state import Project, State, User
-
-
-@dataclass
-class Route:
-    method: str | None  # None: the handler takes any method
-    pattern: re.Pattern
-    handler: Callable[..., Response]
+from .state import Membership, State, User
 
 
 class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
-    def __init__(self, *, domain: str | None = None, clock: Callable[[], datetime] = utc_now,
-                 ingest_delay: float = 2.0, block_seconds: float = 30.0, user_registration_open: bool = False,
-                 secure_cookies: bool = False):
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now, ingest_delay: float = 2.0,
+                 user_registration_open: bool = False, secure_cookies: bool = False):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        name=self.name, daemon=True)
-        self.domain = domain or self.url
+        self.domain = self.url
         self.clock = clock
         self.down = False
         self.user_registration_open = user_registration_open
         # SESSION_COOKIE_SECURE, as GLITCHTIP_SECURE_COOKIES sets it outside development.
         self.secure_cookies = secure_cookies
         self._state = State()
-        self.sessions = Sessions()
-        self.ingestion = Ingestion(self._state, clock, ingest_delay, block_seconds)
-        self.worker = Worker(self._state)
-        self.api = Api(self._state, self.sessions, clock, lambda: self.domain, self.registration_open)
+        auth = Auth(self._state, clock, lambda: self.user_registration_open, lambda: self.secure_cookies)
+        self.ingestion = Ingestion(self._state, clock, ingest_delay)
+        self.api = Api(self._state, auth, clock, lambda: self.domain)
         self._serving = threading.RLock()
-        allauth = Allauth(self._state, self.sessions, clock, self.registration_open, lambda: self.secure_cookies)
-        self.routes = [
-            Route("GET", re.compile(r"/_health/"), self._health),
-            Route("GET", re.compile(r"/api/settings/"), self._settings),
-            *(Route(method, re.compile(re.escape(path)), handler) for method, path, handler in allauth.routes()),
+        # (method or None for any, path pattern, handler)
+        self.routes: list[tuple[str | None, re.Pattern, Callable[..., Response]]] = [
+            ("GET", re.compile(r"/_health/"), lambda request: Response(200, b"ok", {"Content-Type": "text/plain"})),
+            ("GET", re.compile(r"/api/settings/"), self._settings),
+            *((method, re.compile(re.escape(path)), handler) for method, path, handler in auth.routes()),
             # The envelope view is plain Django and answers other methods itself.
-            Route(None, re.compile(r"/api/(?P<project_id>[0-9]+)/envelope/"), self.ingestion.envelope),
-            Route("POST", re.compile(r"/api/(?P<project_id>[0-9]+)/store/"), self.ingestion.store),
-            *(Route(endpoint.method, endpoint.pattern, self._api_handler(endpoint)) for endpoint in ENDPOINTS),
+            (None, re.compile(r"/api/(?P<project_id>[0-9]+)/envelope/"), self.ingestion.envelope),
+            *((endpoint.method, endpoint.pattern, partial(self.api.handle, endpoint)) for endpoint in ENDPOINTS),
         ]
 
     # ---- seeding and inspecting, for tests ------------------------------------------
     @property
     def state(self) -> State:
         """Everything stored, with every item whose ingestion delay has passed processed."""
-        self.process_pending()
+        with self._serving:
+            self.ingestion.process_due()
         return self._state
 
     def create_user(self, email: str, password: str, *, superuser: bool = False) -> User:
@@ -110,69 +86,43 @@ class GlitchTipDouble(FakeHTTPServer):
         with self._serving:
             return issue_token(self._state, user, label, scopes, self.clock()).token
 
-    def accept_invitation(self, membership, user: User) -> None:
-        """What the invited person does with the link in GlitchTip's e-mail (POST accept/<id>/<token>/)."""
+    def accept_invitation(self, membership: Membership, user: User) -> None:
+        """What the invited person does with the link in GlitchTip's e-mail (no script does it)."""
         with self._serving:
-            self.api.accept(membership, user)
-
-    def dsn(self, project: Project) -> str:
-        """The project's first DSN, as its keys endpoint shows it."""
-        return serializers.project_key(self._state.keys_of(project)[0], self.domain)["dsn"]["public"]
-
-    def registration_open(self) -> bool:
-        """GlitchTip lets the first user sign up even when registration is closed."""
-        return self.user_registration_open or not self._state.users
+            membership.user = user
 
     def drop_events_matching(self, predicate: Callable[[dict], bool]) -> None:
         """Accept (200) but never store ingested events/transactions whose payload matches."""
         with self._serving:
             self.ingestion.drop_rules.append(predicate)
 
-    def process_pending(self) -> None:
-        """Store every accepted item whose ingestion delay has passed (before each request and on `state`)."""
-        with self._serving:
-            for item in self.ingestion.take_due():
-                self.worker.process(item)
-
     # ---- serving ------------------------------------------------------------------------
     def route(self, request: Request) -> Response:
         if self.down:
             return wire.html(502, wire.BAD_GATEWAY_PAGE)
         with self._serving:
-            self.process_pending()
+            self.ingestion.process_due()
             try:
                 return self._dispatch(request)
             except wire.Reply as reply:
                 return reply.response
 
     def _dispatch(self, request: Request) -> Response:
-        matches = self._matches(request.path)
+        matches = [(method, handler, match) for method, pattern, handler in self.routes
+                   if (match := pattern.fullmatch(request.path))]
         if not matches:
             return wire.html(404, wire.NOT_FOUND_PAGE)
-        for route, match in matches:
-            if route.method in (None, request.method):
-                return route.handler(request, **match.groupdict())
-        allowed = ", ".join(dict.fromkeys(route.method for route, _ in matches))
+        for method, handler, match in matches:
+            if method in (None, request.method):
+                return handler(request, **match.groupdict())
+        allowed = ", ".join(dict.fromkeys(str(method) for method, _, _ in matches))
         return wire.html(405, "Method not allowed", {"Allow": allowed})
 
-    def _matches(self, path: str) -> list[tuple[Route, re.Match]]:
-        return [(route, match) for route in self.routes if (match := route.pattern.fullmatch(path))]
-
-    def _api_handler(self, endpoint: Endpoint) -> Callable[..., Response]:
-        return lambda request, **params: self.api.handle(endpoint, request, params)
-
-    @staticmethod
-    def _health(request: Request) -> Response:
-        return Response(200, b"ok", {"Content-Type": "text/plain"})
-
     def _settings(self, request: Request) -> Response:
-        """The public instance settings the web UI (and scripts) read before logging in."""
+        """The public instance settings the web UI (and the bootstrap) read before logging in."""
         return wire.ninja(200, {
-            "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False,
-            "enableUserRegistration": self.registration_open(),
-            "enableSocialAppsUserRegistration": self.registration_open(),
-            "enableOrganizationCreation": True, "stripePublicKey": None,
-            "plausibleUrl": None, "plausibleDomain": None, "chatwootWebsiteToken": None, "sentryDSN": None,
-            "sentryTracesSampleRate": None, "environment": None, "version": "0.0.0-unknown",
-            "serverTimeZone": "UTC", "glitchtipInstanceName": None,
-        })
+            "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False, "enableOrganizationCreation": True,
+            "enableUserRegistration": self.user_registration_open, "stripePublicKey": None, "plausibleUrl": None,
+            "enableSocialAppsUserRegistration": self.user_registration_open, "plausibleDomain": None,
+            "chatwootWebsiteToken": None, "sentryDSN": None, "sentryTracesSampleRate": None, "environment": None,
+            "version": "0.0.0-unknown", "serverTimeZone": "UTC", "glitchtipInstanceName": None})

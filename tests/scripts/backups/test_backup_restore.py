@@ -304,7 +304,7 @@ def test_force_backs_up_the_target_first_then_replaces_it(backed_up, empty_stack
     assert result.returncode == 0, result.stdout + result.stderr
     taken = [p for p in backup_folder.complete(backups / "development") if p.name.endswith("-before-restore")]
     assert len(taken) == 1 and inside.exists()
-    assert f"the target's data before the restore: {taken[0]}" in result.stdout
+    assert str(taken[0]) in result.stdout  # where the target's data went
     saved = json.loads((taken[0] / "manifest.json").read_text())
     assert saved["databases"]["app"]["tables"]["auth_user"] == 4
     assert empty_stack.counts("app", ["auth_user"]) == {"auth_user": 3}
@@ -393,7 +393,7 @@ def test_a_full_disk_fails_clearly_and_keeps_nothing(source, small_disk):
     result = run_script("scripts.backups.backup", source.environ(small_disk), "--direct")
     assert result.returncode == 5, result.stdout + result.stderr
     assert "No space left on device" in result.stderr
-    assert "Fix: free space on the disk of" in result.stderr and "BACKUP_KEEP" in result.stderr
+    assert "free space" in result.stderr and "BACKUP_KEEP" in result.stderr
     assert list((small_disk / "development").iterdir()) == []
 
 
@@ -402,11 +402,11 @@ def test_a_stopped_postgres_fails_clearly_and_writes_nothing(source, tmp_path, b
     environ = source.environ(backups, PGPORT=str(free_port()))
     result = run_script("scripts.backups.backup", environ, "--direct")
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "cannot reach Postgres at 127.0.0.1" in result.stderr and "Fix: check that the server runs" in result.stderr
+    assert "cannot reach Postgres" in result.stderr and "check that the server runs" in result.stderr
     assert list((backups / "development").iterdir()) == []
 
     refused = run_script("scripts.backups.restore", environ, "development", str(backed_up), "--direct")
-    assert refused.returncode == 4 and "cannot reach Postgres at 127.0.0.1" in refused.stderr
+    assert refused.returncode == 4 and "cannot reach Postgres" in refused.stderr
 
 
 # ---- the scheduled backup ----------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_the_backup_service_records_each_run_for_its_healthcheck(source, tmp_pat
     monkeypatch.setenv("PGPORT", str(free_port()))
     backup_schedule.scheduled_backup()
     assert json.loads(status.read_text())["state"] == "failed"
-    assert check().returncode == 1 and "the last backup failed (exit status 3)" in check().stdout
+    assert check().returncode == 1 and "exit status 3" in check().stdout
 
 
 def test_the_backup_service_waits_for_its_schedule_and_stops_on_sigterm(source, tmp_path):

@@ -10,8 +10,10 @@ import subprocess
 import sys
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certificates import pem
 from tests.harness.names import subprocess_environment
 from tests.harness.tls import TLSSite
 from tests.scripts.stack.test_check_env_tls import Issuer, write
@@ -71,9 +73,9 @@ def test_a_rehearsal_certificate_is_issued_its_ca_saved_and_nginx_serves_it_veri
     result = certificate_step(bundle, site, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     saved = bundle.root / "env" / "production.rehearsal-ca.pem"
-    assert "issued by the rehearsal CA (no certificate yet), now served" in result.stdout
-    assert "its CA's certificate: env/production.rehearsal-ca.pem" in result.stdout
-    assert f"[2/2] nginx serves it ... {APP}, {GLITCHTIP} verified against {saved}" in result.stdout
+    authority = x509.load_pem_x509_certificate(saved.read_bytes())
+    assert pem.issued_by(site.served(), authority) and pem.issued_by(site.served(GLITCHTIP), authority)
+    assert f"verified against {saved}" in result.stdout
     again = certificate_step(bundle, site, tmp_path)
     assert again.returncode == 0 and "not due for renewal" in again.stdout  # scripts/up re-run: nothing new
 
@@ -86,7 +88,7 @@ def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca
               TLS_KEY_FILE=write(tmp_path, "privkey.pem", key), TLS_CA_FILE=write(tmp_path, "ca.pem", issuer.root))
     result = certificate_step(bundle, site, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "installed, now served" in result.stdout and f"verified against {tmp_path / 'ca.pem'}" in result.stdout
+    assert f"verified against {tmp_path / 'ca.pem'}" in result.stdout
     assert site.served().issuer == issuer.intermediate.subject
 
 
@@ -99,5 +101,4 @@ def test_a_certificate_that_does_not_verify_fails_the_step_naming_the_names_and_
               TLS_CA_FILE=write(tmp_path, "ca.pem", Issuer().root))  # another CA's root
     result = certificate_step(bundle, site, tmp_path, timeout=3)
     assert result.returncode == 24
-    assert "nginx does not serve a certificate that verifies for" in result.stderr
-    assert "scripts/compose production logs nginx certificates" in result.stderr
+    assert "does not serve a certificate that verifies" in result.stderr and "logs nginx certificates" in result.stderr

@@ -49,9 +49,9 @@ def test_placeholders_are_refused_naming_each_variable(bundle):
     result = bundle.run("check-env", "production")
     assert result.returncode == 1
     for name in ("APP_PUBLIC_URL", "DJANGO_ALLOWED_HOSTS", "GLITCHTIP_ADMIN_EMAIL", "EMAIL_URL"):
-        assert f"{name} still holds a !!!SET ...!!! placeholder" in result.stderr
-    assert "set a real value in env/production.secrets.env" in result.stderr
-    assert "Fix: set a real value in env/production.local.env" in result.stderr  # never in a committed file
+        assert f"{name} still holds" in result.stderr
+    assert "env/production.secrets.env" in result.stderr
+    assert "env/production.local.env" in result.stderr  # your values: never a committed file
 
 
 UNSAFE = {
@@ -110,7 +110,7 @@ def test_a_published_database_or_cache_port_is_refused_even_from_an_override(bun
     (bundle.root / "compose.override.yml").write_text(f"services:\n  {service}:\n    ports:\n      - \"5432:5432\"\n")
     result = bundle.run("check-env", "production")
     assert result.returncode == 1
-    assert f"services.{service}.ports publishes 5432 on the host" in result.stderr
+    assert f"services.{service}.ports" in result.stderr and "5432" in result.stderr
     assert "remove the ports: entry" in result.stderr
 
 
@@ -118,7 +118,7 @@ def test_only_nginx_may_publish_in_production(bundle):
     bundle.prepare("production")
     (bundle.root / "compose.override.yml").write_text("services:\n  app:\n    ports:\n      - \"8000:8000\"\n")
     result = bundle.run("check-env", "production")
-    assert result.returncode == 1 and "services.app.ports publishes 8000; only nginx may" in result.stderr
+    assert result.returncode == 1 and "services.app.ports" in result.stderr and "only nginx" in result.stderr
 
 
 def test_missing_secrets_file_says_what_to_run(bundle):
@@ -170,12 +170,12 @@ def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
     assert "usage: scripts/compose ENV" in compose("ps").stderr
     missing = compose("production", "config")
     assert missing.returncode == 2
-    assert "env/production.local.env is missing; run scripts/secrets production" in missing.stderr
+    assert "env/production.local.env" in missing.stderr and "scripts/secrets production" in missing.stderr
     bundle.run("secrets", "production", check=True)
     # Without the release layer only what starts containers is refused: it would run another image.
     no_release = compose("production", "--dry-run", "up", "--detach")
     assert no_release.returncode == 2
-    assert "env/production.release.env is missing; run scripts/up production" in no_release.stderr
+    assert "release.env is missing" in no_release.stderr and "scripts/up production" in no_release.stderr
     assert compose("production", "config", "--services").returncode == 0
     # ...unless it names only services that do not run the app's image (a new machine's database).
     database_only = compose("production", "up", "--detach", "--wait", "postgres")
@@ -193,8 +193,7 @@ def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
-    ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is refused by the app: ImproperlyConfigured: Environment variables "
-                              "invalid: {'DJANGO_DEBUG': ['Not a valid boolean.']}"),
+    ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is refused by the app"),
     ("SENTRY_PROFILES_SAMPLE_RATE", "lots", "SENTRY_PROFILES_SAMPLE_RATE is refused by the app"),
     ("LOGIN_LOCKOUT_MINUTES", "0", "LOGIN_LOCKOUT_MINUTES is refused by the app"),
 ])
@@ -205,7 +204,7 @@ def test_the_app_s_own_settings_check_names_the_variable_and_its_file(bundle, va
     result = bundle.run("check-env", "development")
     assert result.returncode == 1
     assert message in result.stderr
-    assert f"Fix: correct {variable} in env/development.env." in result.stderr
+    assert "env/development.env" in result.stderr
 
 
 def test_a_bad_email_url_in_the_secrets_is_named_with_the_secrets_file(bundle):
@@ -213,8 +212,7 @@ def test_a_bad_email_url_in_the_secrets_is_named_with_the_secrets_file(bundle):
     bundle.set(bundle.secrets_file("staging"), EMAIL_URL="smtpx://mailer:pw@smtp.example.org:587")
     result = bundle.run("check-env", "staging")
     assert result.returncode == 1
-    assert "EMAIL_URL is refused by the app: ImproperlyConfigured: EMAIL_URL has a scheme" in result.stderr
-    assert "Fix: correct EMAIL_URL in env/staging.secrets.env." in result.stderr
+    assert "EMAIL_URL is refused by the app" in result.stderr and "env/staging.secrets.env" in result.stderr
     assert "mailer:pw" not in result.stdout + result.stderr
 
 
@@ -262,4 +260,4 @@ def test_an_alert_setting_left_at_its_default_is_fixed_in_the_operator_s_own_lay
     bundle.set(bundle.defaults_file(), ALERT_THRESHOLD_EVENTS="0")
     result = bundle.run("check-env", "production")
     assert result.returncode == 1 and "ALERT_THRESHOLD_EVENTS is '0'" in result.stderr
-    assert "(in env/production.local.env, which overrides env/defaults.env)" in result.stderr
+    assert "(in env/production.local.env" in result.stderr

@@ -39,11 +39,9 @@ def test_an_http_address_with_secure_cookies_or_the_redirect_is_refused_naming_t
     said = refused(bundle, TLS_MODE="off", COMPOSE_PROFILES="backup", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
                    APP_PUBLIC_URL=f"http://{APP}", DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
                    GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}")
-    assert ("APP_PUBLIC_URL is http:// while DJANGO_SECURE_SSL_REDIRECT, DJANGO_SESSION_COOKIE_SECURE, "
-            "DJANGO_CSRF_COOKIE_SECURE are on: browsers never send Secure cookies back over http") in said
-    assert "Fix: serve https: APP_PUBLIC_URL=https://... in env/production.local.env" in said
-    assert ("GLITCHTIP_PUBLIC_URL is http:// while GLITCHTIP_SECURE_COOKIES is on" in said
-            and "the bootstrap would stop at its API token with a 401" in said)
+    assert "APP_PUBLIC_URL is http://" in said and "DJANGO_SESSION_COOKIE_SECURE" in said and "Secure cookies" in said
+    assert "GLITCHTIP_PUBLIC_URL is http://" in said and "GLITCHTIP_SECURE_COOKIES" in said
+    assert "env/production.local.env" in said
 
 
 def test_plain_http_on_purpose_passes_once_the_secure_settings_are_off(bundle):
@@ -56,13 +54,12 @@ def test_plain_http_on_purpose_passes_once_the_secure_settings_are_off(bundle):
 
 def test_nginx_serving_https_needs_https_addresses_with_a_host_name_each(bundle):
     said = refused(bundle, GLITCHTIP_PUBLIC_URL=f"http://{APP}:8001")
-    assert "GLITCHTIP_PUBLIC_URL is http://, but TLS_MODE=acme serves it over https" in said
-    assert "GLITCHTIP_PUBLIC_URL has the app's host name: with TLS nginx tells the two sites apart by name" in said
+    assert "TLS_MODE=acme serves it over https" in said and "GLITCHTIP_PUBLIC_URL has the app's host name" in said
 
 
 def test_the_app_must_allow_its_own_host_and_origin(bundle):
     said = refused(bundle, DJANGO_ALLOWED_HOSTS="www.example.org", DJANGO_CSRF_TRUSTED_ORIGINS="https://www.example.org")
-    assert f"DJANGO_ALLOWED_HOSTS does not allow {APP}, the host of APP_PUBLIC_URL: every page would answer 400" in said
+    assert f"DJANGO_ALLOWED_HOSTS does not allow {APP}" in said
     assert f"DJANGO_CSRF_TRUSTED_ORIGINS does not trust https://{APP}" in said
     accepted(bundle, DJANGO_ALLOWED_HOSTS=".example.org", DJANGO_CSRF_TRUSTED_ORIGINS="https://*.example.org")
 
@@ -73,22 +70,20 @@ def test_the_app_must_allow_its_own_host_and_origin(bundle):
 def test_acme_refuses_an_ip_address_or_localhost(bundle, address):
     said = refused(bundle, APP_PUBLIC_URL=f"https://{address}", DJANGO_ALLOWED_HOSTS=address,
                    DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{address}")
-    assert f"APP_PUBLIC_URL names {address}, for which no ACME CA issues a certificate" in said
-    assert "use a DNS name that points at this host in env/production.local.env; before the domain exists, rehearse " \
-           "with TLS_MODE=rehearsal" in said
+    assert f"APP_PUBLIC_URL names {address}" in said and "no ACME CA issues a certificate" in said
+    assert "TLS_MODE=rehearsal" in said  # the fix before the domain exists
 
 
 def test_a_rehearsal_passes_with_a_note_that_only_this_machine_trusts_it(bundle):
     said = accepted(bundle, TLS_MODE="rehearsal", APP_PUBLIC_URL="https://forecast.localhost",
                     GLITCHTIP_PUBLIC_URL="https://glitchtip.localhost", DJANGO_ALLOWED_HOSTS="forecast.localhost",
                     DJANGO_CSRF_TRUSTED_ORIGINS="https://forecast.localhost")
-    assert "Note: TLS_MODE=rehearsal: only what trusts env/production.rehearsal-ca.pem" in said
+    assert "Note: TLS_MODE=rehearsal" in said and "env/production.rehearsal-ca.pem" in said
 
 
 def test_off_needs_the_terminator_in_front_to_be_trusted(bundle):
     said = refused(bundle, TLS_MODE="off", COMPOSE_PROFILES="backup")
-    assert "NGINX_TRUSTED_PROXY_CIDR is empty while TLS_MODE=off" in said
-    assert "the app would redirect every request to https again, for ever" in said
+    assert "NGINX_TRUSTED_PROXY_CIDR is empty while TLS_MODE=off" in said and "redirect" in said
     accepted(bundle, TLS_MODE="off", COMPOSE_PROFILES="backup", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32")
 
 
@@ -165,31 +160,30 @@ def test_files_that_are_not_set_or_cannot_be_read_are_named(bundle, tmp_path):
     assert "TLS_CERTIFICATE_FILE is empty while TLS_MODE=files" in said and "TLS_KEY_FILE is empty" in said
     said = refused(bundle, TLS_MODE="files", TLS_CERTIFICATE_FILE=str(tmp_path / "nope.pem"),
                    TLS_KEY_FILE=str(tmp_path / "nope-key.pem"))
-    assert f"TLS_CERTIFICATE_FILE cannot be read: {tmp_path / 'nope.pem'}: No such file or directory" in said
+    assert f"TLS_CERTIFICATE_FILE cannot be read: {tmp_path / 'nope.pem'}" in said
 
 
 def test_a_key_of_another_certificate_is_refused(bundle, tmp_path, issuer, leaf_key):
     said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key), issuer.intermediate],
                                    ec.generate_private_key(ec.SECP256R1())))
-    assert "TLS_KEY_FILE does not belong to the certificate (their public keys differ)" in said
+    assert "TLS_KEY_FILE does not belong to the certificate" in said
 
 
 def test_an_expired_certificate_is_refused(bundle, tmp_path, issuer, leaf_key):
     said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, days=(-90, -1)),
                                                               issuer.intermediate], leaf_key))
-    assert "TLS_CERTIFICATE_FILE expired on" in said and "renew it with your CA" in said
+    assert "TLS_CERTIFICATE_FILE expired on" in said
 
 
 def test_a_certificate_for_other_names_is_refused(bundle, tmp_path, issuer, leaf_key):
     said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, hosts=(APP,)),
                                                               issuer.intermediate], leaf_key))
-    assert f"TLS_CERTIFICATE_FILE is not valid for {GLITCHTIP} (it names {APP})" in said
+    assert f"TLS_CERTIFICATE_FILE is not valid for {GLITCHTIP}" in said
 
 
 def test_a_certificate_without_its_chain_is_refused(bundle, tmp_path, issuer, leaf_key):
     said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key)], leaf_key))
-    assert "TLS_CERTIFICATE_FILE comes without its chain: nothing in the file or among the trusted roots issued" in said
-    assert "issuer: CN=Test Intermediate CA" in said and "append the intermediate certificate(s)" in said
+    assert "TLS_CERTIFICATE_FILE comes without its chain" in said and "issuer: CN=Test Intermediate CA" in said
 
 
 def test_a_private_ca_needs_naming_in_tls_ca_file(bundle, tmp_path, issuer, leaf_key):

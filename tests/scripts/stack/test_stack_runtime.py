@@ -100,4 +100,4 @@ def test_scripts_exec_runs_the_command_in_the_service(docker, development):
 
 def test_scripts_exec_needs_an_environment_a_service_and_a_command(development):
     result = development.run("exec", "development", "app")
-    assert result.returncode == 2 and "usage: scripts/exec ENV SERVICE COMMAND..." in result.stderr
+    assert result.returncode == 2 and "usage: scripts/exec" in result.stderr

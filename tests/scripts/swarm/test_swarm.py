@@ -250,8 +250,7 @@ def test_a_secret_in_a_variable_swarm_stack_does_not_know_stops_the_rendering(bu
         "    HEARTBEAT_URLS: ${HEARTBEAT_URLS:-}\n    UPSTREAM_TOKEN: ${DJANGO_SECRET_KEY}\n"))
     result = swarm_deploy_cli(bundle, "production", "--print")
     assert result.returncode == 2
-    assert "a value of the secrets file would be in the stack file (" in result.stderr
-    assert "app.UPSTREAM_TOKEN" in result.stderr and "SECRET_VARIABLES in scripts/swarm/swarm_stack.py" in result.stderr
+    assert "app.UPSTREAM_TOKEN" in result.stderr and "SECRET_VARIABLES" in result.stderr
     assert bundle.secret("production", "DJANGO_SECRET_KEY") not in result.stdout + result.stderr
 
 
@@ -262,7 +261,7 @@ def test_a_one_shot_that_is_not_a_job_stops_the_rendering(bundle):
                                                          "  app-migrate:\n    deploy:\n      mode: replicated\n"))
     result = swarm_deploy_cli(bundle, "staging", "--print")
     assert result.returncode == 2
-    assert "app-migrate runs once in compose.yml" in result.stderr and "mode: replicated-job" in result.stderr
+    assert "app-migrate" in result.stderr and "mode: replicated-job" in result.stderr
 
 
 # ---- the deploy's steps -------------------------------------------------------------------------
@@ -348,9 +347,8 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
     assert result.returncode == 10, result.stdout + result.stderr
-    assert "[3/10] render the stack" in result.stdout and "[4/10] a node for each placement constraint ... FAILED" \
-        in result.stdout
-    assert "this Docker engine is not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
+    assert "placement constraint ... FAILED" in result.stdout
+    assert "not a swarm manager" in result.stderr and "docker swarm init" in result.stderr
 
 
 def test_swarm_deploy_help_lists_its_options():

@@ -17,13 +17,13 @@ def counts(glitchtip):
 def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip, "--release", "migraine-forecast@abc1234")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert ("[4/13] organization 'Migraine Forecast' ... created organization 'Migraine Forecast' (migraine-forecast)"
-            in result.stdout)
+    assert [(org.name, org.slug) for org in glitchtip.state.organizations] == [("Migraine Forecast",
+                                                                                "migraine-forecast")]
     assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
                                  "releases": 1, "alerts": 3}
     values = bundle.values(bundle.secrets_file("development"))
     project = glitchtip.state.projects[0]
-    key = glitchtip.state.keys_of(project)[0].public_key.hex
+    key = project.public_key.hex
     # The DSN as GlitchTip prints it, and the same key and project on the in-network host.
     assert values["SENTRY_PUBLIC_DSN"] == f"{glitchtip.url.replace('http://', f'http://{key}@')}/{project.id}"
     assert values["SENTRY_DSN"] == f"http://{key}@glitchtip-web:8000/{project.id}"
@@ -47,7 +47,7 @@ def test_second_run_changes_nothing_and_says_so(bundle, glitchtip):
     before = counts(glitchtip), bundle.secrets_file("development").read_bytes()
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0
-    assert "Nothing changed: GlitchTip is already provisioned and the secrets file is up to date." in result.stdout
+    assert "Nothing changed" in result.stdout
     assert "API token ... reused" in result.stdout
     assert (counts(glitchtip), bundle.secrets_file("development").read_bytes()) == before
 
@@ -61,8 +61,8 @@ def test_partially_provisioned_server_gets_only_what_is_missing(bundle, glitchti
                   headers={"Authorization": f"Bearer {token}"}).raise_for_status()
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert "organization 'Migraine Forecast' ... exists (migraine-forecast)" in result.stdout
-    assert "created team 'forecast'" in result.stdout and "created project 'Forecast App'" in result.stdout
+    assert ([team.slug for team in glitchtip.state.teams], [p.name for p in glitchtip.state.projects]) == (
+        ["forecast"], ["Forecast App"])
     # No "migraine-forecast-xy" twin: the existing organization was found, not created again.
     assert [o.slug for o in glitchtip.state.organizations] == ["migraine-forecast"]
 
@@ -90,8 +90,8 @@ def test_wrong_admin_password_fails_with_the_fix_and_no_secret(bundle, glitchtip
     bundle.set(bundle.secrets_file("development"), GLITCHTIP_ADMIN_PASSWORD="not-the-right-one-1234")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 12
-    assert f"GlitchTip refused the login of {ADMIN_EMAIL}" in result.stderr
-    assert "set GLITCHTIP_ADMIN_PASSWORD in env/development.secrets.env" in result.stderr
+    assert ADMIN_EMAIL in result.stderr
+    assert "GLITCHTIP_ADMIN_PASSWORD" in result.stderr and "env/development.secrets.env" in result.stderr
     assert "not-the-right-one-1234" not in result.stdout + result.stderr
     assert counts(glitchtip)["organizations"] == 0
 
@@ -100,18 +100,17 @@ def test_glitchtip_down_fails_at_the_first_step(bundle, glitchtip):
     glitchtip.down = True
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 10
-    assert "[1/13] reach GlitchTip" in result.stdout and "FAILED" in result.stdout
-    assert "start the stack (scripts/compose development up -d)" in result.stderr
+    assert "reach GlitchTip" in result.stdout and "FAILED" in result.stdout
+    assert "scripts/compose development up -d" in result.stderr
+    assert counts(glitchtip)["tokens"] == 0
 
 
 def test_dry_run_prints_what_would_change_and_changes_nothing(bundle, glitchtip):
     before = bundle.secrets_file("development").read_bytes()
     result = bootstrap(bundle, glitchtip, "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "would create organization 'Migraine Forecast'" in result.stdout
-    assert "would create an API token" in result.stdout
-    assert "would set SENTRY_DSN, SENTRY_PUBLIC_DSN and HEARTBEAT_URLS" in result.stdout
-    assert "Dry run:" in result.stdout and "nothing was changed" in result.stdout
+    assert "would create organization" in result.stdout and "would set SENTRY_DSN" in result.stdout
+    assert "Dry run:" in result.stdout
     assert counts(glitchtip) == {"organizations": 0, "teams": 0, "projects": 0, "tokens": 0, "monitors": 0,
                                  "releases": 0, "alerts": 0}
     assert bundle.secrets_file("development").read_bytes() == before
@@ -135,7 +134,7 @@ def test_registration_is_closed_in_production(tmp_path, glitchtip):
     glitchtip.user_registration_open = True
     result = bootstrap(bundle, glitchtip, env="production")
     assert result.returncode == 0, result.stderr
-    assert "GLITCHTIP_ENABLE_USER_REGISTRATION=false (restart glitchtip-web)" in result.stdout
+    assert "restart glitchtip-web" in result.stdout
     assert bundle.secret("production", "GLITCHTIP_ENABLE_USER_REGISTRATION") == "false"
 
 
@@ -145,7 +144,7 @@ def test_a_stale_token_is_replaced(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip)
     # Checked with the token alone: the login session must not make a dead token look valid.
     assert result.returncode == 0, result.stderr
-    assert "created API token 'migraine-forecast-bootstrap'" in result.stdout
+    assert [token.label for token in glitchtip.state.tokens] == ["migraine-forecast-bootstrap"]
     assert bundle.secret("development", "GLITCHTIP_API_TOKEN") not in {stale, ""}
 
 
@@ -166,8 +165,8 @@ def test_a_bad_schedule_override_names_the_variable(bundle, glitchtip):
     bundle.set(bundle.env_file("development"), SCHEDULE_COMPARE_FORECASTS="every six hours")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 2
-    assert "the schedule of compare_forecasts, 'every six hours', is not a cron expression" in result.stderr
-    assert "fix SCHEDULE_COMPARE_FORECASTS in env/development.env" in result.stderr
+    assert "not a cron expression" in result.stderr
+    assert "SCHEDULE_COMPARE_FORECASTS" in result.stderr and "env/development.env" in result.stderr
 
 
 def test_a_changed_schedule_updates_the_heartbeat_monitor_in_place(bundle, glitchtip):
@@ -177,7 +176,7 @@ def test_a_changed_schedule_updates_the_heartbeat_monitor_in_place(bundle, glitc
     bundle.set(bundle.env_file("development"), SCHEDULE_COMPARE_FORECASTS="0 */3 * * *")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert "updated job compare_forecasts (interval 23760 -> 11880)" in result.stdout
+    assert "updated job compare_forecasts" in result.stdout
     after = {m.name: m for m in glitchtip.state.monitors}["job compare_forecasts"]
     # The same monitor, still in the project (a PUT without it would detach it), pinged at the same URL.
     assert (after.id, after.endpoint_id, after.interval) == (before.id, endpoint, 11880)
@@ -191,7 +190,7 @@ def test_a_monitor_detached_from_the_project_is_attached_again(bundle, glitchtip
     uptime = {m.name: m for m in glitchtip.state.monitors}["app /healthz"]
     uptime.project = None  # as a PUT without `project` leaves it: no uptime alerts any more
     result = bootstrap(bundle, glitchtip)
-    assert "updated app /healthz (project None -> 1)" in result.stdout
+    assert "updated app /healthz" in result.stdout
     assert uptime.project is glitchtip.state.projects[0] and uptime.url == "http://app.internal/healthz"
 
 
@@ -199,5 +198,4 @@ def test_the_release_scripts_up_built_is_recorded_without_being_named(bundle, gl
     bundle.write_release("development", "abc1234")  # env/development.release.env, step 3 of scripts/up
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert "created release migraine-forecast@abc1234" in result.stdout
     assert [release.version for release in glitchtip.state.releases] == ["migraine-forecast@abc1234"]

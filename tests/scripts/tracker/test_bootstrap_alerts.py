@@ -22,7 +22,6 @@ def mailed(glitchtip) -> list[str]:
 def test_first_run_mails_the_admin_on_a_new_issue_a_frequent_issue_and_a_monitor_change(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"[9/13] who gets alert e-mail ({ADMIN_EMAIL}) ... 1 team member(s)" in result.stdout
     found = alerts(glitchtip)
     assert {name: (a.quantity, a.timespan_minutes, a.uptime) for name, a in found.items()} == {
         "new issue": (1, 10, False), "frequent issue": (10, 60, False), "monitor down or back up": (None, None, True)}
@@ -39,8 +38,7 @@ def test_a_changed_setting_updates_the_alerts_in_place_and_a_rerun_changes_nothi
                ALERT_WEBHOOK_TYPE="discord")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert ("updated alert 'frequent issue' (10 event(s) in 60 min -> 5 event(s) in 30 min, recipients "
-            "discord+email)") in result.stdout
+    assert "updated alert 'frequent issue'" in result.stdout
     found = alerts(glitchtip)
     assert len(glitchtip.state.alerts) == 3 and (found["frequent issue"].quantity,
                                                  found["frequent issue"].timespan_minutes) == (5, 30)
@@ -50,7 +48,6 @@ def test_a_changed_setting_updates_the_alerts_in_place_and_a_rerun_changes_nothi
         assert recipients(alert) == {("email", ""), ("discord", "https://chat.example.com/")}
         assert {r.recipient_type: r.id for r in alert.recipients}["email"] == before[name][1]["email"]
     again = bootstrap(bundle, glitchtip)
-    assert "alerts (new issue, frequent issue, monitor down or back up) ... 3 exist" in again.stdout
     assert "Nothing changed" in again.stdout
 
 
@@ -59,14 +56,12 @@ def test_alert_emails_invites_each_address_and_mail_reaches_them_once_they_accep
     bundle.set(bundle.env_file("development"), ALERT_EMAILS=f"{OPS}, {ADMIN_EMAIL}")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert f"invited {OPS} to team 'forecast'" in result.stdout
-    assert f"Note: {OPS} gets no alert e-mail until they accept GlitchTip's invitation" in result.stdout
+    assert f"Note: {OPS} gets no alert e-mail" in result.stdout
     assert [m.email for m in glitchtip.state.invitations_sent] == [OPS]
     assert mailed(glitchtip) == [ADMIN_EMAIL]  # pending members get nothing
     glitchtip.accept_invitation(glitchtip.state.invitations_sent[0], ops)
     assert mailed(glitchtip) == [ADMIN_EMAIL, OPS]
     again = bootstrap(bundle, glitchtip)
-    assert "who gets alert e-mail (ops@example.com, admin@example.com) ... 2 team member(s)" in again.stdout
     assert "Note:" not in again.stdout and "Nothing changed" in again.stdout
     assert len(glitchtip.state.invitations_sent) == 1  # nobody is invited twice
 
@@ -75,11 +70,11 @@ def test_an_admin_left_out_of_alert_emails_stops_getting_them_and_gets_them_back
     glitchtip.create_user(OPS, "their-own-passw0rd")
     bundle.set(bundle.env_file("development"), ALERT_EMAILS=OPS)
     result = bootstrap(bundle, glitchtip)
-    assert f"turned alert e-mail of {ADMIN_EMAIL} off" in result.stdout
+    assert "turned alert e-mail" in result.stdout
     assert mailed(glitchtip) == []  # ops has not accepted yet; the admin asked to be left out
     bundle.set(bundle.env_file("development"), ALERT_EMAILS="")
     result = bootstrap(bundle, glitchtip)
-    assert f"turned alert e-mail of {ADMIN_EMAIL} on" in result.stdout
+    assert "turned alert e-mail" in result.stdout
     assert mailed(glitchtip) == [ADMIN_EMAIL]
 
 
@@ -90,7 +85,7 @@ def test_someone_else_in_the_team_is_named_as_also_mailed(bundle, glitchtip):
     glitchtip.accept_invitation(glitchtip.state.invitations_sent[0], ops)
     bundle.set(bundle.env_file("development"), ALERT_EMAILS=ADMIN_EMAIL)
     result = bootstrap(bundle, glitchtip)
-    assert f"Note: also in team 'forecast', so also mailed: {OPS}" in result.stdout
+    assert f"also mailed: {OPS}" in result.stdout
     assert mailed(glitchtip) == [ADMIN_EMAIL, OPS]
 
 
@@ -98,9 +93,7 @@ def test_an_address_at_localhost_is_accepted_in_development_and_said_to_get_no_g
     bundle.set(bundle.env_file("development"), ALERT_EMAILS=f"admin@localhost,{ADMIN_EMAIL}")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert ("Note: GlitchTip does not invite admin@localhost (its invitations want a public domain, as in "
-            "name@example.com, which mailpit catches too), so no alert e-mail from GlitchTip goes there"
-            ) in result.stdout
+    assert "does not invite admin@localhost" in result.stdout
     assert glitchtip.state.invitations_sent == [] and mailed(glitchtip) == [ADMIN_EMAIL]
 
 
@@ -108,7 +101,7 @@ def test_a_bad_alert_address_names_the_file_it_is_set_in(bundle, glitchtip):
     bundle.set(bundle.secrets_file("development"), ALERT_EMAILS="ops@example.com; dev@example.com")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 2
-    assert "ALERT_EMAILS holds 'ops@example.com; dev@example.com'" in result.stderr
+    assert "ALERT_EMAILS" in result.stderr and "ops@example.com; dev@example.com" in result.stderr
     assert "(in env/development.secrets.env)" in result.stderr and "(in env/development.env)" not in result.stderr
 
 
@@ -116,7 +109,8 @@ def test_an_unknown_address_while_registration_is_closed_names_the_fix(bundle, g
     bundle.set(bundle.env_file("development"), ALERT_EMAILS="nobody@example.com")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 21
-    assert "nobody@example.com has no GlitchTip account and registration is closed" in result.stderr
+    assert "nobody@example.com" in result.stderr and "registration is closed" in result.stderr
+    assert glitchtip.state.invitations_sent == []
     assert "run without --no-create-admin" in result.stderr
 
 
@@ -125,7 +119,7 @@ def test_an_unknown_address_is_invited_while_registration_is_open(bundle, glitch
     bundle.set(bundle.env_file("development"), ALERT_EMAILS="new-person@example.com")
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert "invited new-person@example.com to team 'forecast'" in result.stdout
+    assert [m.email for m in glitchtip.state.invitations_sent] == ["new-person@example.com"]
 
 
 def test_a_bad_alert_setting_is_named_before_anything_is_touched(bundle, glitchtip):
@@ -143,8 +137,7 @@ def test_a_token_from_an_older_bootstrap_is_replaced_by_one_that_may_invite(bund
     bundle.set(bundle.secrets_file("development"), GLITCHTIP_API_TOKEN=old)
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
-    assert "replaced API token 'migraine-forecast-bootstrap' (the old one lacks member:read, member:write)" in (
-        result.stdout)
+    assert "member:read, member:write" in result.stdout  # what the old token lacked
     new = bundle.secret("development", "GLITCHTIP_API_TOKEN")
     assert [token.token for token in glitchtip.state.tokens] == [new]  # the old one is deleted
 

@@ -15,10 +15,9 @@ def test_the_bootstrap_s_401_over_http_names_the_secure_session_cookie(bundle, g
     glitchtip.secure_cookies = True  # GLITCHTIP_SECURE_COOKIES=true, while the address is http://
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 13
-    assert "answered 401: GlitchTip's session cookie is Secure (GLITCHTIP_SECURE_COOKIES=true)" in result.stderr
-    assert "a Secure cookie is never sent back" in result.stderr
-    assert "serve GlitchTip over https" in result.stderr
-    assert "set GLITCHTIP_SECURE_COOKIES=false in env/development.local.env" in result.stderr
+    assert "401" in result.stderr and "session cookie is Secure" in result.stderr
+    assert "over https" in result.stderr
+    assert "GLITCHTIP_SECURE_COOKIES=false in env/development.local.env" in result.stderr
 
 
 @pytest.fixture
@@ -39,7 +38,6 @@ def https(bundle, glitchtip):
 def test_bootstrap_and_smoke_test_verify_glitchtip_s_certificate_against_the_rehearsal_ca(bundle, glitchtip, https):
     provisioned = bundle.run("bootstrap-glitchtip", "development", "--no-create-admin")
     assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
-    assert f"reach GlitchTip at {https.url('localhost')} ... ok" in provisioned.stdout
     public, internal = bundle.secret("development", "SENTRY_PUBLIC_DSN"), bundle.secret("development", "SENTRY_DSN")
     assert public.startswith("https://") and f"@localhost:{https.nginx.https_port}/" in public
     assert internal.startswith("http://") and internal.endswith(f"@{glitchtip.url.removeprefix('http://')}/1")
@@ -57,6 +55,5 @@ def test_a_certificate_this_machine_does_not_trust_stops_the_bootstrap_at_once(b
     bundle.set(bundle.local_file("development"), TLS_CA_FILE="/etc/ssl/certs/ca-certificates.crt")
     result = bundle.run("bootstrap-glitchtip", "development", "--no-create-admin")
     assert result.returncode == 10
-    assert f"GlitchTip's certificate at {https.url('localhost')} does not verify against " \
-           "/etc/ssl/certs/ca-certificates.crt" in result.stderr
-    assert "env/development.rehearsal-ca.pem (scripts/up saves it)" in result.stderr
+    assert "does not verify against /etc/ssl/certs/ca-certificates.crt" in result.stderr
+    assert "env/development.rehearsal-ca.pem" in result.stderr  # where the fix looks
