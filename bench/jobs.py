@@ -25,7 +25,9 @@ import multiprocessing
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from bench.report import Measure, interleaved
@@ -108,18 +110,23 @@ def _collect_measures(workers: dict[str, Worker], rounds: int) -> list[Measure]:
                                                                                        size=100)})
     result = [measure]
     for size, limits in ((1_000, {"PostgreSQL": 3.0, "SQLite": 3.0}), (10_000, {"PostgreSQL": 20.0, "SQLite": 30.0})):
-        variants = {name: lambda worker=workers[name], size=size: worker.run("collect", size=size) for name in limits}
+        variants: dict[str, Callable[[], float | None]] = {
+            name: partial(workers[name].run, "collect", size=size) for name in limits}
         ratio_of = ("SQLite", "PostgreSQL")
         if size == ORIGIN_SIZE and "origin" in workers:
             variants["origin app, SQLite"] = lambda: workers["origin"].run("collect", size=ORIGIN_SIZE)
             ratio_of = ("origin app, SQLite", "SQLite")
         measure = Measure(f"collect weather, {size:,} locations", "s", ratio_of=ratio_of,
                           target=", ".join(f"{name} < {limit:g} s" for name, limit in limits.items()),
-                          check=lambda m, limits=limits: all(m.median(name) < limit for name, limit in limits.items()))
+                          check=_medians_under(limits))
         print(measure.name)
         measure.samples = interleaved(rounds, variants)
         result.append(measure)
     return result
+
+
+def _medians_under(limits: dict[str, float]) -> Callable[[Measure], bool]:
+    return lambda measure: all(measure.median(name) < limit for name, limit in limits.items())
 
 
 def _predictions_measure(postgres: Worker, rounds: int) -> Measure:

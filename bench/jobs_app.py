@@ -76,9 +76,12 @@ def _collect_one_by_one(locations: list) -> None:
 
     for location in locations:
         http._sessions.clear()  # the old client built a new requests.Session for every call
-        (answer,) = open_meteo.fetch_forecasts([open_meteo.grid_point(location.latitude, location.longitude)])
+        point = open_meteo.grid_point(location.latitude, location.longitude)
+        (answer,) = open_meteo.fetch_forecasts([point])
+        if isinstance(answer, open_meteo.WeatherAPIError):  # the old client raised it
+            raise answer
         with transaction.atomic():
-            weather._store([(weather.GridPoint(None, [location]), answer)])
+            weather._store([(weather.GridPoint(point, [location]), answer)])
 
 
 def _predict_one_at_a_time(locations: list) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 class Measure:
     name: str
     unit: str  # of the samples: "s", "ms", "req/s", ...
-    samples: dict[str, list[float]] = field(default_factory=dict)  # variant -> one value per round
+    samples: Mapping[str, Sequence[float]] = field(default_factory=dict)  # variant -> one value per round
     # (numerator, denominator) variant names for the ratio column, or None.
     ratio_of: tuple[str, str] | None = None
     target: str = ""

@@ -27,6 +27,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -99,10 +100,18 @@ class Wrk:
         output, errors = self.process.communicate()
         if self.process.returncode != 0:
             raise RuntimeError(f"wrk failed: {errors}")
-        figures = json.loads(re.search(r"^WRK_JSON (.*)$", output, re.M).group(1))
+        figures = json.loads(found(r"^WRK_JSON (.*)$", output, re.M).group(1))
         return Load(figures["requests"], figures["duration_us"] / 1e6,
                     sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")),
                     figures["status_errors"], figures["p50_us"] / 1000, figures["p99_us"] / 1000)
+
+
+def found(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """re.search that fails saying what it looked for, not with an AttributeError on None."""
+    match = re.search(pattern, text, flags)
+    if match is None:
+        raise RuntimeError(f"{pattern!r} not found in: {text[:500]}")
+    return match
 
 
 def wrk(url: str, **options) -> Load:
@@ -126,10 +135,10 @@ class App:
     def worker_rss_mb(self) -> dict[int, float]:
         """Resident memory of each worker process (the gunicorn master's children), by pid."""
         master = self.gunicorn.process.pid
-        sizes = {}
+        sizes: dict[int, float] = {}
         for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
             status = Path(f"/proc/{pid}/status").read_text()
-            sizes[int(pid)] = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) / 1024
+            sizes[int(pid)] = int(found(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) / 1024
         return sizes
 
     def stop(self):
@@ -137,12 +146,12 @@ class App:
         self.stack.close()
 
 
-def cpu_seconds(*processes: subprocess.Popen) -> float:
+def cpu_seconds(*processes: subprocess.Popen | None) -> float:
     """CPU used so far by these processes and all their descendants, the exited ones included
     (a parent's cutime/cstime holds the children it has reaped: recycled workers, closed
-    database sessions)."""
+    database sessions). None, a server's process before it starts, has used none."""
     ticks = 0
-    pending = [p.pid for p in processes]
+    pending = [p.pid for p in processes if p is not None]
     while pending:
         pid = pending.pop()
         try:
@@ -157,6 +166,15 @@ def cpu_seconds(*processes: subprocess.Popen) -> float:
 
 class Stack:
     """The services every app variant shares, and the apps themselves; `close()` stops all."""
+
+    # Set by throughput() and used by the measures after it: the variants with Sentry off, on and
+    # healthy, on and GlitchTip a closed port, on and GlitchTip never answering; a logged-in
+    # user's session cookie (the apps share one database).
+    off: App
+    healthy: App
+    closed: App
+    hung: App
+    cookie: str
 
     def __init__(self):
         self.stack = ExitStack()
@@ -238,7 +256,7 @@ def log_in(app: App) -> str:
     response = session.post(f"{app.url}/accounts/register/", timeout=10, data={
         "email": f"{name}@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
     response.raise_for_status()
-    link = re.search(r"https?://[^/\s]+(/accounts/register/\S+/)", app.gunicorn.log.read_text())[1]
+    link = found(r"https?://[^/\s]+(/accounts/register/\S+/)", app.gunicorn.log.read_text())[1]
     password = secrets.token_urlsafe(16)
     response = session.post(f"{app.url}{link}", timeout=10, data={
         "username": name, "password1": password, "password2": password,
@@ -254,7 +272,7 @@ def log_in(app: App) -> str:
 
 def static_path(app: App) -> str:
     page = requests.get(f"{app.url}/accounts/login/", timeout=10).text
-    return re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page).group(1)
+    return found(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page).group(1)
 
 
 def ratio_at_least(minimum: float):
@@ -308,12 +326,12 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
     }
     for app, path, headers in runs.values():  # warm up: connections, caches, the first queries
         wrk(f"{app.url}{path}", seconds=1, headers=headers)
-    failed = {name: [] for name in runs}
+    failed: dict[str, list[int]] = {name: [] for name in runs}
     # CPU per request of the app's gunicorn, its nginx and Postgres (one app is loaded at a time):
     # steadier than requests/s on a shared machine, and what requests/s follows on a quiet one.
-    cpu_ms = {name: [] for name in runs}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in runs}
 
-    def run(name):
+    def run(name: str) -> float:
         app, path, headers = runs[name]
         processes = (app.gunicorn.process, app.nginx.process, stack.postgres.process)
         used = cpu_seconds(*processes)
@@ -322,7 +340,7 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
         failed[name].append(load.failed)
         return load.per_second
 
-    rps = interleaved(rounds, {name: (lambda name=name: run(name)) for name in runs})
+    rps = interleaved(rounds, {name: partial(run, name) for name in runs})
 
     def compare(title, on, off, minimum=None):
         return Measure(title, "req/s", {on.split(": ")[1]: rps[on], off.split(": ")[1]: rps[off]},
@@ -417,10 +435,10 @@ def error_burst(stack: Stack, rounds: int) -> list[Measure]:
     for warming in apps.values():  # each worker's first event reads source files, connects...
         burst(warming, seconds=2)
     settled(received)
-    counts = {"raised": [], "delivered": []}
+    counts: dict[str, list[int]] = {"raised": [], "delivered": []}
     loads: dict[str, list[Load]] = {name: [] for name in apps}
 
-    def run(name):
+    def run(name: str) -> float:
         before = received(), raised_so_far()
         load = burst(apps[name])
         loads[name].append(load)
@@ -429,7 +447,7 @@ def error_burst(stack: Stack, rounds: int) -> list[Measure]:
             counts["raised"].append(raised_so_far() - before[1])
         return load.p99_ms
 
-    interleaved(rounds, {name: (lambda name=name: run(name)) for name in apps})
+    interleaved(rounds, {name: partial(run, name) for name in apps})
     app.stop()
     raised, delivered = raised_so_far(), received()
     dropped = {reason: quantity for (p, category, reason), quantity in stack.receiver.discarded.items()

@@ -9,6 +9,7 @@
 Settings come from the environment (compose.yml passes the env files' TLS_* values and the public
 addresses): certificates/settings.py. Exit status: 0 done, 1 failed (the reason on stderr), 2 settings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,9 @@ from certificates.settings import REHEARSAL
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m certificates", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m certificates", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["serve", "renew", "install", "ca", "check"])
     parser.add_argument("--force", action="store_true", help="renew: even when not due")
     args = parser.parse_args(argv[1:])

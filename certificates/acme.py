@@ -9,6 +9,7 @@ A certificate from another directory (Let's Encrypt's staging one, tried first) 
 Its account, keys and lineage stay in the service's state volume; the pair it issues is installed
 for nginx (store.py) when it differs from the one served.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,12 +40,31 @@ def certbot() -> str:
 def command(settings: Settings, store: Store, force: bool = False) -> list[str]:
     state = settings.state
     contact = ["--email", settings.acme_email] if settings.acme_email else ["--register-unsafely-without-email"]
-    return [certbot(), "certonly", "--non-interactive", "--agree-tos", *contact, "--no-eff-email",
-            "--server", settings.acme_directory, "--webroot", "--webroot-path", str(store.webroot),
-            "--cert-name", CERT_NAME, *(option for host in settings.hosts for option in ("--domain", host)),
-            "--key-type", "ecdsa", "--force-renewal" if force else "--keep-until-expiring",
-            "--config-dir", str(state / "letsencrypt"), "--work-dir", str(state / "work"),
-            "--logs-dir", str(state / "logs")]
+    return [
+        certbot(),
+        "certonly",
+        "--non-interactive",
+        "--agree-tos",
+        *contact,
+        "--no-eff-email",
+        "--server",
+        settings.acme_directory,
+        "--webroot",
+        "--webroot-path",
+        str(store.webroot),
+        "--cert-name",
+        CERT_NAME,
+        *(option for host in settings.hosts for option in ("--domain", host)),
+        "--key-type",
+        "ecdsa",
+        "--force-renewal" if force else "--keep-until-expiring",
+        "--config-dir",
+        str(state / "letsencrypt"),
+        "--work-dir",
+        str(state / "work"),
+        "--logs-dir",
+        str(state / "logs"),
+    ]
 
 
 def lineage_directory(settings: Settings) -> str:
@@ -61,10 +81,15 @@ def obtain(settings: Settings, store: Store, force: bool = False) -> str:
     result = subprocess.run(command(settings, store, force), capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         # certbot prints the CA's reasons (domain, type, detail, hint) on stdout, its summary on stderr.
-        said = "\n".join(line for line in (result.stdout + result.stderr).strip().splitlines()
-                         if line.strip() and not line.startswith(("Saving debug log", "Ask for help")))
-        raise AcmeError(f"certbot could not get a certificate for {', '.join(settings.hosts)} from "
-                        f"{settings.acme_directory}:\n{said}")
+        said = "\n".join(
+            line
+            for line in (result.stdout + result.stderr).strip().splitlines()
+            if line.strip() and not line.startswith(("Saving debug log", "Ask for help"))
+        )
+        raise AcmeError(
+            f"certbot could not get a certificate for {', '.join(settings.hosts)} from "
+            f"{settings.acme_directory}:\n{said}"
+        )
     lineage = settings.state / "letsencrypt" / "live" / CERT_NAME
     fullchain, key = (lineage / FULLCHAIN).read_bytes(), (lineage / PRIVKEY).read_bytes()
     installed = store.install(fullchain, key)

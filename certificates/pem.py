@@ -6,6 +6,7 @@ issued it, as CAs send them in "fullchain.pem") and its private key. It is fit w
 to the certificate, the certificate names every host nginx serves, it is valid now, and the chain
 leads to a root that clients trust (the public roots of certifi, or the CA file given).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -27,6 +28,7 @@ class PemError(Exception):
 @dataclass(frozen=True)
 class Finding:
     """One reason a pair cannot be served: `part` is "certificate" or "key"."""
+
     part: str
     problem: str
     fix: str
@@ -55,8 +57,10 @@ def names(certificate: x509.Certificate) -> list[str]:
         alternative = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
-    return [*alternative.get_values_for_type(x509.DNSName),
-            *(str(address) for address in alternative.get_values_for_type(x509.IPAddress))]
+    return [
+        *alternative.get_values_for_type(x509.DNSName),
+        *(str(address) for address in alternative.get_values_for_type(x509.IPAddress)),
+    ]
 
 
 def covers(certificate: x509.Certificate, host: str) -> bool:
@@ -108,46 +112,80 @@ def missing_issuer(chain: list[x509.Certificate], roots: list[x509.Certificate])
 
 def to_pem(chain: list[x509.Certificate], key: PrivateKeyTypes) -> tuple[bytes, bytes]:
     """The chain and the key as nginx reads them: PEM, the key unencrypted (PKCS#8)."""
-    return (b"".join(certificate.public_bytes(serialization.Encoding.PEM) for certificate in chain),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
+    return (
+        b"".join(certificate.public_bytes(serialization.Encoding.PEM) for certificate in chain),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
 
 
 def days_left(certificate: x509.Certificate, now: datetime | None = None) -> float:
     return (certificate.not_valid_after_utc - (now or datetime.now(UTC))).total_seconds() / 86400
 
 
-def findings(chain: list[x509.Certificate], key: PrivateKeyTypes, hosts: list[str],
-             roots: list[x509.Certificate], now: datetime | None = None) -> list[Finding]:
+def findings(
+    chain: list[x509.Certificate],
+    key: PrivateKeyTypes,
+    hosts: list[str],
+    roots: list[x509.Certificate],
+    now: datetime | None = None,
+) -> list[Finding]:
     """Every reason why nginx could not serve this pair to clients asking for `hosts`."""
     now = now or datetime.now(UTC)
     leaf = chain[0]
     found = []
     if not same_key(leaf, key):
-        found.append(Finding("key", "does not belong to the certificate (their public keys differ)",
-                             "give the key that the certificate was issued for (the one its request was made "
-                             "with), or the certificate issued for this key"))
+        found.append(
+            Finding(
+                "key",
+                "does not belong to the certificate (their public keys differ)",
+                "give the key that the certificate was issued for (the one its request was made "
+                "with), or the certificate issued for this key",
+            )
+        )
     uncovered = [host for host in hosts if not covers(leaf, host)]
     if uncovered:
-        found.append(Finding("certificate", f"is not valid for {', '.join(uncovered)} (it names "
-                                            f"{', '.join(names(leaf)) or 'no host'})",
-                             "get a certificate that names every host of APP_PUBLIC_URL and GLITCHTIP_PUBLIC_URL"))
+        found.append(
+            Finding(
+                "certificate",
+                f"is not valid for {', '.join(uncovered)} (it names {', '.join(names(leaf)) or 'no host'})",
+                "get a certificate that names every host of APP_PUBLIC_URL and GLITCHTIP_PUBLIC_URL",
+            )
+        )
     if leaf.not_valid_after_utc <= now:
-        found.append(Finding("certificate", f"expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-                             "renew it with your CA and point at the new files"))
+        found.append(
+            Finding(
+                "certificate",
+                f"expired on {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+                "renew it with your CA and point at the new files",
+            )
+        )
     elif leaf.not_valid_before_utc > now:
-        found.append(Finding("certificate", f"is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-                             "check this host's clock, or wait until then"))
+        found.append(
+            Finding(
+                "certificate",
+                f"is not valid before {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+                "check this host's clock, or wait until then",
+            )
+        )
     lacking = missing_issuer(chain, roots)
     if lacking is not None and issued_by(lacking, lacking):
-        found.append(Finding("certificate", f"is issued by {lacking.subject.rfc4514_string()}, which is not a "
-                                            "trusted root", "name that CA's certificate in TLS_CA_FILE (a private "
-                                                            "CA), or get a certificate from a public CA"))
+        found.append(
+            Finding(
+                "certificate",
+                f"is issued by {lacking.subject.rfc4514_string()}, which is not a trusted root",
+                "name that CA's certificate in TLS_CA_FILE (a private CA), or get a certificate from a public CA",
+            )
+        )
     elif lacking is not None:
-        found.append(Finding("certificate", "comes without its chain: nothing in the file or among the trusted "
-                                            f"roots issued {lacking.subject.rfc4514_string()} (issuer: "
-                                            f"{lacking.issuer.rfc4514_string()})",
-                             "append the intermediate certificate(s) after yours, as your CA sends them "
-                             "(often fullchain.pem, or the certificate followed by chain.pem); for a private CA, "
-                             "name its root in TLS_CA_FILE"))
+        found.append(
+            Finding(
+                "certificate",
+                "comes without its chain: nothing in the file or among the trusted "
+                f"roots issued {lacking.subject.rfc4514_string()} (issuer: "
+                f"{lacking.issuer.rfc4514_string()})",
+                "append the intermediate certificate(s) after yours, as your CA sends them "
+                "(often fullchain.pem, or the certificate followed by chain.pem); for a private CA, "
+                "name its root in TLS_CA_FILE",
+            )
+        )
     return found

@@ -10,6 +10,7 @@ The healthcheck (`python -m certificates check`) is unhealthy from a failed run 
 succeeds, and whenever the served certificate has less than a week left: `scripts/compose ENV ps`
 shows it, `scripts/compose ENV logs certificates` says why.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,10 +66,12 @@ def renew(settings: Settings, force: bool = False) -> str:
             try:
                 return acme.obtain(settings, store, force)
             except acme.AcmeError as exc:
-                raise JobFailed(f"{exc}\nFix: point the DNS records of {', '.join(settings.hosts)} at this host and "
-                                "let the internet reach its port 80 (the CA fetches http://<host>/.well-known/"
-                                "acme-challenge/...), then run scripts/up again; try against Let's Encrypt's staging "
-                                "directory first (TLS_ACME_DIRECTORY_URL) to stay clear of its rate limits") from None
+                raise JobFailed(
+                    f"{exc}\nFix: point the DNS records of {', '.join(settings.hosts)} at this host and "
+                    "let the internet reach its port 80 (the CA fetches http://<host>/.well-known/"
+                    "acme-challenge/...), then run scripts/up again; try against Let's Encrypt's staging "
+                    "directory first (TLS_ACME_DIRECTORY_URL) to stay clear of its rate limits"
+                ) from None
         if settings.mode == REHEARSAL:
             return rehearsal.renew(settings, store, force)
         if settings.mode == FILES:
@@ -80,12 +83,15 @@ def expiry(store: Store) -> str:
     """TLS_MODE=files: the operator renews; this only says when that is overdue."""
     served = store.current()
     if served is None:
-        raise JobFailed("no certificate installed yet: run scripts/up, which installs TLS_CERTIFICATE_FILE and "
-                        "TLS_KEY_FILE")
+        raise JobFailed(
+            "no certificate installed yet: run scripts/up, which installs TLS_CERTIFICATE_FILE and TLS_KEY_FILE"
+        )
     left = pem.days_left(pem.read_chain(served[0], "the served certificate")[0])
     if left < WARN_DAYS_LEFT * 2:
-        raise JobFailed(f"the certificate from your files expires in {left:.1f} days: renew it with your CA, then "
-                        "run scripts/up (it installs the new files)")
+        raise JobFailed(
+            f"the certificate from your files expires in {left:.1f} days: renew it with your CA, then "
+            "run scripts/up (it installs the new files)"
+        )
     return f"your certificate has {left:.0f} days left"
 
 
@@ -106,6 +112,7 @@ def install(settings: Settings, data: bytes) -> str:
 
 
 # ---- the service and its healthcheck ------------------------------------------------------------
+
 
 def status_file(settings: Settings) -> Path:
     return settings.state / "status.json"
@@ -152,14 +159,18 @@ def check(settings: Settings) -> int:
 
 def serve(settings: Settings) -> int:
     if settings.mode == OFF:
-        print("certificates: TLS_MODE=off: TLS ends in front of nginx, nothing to do here (remove "
-              "certificates from COMPOSE_PROFILES)", file=sys.stderr)
+        print(
+            "certificates: TLS_MODE=off: TLS ends in front of nginx, nothing to do here (remove "
+            "certificates from COMPOSE_PROFILES)",
+            file=sys.stderr,
+        )
         return 2
     try:
         when = CronTrigger.from_crontab(settings.schedule, timezone=UTC)
     except ValueError as exc:
-        print(f"certificates: TLS_RENEW_SCHEDULE is {settings.schedule!r}, not a cron schedule ({exc})",
-              file=sys.stderr)
+        print(
+            f"certificates: TLS_RENEW_SCHEDULE is {settings.schedule!r}, not a cron schedule ({exc})", file=sys.stderr
+        )
         return 2
     store_of(settings).prepare()
     # PID 1 in a container: docker stop's SIGTERM is waited for below (blocked first, so that none is lost
@@ -169,14 +180,25 @@ def serve(settings: Settings) -> int:
     # A run missed while the host was down runs once, late; with a certificate already served, one
     # run at start too (a renewal due during a long stop).
     served = store_of(settings).current() is not None
-    scheduler.add_job(run, when, args=[settings], id="renew", max_instances=1, coalesce=True,
-                      misfire_grace_time=12 * 3600, jitter=JITTER_SECONDS,
-                      **({"next_run_time": datetime.now(UTC)} if served else {}))
+    scheduler.add_job(
+        run,
+        when,
+        args=[settings],
+        id="renew",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=12 * 3600,
+        jitter=JITTER_SECONDS,
+        **({"next_run_time": datetime.now(UTC)} if served else {}),
+    )
     if not served:
         record(settings, "waiting", "no certificate yet: scripts/up gets the first one")
     scheduler.start()
-    print(f"certificates: TLS_MODE={settings.mode} for {', '.join(settings.hosts)}; checks at "
-          f"{settings.schedule!r} (UTC, within the hour)", flush=True)
+    print(
+        f"certificates: TLS_MODE={settings.mode} for {', '.join(settings.hosts)}; checks at "
+        f"{settings.schedule!r} (UTC, within the hour)",
+        flush=True,
+    )
     signal.sigwait(STOP_SIGNALS)
     scheduler.shutdown(wait=True)  # a run under way finishes: certbot is never cut off half-way
     print("certificates: stopped", flush=True)

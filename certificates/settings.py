@@ -1,4 +1,5 @@
 """The certificates service's settings, from its environment (compose.yml passes the env files' values)."""
+
 from __future__ import annotations
 
 import os
@@ -33,11 +34,16 @@ class Settings:
         mode = environ.get("TLS_MODE", "")
         if mode not in MODES:
             raise SettingsError(f"TLS_MODE is {mode!r}: use one of {', '.join(MODES)}")
-        return cls(mode, public_hosts(environ), environ.get("TLS_ACME_DIRECTORY_URL") or LETS_ENCRYPT,
-                   environ.get("TLS_ACME_EMAIL", ""), environ.get("TLS_RENEW_SCHEDULE") or "17 3,15 * * *",
-                   environ.get("COMPOSE_PROJECT_NAME") or "migraine-forecast",
-                   Path(environ.get("CERTIFICATES_DIR") or "/certificates"),
-                   Path(environ.get("CERTIFICATES_STATE_DIR") or "/state"))
+        return cls(
+            mode,
+            public_hosts(environ),
+            environ.get("TLS_ACME_DIRECTORY_URL") or LETS_ENCRYPT,
+            environ.get("TLS_ACME_EMAIL", ""),
+            environ.get("TLS_RENEW_SCHEDULE") or "17 3,15 * * *",
+            environ.get("COMPOSE_PROJECT_NAME") or "migraine-forecast",
+            Path(environ.get("CERTIFICATES_DIR") or "/certificates"),
+            Path(environ.get("CERTIFICATES_STATE_DIR") or "/state"),
+        )
 
 
 def host(url: str) -> str:

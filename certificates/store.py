@@ -8,6 +8,7 @@ A new pair is written into a generation folder of its own, then `live` is switch
 rename: nginx (nginx/entrypoint/40-tls-certificate.sh) never sees a certificate with another's key.
 The link is relative, so it holds wherever the volume is mounted (nginx: /etc/nginx/certificates).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,7 @@ class Store:
 
     def prune(self, keep: str) -> None:
         older = sorted(p.name for p in self.generations.iterdir() if p.name != keep)
-        for name in older[:max(0, len(older) - (KEEP - 1))]:
+        for name in older[: max(0, len(older) - (KEEP - 1))]:
             shutil.rmtree(self.generations / name)
 
     def prepare(self) -> None:

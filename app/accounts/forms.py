@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import forms as auth_forms
@@ -27,7 +29,8 @@ class RegistrationForm(forms.Form):
 class FinishRegistrationForm(auth_forms.UserCreationForm):
     """The second step, opened from the e-mailed link: user name and password for the confirmed address."""
 
-    class Meta(auth_forms.UserCreationForm.Meta):
+    # django-stubs leaves out BaseUserCreationForm.Meta, which Django documents for subclassing.
+    class Meta(auth_forms.UserCreationForm.Meta):  # type: ignore[name-defined]
         model = get_user_model()
         fields = ("username",)
 
@@ -40,9 +43,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's reset by e-mail; each mailbox gets at most its share of these mails, whoever asks
     (accounts/limits.py). The form also sends "you already have an account" (accounts/registration.py)."""
 
-    def save(self, *args, request, **kwargs):
-        self.request = request  # for get_users, which counts per mailbox
-        super().save(*args, request=request, **kwargs)
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.request = kwargs["request"]  # for get_users, which counts per mailbox; every caller passes it
+        super().save(*args, **kwargs)
 
     def get_users(self, email):
         return (user for user in super().get_users(email) if mailbox_has_room(self.request, user.email))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from forecast.models import RiskLevel
+from forecast.models import Prediction, RiskLevel
 
 PLOT_HEIGHT = 120  # px of each panel's plot area; the time labels go below it
 TOP = 10           # px above the highest tick line, so that its label (centred on the line) fits
@@ -180,7 +180,7 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
                 time_ticks.append(TimeTick(round(x, 2), f"{moment:%a}" if day else f"{moment:%H:%M}", day,
                                            moment.hour % 12 == 6))
 
-    windows = {}
+    windows: dict[tuple[datetime, datetime], list[Prediction]] = {}
     for p in predictions:
         windows.setdefault((p.window_start, p.window_end), []).append(p)
     shaded = []

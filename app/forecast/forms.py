@@ -1,5 +1,6 @@
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -80,7 +81,8 @@ class LocationForm(forms.ModelForm):
         self.user = user
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         places = Location.owned_by(self.user)
         if places.count() >= settings.MAX_LOCATIONS_PER_USER:
             raise forms.ValidationError(
@@ -108,4 +110,4 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = Location.owned_by(user)
+        cast(forms.ModelChoiceField, self.fields["location"]).queryset = Location.owned_by(user)

@@ -203,7 +203,8 @@ def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,), budge
     with sentry_sdk.start_span(op="http.client", name=f"GET {what}") as span:
         span.set_data("url", url)
         try:
-            response = _client(budget).get(url, params=params, timeout=timeout)
+            # requests takes a urllib3 Timeout as it is (HTTPAdapter.send); types-requests lists floats only.
+            response = _client(budget).get(url, params=params, timeout=timeout)  # type: ignore[arg-type]
         except requests.RequestException as exc:
             raise WeatherAPIError(f"{what} not reachable: {http.describe_failure(exc)}", url=url) from exc
         span.set_data("http.response.status_code", response.status_code)
@@ -257,7 +258,7 @@ def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72, 
         count = len(answers) if isinstance(answers, list) else "not a list of"
         raise WeatherAPIError(f"Open-Meteo forecast answered {count} locations for {len(points)} coordinates",
                               url=url, status=200, body=str(data))
-    results = []
+    results: list[LocationForecast | WeatherAPIError] = []
     times = _Times()
     for answer in answers:
         try:

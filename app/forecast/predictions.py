@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import HealthProfile
 from forecast import llm, rules, workers
-from forecast.models import Prediction, PredictionType, RiskLevel, WeatherForecast
+from forecast.models import Location, Prediction, PredictionType, RiskLevel, WeatherForecast
 from forecast.reporting import report_llm_failure
 
 # Locations per chunk: a few queries and one transaction each, and a progress line.
@@ -64,7 +64,7 @@ class ChunkResult:
     kept: int = 0  # already e-mailed, left as they were
     by_llm: int = 0  # of the stored ones
     levels: Counter = field(default_factory=Counter)  # of the stored ones
-    failures: list[tuple[object, Exception]] = field(default_factory=list)
+    failures: list[tuple[Location, Exception]] = field(default_factory=list)
 
     def __str__(self):
         levels = ", ".join(f"{level} {self.levels[level]}" for level in RiskLevel.values if self.levels[level])

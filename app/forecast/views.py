@@ -35,7 +35,8 @@ def _over_limit(request, group: str, rate: str) -> int | None:
 
 
 def _wait(seconds: int) -> str:
-    minutes = -(-seconds // 60)
+    # django-ratelimit reports 0 in a window's last second and -1 when the cache cannot say: never "0 minutes".
+    minutes = max(1, -(-seconds // 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
@@ -60,7 +61,7 @@ def _unexpired_predictions(now):
 
 def _current_predictions(unexpired):
     """The first prediction per type among `unexpired` (by window start): the current window's."""
-    current = {}
+    current: dict[str, Prediction] = {}
     for prediction in unexpired:
         current.setdefault(prediction.prediction_type, prediction)
     return [current[t] for t in PredictionType.values if t in current]

@@ -100,13 +100,16 @@ def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> I
     """Fetch the next `hours` for every location and upsert them, batch by batch."""
     points = grid_points(locations)
     parts = list(open_meteo.batches([point.coordinates for point in points], settings.OPEN_METEO_BATCH_SIZE))
+
+    def fetch(part: slice) -> Fetched:
+        return _fetch_batch(points[part], hours)
+
     concurrency = settings.OPEN_METEO_CONCURRENCY
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="open-meteo")
     try:
         # Twice the concurrency fetched ahead: requests never wait for the database, and no more
         # than that many parsed batches wait in memory for it.
-        fetch = workers.in_job_scope(lambda part: _fetch_batch(points[part], hours))
-        answers = workers.in_order(pool, fetch, parts, ahead=2 * concurrency)
+        answers = workers.in_order(pool, workers.in_job_scope(fetch), parts, ahead=2 * concurrency)
         for number, (part, fetched) in enumerate(zip(parts, answers, strict=True), 1):
             batch = points[part]
             failures = list(fetched.failures)

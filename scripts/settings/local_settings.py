@@ -7,6 +7,7 @@ is set here; and, commented out, how to choose where the certificate comes from.
 can be set here as well (TLS_MODE, the ports...): this layer overrides the committed ones, so that
 running the bundle never means editing a tracked file and the release stays the commit.
 """
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.defaults import permission_denied
 
 from forecast.models import Location
+from forecast.views import _wait
 from tests.app.helpers import add_location, run_command
 from tests.harness.app import running_gunicorn
 from tests.harness.open_meteo_fake import stormy_weather
@@ -300,3 +301,9 @@ def test_a_stale_form_gets_a_page_that_says_what_happened(db):
     assert response.status_code == 403
     page = response.content.decode()
     assert "This form has expired" in page and "Go back, reload the page, and send the form again." in page
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(-1, "1 minute"), (0, "1 minute"), (59, "1 minute"), (61, "2 minutes")])
+def test_the_wait_is_never_said_as_zero_minutes(seconds, said):
+    # django-ratelimit answers 0 in a window's last second and -1 when its cache cannot tell.
+    assert _wait(seconds) == said

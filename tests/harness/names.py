@@ -6,6 +6,7 @@ pebble-challtestsrv, this process from `resolving()`, and a script the test runs
 Everything that connects by name (requests, sentry-sdk, ssl sockets, bench/probe.py's prober)
 reaches the given address, while TLS still checks the name.
 """
+
 from __future__ import annotations
 
 import json

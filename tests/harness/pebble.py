@@ -9,6 +9,7 @@ https listener (made here, for localhost, by a throwaway CA that certbot is told
 REQUESTS_CA_BUNDLE); and each run of Pebble has a new root, fetched from its management port to
 verify what it issued.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,26 +35,43 @@ def listener_certificate(folder: Path) -> tuple[Path, Path, Path]:
     now = datetime.now(UTC)
 
     def build(subject: str, key, issuer: x509.Name, signer, ca: bool, names: list[x509.GeneralName]):
-        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                                                          subject)]))
-                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return builder.sign(signer, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = build("Pebble listener test CA", ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                                                "Pebble listener test CA")]),
-               ca_key, True, [])
-    leaf = build("localhost", key, ca.subject, ca_key, False,
-                 [x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))])
+    ca = build(
+        "Pebble listener test CA",
+        ca_key,
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pebble listener test CA")]),
+        ca_key,
+        True,
+        [],
+    )
+    leaf = build(
+        "localhost",
+        key,
+        ca.subject,
+        ca_key,
+        False,
+        [x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))],
+    )
     paths = folder / "listener-ca.pem", folder / "listener.pem", folder / "listener-key.pem"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return paths
 
 
@@ -65,10 +83,22 @@ class Pebble:
         self.folder = Path(tempfile.mkdtemp(prefix="mf-pebble-"))
         self.listener_ca, certificate, key = listener_certificate(self.folder)
         self.config = self.folder / "pebble.json"
-        self.config.write_text(json.dumps({"pebble": {
-            "listenAddress": f"127.0.0.1:{self.port}", "managementListenAddress": f"127.0.0.1:{self.management_port}",
-            "certificate": str(certificate), "privateKey": str(key), "httpPort": http_port,
-            "tlsPort": free_port(), "ocspResponderURL": "", "externalAccountBindingRequired": False}}))
+        self.config.write_text(
+            json.dumps(
+                {
+                    "pebble": {
+                        "listenAddress": f"127.0.0.1:{self.port}",
+                        "managementListenAddress": f"127.0.0.1:{self.management_port}",
+                        "certificate": str(certificate),
+                        "privateKey": str(key),
+                        "httpPort": http_port,
+                        "tlsPort": free_port(),
+                        "ocspResponderURL": "",
+                        "externalAccountBindingRequired": False,
+                    }
+                }
+            )
+        )
         self.processes: list[subprocess.Popen] = []
         self.output = open(self.folder / "pebble.log", "w")
 
@@ -78,17 +108,40 @@ class Pebble:
 
     def start(self) -> Pebble:
         log = self.output
-        self.processes.append(subprocess.Popen(
-            [find_binary("pebble-challtestsrv"), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-             "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "", "-https01", "", "-tlsalpn01", "",
-             "-management", f"127.0.0.1:{self.dns_management_port}"], stdout=log, stderr=log))
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    find_binary("pebble-challtestsrv"),
+                    "-defaultIPv4",
+                    "127.0.0.1",
+                    "-defaultIPv6",
+                    "",
+                    "-dns01",
+                    f"127.0.0.1:{self.dns_port}",
+                    "-http01",
+                    "",
+                    "-https01",
+                    "",
+                    "-tlsalpn01",
+                    "",
+                    "-management",
+                    f"127.0.0.1:{self.dns_management_port}",
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        )
         wait_for_port(self.dns_management_port, self.processes[-1], what="pebble-challtestsrv")
         # No sleep before validating, every nonce good (certbot retries a bad one only once), and no
         # authorization reused: each order, the forced renewal's too, is validated over HTTP-01.
-        self.processes.append(subprocess.Popen(
-            [find_binary("pebble"), "-config", str(self.config), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
-            env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
-            stdout=log, stderr=log))
+        self.processes.append(
+            subprocess.Popen(
+                [find_binary("pebble"), "-config", str(self.config), "-dnsserver", f"127.0.0.1:{self.dns_port}"],
+                env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
+                stdout=log,
+                stderr=log,
+            )
+        )
         for port in (self.port, self.management_port):
             wait_for_port(port, self.processes[-1], what="pebble")
         return self
@@ -96,8 +149,9 @@ class Pebble:
     def root(self) -> Path:
         """This run's root certificate, which everything Pebble issues chains to."""
         context = ssl.create_default_context(cafile=str(self.listener_ca))
-        with urllib.request.urlopen(f"https://localhost:{self.management_port}/roots/0", context=context,
-                                    timeout=10) as response:
+        with urllib.request.urlopen(
+            f"https://localhost:{self.management_port}/roots/0", context=context, timeout=10
+        ) as response:
             path = self.folder / "root.pem"
             path.write_bytes(response.read())
         return path

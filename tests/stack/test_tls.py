@@ -2,6 +2,7 @@
 names to loopback), the certificates service's own code driving the pinned certbot, nginx started from the
 bundle's templates and entrypoint scripts in front of the app under gunicorn, and openssl as the client that
 checks the TLS settings. The names exist only here (tests/harness/names.py resolves them for this process)."""
+
 from __future__ import annotations
 
 import os
@@ -31,24 +32,42 @@ from tests.harness.tls import TLSSite, certificates_cli
 
 APP, GLITCHTIP = "forecast.example.test", "glitchtip.example.test"
 # Mozilla's "intermediate" TLS 1.2 ciphers (nginx/snippets/tls-on.conf); TLS 1.3's suites are all AEAD.
-INTERMEDIATE = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
-                "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"}
+INTERMEDIATE = {
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+}
 
 
 @pytest.fixture(scope="module")
 def production_app(test_database_url, services, tmp_path_factory):
     """The app as production runs it behind TLS: https redirect, Secure cookies, its own HSTS (which nginx replaces)."""
-    env = {"DATABASE_URL": test_database_url, "SENTRY_DSN": "", "DJANGO_ALLOWED_HOSTS": APP,
-           "DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{APP}", "DJANGO_SECURE_SSL_REDIRECT": "true",
-           "DJANGO_SESSION_COOKIE_SECURE": "true", "DJANGO_CSRF_COOKIE_SECURE": "true",
-           "DJANGO_SECURE_HSTS_SECONDS": "600"}
+    env = {
+        "DATABASE_URL": test_database_url,
+        "SENTRY_DSN": "",
+        "DJANGO_ALLOWED_HOSTS": APP,
+        "DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{APP}",
+        "DJANGO_SECURE_SSL_REDIRECT": "true",
+        "DJANGO_SESSION_COOKIE_SECURE": "true",
+        "DJANGO_CSRF_COOKIE_SECURE": "true",
+        "DJANGO_SECURE_HSTS_SECONDS": "600",
+    }
     with running_gunicorn(env, tmp_path_factory.mktemp("gunicorn-tls") / "gunicorn.log") as server:
         yield server
 
 
 def tls_site(tls_mode: str, app, services, **settings: str) -> TLSSite:
-    return TLSSite(tls_mode, app.url.removeprefix("http://"), services.sentry.url.removeprefix("http://"), APP,
-                   GLITCHTIP, **settings)
+    return TLSSite(
+        tls_mode,
+        app.url.removeprefix("http://"),
+        services.sentry.url.removeprefix("http://"),
+        APP,
+        GLITCHTIP,
+        **settings,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +96,7 @@ def rehearsal_site(production_app, services, tmp_path_factory):
 
 
 # ---- acme: a certificate from Pebble, through nginx's HTTP-01, renewed under load ------------------------------
+
 
 def test_nginx_starts_before_the_first_certificate_then_serves_pebble_s_and_it_verifies(pebble_site):
     site = pebble_site
@@ -130,8 +150,11 @@ def test_a_failed_validation_names_the_cause_and_the_fix(pebble_site, tmp_path):
     """The CA fetches the challenge's answer from a webroot nginx does not serve (DNS pointing elsewhere, another
     server on port 80...): certbot's reason comes through, with what to do, and the healthcheck turns unhealthy."""
     site = pebble_site
-    elsewhere = {**site.env, "CERTIFICATES_DIR": str(tmp_path / "not-nginx-s"), "CERTIFICATES_STATE_DIR":
-                 str(tmp_path / "state")}
+    elsewhere = {
+        **site.env,
+        "CERTIFICATES_DIR": str(tmp_path / "not-nginx-s"),
+        "CERTIFICATES_STATE_DIR": str(tmp_path / "state"),
+    }
     failed = certificates_cli("renew", env=elsewhere)
     assert failed.returncode == 1
     assert site.pebble.directory in failed.stderr
@@ -162,6 +185,7 @@ def test_a_certificate_from_another_directory_is_replaced_at_once(pebble_site):
 
 # ---- what nginx does with https, whoever issued the certificate (the rehearsal CA here) ------------------------
 
+
 def test_port_80_redirects_to_https_except_the_acme_challenges(rehearsal_site):
     site = rehearsal_site
     http = f"http://{APP}:{site.nginx.app_port}"
@@ -173,8 +197,7 @@ def test_port_80_redirects_to_https_except_the_acme_challenges(rehearsal_site):
     answer = requests.get(f"{http}/.well-known/acme-challenge/token-123", allow_redirects=False, timeout=10)
     assert (answer.status_code, answer.text) == (200, "token-123.thumbprint")
     assert requests.get(f"{http}/.well-known/acme-challenge/missing", timeout=10).status_code == 404
-    glitchtip_port = requests.get(f"http://{APP}:{site.nginx.glitchtip_port}/api/0/", allow_redirects=False,
-                                  timeout=10)
+    glitchtip_port = requests.get(f"http://{APP}:{site.nginx.glitchtip_port}/api/0/", allow_redirects=False, timeout=10)
     assert glitchtip_port.headers["Location"] == site.url(GLITCHTIP, "/api/0/")
 
 
@@ -192,11 +215,15 @@ def test_http2_is_offered_and_unknown_names_get_no_certificate(rehearsal_site):
     site = rehearsal_site
     context = ssl.create_default_context(cafile=str(site.ca))
     context.set_alpn_protocols(["h2", "http/1.1"])
-    with socket.create_connection(("127.0.0.1", site.nginx.https_port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=APP) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", site.nginx.https_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=APP) as tls,
+    ):
         assert tls.selected_alpn_protocol() == "h2"
-    with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME|alert"), \
-            socket.create_connection(("127.0.0.1", site.nginx.https_port), timeout=5) as raw:
+    with (
+        pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME|alert"),
+        socket.create_connection(("127.0.0.1", site.nginx.https_port), timeout=5) as raw,
+    ):
         context.wrap_socket(raw, server_hostname="elsewhere.example.test")
 
 
@@ -211,6 +238,7 @@ def test_the_rehearsal_certificate_verifies_against_its_ca_only(rehearsal_site):
 
 # ---- the TLS settings, checked with a real client ----------------------------------------------------------------
 
+
 def rsa_files(folder: Path) -> bytes:
     """An operator's RSA certificate (a CA of its own, the chain in the file) and key, as one PEM stream: RSA so that
     the RSA-only weak ciphers (static RSA key exchange, CBC with RSA) could be negotiated if nginx allowed them."""
@@ -221,13 +249,28 @@ def rsa_files(folder: Path) -> bytes:
     now = datetime.now(UTC)
     ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Operator test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(1).not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, APP)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
-            .add_extension(subject_alternative_name((APP, GLITCHTIP)), critical=False).sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, APP)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(subject_alternative_name((APP, GLITCHTIP)), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     chain, key_pem = pem.to_pem([leaf, ca], key)
     (folder / "fullchain.pem").write_bytes(chain)
@@ -238,18 +281,31 @@ def rsa_files(folder: Path) -> bytes:
 def handshake(port: int, *options: str) -> str | None:
     """openssl s_client with `options`: the negotiated "protocol cipher", or None when refused. The client's
     own floor is lowered (OPENSSL_CONF off, security level 0) so that only the server can refuse."""
-    result = subprocess.run([find_binary("openssl"), "s_client", "-connect", f"127.0.0.1:{port}", "-servername", APP,
-                             *options], input="", capture_output=True, text=True, timeout=15,
-                            env={**os.environ, "OPENSSL_CONF": "/dev/null"})
+    result = subprocess.run(
+        [find_binary("openssl"), "s_client", "-connect", f"127.0.0.1:{port}", "-servername", APP, *options],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=15,
+        env={**os.environ, "OPENSSL_CONF": "/dev/null"},
+    )
     match = re.search(r"New, (\S+), Cipher is (\S+)", result.stdout)
-    return f"{match.group(1)} {match.group(2)}" if result.returncode == 0 and match and match.group(2) != "(NONE)" \
+    return (
+        f"{match.group(1)} {match.group(2)}"
+        if result.returncode == 0 and match and match.group(2) != "(NONE)"
         else None
+    )
 
 
 def client_ciphers() -> list[str]:
     """Every TLS 1.2 cipher the client has that an RSA certificate, or none (anonymous), could serve."""
-    listed = subprocess.run([find_binary("openssl"), "ciphers", "ALL:COMPLEMENTOFALL:!PSK:!SRP:!aECDSA:@SECLEVEL=0"],
-                            capture_output=True, text=True, check=True, env={**os.environ, "OPENSSL_CONF": "/dev/null"})
+    listed = subprocess.run(
+        [find_binary("openssl"), "ciphers", "ALL:COMPLEMENTOFALL:!PSK:!SRP:!aECDSA:@SECLEVEL=0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OPENSSL_CONF": "/dev/null"},
+    )
     return [cipher for cipher in listed.stdout.strip().split(":") if not cipher.startswith("TLS_")]
 
 
@@ -262,11 +318,24 @@ def files_site(production_app, services, tmp_path_factory):
     site.folder = folder
     # A server that accepts everything the client offers, to show that each refusal below is nginx's.
     port = free_port()
-    control = subprocess.Popen([find_binary("openssl"), "s_server", "-accept", f"127.0.0.1:{port}", "-www",
-                                "-cert", str(folder / "fullchain.pem"), "-key", str(folder / "privkey.pem"),
-                                "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "OPENSSL_CONF": "/dev/null"})
+    control = subprocess.Popen(
+        [
+            find_binary("openssl"),
+            "s_server",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-www",
+            "-cert",
+            str(folder / "fullchain.pem"),
+            "-key",
+            str(folder / "privkey.pem"),
+            "-cipher",
+            "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OPENSSL_CONF": "/dev/null"},
+    )
     wait_for_port(port, control, what="openssl s_server")
     site.control_port = port
     try:
@@ -280,8 +349,11 @@ def files_site(production_app, services, tmp_path_factory):
 def test_no_protocol_below_tls_1_2_is_accepted(files_site):
     site = files_site
     offered = {"-tls1": "TLSv1", "-tls1_1": "TLSv1.1", "-tls1_2": "TLSv1.2", "-tls1_3": "TLSv1.3"}
-    accepted = {name for option, name in offered.items()
-                if handshake(site.nginx.https_port, option, "-cipher", "ALL:@SECLEVEL=0")}
+    accepted = {
+        name
+        for option, name in offered.items()
+        if handshake(site.nginx.https_port, option, "-cipher", "ALL:@SECLEVEL=0")
+    }
     assert accepted == {"TLSv1.2", "TLSv1.3"}
     # The refusals are nginx's: the same client gets TLS 1.0 and 1.1 from a server that allows them.
     assert handshake(site.control_port, "-tls1", "-cipher", "ALL:@SECLEVEL=0")
@@ -307,15 +379,26 @@ def test_only_mozilla_intermediate_ciphers_are_accepted(files_site):
 
 # ---- the certificates service itself ------------------------------------------------------------------------------
 
+
 def test_the_service_waits_for_its_schedule_checks_at_start_once_served_and_stops_at_once(tmp_path):
-    env = {"TLS_MODE": "rehearsal", "APP_PUBLIC_URL": f"https://{APP}", "GLITCHTIP_PUBLIC_URL": f"https://{GLITCHTIP}",
-           "CERTIFICATES_DIR": str(tmp_path / "served"), "CERTIFICATES_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        "TLS_MODE": "rehearsal",
+        "APP_PUBLIC_URL": f"https://{APP}",
+        "GLITCHTIP_PUBLIC_URL": f"https://{GLITCHTIP}",
+        "CERTIFICATES_DIR": str(tmp_path / "served"),
+        "CERTIFICATES_STATE_DIR": str(tmp_path / "state"),
+    }
 
     def serve_until(line: str) -> str:
         """`python -m certificates serve` (the container's command) until it prints `line`, then SIGTERM."""
-        process = subprocess.Popen([sys.executable, "-m", "certificates", "serve"], cwd=REPO, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONPATH": str(REPO), **env})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "certificates", "serve"],
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        )
         said = []
         for output in process.stdout:
             said.append(output)

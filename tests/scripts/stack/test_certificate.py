@@ -3,6 +3,7 @@ the certificate TLS_MODE says, and the step waits until nginx serves it and a ha
 verifies against the CA the scripts trust. nginx is the bundle's (the TLS harness) and the service's code is its
 own; the Docker engine is the boundary: a stand-in `docker` runs what `compose exec certificates` would run in the
 service's container here, with that container's settings."""
+
 from __future__ import annotations
 
 import json
@@ -50,20 +51,35 @@ def certificate_step(bundle, site: TLSSite, tmp_path, timeout: int = 30) -> subp
     fake.write_text(FAKE_DOCKER.format(python=sys.executable))
     fake.chmod(0o755)
     service = {**site.env, "PYTHONPATH": str(bundle.root)}
-    environment = {**bundle.environ(), "PATH": f"{fake.parent}:{bundle.environ()['PATH']}",
-                   "FAKE_CERTIFICATES_ENV": json.dumps(service),
-                   **subprocess_environment({APP: "127.0.0.1", GLITCHTIP: "127.0.0.1"}, str(bundle.root))}
-    return subprocess.run([sys.executable, "-m", "scripts.stack.certificate", "production", "--timeout", str(timeout)],
-                          cwd=bundle.root, capture_output=True, text=True, timeout=300, env=environment)
+    environment = {
+        **bundle.environ(),
+        "PATH": f"{fake.parent}:{bundle.environ()['PATH']}",
+        "FAKE_CERTIFICATES_ENV": json.dumps(service),
+        **subprocess_environment({APP: "127.0.0.1", GLITCHTIP: "127.0.0.1"}, str(bundle.root)),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.stack.certificate", "production", "--timeout", str(timeout)],
+        cwd=bundle.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
 
 
 def configure(bundle, site: TLSSite, mode: str, **settings: str) -> None:
     bundle.prepare("production")
     site.env["TLS_MODE"] = mode
     site.nginx.env["NGINX_TLS_MODE"] = mode
-    bundle.set(bundle.local_file("production"), TLS_MODE=mode, APP_PUBLIC_URL=site.url(APP),
-               GLITCHTIP_PUBLIC_URL=site.url(GLITCHTIP), DJANGO_ALLOWED_HOSTS=APP,
-               DJANGO_CSRF_TRUSTED_ORIGINS=site.url(APP), **settings)
+    bundle.set(
+        bundle.local_file("production"),
+        TLS_MODE=mode,
+        APP_PUBLIC_URL=site.url(APP),
+        GLITCHTIP_PUBLIC_URL=site.url(GLITCHTIP),
+        DJANGO_ALLOWED_HOSTS=APP,
+        DJANGO_CSRF_TRUSTED_ORIGINS=site.url(APP),
+        **settings,
+    )
     site.start()
 
 
@@ -82,10 +98,16 @@ def test_a_rehearsal_certificate_is_issued_its_ca_saved_and_nginx_serves_it_veri
 
 def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca(bundle, site, tmp_path):
     issuer, key = Issuer(), ec.generate_private_key(ec.SECP256R1())
-    configure(bundle, site, "files", TLS_CERTIFICATE_FILE=write(tmp_path, "fullchain.pem",
-                                                                issuer.leaf(key, hosts=(APP, GLITCHTIP)),
-                                                                issuer.intermediate),
-              TLS_KEY_FILE=write(tmp_path, "privkey.pem", key), TLS_CA_FILE=write(tmp_path, "ca.pem", issuer.root))
+    configure(
+        bundle,
+        site,
+        "files",
+        TLS_CERTIFICATE_FILE=write(
+            tmp_path, "fullchain.pem", issuer.leaf(key, hosts=(APP, GLITCHTIP)), issuer.intermediate
+        ),
+        TLS_KEY_FILE=write(tmp_path, "privkey.pem", key),
+        TLS_CA_FILE=write(tmp_path, "ca.pem", issuer.root),
+    )
     result = certificate_step(bundle, site, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"verified against {tmp_path / 'ca.pem'}" in result.stdout
@@ -94,11 +116,16 @@ def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca
 
 def test_a_certificate_that_does_not_verify_fails_the_step_naming_the_names_and_where_to_look(bundle, site, tmp_path):
     issuer, key = Issuer(), ec.generate_private_key(ec.SECP256R1())
-    configure(bundle, site, "files", TLS_CERTIFICATE_FILE=write(tmp_path, "fullchain.pem",
-                                                                issuer.leaf(key, hosts=(APP, GLITCHTIP)),
-                                                                issuer.intermediate),
-              TLS_KEY_FILE=write(tmp_path, "privkey.pem", key),
-              TLS_CA_FILE=write(tmp_path, "ca.pem", Issuer().root))  # another CA's root
+    configure(
+        bundle,
+        site,
+        "files",
+        TLS_CERTIFICATE_FILE=write(
+            tmp_path, "fullchain.pem", issuer.leaf(key, hosts=(APP, GLITCHTIP)), issuer.intermediate
+        ),
+        TLS_KEY_FILE=write(tmp_path, "privkey.pem", key),
+        TLS_CA_FILE=write(tmp_path, "ca.pem", Issuer().root),
+    )  # another CA's root
     result = certificate_step(bundle, site, tmp_path, timeout=3)
     assert result.returncode == 24
     assert "does not serve a certificate that verifies" in result.stderr and "logs nginx certificates" in result.stderr

@@ -1,5 +1,6 @@
 """scripts/check-env and HTTPS: the TLS settings, addresses and cookies that cannot work together are refused,
 each with its cause and its fix in the operator's own layer (env/ENV.local.env)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -35,21 +36,36 @@ def accepted(bundle, **settings: str) -> str:
 
 # ---- https addresses, Secure cookies and the redirect ---------------------------------------------------------
 
+
 def test_an_http_address_with_secure_cookies_or_the_redirect_is_refused_naming_them(bundle):
-    said = refused(bundle, TLS_MODE="off", COMPOSE_PROFILES="backup", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
-                   APP_PUBLIC_URL=f"http://{APP}", DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
-                   GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}")
+    said = refused(
+        bundle,
+        TLS_MODE="off",
+        COMPOSE_PROFILES="backup",
+        NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
+        APP_PUBLIC_URL=f"http://{APP}",
+        DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
+        GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}",
+    )
     assert "APP_PUBLIC_URL is http://" in said and "DJANGO_SESSION_COOKIE_SECURE" in said and "Secure cookies" in said
     assert "GLITCHTIP_PUBLIC_URL is http://" in said and "GLITCHTIP_SECURE_COOKIES" in said
     assert "env/production.local.env" in said
 
 
 def test_plain_http_on_purpose_passes_once_the_secure_settings_are_off(bundle):
-    accepted(bundle, TLS_MODE="off", COMPOSE_PROFILES="backup", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
-             APP_PUBLIC_URL=f"http://{APP}", DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
-             DJANGO_SECURE_SSL_REDIRECT="false", DJANGO_SESSION_COOKIE_SECURE="false",
-             DJANGO_CSRF_COOKIE_SECURE="false", GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}",
-             GLITCHTIP_SECURE_COOKIES="false")
+    accepted(
+        bundle,
+        TLS_MODE="off",
+        COMPOSE_PROFILES="backup",
+        NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
+        APP_PUBLIC_URL=f"http://{APP}",
+        DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SESSION_COOKIE_SECURE="false",
+        DJANGO_CSRF_COOKIE_SECURE="false",
+        GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}",
+        GLITCHTIP_SECURE_COOKIES="false",
+    )
 
 
 def test_nginx_serving_https_needs_https_addresses_with_a_host_name_each(bundle):
@@ -58,7 +74,9 @@ def test_nginx_serving_https_needs_https_addresses_with_a_host_name_each(bundle)
 
 
 def test_the_app_must_allow_its_own_host_and_origin(bundle):
-    said = refused(bundle, DJANGO_ALLOWED_HOSTS="www.example.org", DJANGO_CSRF_TRUSTED_ORIGINS="https://www.example.org")
+    said = refused(
+        bundle, DJANGO_ALLOWED_HOSTS="www.example.org", DJANGO_CSRF_TRUSTED_ORIGINS="https://www.example.org"
+    )
     assert f"DJANGO_ALLOWED_HOSTS does not allow {APP}" in said
     assert f"DJANGO_CSRF_TRUSTED_ORIGINS does not trust https://{APP}" in said
     accepted(bundle, DJANGO_ALLOWED_HOSTS=".example.org", DJANGO_CSRF_TRUSTED_ORIGINS="https://*.example.org")
@@ -66,18 +84,28 @@ def test_the_app_must_allow_its_own_host_and_origin(bundle):
 
 # ---- where the certificate comes from -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("address", ["203.0.113.7", "localhost", "forecast.localhost"])
 def test_acme_refuses_an_ip_address_or_localhost(bundle, address):
-    said = refused(bundle, APP_PUBLIC_URL=f"https://{address}", DJANGO_ALLOWED_HOSTS=address,
-                   DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{address}")
+    said = refused(
+        bundle,
+        APP_PUBLIC_URL=f"https://{address}",
+        DJANGO_ALLOWED_HOSTS=address,
+        DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{address}",
+    )
     assert f"APP_PUBLIC_URL names {address}" in said and "no ACME CA issues a certificate" in said
     assert "TLS_MODE=rehearsal" in said  # the fix before the domain exists
 
 
 def test_a_rehearsal_passes_with_a_note_that_only_this_machine_trusts_it(bundle):
-    said = accepted(bundle, TLS_MODE="rehearsal", APP_PUBLIC_URL="https://forecast.localhost",
-                    GLITCHTIP_PUBLIC_URL="https://glitchtip.localhost", DJANGO_ALLOWED_HOSTS="forecast.localhost",
-                    DJANGO_CSRF_TRUSTED_ORIGINS="https://forecast.localhost")
+    said = accepted(
+        bundle,
+        TLS_MODE="rehearsal",
+        APP_PUBLIC_URL="https://forecast.localhost",
+        GLITCHTIP_PUBLIC_URL="https://glitchtip.localhost",
+        DJANGO_ALLOWED_HOSTS="forecast.localhost",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://forecast.localhost",
+    )
     assert "Note: TLS_MODE=rehearsal" in said and "env/production.rehearsal-ca.pem" in said
 
 
@@ -90,9 +118,11 @@ def test_off_needs_the_terminator_in_front_to_be_trusted(bundle):
 def test_the_certificates_service_runs_exactly_when_a_mode_needs_it(bundle):
     assert "COMPOSE_PROFILES lacks certificates" in refused(bundle, COMPOSE_PROFILES="backup")
     assert "Fix: set COMPOSE_PROFILES=backup,certificates in env/production.local.env" in refused(
-        bundle, COMPOSE_PROFILES="backup")
-    said = refused(bundle, TLS_MODE="off", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
-                   COMPOSE_PROFILES="backup,certificates")
+        bundle, COMPOSE_PROFILES="backup"
+    )
+    said = refused(
+        bundle, TLS_MODE="off", NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32", COMPOSE_PROFILES="backup,certificates"
+    )
     assert "COMPOSE_PROFILES has certificates while TLS_MODE=off" in said
 
 
@@ -101,6 +131,7 @@ def test_an_unknown_mode_is_refused(bundle):
 
 
 # ---- the operator's own certificate (TLS_MODE=files) ----------------------------------------------------------
+
 
 class Issuer:
     """A private CA with an intermediate, as a company's CA would issue the operator's certificate."""
@@ -114,11 +145,16 @@ class Issuer:
     def certificate(name, key, signer_key, signer, ca=False, hosts=(), days=(-1, 30)):
         now = datetime.now(UTC)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        builder = (x509.CertificateBuilder().subject_name(subject)
-                   .issuer_name(signer.subject if signer else subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now + timedelta(days=days[0]))
-                   .not_valid_after(now + timedelta(days=days[1]))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(signer.subject if signer else subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now + timedelta(days=days[0]))
+            .not_valid_after(now + timedelta(days=days[1]))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         if hosts:
             builder = builder.add_extension(subject_alternative_name(tuple(hosts)), critical=False)
         return builder.sign(signer_key, hashes.SHA256())
@@ -128,9 +164,14 @@ class Issuer:
 
 
 def write(folder: Path, name: str, *items) -> str:
-    data = b"".join(item.public_bytes(serialization.Encoding.PEM) if isinstance(item, x509.Certificate) else
-                    item.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) for item in items)
+    data = b"".join(
+        item.public_bytes(serialization.Encoding.PEM)
+        if isinstance(item, x509.Certificate)
+        else item.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        for item in items
+    )
     (folder / name).write_bytes(data)
     return str(folder / name)
 
@@ -142,8 +183,12 @@ def issuer():
 
 def files(tmp_path, issuer, chain, key) -> dict[str, str]:
     """The operator's files as the settings of TLS_MODE=files name them (the CA's root in TLS_CA_FILE)."""
-    return {"TLS_MODE": "files", "TLS_CERTIFICATE_FILE": write(tmp_path, "fullchain.pem", *chain),
-            "TLS_KEY_FILE": write(tmp_path, "privkey.pem", key), "TLS_CA_FILE": write(tmp_path, "ca.pem", issuer.root)}
+    return {
+        "TLS_MODE": "files",
+        "TLS_CERTIFICATE_FILE": write(tmp_path, "fullchain.pem", *chain),
+        "TLS_KEY_FILE": write(tmp_path, "privkey.pem", key),
+        "TLS_CA_FILE": write(tmp_path, "ca.pem", issuer.root),
+    }
 
 
 @pytest.fixture
@@ -158,26 +203,36 @@ def test_the_operator_s_certificate_passes_with_its_chain_and_key(bundle, tmp_pa
 def test_files_that_are_not_set_or_cannot_be_read_are_named(bundle, tmp_path):
     said = refused(bundle, TLS_MODE="files")
     assert "TLS_CERTIFICATE_FILE is empty while TLS_MODE=files" in said and "TLS_KEY_FILE is empty" in said
-    said = refused(bundle, TLS_MODE="files", TLS_CERTIFICATE_FILE=str(tmp_path / "nope.pem"),
-                   TLS_KEY_FILE=str(tmp_path / "nope-key.pem"))
+    said = refused(
+        bundle,
+        TLS_MODE="files",
+        TLS_CERTIFICATE_FILE=str(tmp_path / "nope.pem"),
+        TLS_KEY_FILE=str(tmp_path / "nope-key.pem"),
+    )
     assert f"TLS_CERTIFICATE_FILE cannot be read: {tmp_path / 'nope.pem'}" in said
 
 
 def test_a_key_of_another_certificate_is_refused(bundle, tmp_path, issuer, leaf_key):
-    said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key), issuer.intermediate],
-                                   ec.generate_private_key(ec.SECP256R1())))
+    said = refused(
+        bundle,
+        **files(
+            tmp_path, issuer, [issuer.leaf(leaf_key), issuer.intermediate], ec.generate_private_key(ec.SECP256R1())
+        ),
+    )
     assert "TLS_KEY_FILE does not belong to the certificate" in said
 
 
 def test_an_expired_certificate_is_refused(bundle, tmp_path, issuer, leaf_key):
-    said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, days=(-90, -1)),
-                                                              issuer.intermediate], leaf_key))
+    said = refused(
+        bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, days=(-90, -1)), issuer.intermediate], leaf_key)
+    )
     assert "TLS_CERTIFICATE_FILE expired on" in said
 
 
 def test_a_certificate_for_other_names_is_refused(bundle, tmp_path, issuer, leaf_key):
-    said = refused(bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, hosts=(APP,)),
-                                                              issuer.intermediate], leaf_key))
+    said = refused(
+        bundle, **files(tmp_path, issuer, [issuer.leaf(leaf_key, hosts=(APP,)), issuer.intermediate], leaf_key)
+    )
     assert f"TLS_CERTIFICATE_FILE is not valid for {GLITCHTIP}" in said
 
 
@@ -194,7 +249,11 @@ def test_a_private_ca_needs_naming_in_tls_ca_file(bundle, tmp_path, issuer, leaf
 
 def test_an_encrypted_key_is_refused(bundle, tmp_path, issuer, leaf_key):
     settings = files(tmp_path, issuer, [issuer.leaf(leaf_key), issuer.intermediate], leaf_key)
-    Path(settings["TLS_KEY_FILE"]).write_bytes(leaf_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"passphrase")))
+    Path(settings["TLS_KEY_FILE"]).write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
     assert "is encrypted with a passphrase, which nginx cannot type in at start" in refused(bundle, **settings)

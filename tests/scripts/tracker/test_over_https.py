@@ -2,6 +2,7 @@
 bundle's TLS nginx and verify its certificate against the environment's CA (a rehearsal's, made by the
 certificates service's own code); over plain http, GlitchTip's Secure session cookie is named as the cause
 of the bootstrap's 401."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,13 +25,19 @@ def test_the_bootstrap_s_401_over_http_names_the_secure_session_cookie(bundle, g
 def https(bundle, glitchtip):
     """GlitchTip at https://localhost:PORT through the TLS nginx, its certificate from the rehearsal CA, whose
     certificate is where scripts/up saves it; the app's in-network address stays the plain http one."""
-    site = TLSSite("rehearsal", "127.0.0.1:9", glitchtip.url.removeprefix("http://"), "forecast.example.test",
-                   "localhost").start()
+    site = TLSSite(
+        "rehearsal", "127.0.0.1:9", glitchtip.url.removeprefix("http://"), "forecast.example.test", "localhost"
+    ).start()
     glitchtip.secure_cookies = True
     glitchtip.domain = site.url("localhost")  # what GlitchTip puts into DSNs: its public address
     site.rehearse(bundle.root / "env" / "development.rehearsal-ca.pem")
-    bundle.set(bundle.local_file("development"), TLS_MODE="rehearsal", GLITCHTIP_PUBLIC_URL=site.url("localhost"),
-               GLITCHTIP_SECURE_COOKIES="true", GLITCHTIP_INTERNAL_URL=glitchtip.url)
+    bundle.set(
+        bundle.local_file("development"),
+        TLS_MODE="rehearsal",
+        GLITCHTIP_PUBLIC_URL=site.url("localhost"),
+        GLITCHTIP_SECURE_COOKIES="true",
+        GLITCHTIP_INTERNAL_URL=glitchtip.url,
+    )
     yield site
     site.stop()
 
@@ -43,9 +50,15 @@ def test_bootstrap_and_smoke_test_verify_glitchtip_s_certificate_against_the_reh
     assert internal.startswith("http://") and internal.endswith(f"@{glitchtip.url.removeprefix('http://')}/1")
 
     # The SDK's events go over https to the public DSN; the app's, as in the stack, to the in-network address.
-    smoke = bundle.run("smoke-test", "development", "--app-command", APP_CHECK, "--release", "migraine-forecast@tls",
-                       env={"SENTRY_DSN": internal, "SENTRY_ENVIRONMENT": "development",
-                            "SENTRY_RELEASE": "migraine-forecast@tls"})
+    smoke = bundle.run(
+        "smoke-test",
+        "development",
+        "--app-command",
+        APP_CHECK,
+        "--release",
+        "migraine-forecast@tls",
+        env={"SENTRY_DSN": internal, "SENTRY_ENVIRONMENT": "development", "SENTRY_RELEASE": "migraine-forecast@tls"},
+    )
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert len(rows(smoke.stdout)) == 8 and "smoke-test: every event arrived" in smoke.stdout
 

@@ -9,10 +9,13 @@ naming what was not delivered and why, unless GlitchTip accepted all four.
 import json
 import logging
 import uuid
+from typing import cast
 
 import sentry_sdk
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from config.sentry_transport import GlitchTipTransport
 
 logger = logging.getLogger("forecast.sentry_check")
 
@@ -78,7 +81,7 @@ class Command(BaseCommand):
             ids["transaction"] = transaction.finish()
 
         sentry_sdk.flush(timeout=options["flush_timeout"])
-        delivery = client.transport.delivery
+        delivery = cast(GlitchTipTransport, client.transport).delivery  # config/sentry.py's transport
         missing = {category: count - delivery.delivered[category] for category, count in SENT.items()
                    if delivery.delivered[category] < count}
         if options["json"]:
