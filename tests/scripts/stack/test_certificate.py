@@ -96,18 +96,24 @@ def test_a_rehearsal_certificate_is_issued_its_ca_saved_and_nginx_serves_it_veri
     assert again.returncode == 0 and "not due for renewal" in again.stdout  # scripts/up re-run: nothing new
 
 
-def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca(bundle, site, tmp_path):
+def operator_s_files(bundle, site: TLSSite, tmp_path, trusted_root: x509.Certificate | None = None) -> Issuer:
+    """TLS_MODE=files with a certificate of a private CA for both names; TLS_CA_FILE names `trusted_root`
+    (default: that CA's own root)."""
     issuer, key = Issuer(), ec.generate_private_key(ec.SECP256R1())
+    chain = write(tmp_path, "fullchain.pem", issuer.leaf(key, hosts=(APP, GLITCHTIP)), issuer.intermediate)
     configure(
         bundle,
         site,
         "files",
-        TLS_CERTIFICATE_FILE=write(
-            tmp_path, "fullchain.pem", issuer.leaf(key, hosts=(APP, GLITCHTIP)), issuer.intermediate
-        ),
+        TLS_CERTIFICATE_FILE=chain,
         TLS_KEY_FILE=write(tmp_path, "privkey.pem", key),
-        TLS_CA_FILE=write(tmp_path, "ca.pem", issuer.root),
+        TLS_CA_FILE=write(tmp_path, "ca.pem", trusted_root or issuer.root),
     )
+    return issuer
+
+
+def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca(bundle, site, tmp_path):
+    issuer = operator_s_files(bundle, site, tmp_path)
     result = certificate_step(bundle, site, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"verified against {tmp_path / 'ca.pem'}" in result.stdout
@@ -115,17 +121,7 @@ def test_the_operator_s_files_are_installed_and_served_verified_against_their_ca
 
 
 def test_a_certificate_that_does_not_verify_fails_the_step_naming_the_names_and_where_to_look(bundle, site, tmp_path):
-    issuer, key = Issuer(), ec.generate_private_key(ec.SECP256R1())
-    configure(
-        bundle,
-        site,
-        "files",
-        TLS_CERTIFICATE_FILE=write(
-            tmp_path, "fullchain.pem", issuer.leaf(key, hosts=(APP, GLITCHTIP)), issuer.intermediate
-        ),
-        TLS_KEY_FILE=write(tmp_path, "privkey.pem", key),
-        TLS_CA_FILE=write(tmp_path, "ca.pem", Issuer().root),
-    )  # another CA's root
+    operator_s_files(bundle, site, tmp_path, trusted_root=Issuer().root)  # another CA's root
     result = certificate_step(bundle, site, tmp_path, timeout=3)
     assert result.returncode == 24
     assert "does not serve a certificate that verifies" in result.stderr and "logs nginx certificates" in result.stderr

@@ -37,35 +37,35 @@ def accepted(bundle, **settings: str) -> str:
 # ---- https addresses, Secure cookies and the redirect ---------------------------------------------------------
 
 
-def test_an_http_address_with_secure_cookies_or_the_redirect_is_refused_naming_them(bundle):
-    said = refused(
-        bundle,
-        TLS_MODE="off",
-        COMPOSE_PROFILES="backup",
-        NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
-        APP_PUBLIC_URL=f"http://{APP}",
-        DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
-        GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}",
+# Plain http behind a terminator in front of nginx, which nginx trusts.
+PLAIN_HTTP = {
+    "TLS_MODE": "off",
+    "COMPOSE_PROFILES": "backup",
+    "NGINX_TRUSTED_PROXY_CIDR": "172.18.0.1/32",
+    "APP_PUBLIC_URL": f"http://{APP}",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": f"http://{APP}",
+    "GLITCHTIP_PUBLIC_URL": f"http://{GLITCHTIP}",
+}
+SECURE_SETTINGS_OFF = {
+    name: "false"
+    for name in (
+        "DJANGO_SECURE_SSL_REDIRECT",
+        "DJANGO_SESSION_COOKIE_SECURE",
+        "DJANGO_CSRF_COOKIE_SECURE",
+        "GLITCHTIP_SECURE_COOKIES",
     )
+}
+
+
+def test_an_http_address_with_secure_cookies_or_the_redirect_is_refused_naming_them(bundle):
+    said = refused(bundle, **PLAIN_HTTP)
     assert "APP_PUBLIC_URL is http://" in said and "DJANGO_SESSION_COOKIE_SECURE" in said and "Secure cookies" in said
     assert "GLITCHTIP_PUBLIC_URL is http://" in said and "GLITCHTIP_SECURE_COOKIES" in said
     assert "env/production.local.env" in said
 
 
 def test_plain_http_on_purpose_passes_once_the_secure_settings_are_off(bundle):
-    accepted(
-        bundle,
-        TLS_MODE="off",
-        COMPOSE_PROFILES="backup",
-        NGINX_TRUSTED_PROXY_CIDR="172.18.0.1/32",
-        APP_PUBLIC_URL=f"http://{APP}",
-        DJANGO_CSRF_TRUSTED_ORIGINS=f"http://{APP}",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_SESSION_COOKIE_SECURE="false",
-        DJANGO_CSRF_COOKIE_SECURE="false",
-        GLITCHTIP_PUBLIC_URL=f"http://{GLITCHTIP}",
-        GLITCHTIP_SECURE_COOKIES="false",
-    )
+    accepted(bundle, **PLAIN_HTTP, **SECURE_SETTINGS_OFF)
 
 
 def test_nginx_serving_https_needs_https_addresses_with_a_host_name_each(bundle):
