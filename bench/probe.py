@@ -2,11 +2,14 @@
 
     python3 bench/probe.py http://localhost/healthz -- scripts/up development
     python3 bench/probe.py --json http://localhost/healthz -- scripts/compose development up -d app
+    python3 bench/probe.py --ca-file env/production.rehearsal-ca.pem https://forecast.localhost/healthz -- ...
 
 The command's own output goes through unchanged; at the end one summary line (or, with --json,
 one JSON object) gives the command's duration, the probes sent, how many failed (an answer other
 than 200, or none within the timeout), and each outage: from the first failed probe to the
-next good one. The exit status is the command's.
+next good one. The exit status is the command's. An https URL is verified against the public CAs,
+or against --ca-file (a rehearsal's or a private CA: TLS_CA_FILE); a certificate that does not
+verify is a failed probe.
 """
 from __future__ import annotations
 
@@ -75,17 +78,19 @@ def _outage(failed: list[Sample], ended: float) -> Outage:
 
 
 class Prober(threading.Thread):
-    def __init__(self, url: str, interval: float, timeout: float, started: float):
+    def __init__(self, url: str, interval: float, timeout: float, started: float, ca_file: str = ""):
         super().__init__(daemon=True)
         self.url, self.interval, self.timeout, self.started = url, interval, timeout, started
         self.samples: list[Sample] = []
         self.stopping = threading.Event()
         self.http = requests.Session()
+        # Per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify: str | bool = ca_file or True
 
     def probe(self) -> Sample:
         at = time.monotonic() - self.started
         try:
-            response = self.http.get(self.url, timeout=self.timeout)
+            response = self.http.get(self.url, timeout=self.timeout, verify=self.verify)
         except requests.RequestException as exc:
             return Sample(at, False, exc.__class__.__name__)
         return Sample(at, response.status_code == 200, str(response.status_code))
@@ -100,12 +105,14 @@ class Prober(threading.Thread):
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench/probe.py", description=__doc__.split("\n")[0],
-                                     usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] URL -- "
-                                           "COMMAND...")
+                                     usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] "
+                                           "[--ca-file PEM] URL -- COMMAND...")
     parser.add_argument("url", help="what to probe, e.g. http://localhost/healthz (through nginx)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between probes (default 0.2)")
     parser.add_argument("--timeout", type=float, default=1.0, help="a probe without an answer by then fails")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--ca-file", default="", help="verify https against this CA's certificate (PEM) instead of "
+                                                      "the public CAs")
     # Everything after the first "--" is the command, untouched (it may have a "--" of its own).
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[1:cut])
@@ -113,7 +120,7 @@ def main(argv: list[str]) -> int:
     if not args.command:
         parser.error("give the command to measure after --")
     started = time.monotonic()
-    prober = Prober(args.url, args.interval, args.timeout, started)
+    prober = Prober(args.url, args.interval, args.timeout, started, args.ca_file)
     prober.start()
     try:
         status = subprocess.run(args.command).returncode

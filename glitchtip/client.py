@@ -35,6 +35,10 @@ class GlitchTipError(Exception):
         self.detail = detail
 
 
+class GlitchTipCertificateError(GlitchTipError):
+    """GlitchTip answered over https with a certificate that does not verify against the CA given."""
+
+
 @dataclass(frozen=True)
 class Organization:
     id: str
@@ -162,9 +166,12 @@ def hex_key(key: str) -> str:
 
 
 class GlitchTipClient:
-    def __init__(self, base_url: str, token: str = "", timeout: float = 15.0):
+    def __init__(self, base_url: str, token: str = "", timeout: float = 15.0, verify: str | bool = True):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # https: the CA file to verify GlitchTip's certificate against (True: the public CAs). Given with
+        # each request, because a session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify = verify
         # Two sessions: with its cookies, a failed token would silently fall back to the login
         # session on reads (and then fail the CSRF check on writes).
         self.browser = requests.Session()
@@ -185,7 +192,11 @@ class GlitchTipClient:
             headers["X-CSRFToken"] = self.browser.cookies["csrftoken"]  # session auth needs it on unsafe methods
         try:
             response = http.request(method, f"{self.base_url}{path}", json=json, params=params,
-                                    headers=headers, timeout=self.timeout)
+                                    headers=headers, timeout=self.timeout, verify=self.verify)
+        except requests.exceptions.SSLError as exc:
+            trusted = self.verify if isinstance(self.verify, str) else "the public CAs"
+            raise GlitchTipCertificateError(f"GlitchTip's certificate at {self.base_url} does not verify against "
+                                            f"{trusted} ({exc})") from exc
         except requests.RequestException as exc:
             raise GlitchTipError(f"GlitchTip is not reachable at {self.base_url} ({exc.__class__.__name__})") from exc
         if response.status_code not in expected:
@@ -206,8 +217,11 @@ class GlitchTipClient:
 
     # ---- health and auth -------------------------------------------------
     def healthy(self) -> bool:
+        """Whether GlitchTip answers; a certificate that does not verify is raised, not a mere "no"."""
         try:
             return self.request("GET", "/_health/", auth=False).text.strip() == "ok"
+        except GlitchTipCertificateError:
+            raise
         except GlitchTipError:
             return False
 
@@ -226,6 +240,12 @@ class GlitchTipClient:
                 raise GlitchTipError(f"GlitchTip refused the login of {email}", exc.status, exc.detail) from None
             raise
         self.token = ""
+
+    def secure_session_over_http(self) -> bool:
+        """Whether GlitchTip set its session cookie Secure (SESSION_COOKIE_SECURE) while this client speaks plain
+        http: like a browser, requests never sends such a cookie back, so every call after the login is anonymous."""
+        return urlsplit(self.base_url).scheme == "http" and any(
+            cookie.secure for cookie in self.browser.cookies if cookie.name == "sessionid")
 
     def token_works(self) -> bool:
         if not self.token:

@@ -1,13 +1,15 @@
-"""Generate env/<ENV>.secrets.env with strong random values, on first use (`scripts/secrets`).
+"""Generate env/<ENV>.secrets.env with strong random values, on first use (`scripts/secrets`), and
+env/<ENV>.local.env, the layer of your own values, with a placeholder for each
+(scripts/settings/local_settings.py).
 
-An existing file is never overwritten: keys it lacks are appended, nothing else changes.
+An existing file is never overwritten: keys the secrets lack are appended, nothing else changes.
 Usage: scripts/secrets [ENV]   (ENV: development, staging or production; default $APP_ENV)
 """
 import argparse
 import secrets
 import sys
 
-from scripts.settings import envfiles
+from scripts.settings import envfiles, local_settings
 
 BANNER = """\
 # ==============================================================================
@@ -63,6 +65,7 @@ def main(argv: list[str]) -> int:
         print(f"secrets: added {', '.join(missing)} to {path.relative_to(envfiles.REPO)}; existing values kept")
     else:
         print(f"secrets: {path.relative_to(envfiles.REPO)} is complete; nothing changed")
+    print(f"secrets: {local_settings.create(env)}")
     return 0
 
 

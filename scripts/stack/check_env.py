@@ -2,18 +2,21 @@
 
 Usage: scripts/check-env [ENV] [--show]   (default $APP_ENV, else development)
 
-It checks the merged configuration: env/defaults.env, overridden by env/ENV.env, overridden by
-env/ENV.secrets.env (scripts/settings/envfiles.py). `--show` first prints that merged result, each value
-with the layer it comes from, secrets masked.
+It checks the merged configuration: env/defaults.env, overridden by env/ENV.env, by your own
+env/ENV.local.env, by env/ENV.release.env and by env/ENV.secrets.env (scripts/settings/envfiles.py).
+`--show` first prints that merged result, each value with the layer it comes from, secrets masked.
 
-Staging and production must not run with DEBUG on, placeholder or short secrets, sample rates
-of 1.0, open GlitchTip registration, database or cache ports published on the host, or a DSN
-pointing at a host the app's containers cannot reach. Development only gets the checks that
-would break it. In every environment the app's own settings module is loaded with exactly the
-environment Compose gives the app container, so a value the app refuses (DJANGO_DEBUG=maybe, a
-sample rate of 1.5) is named here rather than when the container fails; and the ALERT_* settings
-are checked the way the bootstrap reads them. Exit status: 0 safe, 1 refused, 2 the check itself
-could not run.
+Staging and production must not run with DEBUG on, placeholder or short secrets, sample rates of
+1.0, open GlitchTip registration, database or cache ports published on the host, or a DSN pointing
+at a host the app's containers cannot reach. In every environment, the TLS settings must fit the
+addresses and cookies (scripts/settings/tls.py): an http:// address with Secure cookies or the https
+redirect, acme for an IP address or localhost, the operator's certificate files (TLS_MODE=files)
+missing, mismatched, expired or without their chain, a terminator in front (TLS_MODE=off) that nginx
+does not trust. Development only gets the checks that would break it. In every environment the app's
+own settings module is loaded with exactly the environment Compose gives the app container, so a
+value the app refuses (DJANGO_DEBUG=maybe, a sample rate of 1.5) is named here rather than when the
+container fails; and the ALERT_* settings are checked the way the bootstrap reads them. Exit status:
+0 safe, 1 refused, 2 the check itself could not run.
 Secret values are never printed.
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError
-from scripts.settings import envfiles
+from scripts.settings import envfiles, tls
 from scripts.stack import engine
 
 SECRETS = {  # name -> minimum length
@@ -67,7 +70,8 @@ def truthy(value: str) -> bool:
 
 def check_values(env: str, values: dict[str, str]) -> list[Problem]:
     strict = env in STRICT
-    settings = f"env/{env}.env"
+    # Your own values go into the git-ignored layer, never into a committed file.
+    settings = str(envfiles.local_file(env).relative_to(envfiles.REPO))
     secrets = f"env/{env}.secrets.env"
     problems = []
     if values.get("APP_ENV") != env:
@@ -106,6 +110,7 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
             problems.append(Problem("DJANGO_ALLOWED_HOSTS", "contains *, so any Host header is accepted",
                                     f"list your public host names in {settings}"))
     problems += check_urls(env, values)
+    problems += [Problem(*finding) for finding in tls.findings(env, values, strict)]
     try:
         AlertSettings.from_values(values)
     except AlertSettingsError as exc:
@@ -241,6 +246,8 @@ def main(argv: list[str]) -> int:
             print(f"  {p.variable} {p.problem}.\n      Fix: {p.fix}.", file=sys.stderr)
         return 1
     print(f"check-env {env}: OK")
+    for note in tls.notes(env, values):
+        print(f"  Note: {note}.")
     return 0
 
 

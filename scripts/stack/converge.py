@@ -1,4 +1,4 @@
-"""Bring a stack to its configuration, touching only what differs (scripts/up, steps 4 and 6).
+"""Bring a stack to its configuration, touching only what differs (scripts/up, steps 4 and 7).
 
 Usage: python3 -m scripts.stack.converge ENV [--timeout 600]
 

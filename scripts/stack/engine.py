@@ -224,8 +224,17 @@ def config_hashes(env: str, root: Path = REPO, config: dict | None = None) -> di
     `config --hash` ("service hash" lines) of the resolved configuration (`config`: already read).
     Not of the compose files themselves: from 2.22 Compose leaves the values of a service's env_file
     out of that hash but not out of the label (docker/compose#14001), and in the resolved
-    configuration they are part of the environment. Profiles: those the configuration has."""
+    configuration they are part of the environment. Profiles: those the configuration has.
+    An optional dependency (`required: false`) on a service whose profile is off is kept in the resolved
+    configuration, which Compose then refuses to read back ("depends on undefined service"): staging and
+    production, where app's dependency on mailpit is off. It is left out, as Compose itself does when it
+    starts the service, and the hashes match the labels (measured: a re-run changes nothing)."""
     resolved = resolved_config(env, root) if config is None else config
+    for service in resolved.get("services", {}).values():
+        dependencies = service.get("depends_on") or {}
+        for name in [name for name, dependency in dependencies.items()
+                     if name not in resolved["services"] and dependency.get("required") is False]:
+            del dependencies[name]
     # Mode 600 and deleted at once: the resolved environment holds the secrets.
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(resolved, file)

@@ -9,15 +9,19 @@ SWARM_REGISTRY and pin the stack to the digests pushed, create the Docker secret
 start the data services and wait until they are healthy, run the one-shot jobs to completion,
 roll out the long-running services and wait until every one has converged (an update that Swarm
 rolled back fails the deploy), spread the replicas of a service again where some share a node
-while another of its nodes runs none (after a node came back), then remove the secret and config
-versions that no service uses any more and the exited containers of earlier job runs on this node.
+while another of its nodes runs none (after a node came back), have the certificates service get
+the certificate TLS_MODE says and wait until nginx serves it, verified (as scripts/up does:
+scripts/stack/certificate.py; the service and nginx run on the node labelled
+migraine-forecast.edge), then remove the secret and config versions that no service uses any more
+and the exited containers of earlier job runs on this node.
 
 Re-running it is safe: secrets are named by their content and never rewritten, an unchanged
 service is left alone, and the migrations have nothing to do.
 
 Exit status per failing step: 1 configuration refused, 2 usage or rendering, 10 Docker or the
 swarm not usable, 11 build, 12 placement, 13 secrets, 14 data services, 15 a job failed,
-16 the rollout failed or was rolled back, 17 cleanup, 18 pushing the images to the registry.
+16 the rollout failed or was rolled back, 17 cleanup, 18 pushing the images to the registry,
+1 or 24 the certificate (scripts/stack/certificate.py).
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 
 from scripts._steps import StepFailed, Steps
 from scripts.settings import envfiles, release
-from scripts.stack import check_env, engine
+from scripts.stack import certificate, check_env, engine
 from scripts.swarm import swarm_stack
 
 POLL_SECONDS = 2.0
@@ -215,7 +219,7 @@ class SwarmDeploy:
         self.env = env
         self.args = args
         self.docker = docker or Docker()
-        self.steps = Steps("swarm-deploy", 11)
+        self.steps = Steps("swarm-deploy", 12)
 
     def run(self) -> None:
         version = write_release(self.env)
@@ -243,12 +247,15 @@ class SwarmDeploy:
             out["result"] = self.roll_out(stack, stack.long_running(), 16)
         with self.steps.step("replicas spread over their nodes") as out:
             out["result"] = self.spread(stack)
+        with self.steps.step("the certificate (scripts/stack/certificate.py)") as out:
+            out["result"] = self.certificate()
         with self.steps.step("remove secret and config versions no service uses, old job containers") as out:
             out["result"] = self.clean_up(stack)
 
     def build(self) -> str:
-        # The app's image, and the backup service's where its profile is on (staging, production).
-        services = [name for name in ("app", "backup") if name in engine.resolved_config(self.env)["services"]]
+        # The app's image, and the backup and certificates services' where their profiles are on.
+        services = [name for name in ("app", "backup", "certificates")
+                    if name in engine.resolved_config(self.env)["services"]]
         result = engine.compose(self.env, "build", *services, timeout=BUILD_TIMEOUT,
                                 fix=f"run scripts/compose {self.env} build {' '.join(services)} to see its progress")
         if result.returncode != 0:
@@ -319,6 +326,13 @@ class SwarmDeploy:
         self.docker.transfer("tag", source, target)
         self.docker.transfer("push", "--quiet", target)
         return registry_digest(target, self.docker.repo_digests(target))
+    def certificate(self) -> str:
+        """As scripts/up's step 5: the certificate TLS_MODE says, served by nginx and verified."""
+        values = envfiles.read_environment(self.env)
+        if values.get("TLS_MODE") == "off":
+            return "TLS_MODE=off: TLS ends in front of nginx"
+        certificate.obtain(self.env, values)
+        return certificate.wait_until_served(self.env, values, self.args.timeout)
 
     def create_secrets(self, stack: swarm_stack.Stack) -> str:
         try:

@@ -30,9 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 from apscheduler.triggers.cron import CronTrigger
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError, wanted_alerts
-from glitchtip.client import Alert, GlitchTipClient, GlitchTipError, Monitor, Project
+from glitchtip.client import Alert, GlitchTipCertificateError, GlitchTipClient, GlitchTipError, Monitor, Project
 from scripts._steps import StepFailed, Steps
-from scripts.settings import envfiles, scheduled_jobs
+from scripts.settings import envfiles, scheduled_jobs, tls
 from scripts.stack import engine, stack_runtime
 
 if TYPE_CHECKING:
@@ -89,11 +89,13 @@ def monitor_drift(monitor: Monitor, spec: Monitor) -> str:
                      for field in MONITOR_FIELDS if getattr(monitor, field) != getattr(spec, field))
 
 
-def uptime_url(values: dict[str, str]) -> str:
-    """GlitchTip checks the app's public /healthz. Locally the public host is this machine, so it goes
-    through nginx by its network alias (GlitchTip refuses single-label host names such as "nginx")."""
+def uptime_url(env: str, values: dict[str, str]) -> str:
+    """GlitchTip checks the app's public /healthz, which proves the whole way in (DNS, certificate, nginx).
+    Where it cannot (a public host that is this machine, or https verified against a CA of our own that
+    GlitchTip does not trust: a rehearsal, a private CA) it checks through nginx by its network alias
+    (GlitchTip refuses single-label host names such as "nginx"), which answers /healthz over plain http."""
     public = values.get("APP_PUBLIC_URL", "")
-    if urlsplit(public).hostname in {"localhost", "127.0.0.1", "::1"}:
+    if urlsplit(public).hostname in {"localhost", "127.0.0.1", "::1"} or tls.trust(env, values) is not True:
         return "http://app.internal/healthz"
     return f"{public.rstrip('/')}/healthz"
 
@@ -104,7 +106,8 @@ class Bootstrap:
         self.values = values
         self.args = args
         self.dry_run = args.dry_run
-        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"])
+        # https is verified against the environment's CA (the public ones, TLS_CA_FILE, or a rehearsal's).
+        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"], verify=tls.trust(env, values))
         self.changes: list[str] = []
         # A dry run that cannot log in (the admin does not exist yet) cannot read anything either.
         self.blind = False
@@ -131,7 +134,14 @@ class Bootstrap:
         except AlertSettingsError as exc:
             raise StepFailed(2, str(exc), f"{exc.fix} (in {envfiles.origin(self.env, exc.variable)})") from None
         with self.steps.step(f"reach GlitchTip at {self.client.base_url}") as out:
-            if not self.client.healthy():
+            try:
+                healthy = self.client.healthy()
+            except GlitchTipCertificateError as exc:
+                raise StepFailed(10, str(exc), "check the certificate nginx serves (scripts/compose "
+                                 f"{self.env} logs certificates nginx) and what this machine trusts: TLS_CA_FILE, or "
+                                 f"with TLS_MODE=rehearsal env/{self.env}.rehearsal-ca.pem (scripts/up saves it)"
+                                 ) from None
+            if not healthy:
                 raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
                                  f"start the stack (scripts/compose {self.env} up -d) and wait until glitchtip-web "
                                  "is healthy, or pass --url")
@@ -241,6 +251,13 @@ class Bootstrap:
             if old:
                 self.client.delete_token(old.id)
         except GlitchTipError as exc:
+            if exc.status == 401 and self.client.secure_session_over_http():
+                raise StepFailed(13, f"API token: {exc}: GlitchTip's session cookie is Secure "
+                                     f"(GLITCHTIP_SECURE_COOKIES=true), and over {self.client.base_url} (http://) a "
+                                     "Secure cookie is never sent back, so the login did not hold",
+                                 "serve GlitchTip over https (GLITCHTIP_PUBLIC_URL=https://..., TLS_MODE acme, "
+                                 "files or rehearsal: README.md, \"Production\"), or for plain http on purpose set "
+                                 f"GLITCHTIP_SECURE_COOKIES=false in env/{self.env}.local.env") from None
             raise StepFailed(13, f"API token: {exc} {exc.detail}",
                              "check that the admin user can log in to GlitchTip's web UI") from None
         self.client.token = token.value
@@ -316,7 +333,8 @@ class Bootstrap:
         # Each monitor as it should be (id 0: the spec, not a stored monitor).
         wanted = {f"job {job}": Monitor(0, f"job {job}", "Heartbeat", "", self.interval(job, schedule), None,
                                         project.id) for job, schedule in schedules.items()}
-        wanted[UPTIME_NAME] = Monitor(0, UPTIME_NAME, "GET", uptime_url(self.values), 60, None, project.id, 200)
+        wanted[UPTIME_NAME] = Monitor(0, UPTIME_NAME, "GET", uptime_url(self.env, self.values), 60, None, project.id,
+                                      200)
         created, updated = [], []
         found: dict[str, Monitor | None] = {}
         try:

@@ -48,7 +48,7 @@ import sentry_sdk
 from glitchtip.alerts import AlertSettings, AlertSettingsError
 from glitchtip.client import GlitchTipClient, GlitchTipError, hex_key
 from scripts._steps import StepFailed, Steps
-from scripts.settings import envfiles
+from scripts.settings import envfiles, tls
 from scripts.stack import engine, stack_runtime
 
 POLL_SECONDS = 1.0
@@ -76,10 +76,12 @@ def canaries(run_id: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def sdk(dsn: str, environment: str, release: str) -> Iterator[None]:
-    """sentry-sdk set up for the block; everything sent is delivered (or given up) when it ends."""
+def sdk(dsn: str, environment: str, release: str, trust: str | bool = True) -> Iterator[None]:
+    """sentry-sdk set up for the block; everything sent is delivered (or given up) when it ends. An https
+    DSN is verified against `trust` (a CA file; True: the public CAs)."""
     sentry_sdk.init(dsn=dsn, environment=environment, release=release, traces_sample_rate=1.0,
-                    auto_session_tracking=False, default_integrations=True)
+                    auto_session_tracking=False, default_integrations=True,
+                    ca_certs=trust if isinstance(trust, str) else None)
     try:
         yield
     finally:
@@ -87,10 +89,11 @@ def sdk(dsn: str, environment: str, release: str) -> Iterator[None]:
         sentry_sdk.get_client().close()
 
 
-def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> dict[str, str]:
+def send_through_sdk(dsn: str, environment: str, release: str, run_id: str, trust: str | bool = True
+                     ) -> dict[str, str]:
     """One event of each kind straight through sentry-sdk, as any Sentry-compatible client would."""
     ids = {}
-    with sdk(dsn, environment, release), sentry_sdk.new_scope() as scope:
+    with sdk(dsn, environment, release, trust), sentry_sdk.new_scope() as scope:
         scope.set_tag("run_id", run_id)
         scope.set_tag("source", "smoke-test")
         scope.set_user({"id": "smoke-test", "username": "smoke-test"})
@@ -120,10 +123,11 @@ def send_through_sdk(dsn: str, environment: str, release: str, run_id: str) -> d
     return ids
 
 
-def send_alert_probe(dsn: str, environment: str, release: str, run_id: str, alert_id: str) -> str:
+def send_alert_probe(dsn: str, environment: str, release: str, run_id: str, alert_id: str,
+                     trust: str | bool = True) -> str:
     """An error that makes a new issue (its own fingerprint), which the "new issue" alert mails; its
     title carries `alert_id`, which no other event has (the run's other issues may be new too)."""
-    with sdk(dsn, environment, release), sentry_sdk.new_scope() as scope:
+    with sdk(dsn, environment, release, trust), sentry_sdk.new_scope() as scope:
         scope.set_tag("run_id", run_id)
         scope.set_tag("source", "smoke-test")
         scope.fingerprint = ["smoke-test-alert", alert_id]
@@ -188,7 +192,10 @@ class SmokeTest:
         self.env = env
         self.values = values
         self.args = args
-        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"], values.get("GLITCHTIP_API_TOKEN", ""))
+        # https (GlitchTip's API and the public DSN) is verified against the environment's CA.
+        self.trust = tls.trust(env, values)
+        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"], values.get("GLITCHTIP_API_TOKEN", ""),
+                                      verify=self.trust)
         self.run_id = uuid.uuid4().hex[:12]
         self.steps = Steps("smoke-test", 4)
         self.alert_steps = Steps("smoke-test --alerts", 1)
@@ -221,7 +228,7 @@ class SmokeTest:
                    or f"smoke-test@{self.run_id}")
         self.release = release
         with self.steps.step(f"send through sentry-sdk (run {self.run_id})") as out:
-            ids = send_through_sdk(public_dsn, environment, release, self.run_id)
+            ids = send_through_sdk(public_dsn, environment, release, self.run_id, self.trust)
             self.expected += [Expected(kind, "sdk", event_id, release, f"smoke-test {self.run_id}")
                               for kind, event_id in ids.items()]
             out["result"] = f"{len(ids)} events"
@@ -255,7 +262,8 @@ class SmokeTest:
         environment = self.values.get("SENTRY_ENVIRONMENT", self.env)
         alert_id = uuid.uuid4().hex[:12]
         with self.alert_steps.step(f"alert e-mail for a new issue (smoke-test alert {alert_id})") as out:
-            send_alert_probe(self.require("SENTRY_PUBLIC_DSN"), environment, self.release, self.run_id, alert_id)
+            send_alert_probe(self.require("SENTRY_PUBLIC_DSN"), environment, self.release, self.run_id, alert_id,
+                             self.trust)
             if mailpit is None:
                 out["result"] = (f"sent; no mailpit in {self.env}: look for \"smoke-test alert {alert_id}\" in "
                                  f"the inbox of {', '.join(settings.emails)} within a few minutes")

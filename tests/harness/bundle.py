@@ -31,12 +31,14 @@ class Bundle:
         self.root = root
         root.mkdir(parents=True)
         # app/config: the jobs' list, and the settings scripts/check-env loads.
-        for name in ("compose.yml", "env", "scripts", "nginx", "postgres", "glitchtip", "deploy", "app/config"):
+        for name in ("compose.yml", ".gitignore", "env", "scripts", "nginx", "postgres", "glitchtip", "certificates",
+                     "deploy", "app/config"):
             source = REPO / name
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
-                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.secrets.env", "*.lock",
-                                                                                   "__pycache__"))
+                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns(
+                    "*.secrets.env", "*.local.env", "*.release.env", "*.rehearsal-ca.pem", "*.verified", "*.lock",
+                    "__pycache__"))
             else:
                 shutil.copy(source, root / name)
 
@@ -70,6 +72,10 @@ class Bundle:
     def defaults_file(self) -> Path:
         return self.root / "env" / "defaults.env"
 
+    def local_file(self, env: str) -> Path:
+        """env/ENV.local.env: the operator's own values (scripts/secrets makes it)."""
+        return self.root / "env" / f"{env}.local.env"
+
     def secrets_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.secrets.env"
 
@@ -90,11 +96,12 @@ class Bundle:
         path.write_text(text)
 
     def prepare(self, env: str) -> Bundle:
-        """Secrets generated and placeholders filled: a configuration an operator would really run."""
+        """Secrets generated and placeholders filled, through the operator's own layer (no committed file
+        edited): a configuration an operator would really run."""
         self.run("secrets", env, check=True)
         settings = {k: v for k, v in FILLED.items() if k != "EMAIL_URL"}
         if env != "development":
-            self.set(self.env_file(env), **settings)
+            self.set(self.local_file(env), **settings)
             self.set(self.secrets_file(env), EMAIL_URL=FILLED["EMAIL_URL"])
         return self
 

@@ -62,7 +62,8 @@ def test_no_image_is_unpinned_or_latest(resolved):
     for name, service in config["services"].items():
         image = service["image"]
         if "build" in service:
-            assert image.startswith(("migraine-forecast-app:", "migraine-forecast-backup:")), name
+            assert image.startswith(("migraine-forecast-app:", "migraine-forecast-backup:",
+                                     "migraine-forecast-certificates:")), name
             continue
         assert PINNED.match(image), f"{name} uses {image}, not an exact version"
     assert config["services"]["glitchtip-web"]["image"].startswith("glitchtip/glitchtip:6.")
@@ -78,7 +79,7 @@ def test_only_nginx_publishes_ports_outside_development(resolved):
         assert publishing == {"nginx"}
         assert "mailpit" not in config["services"]
     ports = {int(p["target"]): int(p["published"]) for p in config["services"]["nginx"]["ports"]}
-    assert ports == {80: 80, 8001: 8001}
+    assert ports == {80: 80, 443: 443, 8001: 8001}
 
 
 def test_data_lives_in_named_volumes(resolved):
@@ -156,14 +157,16 @@ def test_every_variable_is_commented():
                 assert group.startswith("#"), f"{name}.env: {line.split('=')[0]} has no comment"
 
 
-def test_the_app_containers_get_the_committed_layers_in_order():
+def test_the_app_containers_get_the_settings_layers_in_order():
+    """The committed layers and the operator's own (env/ENV.local.env), not the release (a build argument) nor
+    the secrets (which reach the app one by one, as environment:, never as a whole file)."""
     compose = yaml.safe_load((REPO / "compose.yml").read_text())
-    committed = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV") if not layer.created_by]
+    settings = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV")
+                if not layer.secret and not layer.only_to_start]
+    assert settings == ["env/defaults.env", "env/ENV.env", "env/ENV.local.env"]
     for name in ("app", "scheduler", "app-migrate"):
         env_files = [re.sub(r"\$\{APP_ENV[^}]*\}", "ENV", path) for path in compose["services"][name]["env_file"]]
-        assert env_files == committed, name
-    # Secrets reach the app one by one (environment:), never as a whole file.
-    assert not any("secrets" in path for path in committed)
+        assert env_files == settings, name
 
 
 def test_glitchtip_is_included_from_its_own_folder(resolved):

@@ -59,10 +59,12 @@ def csrf_passes(request: Request) -> bool:
 
 
 class Auth:
-    def __init__(self, state: State, clock: Callable[[], datetime], registration_open: Callable[[], bool]):
+    def __init__(self, state: State, clock: Callable[[], datetime], registration_open: Callable[[], bool],
+                 secure_cookies: Callable[[], bool]):
         self.state = state
         self.clock = clock
         self.registration_open = registration_open
+        self.secure_cookies = secure_cookies  # SESSION_COOKIE_SECURE (GLITCHTIP_SECURE_COOKIES)
         self.sessions: dict[str, User] = {}  # Django's session store: the user behind each `sessionid`
 
     def authenticate(self, request: Request, *, session_only: bool = False) -> tuple[User, APIToken | None]:
@@ -113,7 +115,8 @@ class Auth:
         # Django rotates the CSRF token on login.
         return wire.plain_json(200, {"status": 200, "data": session, "meta": {"is_authenticated": True}}, {
             "Set-Cookie": [csrf_cookie(new_cookie_value()),
-                           f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"]})
+                           f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
+                           + ("; Secure" if self.secure_cookies() else "")]})
 
     @staticmethod
     def _answer(request: Request, status: int, body: dict) -> Response:

@@ -40,7 +40,7 @@ class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
     def __init__(self, *, clock: Callable[[], datetime] = utc_now, ingest_delay: float = 2.0,
-                 user_registration_open: bool = False):
+                 user_registration_open: bool = False, secure_cookies: bool = False):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -49,8 +49,10 @@ class GlitchTipDouble(FakeHTTPServer):
         self.clock = clock
         self.down = False
         self.user_registration_open = user_registration_open
+        # SESSION_COOKIE_SECURE, as GLITCHTIP_SECURE_COOKIES sets it outside development.
+        self.secure_cookies = secure_cookies
         self._state = State()
-        auth = Auth(self._state, clock, lambda: self.user_registration_open)
+        auth = Auth(self._state, clock, lambda: self.user_registration_open, lambda: self.secure_cookies)
         self.ingestion = Ingestion(self._state, clock, ingest_delay)
         self.api = Api(self._state, auth, clock, lambda: self.domain)
         self._serving = threading.RLock()

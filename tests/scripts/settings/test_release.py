@@ -21,8 +21,31 @@ def git(bundle, *args: str) -> str:
 
 def test_the_release_layer_sits_between_the_settings_and_the_secrets():
     names = [layer.relative() for layer in envfiles.layers("staging")]
-    assert names == ["env/defaults.env", "env/staging.env", "env/staging.release.env", "env/staging.secrets.env"]
-    assert envfiles.layers("staging")[2].created_by == "scripts/up staging"
+    assert names == ["env/defaults.env", "env/staging.env", "env/staging.local.env", "env/staging.release.env",
+                     "env/staging.secrets.env"]
+    assert envfiles.layers("staging")[3].created_by == "scripts/up staging"
+    assert envfiles.layers("staging")[2].created_by == "scripts/secrets staging"  # the operator's own values
+
+
+def test_production_s_values_through_the_local_layer_leave_the_tree_clean_and_the_release_the_commit(bundle):
+    """An operator fills in production in the git-ignored env/production.local.env: no tracked file changes, so
+    the image and the release GlitchTip records are named after the commit, never "-dirty"."""
+    git(bundle, "init", "--quiet")
+    git(bundle, "add", ".")
+    git(bundle, "commit", "--quiet", "-m", "bundle")
+    commit = git(bundle, "rev-parse", "--short", "HEAD")
+    bundle.prepare("production")  # scripts/secrets, then every placeholder filled in the local layer
+    assert "!!!SET" not in bundle.local_file("production").read_text()
+    checked = bundle.run("check-env", "production")
+    assert checked.returncode == 0, checked.stderr
+    assert release(bundle, "production").returncode == 0
+    assert git(bundle, "status", "--porcelain", "--untracked-files=all") == ""
+    assert bundle.values(bundle.root / "env" / "production.release.env")["SENTRY_RELEASE"] == \
+        f"migraine-forecast@{commit}"
+    # The app's containers get the layer too (env_file), not only compose's interpolation.
+    app = bundle.config("production")["services"]["app"]["environment"]
+    assert app["APP_PUBLIC_URL"] == "https://forecast.example.org"
+    assert app["DJANGO_ALLOWED_HOSTS"] == "forecast.example.org"
 
 
 def test_the_release_is_named_after_the_commit_and_a_dirty_tree_says_so(bundle):

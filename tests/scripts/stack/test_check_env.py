@@ -51,10 +51,12 @@ def test_placeholders_are_refused_naming_each_variable(bundle):
     for name in ("APP_PUBLIC_URL", "DJANGO_ALLOWED_HOSTS", "GLITCHTIP_ADMIN_EMAIL", "EMAIL_URL"):
         assert f"{name} still holds" in result.stderr
     assert "env/production.secrets.env" in result.stderr
+    assert "env/production.local.env" in result.stderr  # your values: never a committed file
 
 
 UNSAFE = {
-    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on", "set DJANGO_DEBUG=false in env/production.env"),
+    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on",
+              "set DJANGO_DEBUG=false in env/production.local.env"),
     "short-secret": ("secrets", {"DJANGO_SECRET_KEY": "tooshort"}, "DJANGO_SECRET_KEY is weak",
                      "strong random value of 50+ characters"),
     "default-password": ("secrets", {"POSTGRES_PASSWORD": "postgres"}, "POSTGRES_PASSWORD is weak", "Fix:"),
@@ -70,7 +72,7 @@ UNSAFE = {
                             "HEARTBEAT_URLS is not a JSON object of job name to URL",
                             "run scripts/bootstrap-glitchtip production"),
     "another-environment": ("env", {"APP_ENV": "staging"}, "APP_ENV is 'staging', not 'production'",
-                            "set APP_ENV=production in env/production.env"),
+                            "set APP_ENV=production in env/production.local.env"),
     "dsn-no-such-service": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@glitchtip:8000/1"},
                             "no service of that name runs in this stack", "glitchtip-web"),
     "allowed-hosts-star": ("env", {"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS contains *", "Fix:"),
@@ -80,7 +82,7 @@ UNSAFE = {
 @pytest.mark.parametrize("where, values, problem, fix", UNSAFE.values(), ids=UNSAFE.keys())
 def test_unsafe_production_is_refused_with_the_variable_and_the_fix(bundle, where, values, problem, fix):
     bundle.prepare("production")
-    bundle.set(bundle.env_file("production") if where == "env" else bundle.secrets_file("production"), **values)
+    bundle.set(bundle.local_file("production") if where == "env" else bundle.secrets_file("production"), **values)
     result = bundle.run("check-env", "production")
     assert result.returncode == 1, result.stdout
     assert problem in result.stderr and fix in result.stderr
@@ -140,13 +142,13 @@ def test_show_prints_the_merged_layers_with_secrets_masked(bundle):
     result = bundle.run("check-env", "production", "--show")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1:4] == ["#   [1] env/defaults.env", "#   [2] env/production.env",
-                          "#   [3] env/production.secrets.env"]
+    assert lines[1:5] == ["#   [1] env/defaults.env", "#   [2] env/production.env",
+                          "#   [3] env/production.local.env", "#   [4] env/production.secrets.env"]
     shown = {line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip() for line in lines if " = " in line}
     assert shown["APP_ENV"] == "production   [2]"
     assert shown["DJANGO_DEBUG"] == "false   [1]"
-    assert shown["APP_PUBLIC_URL"] == "https://forecast.example.org   [2]"  # filled in by prepare()
-    assert re.fullmatch(r"\*{8} \(\d+ characters\)   \[3\]", shown["DJANGO_SECRET_KEY"])
+    assert shown["APP_PUBLIC_URL"] == "https://forecast.example.org   [3]"  # filled in by prepare()
+    assert re.fullmatch(r"\*{8} \(\d+ characters\)   \[4\]", shown["DJANGO_SECRET_KEY"])
     for name, value in bundle.values(bundle.secrets_file("production")).items():
         assert not value or value not in result.stdout, f"{name} is printed"
     assert result.stdout.rstrip().endswith("check-env production: OK")
@@ -168,7 +170,7 @@ def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
     assert "usage: scripts/compose ENV" in compose("ps").stderr
     missing = compose("production", "config")
     assert missing.returncode == 2
-    assert "scripts/secrets production" in missing.stderr
+    assert "env/production.local.env" in missing.stderr and "scripts/secrets production" in missing.stderr
     bundle.run("secrets", "production", check=True)
     # Without the release layer only what starts containers is refused: it would run another image.
     no_release = compose("production", "--dry-run", "up", "--detach")
@@ -235,13 +237,16 @@ def test_an_alert_address_at_localhost_passes_in_development(bundle):
 
 @pytest.mark.parametrize(("layer", "variable", "value", "named"), [
     ("secrets", "ALERT_EMAILS", "ops@example.org;dev@example.org", "env/production.secrets.env"),
-    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.env"),
+    ("local", "ALERT_EMAILS", "ops@localhost", "env/production.local.env"),
     # Empty ALERT_EMAILS means the admin: the refusal names the variable that holds the address.
-    ("settings", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.env"),
+    ("local", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.local.env"),
+    # A committed file is never the one to edit: the operator's own layer overrides it.
+    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.local.env, which overrides env/production.env"),
 ])
 def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, variable, value, named):
     bundle.prepare("production")
-    path = bundle.secrets_file("production") if layer == "secrets" else bundle.env_file("production")
+    path = {"secrets": bundle.secrets_file("production"), "local": bundle.local_file("production"),
+            "settings": bundle.env_file("production")}[layer]
     bundle.set(path, **{variable: value})
     result = bundle.run("check-env", "production")
     assert result.returncode == 1
@@ -250,9 +255,9 @@ def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, var
     assert f"(in {named})" in fix, result.stderr
 
 
-def test_an_alert_setting_left_at_its_default_is_fixed_in_the_environments_file(bundle):
+def test_an_alert_setting_left_at_its_default_is_fixed_in_the_operator_s_own_layer(bundle):
     bundle.prepare("production")
     bundle.set(bundle.defaults_file(), ALERT_THRESHOLD_EVENTS="0")
     result = bundle.run("check-env", "production")
     assert result.returncode == 1 and "ALERT_THRESHOLD_EVENTS is '0'" in result.stderr
-    assert "(in env/production.env" in result.stderr
+    assert "(in env/production.local.env" in result.stderr

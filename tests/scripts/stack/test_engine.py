@@ -89,3 +89,15 @@ def test_no_other_module_of_scripts_starts_processes_of_its_own():
     # backups/: being moved onto engine.run by the backup rewrite (branch ops-backup).
     assert {name for name in importers if not name.startswith("backups/")} == {
         "stack/engine.py", "settings/release.py", "stack/check_env.py", "swarm/local_cluster.py"}
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_every_service_of_an_environment_has_its_configuration_hash(bundle, monkeypatch, env):
+    """In staging and production the app's optional dependency on mailpit (profile dev) is off: the hashes
+    are still read, one per service that runs there (converge compares them with the containers' labels)."""
+    bundle.prepare(env).write_release(env, "abc1234")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{bundle.root}/no-engine.sock")
+    hashes = engine.config_hashes(env, bundle.root)
+    assert set(hashes) == set(engine.resolved_config(env, bundle.root)["services"])
+    assert ("mailpit" in hashes) == (env == "development") and all(re.fullmatch(r"[0-9a-f]{64}", h)
+                                                                   for h in hashes.values())

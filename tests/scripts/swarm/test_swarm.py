@@ -128,7 +128,7 @@ EDGE_NODE = "node.labels.migraine-forecast.edge == true"
 PLACEMENT = {"postgres": DATA_NODE, "redis": DATA_NODE, "backup": DATA_NODE, "glitchtip-web": DATA_NODE,
              "glitchtip-worker": DATA_NODE, "glitchtip-migrate": DATA_NODE,
              "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES, "outage-watcher": APP_NODES,
-             "nginx": EDGE_NODE, "mailpit": EDGE_NODE}
+             "nginx": EDGE_NODE, "mailpit": EDGE_NODE, "certificates": EDGE_NODE}
 
 
 def test_every_service_is_placed_on_purpose(stack, no_mesh):
@@ -137,8 +137,8 @@ def test_every_service_is_placed_on_purpose(stack, no_mesh):
             assert service["deploy"]["placement"]["constraints"] == [PLACEMENT[name]], name
     assert set(placement_labels(no_mesh)) == {("migraine-forecast.data", "true"), ("migraine-forecast.app", "true"),
                                               ("migraine-forecast.edge", "true")}
-    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == ["app", "app-migrate", "outage-watcher",
-                                                                                  "scheduler"]
+    app_services = ["app", "app-migrate", "outage-watcher", "scheduler"]
+    assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == app_services
 
 
 def test_the_data_node_keeps_every_volume_of_the_stack(stack):
@@ -146,7 +146,9 @@ def test_the_data_node_keeps_every_volume_of_the_stack(stack):
     queue and GlitchTip's uploads are one set, the one the backup service reads."""
     env, config = stack
     for name, service in config["services"].items():
-        if any(volume["type"] == "volume" for volume in service.get("volumes", [])):
+        # Except the certificates' volumes: nginx's and the certificates service's, on the edge node.
+        if any(volume["type"] == "volume" and volume["source"] not in ("certificates", "certificates-state")
+               for volume in service.get("volumes", [])):
             assert service["deploy"]["placement"]["constraints"] == [DATA_NODE], name
     for name in DATA:
         assert any(volume["type"] == "volume" for volume in config["services"][name]["volumes"]), name
@@ -161,6 +163,24 @@ def test_the_app_runs_two_replicas_on_the_app_nodes_and_the_scheduler_one(stack)
     # At most one per node comes from Swarm's spreading (the fewest tasks of the service first), not from
     # max_replicas_per_node, which would leave a replica pending while an app node is lost.
     assert "max_replicas_per_node" not in config["services"]["app"]["deploy"]["placement"]
+
+
+def test_nginx_and_the_certificates_service_share_the_edge_node_and_its_volume(stack):
+    """The certificate and the ACME challenges' answers are in a volume, and a volume is one node's."""
+    env, config = stack
+    services = config["services"]
+    edge = ["node.labels.migraine-forecast.edge == true"]
+    assert services["nginx"]["deploy"]["placement"]["constraints"] == edge
+    nginx_volume = next(v for v in services["nginx"]["volumes"] if v["target"] == "/etc/nginx/certificates")
+    assert nginx_volume["type"] == "volume" and nginx_volume["read_only"] is True
+    if env == "development":  # TLS_MODE=off: no certificates service
+        assert "certificates" not in services
+        return
+    certificates = services["certificates"]
+    assert certificates["deploy"]["placement"]["constraints"] == edge
+    assert certificates["deploy"]["replicas"] == 1 and certificates["deploy"]["update_config"]["order"] == "stop-first"
+    mounts = {v["target"]: v["source"] for v in certificates["volumes"]}
+    assert mounts["/certificates"] == nginx_volume["source"] and mounts["/state"] != nginx_volume["source"]
 
 
 def test_the_one_shots_of_compose_are_jobs_run_once_per_deploy(stack):
@@ -229,9 +249,14 @@ def test_configs_are_named_by_their_content(bundle):
     assert names["default.conf.template"] == new_names["default.conf.template"]
     targets = {ref["target"]: ref for ref in first["services"]["nginx"]["configs"]}
     assert set(targets) == {"/etc/nginx/templates/default.conf.template",
-                            "/etc/nginx/templates/glitchtip.conf.template", "/etc/nginx/snippets/proxy.conf",
+                            "/etc/nginx/templates/glitchtip.conf.template",
+                            "/etc/nginx/templates/tls-on/servers.conf.template", "/etc/nginx/snippets/proxy.conf",
                             "/etc/nginx/snippets/security-headers.conf", "/etc/nginx/snippets/unavailable.conf",
-                            "/etc/nginx/errors/_unavailable.html"}
+                            "/etc/nginx/snippets/tls-settings.conf", "/etc/nginx/snippets/tls-on.conf",
+                            "/etc/nginx/snippets/tls-off.conf", "/etc/nginx/errors/_unavailable.html",
+                            "/docker-entrypoint.d/18-tls-settings.envsh", "/docker-entrypoint.d/40-tls-certificate.sh"}
+    # The image's entrypoint runs only executable scripts: they keep their mode as configs.
+    assert targets["/docker-entrypoint.d/40-tls-certificate.sh"]["mode"] == 0o555
     init = first["services"]["postgres"]["configs"][0]
     assert init["target"] == "/docker-entrypoint-initdb.d/10-create-databases.sh" and init["mode"] == 0o555
 
@@ -245,7 +270,7 @@ def test_the_routing_mesh_by_default_dns_round_robin_and_host_ports_without_it(s
         assert service["deploy"]["endpoint_mode"] == "dnsrr", name
     nginx = no_mesh["services"]["nginx"]
     ports = {(p["target"], p["published"], p["mode"]) for p in nginx["ports"]}
-    assert ports == {(80, 80, "host"), (8001, 8001, "host")}
+    assert ports == {(80, 80, "host"), (443, 443, "host"), (8001, 8001, "host")}
     assert nginx["deploy"]["replicas"] == 1 and nginx["deploy"]["update_config"]["order"] == "stop-first"
 
 
