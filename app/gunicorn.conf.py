@@ -2,6 +2,7 @@
 
 Each value can be overridden by the environment variable named next to it.
 """
+
 import multiprocessing
 import os
 
@@ -64,4 +65,3 @@ def post_fork(server, worker):
     from config.sentry import init_sentry
 
     init_sentry(settings.SENTRY)
-

@@ -19,6 +19,7 @@ so that every round updates rows as the hourly job does. Every location sits at 
 point (0.1° apart), the worst case for deduplication. The fake runs in a process of its own, as
 the real API would; all of them share the machine's cores.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -57,8 +58,9 @@ def start_open_meteo(delay: float):
     return process, ports.get(timeout=30)
 
 
-def measures(rounds: int, *, delay: float = 0.05, origin_app: Path | None = None,
-             origin_python: str | None = None) -> list[Measure]:
+def measures(
+    rounds: int, *, delay: float = 0.05, origin_app: Path | None = None, origin_python: str | None = None
+) -> list[Measure]:
     fake, port = start_open_meteo(delay)
     forecast_url = f"http://127.0.0.1:{port}/v1/forecast"
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-jobs-") as folder:
@@ -69,56 +71,97 @@ def measures(rounds: int, *, delay: float = 0.05, origin_app: Path | None = None
         postgres.psql("CREATE DATABASE bench OWNER bench")
         print(f"jobs: fake Open-Meteo on port {port} adding {delay * 1000:.0f} ms per request, {rounds} rounds")
         # Only what the apps need: no setting of the caller's reaches them.
-        env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8",
-               "SENTRY_ENABLED": "false", "OPEN_METEO_FORECAST_URL": forecast_url}
-        app_env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_LOG_LEVEL": "ERROR",
-                   "OPEN_METEO_BACKOFF": "0"}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/"),
+            "LANG": "C.UTF-8",
+            "SENTRY_ENABLED": "false",
+            "OPEN_METEO_FORECAST_URL": forecast_url,
+        }
+        app_env = {
+            **env,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_LOG_LEVEL": "ERROR",
+            "OPEN_METEO_BACKOFF": "0",
+        }
         app = [sys.executable, str(REPO / "bench" / "jobs_app.py"), str(max(SIZES))]
         workers = {
-            "PostgreSQL": Worker("this app on PostgreSQL", app,
-                                 {**app_env, "DATABASE_URL": postgres.url("bench", "bench", "bench")},
-                                 Path(folder) / "postgresql.log"),
-            "SQLite": Worker("this app on SQLite", app, {**app_env, "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3"},
-                             Path(folder) / "sqlite.log"),
+            "PostgreSQL": Worker(
+                "this app on PostgreSQL",
+                app,
+                {**app_env, "DATABASE_URL": postgres.url("bench", "bench", "bench")},
+                Path(folder) / "postgresql.log",
+            ),
+            "SQLite": Worker(
+                "this app on SQLite",
+                app,
+                {**app_env, "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3"},
+                Path(folder) / "sqlite.log",
+            ),
         }
         if origin_app:
             origin_dir = Path(folder) / "origin"
             origin_dir.mkdir()
             workers["origin"] = Worker(
-                "the origin app on SQLite", [origin_python or sys.executable, str(REPO / "bench" / "origin_app.py"),
-                                             str(origin_app), str(ORIGIN_SIZE)],
-                {**env, "BENCH_DIR": str(origin_dir)}, Path(folder) / "origin.log")
+                "the origin app on SQLite",
+                [
+                    origin_python or sys.executable,
+                    str(REPO / "bench" / "origin_app.py"),
+                    str(origin_app),
+                    str(ORIGIN_SIZE),
+                ],
+                {**env, "BENCH_DIR": str(origin_dir)},
+                Path(folder) / "origin.log",
+            )
         else:
-            print(f"the origin app: not measured (--origin-app CHECKOUT --origin-python PYTHON); issue 17 measured "
-                  f"{ORIGIN_SECONDS_IN_ISSUE} s for {ORIGIN_SIZE:,} places on SQLite")
+            print(
+                f"the origin app: not measured (--origin-app CHECKOUT --origin-python PYTHON); issue 17 measured "
+                f"{ORIGIN_SECONDS_IN_ISSUE} s for {ORIGIN_SIZE:,} places on SQLite"
+            )
         for worker in workers.values():
             stack.callback(worker.close)
         for worker in workers.values():
             worker.wait_ready()
-        return [*_collect_measures(workers, rounds), _predictions_measure(workers["PostgreSQL"], rounds),
-                _store_measure(workers, rounds)]
+        return [
+            *_collect_measures(workers, rounds),
+            _predictions_measure(workers["PostgreSQL"], rounds),
+            _store_measure(workers, rounds),
+        ]
 
 
 def _collect_measures(workers: dict[str, Worker], rounds: int) -> list[Measure]:
     postgres = workers["PostgreSQL"]
-    measure = Measure("collect weather, 100 locations (PostgreSQL)", "s",
-                      ratio_of=("one by one (before)", "batched"), target="batched < 2.3 s",
-                      check=lambda m: m.median("batched") < 2.3)
+    measure = Measure(
+        "collect weather, 100 locations (PostgreSQL)",
+        "s",
+        ratio_of=("one by one (before)", "batched"),
+        target="batched < 2.3 s",
+        check=lambda m: m.median("batched") < 2.3,
+    )
     print(measure.name)
-    measure.samples = interleaved(rounds, {"batched": lambda: postgres.run("collect", size=100),
-                                           "one by one (before)": lambda: postgres.run("collect_one_by_one",
-                                                                                       size=100)})
+    measure.samples = interleaved(
+        rounds,
+        {
+            "batched": lambda: postgres.run("collect", size=100),
+            "one by one (before)": lambda: postgres.run("collect_one_by_one", size=100),
+        },
+    )
     result = [measure]
     for size, limits in ((1_000, {"PostgreSQL": 3.0, "SQLite": 3.0}), (10_000, {"PostgreSQL": 20.0, "SQLite": 30.0})):
         variants: dict[str, Callable[[], float | None]] = {
-            name: partial(workers[name].run, "collect", size=size) for name in limits}
+            name: partial(workers[name].run, "collect", size=size) for name in limits
+        }
         ratio_of = ("SQLite", "PostgreSQL")
         if size == ORIGIN_SIZE and "origin" in workers:
             variants["origin app, SQLite"] = lambda: workers["origin"].run("collect", size=ORIGIN_SIZE)
             ratio_of = ("origin app, SQLite", "SQLite")
-        measure = Measure(f"collect weather, {size:,} locations", "s", ratio_of=ratio_of,
-                          target=", ".join(f"{name} < {limit:g} s" for name, limit in limits.items()),
-                          check=_medians_under(limits))
+        measure = Measure(
+            f"collect weather, {size:,} locations",
+            "s",
+            ratio_of=ratio_of,
+            target=", ".join(f"{name} < {limit:g} s" for name, limit in limits.items()),
+            check=_medians_under(limits),
+        )
         print(measure.name)
         measure.samples = interleaved(rounds, variants)
         result.append(measure)
@@ -130,23 +173,39 @@ def _medians_under(limits: dict[str, float]) -> Callable[[Measure], bool]:
 
 
 def _predictions_measure(postgres: Worker, rounds: int) -> Measure:
-    measure = Measure("predict with the rules, 1,000 (PostgreSQL)", "s",
-                      ratio_of=("one at a time (before)", "chunked"), target="chunked < 2 s",
-                      check=lambda m: m.median("chunked") < 2.0)
+    measure = Measure(
+        "predict with the rules, 1,000 (PostgreSQL)",
+        "s",
+        ratio_of=("one at a time (before)", "chunked"),
+        target="chunked < 2 s",
+        check=lambda m: m.median("chunked") < 2.0,
+    )
     print(measure.name)
-    measure.samples = interleaved(rounds, {"chunked": lambda: postgres.run("predict", size=1_000),
-                                           "one at a time (before)": lambda: postgres.run("predict_one_at_a_time",
-                                                                                          size=1_000)})
+    measure.samples = interleaved(
+        rounds,
+        {
+            "chunked": lambda: postgres.run("predict", size=1_000),
+            "one at a time (before)": lambda: postgres.run("predict_one_at_a_time", size=1_000),
+        },
+    )
     return measure
 
 
 def _store_measure(workers: dict[str, Worker], rounds: int) -> Measure:
     postgres, sqlite = workers["PostgreSQL"], workers["SQLite"]
-    measure = Measure("store 1,000 locations x 72 h (existing rows)", "s",
-                      ratio_of=("bulk_create (SQLite, before)", "executemany (SQLite)"), target="information")
+    measure = Measure(
+        "store 1,000 locations x 72 h (existing rows)",
+        "s",
+        ratio_of=("bulk_create (SQLite, before)", "executemany (SQLite)"),
+        target="information",
+    )
     print(measure.name)
-    measure.samples = interleaved(rounds, {
-        "COPY and upsert (PostgreSQL)": lambda: postgres.run("store", variant="copy"),
-        "executemany (SQLite)": lambda: sqlite.run("store", variant="executemany"),
-        "bulk_create (SQLite, before)": lambda: sqlite.run("store", variant="bulk_create")})
+    measure.samples = interleaved(
+        rounds,
+        {
+            "COPY and upsert (PostgreSQL)": lambda: postgres.run("store", variant="copy"),
+            "executemany (SQLite)": lambda: sqlite.run("store", variant="executemany"),
+            "bulk_create (SQLite, before)": lambda: sqlite.run("store", variant="bulk_create"),
+        },
+    )
     return measure

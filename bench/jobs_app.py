@@ -7,6 +7,7 @@ On start: migrate, make LOCATIONS places (ten per user, each at its own grid poi
 the worst case for deduplication) and collect them all once (not timed), so that every timed
 run updates rows as the hourly job does. Then it times the tasks bench/jobs.py asks for.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,13 +33,16 @@ def main(count: int) -> None:
     locations = _make_locations(count)
     _collect(locations)
     _columns()
-    serve({
-        "collect": lambda size: _collect(locations[:size]),
-        "collect_one_by_one": lambda size: _collect_one_by_one(locations[:size]),
-        "predict": lambda size: _run("generate_predictions", locations[:size]),
-        "predict_one_at_a_time": lambda size: _predict_one_at_a_time(locations[:size]),
-        "store": _store,
-    }, ready={"locations": len(locations)})
+    serve(
+        {
+            "collect": lambda size: _collect(locations[:size]),
+            "collect_one_by_one": lambda size: _collect_one_by_one(locations[:size]),
+            "predict": lambda size: _run("generate_predictions", locations[:size]),
+            "predict_one_at_a_time": lambda size: _predict_one_at_a_time(locations[:size]),
+            "store": _store,
+        },
+        ready={"locations": len(locations)},
+    )
 
 
 def _make_locations(count: int) -> list:
@@ -48,13 +52,20 @@ def _make_locations(count: int) -> list:
     from forecast.models import Location
 
     users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"bench-{n}-{secrets.token_hex(3)}") for n in range(-(-count // 10))])
+        [get_user_model()(username=f"bench-{n}-{secrets.token_hex(3)}") for n in range(-(-count // 10))]
+    )
     HealthProfile.objects.bulk_create([HealthProfile(user=user) for user in users])
-    return Location.objects.bulk_create([
-        Location(user=users[n // 10], name=f"Place {n}", latitude=f"{-60 + (n // 1200) / 10:.5f}",
-                 longitude=f"{-120 + (n % 1200) / 10:.5f}")
-        for n in range(count)
-    ])
+    return Location.objects.bulk_create(
+        [
+            Location(
+                user=users[n // 10],
+                name=f"Place {n}",
+                latitude=f"{-60 + (n // 1200) / 10:.5f}",
+                longitude=f"{-120 + (n % 1200) / 10:.5f}",
+            )
+            for n in range(count)
+        ]
+    )
 
 
 def _run(command: str, locations: list) -> None:
@@ -99,8 +110,11 @@ def _store(variant: str) -> None:
 
     from forecast import forecast_upsert
 
-    upserts = {"copy": forecast_upsert.upsert_by_copy, "executemany": forecast_upsert.upsert_by_executemany,
-               "bulk_create": _upsert_by_bulk_create}
+    upserts = {
+        "copy": forecast_upsert.upsert_by_copy,
+        "executemany": forecast_upsert.upsert_by_executemany,
+        "bulk_create": _upsert_by_bulk_create,
+    }
     with transaction.atomic():
         upserts[variant](_columns(), timezone.now())
 
@@ -117,8 +131,21 @@ def _columns() -> dict[str, list]:
     columns: dict[str, list] = {name: [] for name in forecast_upsert.COLUMNS}
     for location_id in Location.objects.order_by("pk").values_list("pk", flat=True)[:STORE_LOCATIONS]:
         for hour in range(72):
-            for name, value in zip(columns, (location_id, start + timedelta(hours=hour), 10.0 + hour % 5, 60.0,
-                                             1010 - hour / 10, 1000.0, 0.1, 50.0, 5.0), strict=True):
+            for name, value in zip(
+                columns,
+                (
+                    location_id,
+                    start + timedelta(hours=hour),
+                    10.0 + hour % 5,
+                    60.0,
+                    1010 - hour / 10,
+                    1000.0,
+                    0.1,
+                    50.0,
+                    5.0,
+                ),
+                strict=True,
+            ):
                 columns[name].append(value)
     return columns
 
@@ -128,10 +155,16 @@ def _upsert_by_bulk_create(columns: dict[str, list], fetched_at) -> None:
     from forecast import forecast_upsert
     from forecast.models import WeatherForecast
 
-    rows = [WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values, strict=True)))
-            for values in zip(*columns.values(), strict=True)]
-    WeatherForecast.objects.bulk_create(rows, update_conflicts=True, unique_fields=["location", "target_time"],
-                                        update_fields=[*forecast_upsert.FIELDS, "fetched_at"])
+    rows = [
+        WeatherForecast(fetched_at=fetched_at, **dict(zip(columns, values, strict=True)))
+        for values in zip(*columns.values(), strict=True)
+    ]
+    WeatherForecast.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["location", "target_time"],
+        update_fields=[*forecast_upsert.FIELDS, "fetched_at"],
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ On start: migrate, make LOCATIONS places at the same coordinates as this app's b
 collect them once (not timed). Its collect_weather_data takes every place (it has no option to
 choose), so the worker makes exactly the places a run measures.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,8 @@ def main(checkout: Path, count: int) -> None:
     folder = Path(os.environ["BENCH_DIR"])
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "origin.sqlite3")}
     (folder / "bench_origin_settings.py").write_text(
-        f"from kalliro.settings import *  # noqa: F403\nDATABASES = {{'default': {database!r}}}\n")
+        f"from kalliro.settings import *  # noqa: F403\nDATABASES = {{'default': {database!r}}}\n"
+    )
     sys.path[:0] = [str(checkout), str(folder), str(REPO)]
     os.environ.update(DJANGO_SETTINGS_MODULE="bench_origin_settings", LOG_TO_FILE="false")
     os.chdir(checkout)
@@ -45,10 +47,14 @@ def main(checkout: Path, count: int) -> None:
     weather_api.OpenMeteoClient.BASE_URL = os.environ["OPEN_METEO_FORECAST_URL"]
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("bench")
-    models.Location.objects.bulk_create([
-        models.Location(user=user, city=f"Place {n}", latitude=-60 + (n // 1200) / 10, longitude=-120 + (n % 1200) / 10)
-        for n in range(count)
-    ])
+    models.Location.objects.bulk_create(
+        [
+            models.Location(
+                user=user, city=f"Place {n}", latitude=-60 + (n // 1200) / 10, longitude=-120 + (n % 1200) / 10
+            )
+            for n in range(count)
+        ]
+    )
 
     def collect(size: int = count) -> None:
         if size != count:

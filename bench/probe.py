@@ -11,6 +11,7 @@ next good one. The exit status is the command's. An https URL is verified agains
 or against --ca-file (a rehearsal's or a private CA: TLS_CA_FILE); a certificate that does not
 verify is a failed probe.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ class Summary:
 
     def line(self) -> str:
         worst = max((outage.seconds for outage in self.outages), default=0.0)
-        return (f"probe: {self.probes} probes in {self.command_seconds:.1f} s, {self.failed_probes} failed, "
-                f"{len(self.outages)} outage(s), {self.failed_seconds:.1f} s down in all, longest {worst:.1f} s")
+        return (
+            f"probe: {self.probes} probes in {self.command_seconds:.1f} s, {self.failed_probes} failed, "
+            f"{len(self.outages)} outage(s), {self.failed_seconds:.1f} s down in all, longest {worst:.1f} s"
+        )
 
 
 def summarise(samples: list[Sample], command_seconds: float) -> Summary:
@@ -104,19 +107,22 @@ class Prober(threading.Thread):
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench/probe.py", description=__doc__.split("\n")[0],
-                                     usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] "
-                                           "[--ca-file PEM] URL -- COMMAND...")
+    parser = argparse.ArgumentParser(
+        prog="bench/probe.py",
+        description=__doc__.split("\n")[0],
+        usage="python3 bench/probe.py [--interval S] [--timeout S] [--json] [--ca-file PEM] URL -- COMMAND...",
+    )
     parser.add_argument("url", help="what to probe, e.g. http://localhost/healthz (through nginx)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between probes (default 0.2)")
     parser.add_argument("--timeout", type=float, default=1.0, help="a probe without an answer by then fails")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    parser.add_argument("--ca-file", default="", help="verify https against this CA's certificate (PEM) instead of "
-                                                      "the public CAs")
+    parser.add_argument(
+        "--ca-file", default="", help="verify https against this CA's certificate (PEM) instead of the public CAs"
+    )
     # Everything after the first "--" is the command, untouched (it may have a "--" of its own).
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[1:cut])
-    args.command = argv[cut + 1:]
+    args.command = argv[cut + 1 :]
     if not args.command:
         parser.error("give the command to measure after --")
     started = time.monotonic()
@@ -134,8 +140,10 @@ def main(argv: list[str]) -> int:
     else:
         print(summary.line())
         for outage in summary.outages:
-            print(f"  down at {outage.start:.1f} s for {outage.seconds:.1f} s ({outage.failed_probes} probes, "
-                  f"first: {outage.first_failure})")
+            print(
+                f"  down at {outage.start:.1f} s for {outage.seconds:.1f} s ({outage.failed_probes} probes, "
+                f"first: {outage.first_failure})"
+            )
     return status
 
 

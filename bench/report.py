@@ -5,6 +5,7 @@ machine that slows down or speeds up mid-run affects both alike). The table prin
 variant's median and range, the ratio of two variants (pair by pair, then the median), the
 target and whether it was met.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,8 +39,9 @@ class Measure:
         return None if self.check is None else self.check(self)
 
 
-def interleaved(rounds: int, variants: dict[str, Callable[[], float | None]], *,
-                progress: Callable[[str], None] = print) -> dict[str, list[float]]:
+def interleaved(
+    rounds: int, variants: dict[str, Callable[[], float | None]], *, progress: Callable[[str], None] = print
+) -> dict[str, list[float]]:
     """Run each variant once per round, in turn. A variant returns its own figure (req/s, say)
     or None, in which case its wall-clock seconds are the figure."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
@@ -64,11 +66,13 @@ def print_table(measures: list[Measure]) -> bool:
             first = index == 0
             low, high = min(values), max(values)
             median = _fmt(measure.median(variant), measure.unit)
-            print(f"{measure.name if first else '':<46} {variant:<30} {median:>10} "
-                  f"{_fmt(low, measure.unit) + ' to ' + _fmt(high, measure.unit):>21} "
-                  f"{(f'{ratio:.2f}' if ratio is not None else '-') if first else '':>7}  "
-                  f"{measure.target if first else '':<32} "
-                  f"{('-' if met is None else 'met' if met else 'MISSED') if first else ''}")
+            print(
+                f"{measure.name if first else '':<46} {variant:<30} {median:>10} "
+                f"{_fmt(low, measure.unit) + ' to ' + _fmt(high, measure.unit):>21} "
+                f"{(f'{ratio:.2f}' if ratio is not None else '-') if first else '':>7}  "
+                f"{measure.target if first else '':<32} "
+                f"{('-' if met is None else 'met' if met else 'MISSED') if first else ''}"
+            )
     return all_met
 
 

@@ -5,6 +5,7 @@ starts what it needs (the test harness's Postgres, fakes, servers) and stops it 
 of a measure run interleaved, round by round (bench/report.py); the table shows each median and
 range, the ratio, the target and whether it was met. Exits 1 when a target was missed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=GROUPS, action="append", help="Run only this group (repeatable).")
     parser.add_argument("--rounds", type=int, default=3, help="Rounds per measure (at least 3; default 3).")
-    parser.add_argument("--origin-app", type=Path, metavar="CHECKOUT",
-                        help="jobs: also run the origin app (a checkout of github.com/alexandrosm77/migraine_forecast) "
-                             "on SQLite, beside this app")
-    parser.add_argument("--origin-python", metavar="PYTHON",
-                        help="jobs: the Python with the origin app's requirements (default: this one)")
+    parser.add_argument(
+        "--origin-app",
+        type=Path,
+        metavar="CHECKOUT",
+        help="jobs: also run the origin app (a checkout of github.com/alexandrosm77/migraine_forecast) "
+        "on SQLite, beside this app",
+    )
+    parser.add_argument(
+        "--origin-python",
+        metavar="PYTHON",
+        help="jobs: the Python with the origin app's requirements (default: this one)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 3:
         parser.error("--rounds must be at least 3: a median and a range need three samples")

@@ -1,5 +1,6 @@
 """What the privacy scrubber (config/sentry.py) adds to each error event sent: building 200
 realistic events (20 frames, 30 breadcrumbs) against building and scrubbing them. No services."""
+
 from __future__ import annotations
 
 from bench.report import Measure, interleaved
@@ -15,18 +16,37 @@ def measures(rounds: int) -> list[Measure]:
     def event():
         return {
             "message": "login failed for jane@example.com with password=hunter22",
-            "exception": {"values": [{"type": "WeatherAPIError", "value": "Open-Meteo forecast answered 500",
-                                      "stacktrace": {"frames": [{"function": f"f{i}",
-                                                                 "vars": {"i": str(i), "key": "x" * 40},
-                                                                 "pre_context": ["line"] * 5} for i in range(20)]}}]},
+            "exception": {
+                "values": [
+                    {
+                        "type": "WeatherAPIError",
+                        "value": "Open-Meteo forecast answered 500",
+                        "stacktrace": {
+                            "frames": [
+                                {
+                                    "function": f"f{i}",
+                                    "vars": {"i": str(i), "key": "x" * 40},
+                                    "pre_context": ["line"] * 5,
+                                }
+                                for i in range(20)
+                            ]
+                        },
+                    }
+                ]
+            },
             "breadcrumbs": {"values": [{"category": "weather", "message": f"fetch {i}"} for i in range(30)]},
             "contexts": {"weather_api": {"url": "https://api.open-meteo.com/v1/forecast", "status_code": 500}},
             "request": {"url": "http://localhost/locations/add/", "headers": {"User-Agent": "x"}},
         }
 
-    measure = Measure(f"{BATCH} error events (20 frames, 30 crumbs)", "ms",
-                      ratio_of=("built and scrubbed", "built"), target="information")
+    measure = Measure(
+        f"{BATCH} error events (20 frames, 30 crumbs)",
+        "ms",
+        ratio_of=("built and scrubbed", "built"),
+        target="information",
+    )
     print(measure.name)
+
     def build():
         for _ in range(BATCH):
             event()

@@ -14,6 +14,7 @@ stops it all at the end. Variants run interleaved round by round (bench/report.p
 3. An error burst: about 1,000 exceptions in 10 s (requests with a Host header the app refuses,
    what a scanner sends): latency p50/p99 with Sentry off and on, events delivered and dropped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,18 @@ BURST_CONNECTIONS = 10
 BURST_DELAY_MS = 88  # per connection between requests: about 100 requests/s in all
 DB_PASSWORD = secrets.token_urlsafe(18)
 SDK_DROPPED = "dropped, SDK's count (all)"
-APP_SETTINGS = ("SENTRY_", "DJANGO_", "HEARTBEAT_", "DATABASE_", "REDIS_", "EMAIL_", "OPEN_METEO_", "LLM_",
-                "GUNICORN_", "WEB_CONCURRENCY")
+APP_SETTINGS = (
+    "SENTRY_",
+    "DJANGO_",
+    "HEARTBEAT_",
+    "DATABASE_",
+    "REDIS_",
+    "EMAIL_",
+    "OPEN_METEO_",
+    "LLM_",
+    "GUNICORN_",
+    "WEB_CONCURRENCY",
+)
 
 
 @dataclass
@@ -84,26 +95,47 @@ class Load:
 class Wrk:
     """One wrk run in the background; `result()` waits for it."""
 
-    def __init__(self, url: str, seconds: float = SECONDS, connections: int = CONNECTIONS,
-                 headers: dict[str, str] | None = None, delay_ms: int | None = None):
+    def __init__(
+        self,
+        url: str,
+        seconds: float = SECONDS,
+        connections: int = CONNECTIONS,
+        headers: dict[str, str] | None = None,
+        delay_ms: int | None = None,
+    ):
         # A request counts as failed when it is refused, cut or answered with an error, not when
         # it is slow (wrk's default timeout is 2 s; a shared machine has slow seconds).
-        argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
-                "-s", str(WRK_SCRIPT)]
+        argv = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "--latency",
+            "-s",
+            str(WRK_SCRIPT),
+        ]
         for name, value in (headers or {}).items():
             argv += ["-H", f"{name}: {value}"]
         env = {**os.environ, **({"WRK_DELAY_MS": str(delay_ms)} if delay_ms else {})}
-        self.process = subprocess.Popen([*argv, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env=env)
+        self.process = subprocess.Popen(
+            [*argv, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
 
     def result(self) -> Load:
         output, errors = self.process.communicate()
         if self.process.returncode != 0:
             raise RuntimeError(f"wrk failed: {errors}")
         figures = json.loads(found(r"^WRK_JSON (.*)$", output, re.M).group(1))
-        return Load(figures["requests"], figures["duration_us"] / 1e6,
-                    sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")),
-                    figures["status_errors"], figures["p50_us"] / 1000, figures["p99_us"] / 1000)
+        return Load(
+            figures["requests"],
+            figures["duration_us"] / 1e6,
+            sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")),
+            figures["status_errors"],
+            figures["p50_us"] / 1000,
+            figures["p99_us"] / 1000,
+        )
 
 
 def found(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
@@ -188,8 +220,10 @@ class Stack:
 
     def _start_services(self):
         self.postgres = self._started(PostgresServer())
-        self.postgres.run_init_script(REPO / "postgres/initdb.d/10-create-databases.sh", {
-            "APP_DB_PASSWORD": DB_PASSWORD, "GLITCHTIP_DB_PASSWORD": secrets.token_urlsafe(18)})
+        self.postgres.run_init_script(
+            REPO / "postgres/initdb.d/10-create-databases.sh",
+            {"APP_DB_PASSWORD": DB_PASSWORD, "GLITCHTIP_DB_PASSWORD": secrets.token_urlsafe(18)},
+        )
         self.redis = self._started(RedisServer())
         self.open_meteo = self._started(OpenMeteoFake())
         self.open_meteo.record_requests = False
@@ -214,8 +248,9 @@ class Stack:
             "SENTRY_RELEASE": "migraine-forecast@bench",
         }
         for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=REPO / "app", env=self.env, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=REPO / "app", env=self.env, check=True, capture_output=True
+            )
         self.projects = 0
 
     def _started(self, service):
@@ -223,21 +258,41 @@ class Stack:
         self.stack.callback(service.stop)
         return service
 
-    def app(self, name: str, glitchtip: str | None = None, traces: str = "0.1", profiles: str = "0",
-            application: str = "config.wsgi:application") -> App:
+    def app(
+        self,
+        name: str,
+        glitchtip: str | None = None,
+        traces: str = "0.1",
+        profiles: str = "0",
+        application: str = "config.wsgi:application",
+    ) -> App:
         """An app variant: Sentry off, or on and sending to `glitchtip` ("receiver", "closed port",
         "black hole") at the given sample rates, gunicorn serving `application`."""
         self.projects += 1
         env = dict(self.env)
         if glitchtip:
-            port = {"receiver": self.receiver.port, "closed port": self.closed_port,
-                    "black hole": self.black_hole.port}[glitchtip]
-            env.update(SENTRY_ENABLED="true", SENTRY_DSN=f"http://{PUBLIC_KEY}@127.0.0.1:{port}/{self.projects}",
-                       SENTRY_TRACES_SAMPLE_RATE=traces, SENTRY_PROFILES_SAMPLE_RATE=profiles)
+            port = {
+                "receiver": self.receiver.port,
+                "closed port": self.closed_port,
+                "black hole": self.black_hole.port,
+            }[glitchtip]
+            env.update(
+                SENTRY_ENABLED="true",
+                SENTRY_DSN=f"http://{PUBLIC_KEY}@127.0.0.1:{port}/{self.projects}",
+                SENTRY_TRACES_SAMPLE_RATE=traces,
+                SENTRY_PROFILES_SAMPLE_RATE=profiles,
+            )
         stack = ExitStack()
         self.stack.callback(stack.close)
-        gunicorn = stack.enter_context(running_gunicorn(env, self.workdir / f"gunicorn-{self.projects}.log",
-                                                        workers=WORKERS, inherit=False, application=application))
+        gunicorn = stack.enter_context(
+            running_gunicorn(
+                env,
+                self.workdir / f"gunicorn-{self.projects}.log",
+                workers=WORKERS,
+                inherit=False,
+                application=application,
+            )
+        )
         nginx = NginxServer(gunicorn.url.removeprefix("http://"), f"127.0.0.1:{self.closed_port}").start()
         stack.callback(nginx.stop)
         return App(name, self.projects, gunicorn, nginx, stack)
@@ -253,19 +308,36 @@ def log_in(app: App) -> str:
     session = requests.Session()
     session.get(f"{app.url}/accounts/register/", timeout=10)
     name = f"bench-{secrets.token_hex(3)}"
-    response = session.post(f"{app.url}/accounts/register/", timeout=10, data={
-        "email": f"{name}@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(
+        f"{app.url}/accounts/register/",
+        timeout=10,
+        data={"email": f"{name}@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+    )
     response.raise_for_status()
     link = found(r"https?://[^/\s]+(/accounts/register/\S+/)", app.gunicorn.log.read_text())[1]
     password = secrets.token_urlsafe(16)
-    response = session.post(f"{app.url}{link}", timeout=10, data={
-        "username": name, "password1": password, "password2": password,
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(
+        f"{app.url}{link}",
+        timeout=10,
+        data={
+            "username": name,
+            "password1": password,
+            "password2": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+    )
     response.raise_for_status()
     for number in range(PLACES):
-        response = session.post(f"{app.url}/locations/add/", timeout=30, data={
-            "name": f"Place {number}", "latitude": f"{50 + number}", "longitude": f"{10 + number}",
-            "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        response = session.post(
+            f"{app.url}/locations/add/",
+            timeout=30,
+            data={
+                "name": f"Place {number}",
+                "latitude": f"{50 + number}",
+                "longitude": f"{10 + number}",
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
+        )
         assert response.status_code == 200 and f"Place {number}" in response.text, response.status_code
     return f"sessionid={session.cookies['sessionid']}"
 
@@ -291,8 +363,11 @@ def measures(rounds: int = 3) -> list[Measure]:
 
 
 def throughput(stack: Stack, rounds: int) -> list[Measure]:
-    print(f"serving: {WORKERS} gunicorn workers behind nginx per variant, wrk {CONNECTIONS} connections, "
-          f"{SECONDS} s per variant per round", flush=True)
+    print(
+        f"serving: {WORKERS} gunicorn workers behind nginx per variant, wrk {CONNECTIONS} connections, "
+        f"{SECONDS} s per variant per round",
+        flush=True,
+    )
     stack.off = stack.app("Sentry off")
     errors_only = stack.app("traces 0", "receiver", traces="0")
     stack.healthy = stack.app("traces 0.1", "receiver")
@@ -301,8 +376,9 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
     # The same app twice: how far apart two identical variants measure is this benchmark's noise.
     twin = stack.app("traces 1.0, twin", "receiver", traces="1.0")
     # Static files found by WhiteNoise's middleware inside Django, not in front (config/wsgi.py).
-    via_django = stack.app("traces 1.0, Django's WSGI application", "receiver", traces="1.0",
-                           application="config.wsgi:django_application")
+    via_django = stack.app(
+        "traces 1.0, Django's WSGI application", "receiver", traces="1.0", application="config.wsgi:django_application"
+    )
     stack.closed = stack.app("GlitchTip a closed port", "closed port")
     stack.hung = stack.app("GlitchTip never answers", "black hole")
     stack.cookie = log_in(stack.off)
@@ -343,15 +419,24 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
     rps = interleaved(rounds, {name: partial(run, name) for name in runs})
 
     def compare(title, on, off, minimum=None):
-        return Measure(title, "req/s", {on.split(": ")[1]: rps[on], off.split(": ")[1]: rps[off]},
-                       ratio_of=(on.split(": ")[1], off.split(": ")[1]),
-                       target=f"ratio >= {minimum}" if minimum else "information",
-                       check=ratio_at_least(minimum) if minimum else None)
+        return Measure(
+            title,
+            "req/s",
+            {on.split(": ")[1]: rps[on], off.split(": ")[1]: rps[off]},
+            ratio_of=(on.split(": ")[1], off.split(": ")[1]),
+            target=f"ratio >= {minimum}" if minimum else "information",
+            check=ratio_at_least(minimum) if minimum else None,
+        )
 
     def cpu(title, on, off):
         on_label, off_label = on.split(": ")[1], off.split(": ")[1]
-        return Measure(title, "ms", {off_label: cpu_ms[off], on_label: cpu_ms[on]}, ratio_of=(off_label, on_label),
-                       target="information")
+        return Measure(
+            title,
+            "ms",
+            {off_label: cpu_ms[off], on_label: cpu_ms[on]},
+            ratio_of=(off_label, on_label),
+            target="information",
+        )
 
     outage_failures = failed["dashboard: GlitchTip a closed port"] + failed["dashboard: GlitchTip never answers"]
     return [
@@ -362,10 +447,13 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
         cpu("  CPU per request (off / on)", "dashboard: traces 0.1", "dashboard: Sentry off"),
         compare("dashboard, everything traced", "dashboard: traces 1.0", "dashboard: Sentry off", 0.85),
         cpu("  CPU per request (off / on)", "dashboard: traces 1.0", "dashboard: Sentry off"),
-        Measure("dashboard, profiling (GlitchTip drops it)", "req/s",
-                {"profiles 0.1": rps["dashboard: traces 0.1 + profiles 0.1"],
-                 "profiles 0": rps["dashboard: traces 0.1"]},
-                ratio_of=("profiles 0.1", "profiles 0"), target="information"),
+        Measure(
+            "dashboard, profiling (GlitchTip drops it)",
+            "req/s",
+            {"profiles 0.1": rps["dashboard: traces 0.1 + profiles 0.1"], "profiles 0": rps["dashboard: traces 0.1"]},
+            ratio_of=("profiles 0.1", "profiles 0"),
+            target="information",
+        ),
         compare("/healthz (never traced)", "/healthz: traces 1.0", "/healthz: Sentry off", 0.98),
         cpu("  CPU per request (off / on)", "/healthz: traces 1.0", "/healthz: Sentry off"),
         compare("static file (never traced)", "static file: traces 1.0", "static file: Sentry off", 0.98),
@@ -377,10 +465,16 @@ def throughput(stack: Stack, rounds: int) -> list[Measure]:
         compare("noise: static file, twin apps", "static file: twin", "static file: traces 1.0"),
         compare("dashboard, GlitchTip down", "dashboard: GlitchTip a closed port", "dashboard: traces 0.1", 0.98),
         compare("dashboard, GlitchTip hung", "dashboard: GlitchTip never answers", "dashboard: traces 0.1", 0.98),
-        Measure("failed requests, GlitchTip down or hung", "requests",
-                {"closed port": failed["dashboard: GlitchTip a closed port"],
-                 "never answers": failed["dashboard: GlitchTip never answers"]},
-                target="0", check=lambda m: not any(outage_failures)),
+        Measure(
+            "failed requests, GlitchTip down or hung",
+            "requests",
+            {
+                "closed port": failed["dashboard: GlitchTip a closed port"],
+                "never answers": failed["dashboard: GlitchTip never answers"],
+            },
+            target="0",
+            check=lambda m: not any(outage_failures),
+        ),
     ]
 
 
@@ -388,31 +482,45 @@ def memory(stack: Stack) -> list[Measure]:
     """Worker memory under continuous load for MEMORY_SECONDS, Sentry off and GlitchTip healthy,
     down and hung side by side; growth of each worker from the first sample (after 10 s, warmed
     up) to the last."""
-    apps = {"Sentry off": stack.off, "GlitchTip healthy": stack.healthy, "closed port": stack.closed,
-            "never answers": stack.hung}
+    apps = {
+        "Sentry off": stack.off,
+        "GlitchTip healthy": stack.healthy,
+        "closed port": stack.closed,
+        "never answers": stack.hung,
+    }
     print(f"serving: worker memory over {MEMORY_SECONDS} s of dashboard load, {len(apps)} apps at once", flush=True)
-    loads = {name: Wrk(f"{app.url}/", seconds=MEMORY_SECONDS, connections=4, headers={"Cookie": stack.cookie})
-             for name, app in apps.items()}
+    loads = {
+        name: Wrk(f"{app.url}/", seconds=MEMORY_SECONDS, connections=4, headers={"Cookie": stack.cookie})
+        for name, app in apps.items()
+    }
     time.sleep(10)
     first = {name: app.worker_rss_mb() for name, app in apps.items()}
     for elapsed in range(20, MEMORY_SECONDS + 1, 10):
         time.sleep(10)
         last = {name: app.worker_rss_mb() for name, app in apps.items()}
-        print(f"  {elapsed} s: " + ", ".join(f"{name} {sum(rss.values()):.0f} MB in {len(rss)} workers"
-                                             for name, rss in last.items()), flush=True)
+        print(
+            f"  {elapsed} s: "
+            + ", ".join(f"{name} {sum(rss.values()):.0f} MB in {len(rss)} workers" for name, rss in last.items()),
+            flush=True,
+        )
     for name, load in loads.items():
         result = load.result()
         print(f"  {name}: {result.requests} requests, {result.failed} failed", flush=True)
-    growth = {name: [last[name][pid] - first[name][pid] for pid in first[name] if pid in last[name]]
-              for name in apps}
+    growth = {name: [last[name][pid] - first[name][pid] for pid in first[name] if pid in last[name]] for name in apps}
     # Flat during an outage: no worker grows more than the most any worker grows while GlitchTip
     # is healthy, plus 1 MB. A healthy worker grows a little more than one with Sentry off (the
     # SDK's buffers and caches filling once, about 1.4 MB when measured); what an outage must not
     # add is a queue, retries or connections that keep growing.
     limit = max(growth["GlitchTip healthy"]) + 1
-    return [Measure(f"worker memory growth, 10 s to {MEMORY_SECONDS} s", "MB", growth,
-                    target=f"outages < {limit:.1f} (healthy + 1)",
-                    check=lambda m: all(max(m.samples[name]) < limit for name in ("closed port", "never answers")))]
+    return [
+        Measure(
+            f"worker memory growth, 10 s to {MEMORY_SECONDS} s",
+            "MB",
+            growth,
+            target=f"outages < {limit:.1f} (healthy + 1)",
+            check=lambda m: all(max(m.samples[name]) < limit for name in ("closed port", "never answers")),
+        )
+    ]
 
 
 def error_burst(stack: Stack, rounds: int) -> list[Measure]:
@@ -420,8 +528,10 @@ def error_burst(stack: Stack, rounds: int) -> list[Measure]:
     is a 400 and an error event (django.security.DisallowedHost), delivered to the receiver. At the
     end the app with Sentry on is stopped, so that its workers send their client reports: what
     the SDK itself counted as dropped, to compare with what the receiver is missing."""
-    print(f"serving: error burst, {BURST_CONNECTIONS} connections pacing {BURST_DELAY_MS} ms for "
-          f"{BURST_SECONDS} s", flush=True)
+    print(
+        f"serving: error burst, {BURST_CONNECTIONS} connections pacing {BURST_DELAY_MS} ms for {BURST_SECONDS} s",
+        flush=True,
+    )
     app = stack.app("error burst", "receiver")
     project = str(app.project)
 
@@ -450,24 +560,51 @@ def error_burst(stack: Stack, rounds: int) -> list[Measure]:
     interleaved(rounds, {name: partial(run, name) for name in apps})
     app.stop()
     raised, delivered = raised_so_far(), received()
-    dropped = {reason: quantity for (p, category, reason), quantity in stack.receiver.discarded.items()
-               if p == project and category == "error"}
+    dropped = {
+        reason: quantity
+        for (p, category, reason), quantity in stack.receiver.discarded.items()
+        if p == project and category == "error"
+    }
     counts[SDK_DROPPED] = [sum(dropped.values())]
-    print(f"  with the warm-up: {raised} raised, {delivered} delivered, {raised - delivered} missing; "
-          f"the SDK's client reports: {dropped or 'nothing'} dropped", flush=True)
+    print(
+        f"  with the warm-up: {raised} raised, {delivered} delivered, {raised - delivered} missing; "
+        f"the SDK's client reports: {dropped or 'nothing'} dropped",
+        flush=True,
+    )
     return [
-        Measure("error burst: latency p50", "ms", {n: [x.p50_ms for x in v] for n, v in loads.items()},
-                ratio_of=("Sentry on", "Sentry off"), target="information"),
-        Measure("error burst: latency p99", "ms", {n: [x.p99_ms for x in v] for n, v in loads.items()},
-                ratio_of=("Sentry on", "Sentry off"), target="information"),
-        Measure("error burst: events", "events", counts, ratio_of=("delivered", "raised"),
-                target="missing = SDK's count", check=lambda m: raised - delivered == m.samples[SDK_DROPPED][0]),
+        Measure(
+            "error burst: latency p50",
+            "ms",
+            {n: [x.p50_ms for x in v] for n, v in loads.items()},
+            ratio_of=("Sentry on", "Sentry off"),
+            target="information",
+        ),
+        Measure(
+            "error burst: latency p99",
+            "ms",
+            {n: [x.p99_ms for x in v] for n, v in loads.items()},
+            ratio_of=("Sentry on", "Sentry off"),
+            target="information",
+        ),
+        Measure(
+            "error burst: events",
+            "events",
+            counts,
+            ratio_of=("delivered", "raised"),
+            target="missing = SDK's count",
+            check=lambda m: raised - delivered == m.samples[SDK_DROPPED][0],
+        ),
     ]
 
 
 def burst(app: App, seconds: float = BURST_SECONDS) -> Load:
-    return wrk(f"{app.url}/", seconds=seconds, connections=BURST_CONNECTIONS, delay_ms=BURST_DELAY_MS,
-               headers={"Host": "scanner.example"})
+    return wrk(
+        f"{app.url}/",
+        seconds=seconds,
+        connections=BURST_CONNECTIONS,
+        delay_ms=BURST_DELAY_MS,
+        headers={"Host": "scanner.example"},
+    )
 
 
 def settled(count, quiet: float = 1.0, limit: float = 15.0) -> int:

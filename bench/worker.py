@@ -7,6 +7,7 @@ on the protocol file descriptor it was given: the seconds the task took, timed i
 or the error. What the worker itself prints (Django, the app's logs) goes to a log file, named
 when the worker fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ class Worker:
         read, write = os.pipe()
         with open(log, "w") as output:
             self.process = subprocess.Popen(
-                [*command, str(write)], env=env, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
-                pass_fds=(write,), text=True)
+                [*command, str(write)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write,),
+                text=True,
+            )
         os.close(write)
         self.answers = os.fdopen(read)
         print(f"{name}: setting up (log: {log})", flush=True)

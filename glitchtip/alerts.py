@@ -11,6 +11,7 @@ minus those who turned the project's alerts off. So ALERT_EMAILS becomes team me
 The alerts are known by name; the bootstrap changes only these three and leaves any other alert
 alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -64,8 +65,9 @@ class AlertSettings:
         An address at localhost (or another local-only domain) passes in development only, where mailpit
         catches every message and the stack's own addresses are @localhost."""
         variable = "ALERT_EMAILS"
-        emails = tuple(dict.fromkeys(address.strip().lower() for address in values.get(variable, "").split(",")
-                                     if address.strip()))
+        emails = tuple(
+            dict.fromkeys(address.strip().lower() for address in values.get(variable, "").split(",") if address.strip())
+        )
         if not emails and values.get("GLITCHTIP_ADMIN_EMAIL"):
             variable = "GLITCHTIP_ADMIN_EMAIL"
             emails = (values[variable].strip().lower(),)
@@ -73,23 +75,39 @@ class AlertSettings:
             try:
                 validate_email(address)  # Django's rule, GlitchTip's for its users: admin@localhost passes
             except ValidationError:
-                raise AlertSettingsError(variable, f"holds {address!r}, which is not an e-mail address",
-                                         "list addresses separated by commas, e.g. ops@example.com,dev@example.com"
-                                         ) from None
+                raise AlertSettingsError(
+                    variable,
+                    f"holds {address!r}, which is not an e-mail address",
+                    "list addresses separated by commas, e.g. ops@example.com,dev@example.com",
+                ) from None
             if local_only(address) and values.get("APP_ENV") != "development":
-                raise AlertSettingsError(variable, f"holds {address!r}: no mail server outside this machine "
-                                         "delivers to it", "list addresses people read, e.g. ops@example.com "
-                                         "(an address at localhost passes in development, where mailpit catches all)")
+                raise AlertSettingsError(
+                    variable,
+                    f"holds {address!r}: no mail server outside this machine delivers to it",
+                    "list addresses people read, e.g. ops@example.com "
+                    "(an address at localhost passes in development, where mailpit catches all)",
+                )
         webhook_url = values.get("ALERT_WEBHOOK_URL", "").strip()
         if webhook_url and not re.match(r"^https?://[^/\s]+", webhook_url):
-            raise AlertSettingsError("ALERT_WEBHOOK_URL", "is not an http(s) URL",
-                                     "paste the URL your chat service gives for an incoming webhook, or leave it empty")
+            raise AlertSettingsError(
+                "ALERT_WEBHOOK_URL",
+                "is not an http(s) URL",
+                "paste the URL your chat service gives for an incoming webhook, or leave it empty",
+            )
         webhook_type = values.get("ALERT_WEBHOOK_TYPE", "").strip() or "webhook"
         if webhook_type not in WEBHOOK_TYPES:
-            raise AlertSettingsError("ALERT_WEBHOOK_TYPE", f"is {webhook_type!r}",
-                                     f"use one of {', '.join(WEBHOOK_TYPES)} (webhook: Slack-compatible)")
-        return cls(emails, _count(values, "ALERT_THRESHOLD_EVENTS", 10), _count(values, "ALERT_THRESHOLD_MINUTES", 60),
-                   webhook_url, webhook_type)
+            raise AlertSettingsError(
+                "ALERT_WEBHOOK_TYPE",
+                f"is {webhook_type!r}",
+                f"use one of {', '.join(WEBHOOK_TYPES)} (webhook: Slack-compatible)",
+            )
+        return cls(
+            emails,
+            _count(values, "ALERT_THRESHOLD_EVENTS", 10),
+            _count(values, "ALERT_THRESHOLD_MINUTES", 60),
+            webhook_url,
+            webhook_type,
+        )
 
     def local_only(self) -> tuple[str, ...]:
         """The addresses GlitchTip will not invite (development only; see `from_values`)."""
@@ -97,8 +115,9 @@ class AlertSettings:
 
     def recipients(self) -> frozenset[Recipient]:
         email = Recipient("email")
-        return frozenset({email, Recipient(self.webhook_type, normal_url(self.webhook_url))} if self.webhook_url
-                         else {email})
+        return frozenset(
+            {email, Recipient(self.webhook_type, normal_url(self.webhook_url))} if self.webhook_url else {email}
+        )
 
 
 def _count(values: dict[str, str], name: str, default: int) -> int:
@@ -116,6 +135,7 @@ def normal_url(url: str) -> str:
 @dataclass(frozen=True)
 class AlertSpec:
     """One alert as the settings want it."""
+
     name: str
     quantity: int | None
     timespan_minutes: int | None
@@ -124,15 +144,22 @@ class AlertSpec:
 
     def body(self) -> dict:
         """The whole alert, recipients included: a PUT deletes every recipient it does not list."""
-        return {"name": self.name, "quantity": self.quantity, "timespanMinutes": self.timespan_minutes,
-                "uptime": self.uptime, "alertRecipients": [r.body() for r in sorted(self.recipients)]}
+        return {
+            "name": self.name,
+            "quantity": self.quantity,
+            "timespanMinutes": self.timespan_minutes,
+            "uptime": self.uptime,
+            "alertRecipients": [r.body() for r in sorted(self.recipients)],
+        }
 
     def differences(self, alert: Alert) -> list[str]:
         """What `alert` has otherwise than this spec, for the progress line; empty when it matches."""
         found = []
         if (alert.quantity, alert.timespan_minutes) != (self.quantity, self.timespan_minutes):
-            found.append(f"{describe(alert.quantity, alert.timespan_minutes)} -> "
-                         f"{describe(self.quantity, self.timespan_minutes)}")
+            found.append(
+                f"{describe(alert.quantity, alert.timespan_minutes)} -> "
+                f"{describe(self.quantity, self.timespan_minutes)}"
+            )
         if alert.uptime != self.uptime:
             found.append(f"uptime {alert.uptime} -> {self.uptime}")
         if alert.recipients != self.recipients:

@@ -14,6 +14,7 @@ a live one. Quirks it deals with:
 - an alert's e-mail recipient takes no address: GlitchTip mails the accepted members of the
   project's teams, so people are invited to the team (members), not named in the alert.
 """
+
 from __future__ import annotations
 
 import re
@@ -93,21 +94,38 @@ class Monitor:
     @classmethod
     def from_api(cls, m: dict) -> Monitor:
         project = m.get("projectID")
-        return cls(int(m["id"]), m["name"], m["monitorType"], m.get("url") or "", int(m["interval"]),
-                   m.get("heartbeatEndpoint"), str(project) if project is not None else None,
-                   m.get("expectedStatus"), m.get("expectedBody") or "", m.get("timeout"))
+        return cls(
+            int(m["id"]),
+            m["name"],
+            m["monitorType"],
+            m.get("url") or "",
+            int(m["interval"]),
+            m.get("heartbeatEndpoint"),
+            str(project) if project is not None else None,
+            m.get("expectedStatus"),
+            m.get("expectedBody") or "",
+            m.get("timeout"),
+        )
 
     def body(self) -> dict:
         """The whole monitor as MonitorIn takes it (a PUT replaces every field)."""
-        return {"monitorType": self.monitor_type, "name": self.name, "url": self.url, "interval": self.interval,
-                "expectedBody": self.expected_body, "expectedStatus": self.expected_status,
-                "timeout": self.timeout, "project": self.project_id}
+        return {
+            "monitorType": self.monitor_type,
+            "name": self.name,
+            "url": self.url,
+            "interval": self.interval,
+            "expectedBody": self.expected_body,
+            "expectedStatus": self.expected_status,
+            "timeout": self.timeout,
+            "project": self.project_id,
+        }
 
 
 @dataclass(frozen=True, order=True)
 class Recipient:
     """Where an alert goes: `email` (the project's team members; url empty), or a chat webhook
     (`webhook` Slack-compatible, `discord`, `googlechat`) at `url`."""
+
     recipient_type: str
     url: str = ""
 
@@ -126,14 +144,20 @@ class Alert:
 
     @classmethod
     def from_api(cls, a: dict) -> Alert:
-        return cls(int(a["id"]), a.get("name") or "", a.get("timespanMinutes"), a.get("quantity"),
-                   bool(a.get("uptime")), frozenset(Recipient(r["recipientType"], r.get("url") or "")
-                                                    for r in a.get("alertRecipients", [])))
+        return cls(
+            int(a["id"]),
+            a.get("name") or "",
+            a.get("timespanMinutes"),
+            a.get("quantity"),
+            bool(a.get("uptime")),
+            frozenset(Recipient(r["recipientType"], r.get("url") or "") for r in a.get("alertRecipients", [])),
+        )
 
 
 @dataclass(frozen=True)
 class Member:
     """A member of an organization (or of a team); `pending` until the invited person accepts."""
+
     id: str
     email: str
     pending: bool
@@ -181,8 +205,16 @@ class GlitchTipClient:
         self.token = token
 
     # ---- transport -------------------------------------------------------
-    def request(self, method: str, path: str, *, json: object = None, params: dict | None = None,
-                expected: tuple[int, ...] = (200,), auth: bool = True) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: dict | None = None,
+        expected: tuple[int, ...] = (200,),
+        auth: bool = True,
+    ) -> requests.Response:
         headers = {}
         http = self.browser
         if auth and self.token:
@@ -191,17 +223,26 @@ class GlitchTipClient:
         elif method not in ("GET", "HEAD") and "csrftoken" in self.browser.cookies:
             headers["X-CSRFToken"] = self.browser.cookies["csrftoken"]  # session auth needs it on unsafe methods
         try:
-            response = http.request(method, f"{self.base_url}{path}", json=json, params=params,
-                                    headers=headers, timeout=self.timeout, verify=self.verify)
+            response = http.request(
+                method,
+                f"{self.base_url}{path}",
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify,
+            )
         except requests.exceptions.SSLError as exc:
             trusted = self.verify if isinstance(self.verify, str) else "the public CAs"
-            raise GlitchTipCertificateError(f"GlitchTip's certificate at {self.base_url} does not verify against "
-                                            f"{trusted} ({exc})") from exc
+            raise GlitchTipCertificateError(
+                f"GlitchTip's certificate at {self.base_url} does not verify against {trusted} ({exc})"
+            ) from exc
         except requests.RequestException as exc:
             raise GlitchTipError(f"GlitchTip is not reachable at {self.base_url} ({exc.__class__.__name__})") from exc
         if response.status_code not in expected:
-            raise GlitchTipError(f"{method} {path} answered {response.status_code}", response.status_code,
-                                 _detail(response))
+            raise GlitchTipError(
+                f"{method} {path} answered {response.status_code}", response.status_code, _detail(response)
+            )
         return response
 
     def get_all(self, path: str, params: dict | None = None, limit: int = 100) -> list[dict]:
@@ -233,8 +274,9 @@ class GlitchTipClient:
         """allauth headless login; afterwards the session cookie authenticates (token unset)."""
         self.request("GET", "/_allauth/browser/v1/config", auth=False)
         try:
-            self.request("POST", "/_allauth/browser/v1/auth/login", json={"email": email, "password": password},
-                         auth=False)
+            self.request(
+                "POST", "/_allauth/browser/v1/auth/login", json={"email": email, "password": password}, auth=False
+            )
         except GlitchTipError as exc:
             if exc.status in (400, 401):
                 raise GlitchTipError(f"GlitchTip refused the login of {email}", exc.status, exc.detail) from None
@@ -245,7 +287,8 @@ class GlitchTipClient:
         """Whether GlitchTip set its session cookie Secure (SESSION_COOKIE_SECURE) while this client speaks plain
         http: like a browser, requests never sends such a cookie back, so every call after the login is anonymous."""
         return urlsplit(self.base_url).scheme == "http" and any(
-            cookie.secure for cookie in self.browser.cookies if cookie.name == "sessionid")
+            cookie.secure for cookie in self.browser.cookies if cookie.name == "sessionid"
+        )
 
     def token_works(self) -> bool:
         if not self.token:
@@ -260,14 +303,17 @@ class GlitchTipClient:
 
     def create_token(self, label: str, scopes: list[str]) -> Token:
         """Needs a session (see login); every call creates another token."""
-        data = self.request("POST", "/api/0/api-tokens/", json={"label": label, "scopes": scopes}, auth=False,
-                            expected=(200, 201)).json()
+        data = self.request(
+            "POST", "/api/0/api-tokens/", json={"label": label, "scopes": scopes}, auth=False, expected=(200, 201)
+        ).json()
         return Token(int(data["id"]), data["label"], tuple(data["scopes"]), data["token"])
 
     def tokens(self) -> list[Token]:
         """The logged-in user's API tokens, with their values (session only, like create_token)."""
-        return [Token(int(t["id"]), t["label"], tuple(t["scopes"]), t["token"])
-                for t in self.request("GET", "/api/0/api-tokens/", params={"limit": 100}, auth=False).json()]
+        return [
+            Token(int(t["id"]), t["label"], tuple(t["scopes"]), t["token"])
+            for t in self.request("GET", "/api/0/api-tokens/", params={"limit": 100}, auth=False).json()
+        ]
 
     def delete_token(self, token_id: int) -> None:
         self.request("DELETE", f"/api/0/api-tokens/{token_id}/", auth=False, expected=(204,))
@@ -291,13 +337,15 @@ class GlitchTipClient:
         return [Project.from_api(p) for p in self.get_all(f"/api/0/organizations/{org}/projects/")]
 
     def create_project(self, org: str, team: str, name: str, platform: str = "python-django") -> Project:
-        p = self.request("POST", f"/api/0/teams/{org}/{team}/projects/", json={"name": name, "platform": platform},
-                         expected=(201,)).json()
+        p = self.request(
+            "POST", f"/api/0/teams/{org}/{team}/projects/", json={"name": name, "platform": platform}, expected=(201,)
+        ).json()
         return Project.from_api(p)
 
     def project_keys(self, org: str, project: str) -> list[ProjectKey]:
-        return [ProjectKey(str(k["id"]), k["dsn"]["public"])
-                for k in self.get_all(f"/api/0/projects/{org}/{project}/keys/")]
+        return [
+            ProjectKey(str(k["id"]), k["dsn"]["public"]) for k in self.get_all(f"/api/0/projects/{org}/{project}/keys/")
+        ]
 
     # ---- monitors and releases ------------------------------------------
     def monitors(self, org: str) -> list[Monitor]:
@@ -335,8 +383,12 @@ class GlitchTipClient:
     def invite_member(self, org: str, email: str, team: str) -> Member:
         """Invite `email` into the organization and the team; GlitchTip mails the invitation.
         While registration is closed only existing users may be invited (403)."""
-        m = self.request("POST", f"/api/0/organizations/{org}/members/", expected=(201,),
-                         json={"email": email, "orgRole": "member", "teamRoles": [{"teamSlug": team}]}).json()
+        m = self.request(
+            "POST",
+            f"/api/0/organizations/{org}/members/",
+            expected=(201,),
+            json={"email": email, "orgRole": "member", "teamRoles": [{"teamSlug": team}]},
+        ).json()
         return Member.from_api(m)
 
     def add_member_to_team(self, org: str, member_id: str, team: str) -> None:
@@ -354,8 +406,9 @@ class GlitchTipClient:
         return [r["version"] for r in self.get_all(f"/api/0/projects/{org}/{project}/releases/")]
 
     def create_release(self, org: str, project: str, version: str) -> None:
-        self.request("POST", f"/api/0/projects/{org}/{project}/releases/", json={"version": version},
-                     expected=(200, 201))
+        self.request(
+            "POST", f"/api/0/projects/{org}/{project}/releases/", json={"version": version}, expected=(200, 201)
+        )
 
     # ---- events ----------------------------------------------------------
     def event(self, org: str, project: str, event_id: str) -> dict | None:
@@ -375,8 +428,9 @@ class GlitchTipClient:
         (newest first) works. (The `environment` filter reads tags that a live server filled
         in only later, so it is not used.)
         """
-        response = self.request("GET", f"/api/0/organizations/{org}/transaction-groups/",
-                                params={"sort": "-created", "limit": limit})
+        response = self.request(
+            "GET", f"/api/0/organizations/{org}/transaction-groups/", params={"sort": "-created", "limit": limit}
+        )
         return {group["transaction"] for group in response.json()}
 
 

@@ -1,4 +1,5 @@
 """Numbered steps with one line of progress each, and failures that say what to fix."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Fixtures over the harness (tests/harness/): each service starts when a test first uses it."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -85,8 +86,13 @@ def sentry_init(services, settings):
 
     def init(**overrides):
         config = replace(
-            SentryConfig(dsn=services.sentry.dsn(1), environment="test", release="migraine-forecast@test",
-                         traces_sample_rate=1.0, secret_values=settings.SENTRY.secret_values),
+            SentryConfig(
+                dsn=services.sentry.dsn(1),
+                environment="test",
+                release="migraine-forecast@test",
+                traces_sample_rate=1.0,
+                secret_values=settings.SENTRY.secret_values,
+            ),
             **overrides,
         )
         settings.SENTRY = config
@@ -127,8 +133,9 @@ def other_user(db, django_user_model):
 def location(user):
     from forecast.models import Location
 
-    return Location.objects.create(user=user, name="Berlin", country="Germany", latitude="52.52437",
-                                   longitude="13.41053")
+    return Location.objects.create(
+        user=user, name="Berlin", country="Germany", latitude="52.52437", longitude="13.41053"
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The harness starts the services a test uses, on first use, and nothing else."""
+
 import subprocess
 import sys
 
@@ -9,9 +10,13 @@ def pytest_run(*test_ids: str) -> str:
     """A separate pytest session (output not captured, so the harness's start lines show). Without
     pytest-cov (--no-cov), which would erase this run's coverage data: coverage measures it as it
     does every Python process a test starts."""
-    result = subprocess.run([sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider", "--no-cov",
-                             *test_ids],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider", "--no-cov", *test_ids],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
 

@@ -6,6 +6,7 @@ test fails, naming the entry, when an upgrade removes one or changes its paramet
 the code uses such a name that is not listed (or the list keeps one no longer used). What each
 is for is checked in behaviour by the tests named beside it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,15 +23,23 @@ SCANNED = ("app", "scripts", "glitchtip", "bench", "tests")
 FENCE = {
     # app/config/sentry_transport.py (tests/app/test_sentry_transport.py): no SDK option sets these.
     "sentry_sdk.transport.HttpTransport._get_pool_options": (
-        "self", "urllib3's pool options: the transport's timeouts and no retries"),
+        "self",
+        "urllib3's pool options: the transport's timeouts and no retries",
+    ),
     "sentry_sdk.transport.HttpTransport._send_envelope": (
-        "self, envelope", "each envelope on the sender's thread: skipped during a back-off, its outcome"),
+        "self, envelope",
+        "each envelope on the sender's thread: skipped during a back-off, its outcome",
+    ),
     # Public names, undocumented hooks: overridden in the same class.
     "sentry_sdk.transport.HttpTransport.capture_envelope": ("self, envelope", "counts what is queued"),
     "sentry_sdk.transport.HttpTransport.record_lost_event": (
-        "self, reason, data_category=None, item=None, *, quantity=1", "counts each lost event with its reason"),
+        "self, reason, data_category=None, item=None, *, quantity=1",
+        "counts each lost event with its reason",
+    ),
     "sentry_sdk.transport.HttpTransport.on_dropped_event": (
-        "self, _reason", "a full queue; a refusal's HTTP status (\"status_429\")"),
+        "self, _reason",
+        'a full queue; a refusal\'s HTTP status ("status_429")',
+    ),
     "sentry_sdk.transport.HttpTransport.is_healthy": ("self", "unhealthy during an outage: fewer traces"),
 }
 
@@ -74,11 +83,16 @@ class Uses(ast.NodeVisitor):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] in LIBRARIES:
-                        self.imported[alias.asname or alias.name.split(".")[0]] = alias.asname and alias.name or \
-                            alias.name.split(".")[0]
+                        self.imported[alias.asname or alias.name.split(".")[0]] = (
+                            alias.asname and alias.name or alias.name.split(".")[0]
+                        )
                         self._private(alias.name)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                    and node.module.split(".")[0] in LIBRARIES:
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and node.module
+                and node.module.split(".")[0] in LIBRARIES
+            ):
                 for alias in node.names:
                     self.imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
                     self._private(f"{node.module}.{alias.name}")
@@ -111,8 +125,11 @@ class Uses(ast.NodeVisitor):
         for base in filter(None, map(self.library_object, node.bases)):
             library_class = installed(base)
             for method in node.body:
-                if isinstance(method, ast.FunctionDef) and not method.name.startswith("__") \
-                        and hasattr(library_class, method.name):
+                if (
+                    isinstance(method, ast.FunctionDef)
+                    and not method.name.startswith("__")
+                    and hasattr(library_class, method.name)
+                ):
                     self.found.add(f"{base}.{method.name}")
         self.generic_visit(node)
 
@@ -123,8 +140,7 @@ def used_in_repository() -> dict[str, list[str]]:
     for folder in SCANNED:
         for path in sorted((REPO / folder).rglob("*.py")):
             relative = path.relative_to(REPO)
-            if any(part.startswith(".") or part == "__pycache__" for part in relative.parts) \
-                    or path == Path(__file__):
+            if any(part.startswith(".") or part == "__pycache__" for part in relative.parts) or path == Path(__file__):
                 continue
             for name in Uses(ast.parse(path.read_text(), str(path))).found:
                 uses.setdefault(name, []).append(str(relative))

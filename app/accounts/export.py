@@ -3,6 +3,7 @@
 Streamed section by section, a few queries in all however many places and predictions there
 are, so that a long history never sits in memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,20 +39,45 @@ def sections(user) -> list[tuple[str, object]]:
     return [
         ("format", FORMAT),
         ("exported_at", timezone.now()),
-        ("account", {"username": user.get_username(), "email": user.email, "date_joined": user.date_joined,
-                     "last_login": user.last_login}),
+        (
+            "account",
+            {
+                "username": user.get_username(),
+                "email": user.email,
+                "date_joined": user.date_joined,
+                "last_login": user.last_login,
+            },
+        ),
         ("health_profile", profile),
         ("locations", Location.owned_by(user).order_by("pk").values(*_fields(Location, "user_id"))),
-        ("weather_forecasts", WeatherForecast.objects.filter(location__user=user)
-            .order_by("location_id", "target_time").values(*_fields(WeatherForecast, "id"))),
-        ("predictions", Prediction.objects.filter(location__user=user)
-            .order_by("location_id", "window_start", "prediction_type").values(*_fields(Prediction))),
-        ("notifications", Notification.objects.filter(user=user).order_by("sent_at")
-            .values(*_fields(Notification, "user_id"))),
-        ("notified_predictions", Notification.predictions.through.objects.filter(notification__user=user)
-            .order_by("notification_id", "prediction_id").values("notification_id", "prediction_id")),
-        ("comparison_reports", ComparisonReport.objects.filter(location__user=user)
-            .order_by("location_id", "period_end").values(*_fields(ComparisonReport, "id"))),
+        (
+            "weather_forecasts",
+            WeatherForecast.objects.filter(location__user=user)
+            .order_by("location_id", "target_time")
+            .values(*_fields(WeatherForecast, "id")),
+        ),
+        (
+            "predictions",
+            Prediction.objects.filter(location__user=user)
+            .order_by("location_id", "window_start", "prediction_type")
+            .values(*_fields(Prediction)),
+        ),
+        (
+            "notifications",
+            Notification.objects.filter(user=user).order_by("sent_at").values(*_fields(Notification, "user_id")),
+        ),
+        (
+            "notified_predictions",
+            Notification.predictions.through.objects.filter(notification__user=user)
+            .order_by("notification_id", "prediction_id")
+            .values("notification_id", "prediction_id"),
+        ),
+        (
+            "comparison_reports",
+            ComparisonReport.objects.filter(location__user=user)
+            .order_by("location_id", "period_end")
+            .values(*_fields(ComparisonReport, "id")),
+        ),
     ]
 
 

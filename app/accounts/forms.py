@@ -18,9 +18,11 @@ class RegistrationForm(forms.Form):
     """The first step: only the address. Whether it has an account already is told to its mailbox, never
     on the page (accounts/registration.py)."""
 
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-                             help_text="We send a link there to finish creating your account. Alerts and "
-                                       "password-reset links go there too.")
+    email = forms.EmailField(
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text="We send a link there to finish creating your account. Alerts and password-reset links go there too.",
+    )
 
     def clean_email(self):
         return mailbox(self.cleaned_data["email"])
@@ -65,11 +67,19 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
 
 # The profile page shows one fieldset per group; the form has exactly these fields.
 PROFILE_GROUPS = [
-    ("How weather affects you", ("sensitivity_overall", "sensitivity_pressure", "sensitivity_low_pressure",
-                                 "sensitivity_temperature", "sensitivity_humidity", "sensitivity_precipitation",
-                                 "sensitivity_cloud_cover")),
-    ("Alert e-mails",
-     ("email_migraine", "email_sinusitis", "daily_notification_limit", "notification_min_gap_hours")),
+    (
+        "How weather affects you",
+        (
+            "sensitivity_overall",
+            "sensitivity_pressure",
+            "sensitivity_low_pressure",
+            "sensitivity_temperature",
+            "sensitivity_humidity",
+            "sensitivity_precipitation",
+            "sensitivity_cloud_cover",
+        ),
+    ),
+    ("Alert e-mails", ("email_migraine", "email_sinusitis", "daily_notification_limit", "notification_min_gap_hours")),
     ("Which hours a prediction covers", ("window_start_hours", "window_end_hours")),
 ]
 
@@ -85,8 +95,9 @@ class HealthProfileForm(forms.ModelForm):
 
 
 class AccountDeleteForm(forms.Form):
-    password = forms.CharField(label="Your password", strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)

@@ -23,6 +23,7 @@ and only an account's own address (matched case-insensitively) gets mail anyway.
 
 Counts live in the "limits" cache (config/cache.py): with Redis away they fail open.
 """
+
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied
@@ -64,13 +65,19 @@ def mailbox(address: str) -> str:
 
 def client_wait(request) -> int | None:
     """Counts one more account e-mail asked for from this client address; the seconds to wait when over."""
-    usage = get_usage(request, group="account-mail-per-client", key="ip", rate=settings.RATELIMIT_PASSWORD_RESET,
-                      increment=True)
+    usage = get_usage(
+        request, group="account-mail-per-client", key="ip", rate=settings.RATELIMIT_PASSWORD_RESET, increment=True
+    )
     return usage["time_left"] if usage and usage["should_limit"] else None
 
 
 def mailbox_has_room(request, address: str) -> bool:
     """Counts one more account e-mail to `address`'s mailbox; False when it got its share already."""
-    usage = get_usage(request, group="account-mail-per-mailbox", key=lambda group, request: mailbox(address),
-                      rate=settings.RATELIMIT_PASSWORD_RESET, increment=True)
+    usage = get_usage(
+        request,
+        group="account-mail-per-mailbox",
+        key=lambda group, request: mailbox(address),
+        rate=settings.RATELIMIT_PASSWORD_RESET,
+        increment=True,
+    )
     return not (usage and usage["should_limit"])

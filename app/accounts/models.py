@@ -16,30 +16,40 @@ class HealthProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="health_profile")
     sensitivity_overall = sensitivity_field(
-        "Weather in general", "Makes every kind of weather below count more or less for you.")
+        "Weather in general", "Makes every kind of weather below count more or less for you."
+    )
     sensitivity_temperature = sensitivity_field("Temperature swings", "It gets much warmer or colder within hours.")
     sensitivity_humidity = sensitivity_field("Very damp or very dry air", "Humidity near 100 %, or below 30 %.")
     sensitivity_pressure = sensitivity_field(
-        "Changing air pressure", "Pressure rises or falls quickly, as when the weather turns.")
+        "Changing air pressure", "Pressure rises or falls quickly, as when the weather turns."
+    )
     sensitivity_low_pressure = sensitivity_field("Low air pressure", "Deep lows bring stormy, unsettled weather.")
     sensitivity_precipitation = sensitivity_field("Rain and snow", "Rain or snow over the coming hours.")
     sensitivity_cloud_cover = sensitivity_field("Grey, overcast skies", "Long spells without sun.")
     email_migraine = models.BooleanField("E-mail me when my migraine risk is medium or high", default=True)
     email_sinusitis = models.BooleanField("E-mail me when my sinusitis risk is medium or high", default=True)
     daily_notification_limit = models.PositiveSmallIntegerField(
-        "Most alert e-mails per day", default=2, validators=[MinValueValidator(0), MaxValueValidator(24)],
+        "Most alert e-mails per day",
+        default=2,
+        validators=[MinValueValidator(0), MaxValueValidator(24)],
         help_text="0 turns alert e-mails off.",
     )
     notification_min_gap_hours = models.PositiveSmallIntegerField(
-        "Minimum hours between alerts", default=3, validators=[MaxValueValidator(48)],
+        "Minimum hours between alerts",
+        default=3,
+        validators=[MaxValueValidator(48)],
         help_text="After an alert e-mail, the next one waits at least this long.",
     )
     window_start_hours = models.PositiveSmallIntegerField(
-        "Look ahead from (hours from now)", default=3, validators=HOURS,
+        "Look ahead from (hours from now)",
+        default=3,
+        validators=HOURS,
         help_text="Each prediction covers a span of hours: it starts this many hours from now...",
     )
     window_end_hours = models.PositiveSmallIntegerField(
-        "Look ahead until (hours from now)", default=6, validators=HOURS,
+        "Look ahead until (hours from now)",
+        default=6,
+        validators=HOURS,
         help_text="...and ends this many hours from now (at most 72).",
     )
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ it with a link to log in and one to choose a new password. Both count in the mai
 works for PASSWORD_RESET_TIMEOUT and makes one account. Nothing is stored before that, so nobody
 can hold an address or a user name by starting a registration with it.
 """
+
 import logging
 
 from django.conf import settings
@@ -30,20 +31,26 @@ def mail_the_address(request, email: str) -> None:
         # Django's reset mail, worded for this case: it holds the user name and a reset link.
         form = PasswordResetForm({"email": email})
         form.is_valid()
-        form.save(request=request, use_https=request.is_secure(),
-                  subject_template_name="accounts/email/account_exists_subject.txt",
-                  email_template_name="accounts/email/account_exists.txt",
-                  html_email_template_name="accounts/email/account_exists.html")
+        form.save(
+            request=request,
+            use_https=request.is_secure(),
+            subject_template_name="accounts/email/account_exists_subject.txt",
+            email_template_name="accounts/email/account_exists.txt",
+            html_email_template_name="accounts/email/account_exists.html",
+        )
     elif mailbox_has_room(request, email):
         _send_link(request, email)
 
 
 def _send_link(request, email: str) -> None:
-    context = {"protocol": "https" if request.is_secure() else "http", "domain": request.get_host(),
-               "token": signing.dumps(email, salt=SALT), "email": email}
+    context = {
+        "protocol": "https" if request.is_secure() else "http",
+        "domain": request.get_host(),
+        "token": signing.dumps(email, salt=SALT),
+        "email": email,
+    }
     subject = render_to_string("accounts/email/register_link_subject.txt", context).strip()
-    message = EmailMultiAlternatives(subject, render_to_string("accounts/email/register_link.txt", context),
-                                     to=[email])
+    message = EmailMultiAlternatives(subject, render_to_string("accounts/email/register_link.txt", context), to=[email])
     message.attach_alternative(render_to_string("accounts/email/register_link.html", context), "text/html")
     try:
         message.send()

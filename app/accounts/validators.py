@@ -1,4 +1,5 @@
 """Password rules on top of Django's own (settings.AUTH_PASSWORD_VALIDATORS)."""
+
 from django.core.exceptions import ValidationError
 
 

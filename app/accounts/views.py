@@ -32,8 +32,11 @@ from config.middleware import client_ip
 
 
 def _too_many_emails(form, wait: int) -> None:
-    form.add_error(None, "Too many e-mails were asked for from your network just now. Try again in "
-                         f"{timeuntil(timezone.now() + timedelta(seconds=wait))}.")
+    form.add_error(
+        None,
+        "Too many e-mails were asked for from your network just now. Try again in "
+        f"{timeuntil(timezone.now() + timedelta(seconds=wait))}.",
+    )
 
 
 def _lift_pause(request, user) -> None:

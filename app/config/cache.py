@@ -9,6 +9,7 @@ holds up one operation a second for its socket timeout (settings.REDIS_OPTIONS),
 
 The "default" cache stays the plain RedisCache: /readyz must see Redis fail (config/health.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,13 @@ class Outage:
             self.retry_at = time.monotonic() + RETRY_AFTER
             if self.since is None:
                 self.since = time.monotonic()
-                logger.warning("cannot reach the cache at %s (%s: %s): log-in throttling and rate limits are off "
-                               "until it answers again", self.where, type(exc).__name__, exc)
+                logger.warning(
+                    "cannot reach the cache at %s (%s: %s): log-in throttling and rate limits are off "
+                    "until it answers again",
+                    self.where,
+                    type(exc).__name__,
+                    exc,
+                )
 
     def answered(self) -> None:
         if self.since is None:

@@ -1,4 +1,5 @@
 """Error views that Django does not let templates alone replace (400/403/404/500 are templates/<code>.html)."""
+
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import render
 

@@ -11,6 +11,7 @@ dependency failed, and how, goes to the log, and into the answer only for a requ
 internal network: the host or a container network, not passed on by nginx (see `internal`).
 The container runtime, Kubernetes and an operator inside the container get the details.
 """
+
 import ipaddress
 import logging
 
@@ -27,8 +28,10 @@ READINESS_PATH = "/readyz"
 
 NEVER_CACHE = ("Cache-Control", "max-age=0, no-cache, no-store, must-revalidate, private")
 # Loopback and the private ranges Docker, Kubernetes and local networks use.
-INTERNAL_NETWORKS = [ipaddress.ip_network(network) for network in
-                     ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+INTERNAL_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+]
 
 
 def liveness(environ, start_response):

@@ -1,4 +1,5 @@
 """Request middleware that is about the deployment, not about forecasts."""
+
 import sentry_sdk
 from django.conf import settings
 from django.utils.cache import patch_cache_control

@@ -6,6 +6,7 @@ environment, in `docker inspect` or in the orchestrator's API. scripts/swarm-dep
 DJANGO_SECRET_KEY_FILE, DATABASE_URL_FILE, EMAIL_URL_FILE, LLM_API_KEY_FILE, SENTRY_DSN_FILE and
 HEARTBEAT_URLS_FILE this way; any other setting may be given the same way.
 """
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@ What never leaves the process: passwords, tokens, API keys (the LLM key included
 Authorization headers, the secret values configured in settings, and, unless
 SENTRY_SEND_DEFAULT_PII is true, e-mail addresses and IP addresses.
 """
+
 from __future__ import annotations
 
 import logging
@@ -249,7 +250,9 @@ def init_sentry(config: SentryConfig) -> bool:
             # The SDK makes its spans for every request, traced or not (a traced one only keeps
             # them), so each kind of span costs every request; bench/serving.py measures it.
             DjangoIntegration(
-                transaction_style="url", signals_spans=True, cache_spans=True,
+                transaction_style="url",
+                signals_spans=True,
+                cache_spans=True,
                 # No span per middleware: twelve of the dashboard's 23 spans, about a third of what
                 # Sentry adds to a request traced or not, and seldom what explains a slow request
                 # (Sentry turned them off in its own Django app: getsentry/sentry#102290). The time

@@ -14,6 +14,7 @@ process, one envelope at a time, through a queue of 100. Its defaults, and what 
 - losses counted only for "client reports", themselves sent to the server that is down (and
   which GlitchTip discards); the SDK's own messages go to a logger silent unless debug=True.
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,8 +90,12 @@ class Delivery:
                 self._overflowing = False
                 lost, self._lost_in_episode = self._lost_in_episode, 0
         if drained:
-            logger.warning("Sentry: the event queue has drained; %d events were dropped while it was full "
-                           "(more events than %s accepts in time).", lost, self.target)
+            logger.warning(
+                "Sentry: the event queue has drained; %d events were dropped while it was full "
+                "(more events than %s accepts in time).",
+                lost,
+                self.target,
+            )
 
     def lost(self, category: str, reason: str, quantity: int = 1) -> None:
         if category not in COUNTED or reason not in UNDELIVERED:
@@ -103,8 +108,12 @@ class Delivery:
                 self._overflowing = True
         if starts_overflow:
             # WARNING at most: an ERROR record would itself become an event (LoggingIntegration).
-            logger.warning("Sentry: the event queue (%d envelopes) is full; dropping events until it drains "
-                           "(%s is not accepting them as fast as they come).", QUEUE_SIZE, self.target)
+            logger.warning(
+                "Sentry: the event queue (%d envelopes) is full; dropping events until it drains "
+                "(%s is not accepting them as fast as they come).",
+                QUEUE_SIZE,
+                self.target,
+            )
 
     def succeeded(self, categories: list[str]) -> None:
         with self._lock:
@@ -114,8 +123,12 @@ class Delivery:
                 lost, self._lost_in_episode = self._lost_in_episode, 0
                 self._overflowing = False
         if since is not None:
-            logger.warning("Sentry: delivering to %s again after %.0f s; %d events were dropped meanwhile.",
-                           self.target, time.monotonic() - since, lost)
+            logger.warning(
+                "Sentry: delivering to %s again after %.0f s; %d events were dropped meanwhile.",
+                self.target,
+                time.monotonic() - since,
+                lost,
+            )
 
     def failed(self, why: str, back_off: bool = True) -> None:
         """An attempt failed. back_off=False when the failure says nothing about the next envelope
@@ -129,8 +142,13 @@ class Delivery:
             if starts:
                 self._failing_since = now
         if starts:
-            logger.warning("Sentry: cannot deliver events to %s (%s); dropping them, counted, until it "
-                           "accepts them again (retrying every %.0f s).", self.target, why, RETRY_INTERVAL)
+            logger.warning(
+                "Sentry: cannot deliver events to %s (%s); dropping them, counted, until it "
+                "accepts them again (retrying every %.0f s).",
+                self.target,
+                why,
+                RETRY_INTERVAL,
+            )
 
     @property
     def in_outage(self) -> bool:

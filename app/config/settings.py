@@ -7,6 +7,7 @@ names the variable (environs collects them all and `seal()` reports them togethe
 Any variable NAME may instead be read from the file named by NAME_FILE (Docker and Kubernetes
 secrets; see config/secret_files.py).
 """
+
 import json
 import logging
 import re
@@ -151,22 +152,27 @@ if (DATABASES["default"] or {}).get("ENGINE") == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis (redis://host:6379/0); empty: in-process cache
-REDIS_URL = env.str(
-    "REDIS_URL", "", validate=lambda v: not v or URL(schemes={"redis", "rediss"}, require_tld=False)(v)
-)
+REDIS_URL = env.str("REDIS_URL", "", validate=lambda v: not v or URL(schemes={"redis", "rediss"}, require_tld=False)(v))
 # A hung Redis costs a request about a second, not the kernel's minutes-long connect timeout.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 # "default": the plain Redis cache (what /readyz checks). "limits": where the abuse limits count
 # (login failures, rate limits), the same Redis failing open: with Redis away log-in still works,
 # unthrottled, and each process logs one WARNING (config/cache.py).
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                "OPTIONS": REDIS_OPTIONS},
-    "limits": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": REDIS_URL, "OPTIONS": REDIS_OPTIONS},
-} if REDIS_URL else {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "limits": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"},
-}
+CACHES = (
+    {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_OPTIONS,
+        },
+        "limits": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": REDIS_URL, "OPTIONS": REDIS_OPTIONS},
+    }
+    if REDIS_URL
+    else {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"},
+    }
+)
 # Login failures live in Redis when there is one (shared by every worker, expire by themselves);
 # without it (a bare checkout) in the database, because the in-process cache is not shared.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
@@ -234,8 +240,9 @@ def _link_rate(value: str) -> None:
     rate(value)
     number, unit = value.split("/")[1][:-1] or "1", value[-1]
     if int(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit] > PASSWORD_RESET_TIMEOUT:
-        raise ValidationError(f"Count over {PASSWORD_RESET_TIMEOUT // 3600} hours at most, the time an e-mailed "
-                              "link works.")
+        raise ValidationError(
+            f"Count over {PASSWORD_RESET_TIMEOUT // 3600} hours at most, the time an e-mailed link works."
+        )
 
 
 # E-mails with a link into an account (a password reset, finishing a registration, "you already
@@ -296,7 +303,8 @@ STORAGES = {
 # Django's SMTP on localhost:25 without TLS, so it stops start-up (below).
 EMAIL_URL = env.str("EMAIL_URL", "console://")
 EMAIL_URL_SETTINGS = dj_email_url.parse(
-    re.sub(r"^smtp\+tls://", "submission://", EMAIL_URL) if not EMAIL_URL.startswith("smtp+ssl://")
+    re.sub(r"^smtp\+tls://", "submission://", EMAIL_URL)
+    if not EMAIL_URL.startswith("smtp+ssl://")
     else re.sub(r"^smtp\+ssl://", "smtp://", EMAIL_URL) + ("&" if "?" in EMAIL_URL else "?") + "ssl=True"
 )
 vars().update(EMAIL_URL_SETTINGS)

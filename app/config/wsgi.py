@@ -6,6 +6,7 @@ scope and a transaction (sampled or not), then Django's middleware runs, before 
 middleware would find the file. In front, a static file takes half the CPU (bench/serving.py,
 "static file: static via Django"), and neither a probe nor a file gains anything from Sentry.
 """
+
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -40,5 +41,6 @@ if not settings.DEBUG:
     # itself when DEBUG is off: the files of STATIC_ROOT, a minute's caching (its default) and for
     # ever for hashed names. With DEBUG (runserver) the middleware alone serves, finding the files
     # in the apps' folders.
-    application = WhiteNoise(application, root=settings.STATIC_ROOT, prefix=settings.STATIC_URL,
-                             immutable_file_test=HASHED_NAME)
+    application = WhiteNoise(
+        application, root=settings.STATIC_ROOT, prefix=settings.STATIC_URL, immutable_file_test=HASHED_NAME
+    )

@@ -38,7 +38,13 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(ComparisonReport)
 class ComparisonReportAdmin(admin.ModelAdmin):
-    list_display = ("location", "period_start", "period_end", "hours_compared", "mean_abs_temperature_diff",
-                    "max_abs_temperature_diff")
+    list_display = (
+        "location",
+        "period_start",
+        "period_end",
+        "hours_compared",
+        "mean_abs_temperature_diff",
+        "max_abs_temperature_diff",
+    )
     list_select_related = ("location",)
     date_hierarchy = "period_end"

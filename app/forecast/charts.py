@@ -7,6 +7,7 @@ shrinking their text: the y-axis labels have their own narrow SVG beside the plo
 along the time axis are percentages of the plot's width, the lines are drawn in an inner,
 horizontally stretched viewBox, and everything vertical is in pixels.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from forecast.models import Prediction, RiskLevel
 
 PLOT_HEIGHT = 120  # px of each panel's plot area; the time labels go below it
-TOP = 10           # px above the highest tick line, so that its label (centred on the line) fits
+TOP = 10  # px above the highest tick line, so that its label (centred on the line) fits
 INNER_WIDTH = 1000  # user units across the stretched inner viewBox
 NORMAL_PRESSURE = 1013  # hPa, average sea-level pressure: always on the pressure axis, as a reference
 
@@ -110,6 +111,7 @@ def _format(value: float, step: float) -> str:
 def _panel_scale(bottom: float, top: float):
     def y(value: float) -> float:
         return TOP + (top - value) / (top - bottom) * (PLOT_HEIGHT - TOP)
+
     return y
 
 
@@ -127,14 +129,17 @@ def _when(moment: datetime) -> str:
 
 def _line_panel(key, title, unit, values, times, xs, min_span, reference=None) -> Panel:
     low, high = min(values), max(values)
-    bottom, top, step = _axis(min(low, reference) if reference else low, max(high, reference) if reference else high,
-                              min_span)
+    bottom, top, step = _axis(
+        min(low, reference) if reference else low, max(high, reference) if reference else high, min_span
+    )
     ticks, y = _ticks(bottom, top, step, unit)
     line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, values, strict=True))
     lowest, highest = values.index(low), values.index(high)
-    summary = (f"{title}: {values[0]:.0f} {unit} now, {values[-1]:.0f} {unit} at {_when(times[-1])}; "
-               f"lowest {low:.0f} {unit} ({_when(times[lowest])}), "
-               f"highest {high:.0f} {unit} ({_when(times[highest])}).")
+    summary = (
+        f"{title}: {values[0]:.0f} {unit} now, {values[-1]:.0f} {unit} at {_when(times[-1])}; "
+        f"lowest {low:.0f} {unit} ({_when(times[lowest])}), "
+        f"highest {high:.0f} {unit} ({_when(times[highest])})."
+    )
     ref = Tick(round(y(reference), 1), f"normal {reference} {unit}") if reference else None
     return Panel(key, title, unit, ticks, line, [], 0.0, ref, summary)
 
@@ -145,8 +150,10 @@ def _rain_panel(values, times, xs, bar_width) -> Panel:
     bars = [(x - bar_width / 2, y(v), y(0.0) - y(v)) for x, v in zip(xs, values, strict=True) if v > 0]
     wet = [t for t, v in zip(times, values, strict=True) if v > 0]
     if wet:
-        summary = (f"Rain and snow: {sum(values):.1f} mm in all, in {len(wet)} of {len(values)} hours, "
-                   f"most {max(values):.1f} mm in an hour; first at {_when(wet[0])}.")
+        summary = (
+            f"Rain and snow: {sum(values):.1f} mm in all, in {len(wet)} of {len(values)} hours, "
+            f"most {max(values):.1f} mm in an hour; first at {_when(wet[0])}."
+        )
     else:
         summary = "Rain and snow: none expected."
     return Panel("rain", "Rain and snow", "mm", ticks, "", bars, bar_width, None, summary)
@@ -165,8 +172,16 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
     times = [h.target_time.astimezone(tz) for h in hours]
     xs = [fraction(h.target_time) * INNER_WIDTH for h in hours]
     panels = [
-        _line_panel("pressure", "Air pressure", "hPa", [h.pressure_msl for h in hours], times, xs, 10.0,
-                    reference=NORMAL_PRESSURE),
+        _line_panel(
+            "pressure",
+            "Air pressure",
+            "hPa",
+            [h.pressure_msl for h in hours],
+            times,
+            xs,
+            10.0,
+            reference=NORMAL_PRESSURE,
+        ),
         _line_panel("temperature", "Temperature", "°C", [h.temperature for h in hours], times, xs, 6.0),
         _rain_panel([h.precipitation or 0.0 for h in hours], times, xs, INNER_WIDTH / len(hours) * 0.7),
     ]
@@ -177,8 +192,9 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
             x = fraction(moment) * 100
             if 4 <= x <= 96:  # a label centred on the edge would be cut in half
                 day = moment.hour == 0
-                time_ticks.append(TimeTick(round(x, 2), f"{moment:%a}" if day else f"{moment:%H:%M}", day,
-                                           moment.hour % 12 == 6))
+                time_ticks.append(
+                    TimeTick(round(x, 2), f"{moment:%a}" if day else f"{moment:%H:%M}", day, moment.hour % 12 == 6)
+                )
 
     windows: dict[tuple[datetime, datetime], list[Prediction]] = {}
     for p in predictions:
@@ -189,10 +205,17 @@ def forecast_chart(hours, predictions, now: datetime, tz) -> Chart | None:
             continue
         x0, x1 = fraction(start), fraction(end)
         level = max((p.risk_level for p in group), key=RiskLevel.values.index)
-        label = ", ".join(f"{p.get_prediction_type_display().lower()} {p.get_risk_level_display().lower()}"
-                          for p in group)
-        shaded.append(Window(round(x0 * 100, 2), round((x1 - x0) * 100, 2), level.lower(),
-                             f"{_when(start.astimezone(tz))}–{end.astimezone(tz):%H:%M}: {label}"))
+        label = ", ".join(
+            f"{p.get_prediction_type_display().lower()} {p.get_risk_level_display().lower()}" for p in group
+        )
+        shaded.append(
+            Window(
+                round(x0 * 100, 2),
+                round((x1 - x0) * 100, 2),
+                level.lower(),
+                f"{_when(start.astimezone(tz))}–{end.astimezone(tz):%H:%M}: {label}",
+            )
+        )
 
     now_x = round(fraction(now) * 100, 2) if first <= now <= last else None
     return Chart(panels, time_ticks, now_x, shaded, len(hours), times[0], times[-1])

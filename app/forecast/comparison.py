@@ -1,4 +1,5 @@
 """Forecast versus actual: compare stored forecasts with what Open-Meteo reports for past hours."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,8 +31,13 @@ def compare(location, *, hours: int = 24, now=None, dry_run: bool = False) -> st
     pairs = [(f, actual_by_time[f.target_time]) for f in forecasts if f.target_time in actual_by_time]
     temperature = [f.temperature - a.temperature for f, a in pairs]
     anomalies = [
-        {"time": f.target_time.isoformat(), "field": "temperature", "forecast": f.temperature,
-         "actual": a.temperature, "diff": round(f.temperature - a.temperature, 2)}
+        {
+            "time": f.target_time.isoformat(),
+            "field": "temperature",
+            "forecast": f.temperature,
+            "actual": a.temperature,
+            "diff": round(f.temperature - a.temperature, 2),
+        }
         for f, a in pairs
         if abs(f.temperature - a.temperature) > settings.ANOMALY_TEMPERATURE_DELTA
     ]

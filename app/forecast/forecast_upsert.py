@@ -4,6 +4,7 @@ already stored, each database its fastest way, without building model instances.
 The rows come as columns (name -> one value per row), in the order of `COLUMNS`. The app runs on
 PostgreSQL (deployed) and on SQLite (the app alone); both take INSERT ... ON CONFLICT DO UPDATE.
 """
+
 from __future__ import annotations
 
 from django.db import connection
@@ -45,14 +46,19 @@ def upsert_by_copy(columns: dict[str, list], fetched_at) -> None:
     names, table, updates = _quoted_names()
     staged = names[:-1]
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
-                       f"({', '.join(f'{name} {kind}' for name, kind in zip(staged, STAGING_TYPES, strict=True))})")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} "
+            f"({', '.join(f'{name} {kind}' for name, kind in zip(staged, STAGING_TYPES, strict=True))})"
+        )
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(STAGING_TYPES)
             for row in zip(*(columns[name] for name in COLUMNS), strict=True):
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(staged)}, %s FROM {STAGING_TABLE} "
-                       f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}", [fetched_at])
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(staged)}, %s FROM {STAGING_TABLE} "
+            f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}",
+            [fetched_at],
+        )
         cursor.execute(f"TRUNCATE {STAGING_TABLE}")
 
 
@@ -74,5 +80,8 @@ def upsert_by_executemany(columns: dict[str, list], fetched_at) -> None:
     stamp = adapt(fetched_at)
     rows = [(*row, stamp) for row in zip(*values, strict=True)]
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
-                           f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}", rows)
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
+            f"ON CONFLICT ({names[0]}, {names[1]}) DO UPDATE SET {updates}",
+            rows,
+        )

@@ -57,18 +57,24 @@ def split_pasted_pair(data):
 
 
 class PlaceSearchForm(forms.Form):
-    query = forms.CharField(label="Place name", max_length=100, min_length=2,
-                            widget=forms.TextInput(attrs={"placeholder": "e.g. Berlin"}))
+    query = forms.CharField(
+        label="Place name", max_length=100, min_length=2, widget=forms.TextInput(attrs={"placeholder": "e.g. Berlin"})
+    )
 
 
 class LocationForm(forms.ModelForm):
     """A place by coordinates (typed in, or chosen among the geocoding matches)."""
 
-    latitude = CoordinateField(limit=90, label="Latitude", help_text="From −90 (south) to 90 (north), e.g. 52.52437. "
-                               "You may paste both numbers here, e.g. 37.7749295, -122.4194155.")
+    latitude = CoordinateField(
+        limit=90,
+        label="Latitude",
+        help_text="From −90 (south) to 90 (north), e.g. 52.52437. "
+        "You may paste both numbers here, e.g. 37.7749295, -122.4194155.",
+    )
     # Not required in the browser, so that both numbers may be pasted into the latitude box; clean() checks it.
-    longitude = CoordinateField(limit=180, label="Longitude", required=False,
-                                help_text="From −180 (west) to 180 (east), e.g. 13.41053.")
+    longitude = CoordinateField(
+        limit=180, label="Longitude", required=False, help_text="From −180 (west) to 180 (east), e.g. 13.41053."
+    )
 
     class Meta:
         model = Location
@@ -87,7 +93,9 @@ class LocationForm(forms.ModelForm):
         if places.count() >= settings.MAX_LOCATIONS_PER_USER:
             raise forms.ValidationError(
                 f"You follow {settings.MAX_LOCATIONS_PER_USER} places, the most an account can have. "
-                "Delete one to add another.", code="too_many_places")
+                "Delete one to add another.",
+                code="too_many_places",
+            )
         lat, lon = cleaned.get("latitude"), cleaned.get("longitude")
         if lon is None and "longitude" not in self.errors:
             self.add_error("longitude", "Enter the longitude too, or paste both numbers into the latitude box.")
@@ -101,12 +109,16 @@ class LocationForm(forms.ModelForm):
 
 
 class HistoryFilterForm(forms.Form):
-    location = forms.ModelChoiceField(queryset=Location.objects.none(), required=False, empty_label="All places",
-                                      label="Place", error_messages={
-                                          "invalid_choice":
-                                              "That place is not one of yours (it may have been deleted)."})
-    prediction_type = forms.ChoiceField(choices=[("", "Both conditions"), *PredictionType.choices], required=False,
-                                        label="Condition")
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.none(),
+        required=False,
+        empty_label="All places",
+        label="Place",
+        error_messages={"invalid_choice": "That place is not one of yours (it may have been deleted)."},
+    )
+    prediction_type = forms.ChoiceField(
+        choices=[("", "Both conditions"), *PredictionType.choices], required=False, label="Condition"
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

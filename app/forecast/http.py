@@ -1,5 +1,6 @@
 """The HTTP client policy shared by the Open-Meteo and LLM clients: pooled connections, timeouts
 and retries with backoff."""
+
 import threading
 from urllib.parse import urlsplit
 

@@ -18,6 +18,7 @@ session pool.
 SQLite (the embedded default: the app alone, one machine) has no advisory locks: there a job runs
 without one, so run a single scheduler.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,9 +68,12 @@ def exclusive(job: str) -> Iterator[Lock]:
     with connection.cursor() as cursor:
         # One statement: take the lock and, if taken, name the session after this run while it holds it
         # (so that a run finding it taken can say who holds it), keeping the name it had before.
-        cursor.execute("SELECT taken, name_before, CASE WHEN taken THEN set_config('application_name', %s, false) END "
-                       "FROM (SELECT pg_try_advisory_lock(%s) AS taken, "
-                       "current_setting('application_name') AS name_before) AS attempt", [runner_name(job), key])
+        cursor.execute(
+            "SELECT taken, name_before, CASE WHEN taken THEN set_config('application_name', %s, false) END "
+            "FROM (SELECT pg_try_advisory_lock(%s) AS taken, "
+            "current_setting('application_name') AS name_before) AS attempt",
+            [runner_name(job), key],
+        )
         taken, name_before, _ = cursor.fetchone()
         if not taken:
             yield Lock(held=False, holder=holder(cursor, key))
@@ -83,12 +87,14 @@ def exclusive(job: str) -> Iterator[Lock]:
 def release(key: int, name_before: str) -> None:
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s), set_config('application_name', %s, false)",
-                           [key, name_before])
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s), set_config('application_name', %s, false)", [key, name_before]
+            )
     except DatabaseError as exc:
         # The connection is gone, and the server released the lock with it.
-        logger.warning("job lock %s not released by this run (the server releases it with the connection): %s",
-                       key, exc)
+        logger.warning(
+            "job lock %s not released by this run (the server releases it with the connection): %s", key, exc
+        )
 
 
 def holder(cursor, key: int) -> str:
@@ -100,7 +106,8 @@ def holder(cursor, key: int) -> str:
         "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = %s AND l.objid = %s "
         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        [unsigned >> 32, unsigned & 0xFFFF_FFFF])
+        [unsigned >> 32, unsigned & 0xFFFF_FFFF],
+    )
     row = cursor.fetchone()
     if row is None:  # released between the two statements, or not visible to this role
         return "another run"

@@ -3,6 +3,7 @@ run, a progress line per item (or per batch, for the jobs that work in batches),
 transaction per item or batch (a failure leaves nothing half-written), failures reported and
 counted without stopping the run, a summary, a heartbeat to GlitchTip, and the exit status.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,11 +60,20 @@ class JobCommand(BaseCommand):
     details = ""
 
     def add_arguments(self, parser):
-        parser.add_argument("--location-id", type=int, action="append", dest="location_ids", metavar="ID",
-                            help="Only this location (repeatable).")
+        parser.add_argument(
+            "--location-id",
+            type=int,
+            action="append",
+            dest="location_ids",
+            metavar="ID",
+            help="Only this location (repeatable).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Fetch and compute, but store nothing.")
-        parser.add_argument("--cleanup", action="store_true",
-                            help=f"Also delete rows older than DATA_RETENTION_DAYS ({settings.DATA_RETENTION_DAYS}).")
+        parser.add_argument(
+            "--cleanup",
+            action="store_true",
+            help=f"Also delete rows older than DATA_RETENTION_DAYS ({settings.DATA_RETENTION_DAYS}).",
+        )
 
     def locations(self, options):
         queryset = Location.objects.select_related("user").order_by("pk")
@@ -127,8 +137,7 @@ class JobCommand(BaseCommand):
         started = time.monotonic()
         # The guide's name for "which scheduled task", on every event of the run and its transaction:
         # a scope of its own, which the batched jobs' worker threads record into too (forecast/workers.py).
-        with sentry_sdk.isolation_scope() as scope, \
-                sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
+        with sentry_sdk.isolation_scope() as scope, sentry_sdk.start_transaction(op="job", name=self.job_name) as job:
             scope.set_tag("cron_job", self.job_name)
             job.set_tag("job", self.job_name)
             items = list(self.items(options))

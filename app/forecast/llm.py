@@ -4,6 +4,7 @@
 around it is accepted) with level, confidence, rationale and prevention tips. Anything else
 raises LLMError, and the caller falls back to the rules.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,10 @@ def _prompt(prediction_type: str, location, factors: list[dict], profile) -> str
         f"Location: {location.name} ({location.latitude}, {location.longitude}).",
         f"User's overall sensitivity: {profile.sensitivity_overall} of 3.",
         "Weather factors over the window (score 0..1, detail):",
-        *(f"- {f['label']}: score {f['score']}, {f['detail']}, user sensitivity {profile.sensitivity(f['name'])}/3"
-          for f in factors),
+        *(
+            f"- {f['label']}: score {f['score']}, {f['detail']}, user sensitivity {profile.sensitivity(f['name'])}/3"
+            for f in factors
+        ),
     ]
     return "\n".join(lines)
 
@@ -84,8 +87,9 @@ def predict(prediction_type: str, location, factors: list[dict], profile) -> Ass
             {"role": "user", "content": _prompt(prediction_type, location, factors, profile)},
         ],
     }
-    sentry_sdk.add_breadcrumb(category="llm", message=f"asking {settings.LLM_MODEL}",
-                              data={"prediction_type": prediction_type}, level="info")
+    sentry_sdk.add_breadcrumb(
+        category="llm", message=f"asking {settings.LLM_MODEL}", data={"prediction_type": prediction_type}, level="info"
+    )
     with sentry_sdk.start_span(op="ai.chat_completions.create", name=f"LLM {settings.LLM_MODEL}") as span:
         span.set_data("ai.model_id", settings.LLM_MODEL)
         try:

@@ -28,7 +28,10 @@ class Location(models.Model):
         max_digits=8, decimal_places=5, validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
     timezone = models.CharField(
-        "time zone", max_length=64, blank=True, validators=[validate_timezone],
+        "time zone",
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
         help_text="IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); "
         "empty: not known yet, UTC is shown.",
     )
@@ -120,8 +123,10 @@ class Prediction(models.Model):
         indexes = [models.Index(fields=["notified_at", "risk_level"])]
 
     def __str__(self):
-        return (f"{self.get_prediction_type_display()} {self.risk_level} for {self.location} "
-                f"at {self.window_start:%Y-%m-%d %H:%M}")
+        return (
+            f"{self.get_prediction_type_display()} {self.risk_level} for {self.location} "
+            f"at {self.window_start:%Y-%m-%d %H:%M}"
+        )
 
 
 class Notification(models.Model):
@@ -157,9 +162,7 @@ class ComparisonReport(models.Model):
 
     class Meta:
         ordering = ["-period_end"]
-        constraints = [
-            models.UniqueConstraint(fields=["location", "period_end"], name="comparison_unique_period")
-        ]
+        constraints = [models.UniqueConstraint(fields=["location", "period_end"], name="comparison_unique_period")]
 
     def __str__(self):
         return f"Forecast vs actual for {self.location}, {self.period_start:%Y-%m-%d %H:%M} to {self.period_end:%H:%M}"

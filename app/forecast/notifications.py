@@ -1,4 +1,5 @@
 """One combined e-mail per user for new MEDIUM/HIGH predictions, within the user's limits."""
+
 from __future__ import annotations
 
 import smtplib
@@ -19,7 +20,8 @@ def users_with_pending(now=None):
     """Users who have at least one un-notified MEDIUM/HIGH prediction whose window is not over."""
     now = now or timezone.now()
     return (
-        get_user_model().objects.filter(
+        get_user_model()
+        .objects.filter(
             locations__predictions__notified_at__isnull=True,
             locations__predictions__risk_level__in=[RiskLevel.MEDIUM, RiskLevel.HIGH],
             locations__predictions__window_end__gt=now,
@@ -30,12 +32,16 @@ def users_with_pending(now=None):
 
 
 def pending_predictions(user, profile: HealthProfile, now) -> list[Prediction]:
-    candidates = Prediction.objects.filter(
-        location__user=user,
-        notified_at__isnull=True,
-        risk_level__in=[RiskLevel.MEDIUM, RiskLevel.HIGH],
-        window_end__gt=now,
-    ).select_related("location").order_by("window_start", "location__name", "prediction_type")
+    candidates = (
+        Prediction.objects.filter(
+            location__user=user,
+            notified_at__isnull=True,
+            risk_level__in=[RiskLevel.MEDIUM, RiskLevel.HIGH],
+            window_end__gt=now,
+        )
+        .select_related("location")
+        .order_by("window_start", "location__name", "prediction_type")
+    )
     return [p for p in candidates if profile.wants_email(p.prediction_type)]
 
 

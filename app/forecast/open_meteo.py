@@ -10,6 +10,7 @@ Two call policies: the jobs' (OPEN_METEO_TIMEOUT a try, OPEN_METEO_RETRIES retri
 and a page's (a PageBudget: one try per call, all of a request's calls within
 OPEN_METEO_PAGE_TIMEOUT together), so that a slow or hung Open-Meteo never holds a page for long.
 """
+
 from __future__ import annotations
 
 import logging
@@ -109,8 +110,10 @@ class LocationForecast:
 
     @property
     def hours(self) -> list[HourlyWeather]:
-        return [HourlyWeather(time, **dict(zip(self.columns, values, strict=True)))
-                for time, *values in zip(self.times, *self.columns.values(), strict=True)]
+        return [
+            HourlyWeather(time, **dict(zip(self.columns, values, strict=True)))
+            for time, *values in zip(self.times, *self.columns.values(), strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,10 @@ def known_timezone(name) -> str:
 
 def grid_point(latitude, longitude) -> Coordinates:
     """The coordinate asked for a place: rounded to GRID_DECIMALS (see there)."""
-    return (Decimal(str(latitude)).quantize(_GRID, ROUND_HALF_UP),
-            Decimal(str(longitude)).quantize(_GRID, ROUND_HALF_UP))
+    return (
+        Decimal(str(latitude)).quantize(_GRID, ROUND_HALF_UP),
+        Decimal(str(longitude)).quantize(_GRID, ROUND_HALF_UP),
+    )
 
 
 def batches(points: Sequence[Coordinates], size: int) -> Iterator[slice]:
@@ -218,7 +223,9 @@ def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,), budge
             reason = _error_reason(response)
             raise WeatherAPIError(
                 f"{what} answered {response.status_code}: {reason}",
-                url=url, status=response.status_code, body=response.text,
+                url=url,
+                status=response.status_code,
+                body=response.text,
             )
         try:
             data = orjson.loads(response.content)  # six times json's speed on a 100-location answer
@@ -227,8 +234,12 @@ def _get_json(url: str, params: dict | str, what: str, *, allowed=(dict,), budge
                 f"{what} answered malformed JSON", url=url, status=response.status_code, body=response.text
             ) from exc
         if not isinstance(data, allowed):
-            raise WeatherAPIError(f"{what} answered {type(data).__name__}, not an object", url=url,
-                                  status=response.status_code, body=response.text)
+            raise WeatherAPIError(
+                f"{what} answered {type(data).__name__}, not an object",
+                url=url,
+                status=response.status_code,
+                body=response.text,
+            )
         return data
 
 
@@ -239,8 +250,9 @@ def _error_reason(response: requests.Response) -> str:
         return response.reason or "no reason given"
 
 
-def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72, past_hours: int = 0,
-                    budget: PageBudget | None = None) -> list[LocationForecast | WeatherAPIError]:
+def fetch_forecasts(
+    points: Sequence[Coordinates], *, forecast_hours: int = 72, past_hours: int = 0, budget: PageBudget | None = None
+) -> list[LocationForecast | WeatherAPIError]:
     """Hourly weather for each point, from `past_hours` ago to `forecast_hours` ahead, in one request
     (within a page's `budget` when one is given).
 
@@ -256,8 +268,12 @@ def fetch_forecasts(points: Sequence[Coordinates], *, forecast_hours: int = 72, 
     answers = [data] if isinstance(data, dict) and len(points) == 1 else data
     if not isinstance(answers, list) or len(answers) != len(points):
         count = len(answers) if isinstance(answers, list) else "not a list of"
-        raise WeatherAPIError(f"Open-Meteo forecast answered {count} locations for {len(points)} coordinates",
-                              url=url, status=200, body=str(data))
+        raise WeatherAPIError(
+            f"Open-Meteo forecast answered {count} locations for {len(points)} coordinates",
+            url=url,
+            status=200,
+            body=str(data),
+        )
     results: list[LocationForecast | WeatherAPIError] = []
     times = _Times()
     for answer in answers:
@@ -287,8 +303,9 @@ class _Times:
     def parse(self, raw: list, url: str) -> list[datetime]:
         if raw != self.raw:
             if not all(type(value) is int for value in raw):
-                raise WeatherAPIError("Open-Meteo forecast: hourly.time is not unix seconds",
-                                      url=url, body=str(raw)[:500])
+                raise WeatherAPIError(
+                    "Open-Meteo forecast: hourly.time is not unix seconds", url=url, body=str(raw)[:500]
+                )
             self.raw, self.parsed = raw, [datetime.fromtimestamp(value, UTC) for value in raw]
         return self.parsed
 
@@ -304,17 +321,20 @@ def _parse_location(data, url: str, times: _Times) -> LocationForecast:
         if values is None and field not in REQUIRED_FIELDS:
             values = [None] * len(all_times)
         if not isinstance(values, list) or len(values) != len(all_times):
-            raise WeatherAPIError(f"Open-Meteo forecast: hourly.{api_name} is missing or of the wrong length",
-                                  url=url, body=str(data))
+            raise WeatherAPIError(
+                f"Open-Meteo forecast: hourly.{api_name} is missing or of the wrong length", url=url, body=str(data)
+            )
         try:
             columns[field] = [None if value is None else float(value) for value in values]
         except (TypeError, ValueError) as exc:
-            raise WeatherAPIError(f"Open-Meteo forecast: bad value in hourly.{api_name}: {exc}", url=url,
-                                  body=str(data)) from exc
+            raise WeatherAPIError(
+                f"Open-Meteo forecast: bad value in hourly.{api_name}: {exc}", url=url, body=str(data)
+            ) from exc
     columns["precipitation"] = [value or 0.0 for value in columns["precipitation"]]
     # Open-Meteo leaves gaps as null; such an hour is unusable, not an error.
-    keep = [index for index in range(len(all_times))
-            if all(columns[field][index] is not None for field in REQUIRED_FIELDS)]
+    keep = [
+        index for index in range(len(all_times)) if all(columns[field][index] is not None for field in REQUIRED_FIELDS)
+    ]
     if len(keep) < len(all_times):
         all_times = [all_times[index] for index in keep]
         columns = {field: [values[index] for index in keep] for field, values in columns.items()}
@@ -324,8 +344,9 @@ def _parse_location(data, url: str, times: _Times) -> LocationForecast:
 def geocode(name: str, count: int = 8, *, budget: PageBudget | None = None) -> list[Place]:
     """Places matching `name`, best first; an empty list when there is none."""
     url = settings.OPEN_METEO_GEOCODING_URL
-    data = _get_json(url, {"name": name, "count": count, "language": "en", "format": "json"}, "Open-Meteo geocoding",
-                     budget=budget)
+    data = _get_json(
+        url, {"name": name, "count": count, "language": "en", "format": "json"}, "Open-Meteo geocoding", budget=budget
+    )
     results = data.get("results", [])
     if not isinstance(results, list):
         raise WeatherAPIError("Open-Meteo geocoding: results is not a list", url=url, body=str(data))

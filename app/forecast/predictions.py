@@ -6,6 +6,7 @@ LLM (when configured) for at most LLM_MAX_CALLS_PER_RUN predictions per run with
 requests at a time, and one bulk upsert in one database transaction. A prediction that was
 already e-mailed is left as it was; the others are refreshed with the newer forecasts.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -27,8 +28,16 @@ from forecast.reporting import report_llm_failure
 # Locations per chunk: a few queries and one transaction each, and a progress line.
 CHUNK_SIZE = 500
 HOUR_FIELDS = ("location_id", "target_time", "temperature", "humidity", "pressure_msl", "precipitation", "cloud_cover")
-UPDATED_FIELDS = ["window_end", "risk_level", "source", "confidence", "rationale", "prevention_tips", "factors",
-                  "updated_at"]
+UPDATED_FIELDS = [
+    "window_end",
+    "risk_level",
+    "source",
+    "confidence",
+    "rationale",
+    "prevention_tips",
+    "factors",
+    "updated_at",
+]
 
 
 @dataclass
@@ -91,15 +100,16 @@ def generate(location, *, now=None) -> ChunkResult:
 def generate_all(locations: list, *, budget: LLMBudget, now=None, dry_run: bool = False) -> Iterator[ChunkResult]:
     """Predict both types for every location (with its `user` loaded), chunk by chunk."""
     now = now or timezone.now()
-    chunks = [locations[start:start + CHUNK_SIZE] for start in range(0, len(locations), CHUNK_SIZE)]
+    chunks = [locations[start : start + CHUNK_SIZE] for start in range(0, len(locations), CHUNK_SIZE)]
     with ThreadPoolExecutor(max_workers=settings.LLM_CONCURRENCY, thread_name_prefix="llm") as pool:
         for number, chunk in enumerate(chunks, 1):
             result = ChunkResult(number, len(chunks), len(chunk), dry_run)
             try:
                 _generate_chunk(chunk, now, budget, pool, result)
             except Exception as exc:  # the database refused the chunk: its locations failed, the run goes on
-                result = ChunkResult(number, len(chunks), len(chunk), dry_run,
-                                     failures=[(location, exc) for location in chunk])
+                result = ChunkResult(
+                    number, len(chunks), len(chunk), dry_run, failures=[(location, exc) for location in chunk]
+                )
             yield result
 
 
@@ -120,11 +130,20 @@ def _generate_chunk(locations: list, now, budget: LLMBudget, pool: ThreadPoolExe
     predictions = []
     for (location, kind), assessment in assessments.items():
         start, end = windows[location.pk]
-        predictions.append(Prediction(
-            location=location, prediction_type=kind, window_start=start, window_end=end,
-            risk_level=assessment.level, source=assessment.source, confidence=assessment.confidence,
-            rationale=assessment.rationale, prevention_tips=assessment.prevention_tips, factors=assessment.factors,
-        ))
+        predictions.append(
+            Prediction(
+                location=location,
+                prediction_type=kind,
+                window_start=start,
+                window_end=end,
+                risk_level=assessment.level,
+                source=assessment.source,
+                confidence=assessment.confidence,
+                rationale=assessment.rationale,
+                prevention_tips=assessment.prevention_tips,
+                factors=assessment.factors,
+            )
+        )
     written = predictions if result.dry_run else _store(predictions)
     result.stored, result.kept = len(written), len(predictions) - len(written)
     result.levels = Counter(prediction.risk_level for prediction in written)
@@ -150,9 +169,11 @@ def _forecast_hours(locations: list, windows: dict) -> dict[int, list]:
     hours = defaultdict(list)
     with sentry_sdk.start_span(op="db.query", name="forecast hours for prediction windows"):
         for (start, end), ids in by_window.items():
-            rows = (WeatherForecast.objects
-                    .filter(location_id__in=ids, target_time__gte=start, target_time__lte=end)
-                    .order_by("location_id", "target_time").values_list(*HOUR_FIELDS, named=True))
+            rows = (
+                WeatherForecast.objects.filter(location_id__in=ids, target_time__gte=start, target_time__lte=end)
+                .order_by("location_id", "target_time")
+                .values_list(*HOUR_FIELDS, named=True)
+            )
             for row in rows:
                 hours[row.location_id].append(row)
     return hours
@@ -185,14 +206,20 @@ def _store(predictions: list[Prediction]) -> list[Prediction]:
     if not predictions:
         return []
     with sentry_sdk.start_span(op="db.upsert", name="predictions bulk upsert"), transaction.atomic():
-        notified = set(Prediction.objects.filter(
-            location__in={p.location_id for p in predictions}, window_start__in={p.window_start for p in predictions},
-            notified_at__isnull=False,
-        ).values_list("location_id", "prediction_type", "window_start"))
+        notified = set(
+            Prediction.objects.filter(
+                location__in={p.location_id for p in predictions},
+                window_start__in={p.window_start for p in predictions},
+                notified_at__isnull=False,
+            ).values_list("location_id", "prediction_type", "window_start")
+        )
         fresh = [p for p in predictions if (p.location_id, p.prediction_type, p.window_start) not in notified]
-        Prediction.objects.bulk_create(fresh, update_conflicts=True,
-                                       unique_fields=["location", "prediction_type", "window_start"],
-                                       update_fields=UPDATED_FIELDS)
+        Prediction.objects.bulk_create(
+            fresh,
+            update_conflicts=True,
+            unique_fields=["location", "prediction_type", "window_start"],
+            update_fields=UPDATED_FIELDS,
+        )
     return fresh
 
 

@@ -3,6 +3,7 @@
 Each function reports one kind of failure with the tags and context that make it searchable
 in GlitchTip; the caller then carries on (one bad location never stops a job).
 """
+
 from __future__ import annotations
 
 import sentry_sdk
@@ -66,12 +67,15 @@ def report_anomaly(location, anomalies: list[dict]) -> str | None:
     with sentry_sdk.new_scope() as scope:
         scope.set_tag("data_quality", "anomaly")
         tag_location(scope, location)
-        scope.set_context("data_quality", {
-            "location": str(location),
-            "threshold": settings.ANOMALY_TEMPERATURE_DELTA,
-            "anomaly_count": len(anomalies),
-            "worst": worst,
-        })
+        scope.set_context(
+            "data_quality",
+            {
+                "location": str(location),
+                "threshold": settings.ANOMALY_TEMPERATURE_DELTA,
+                "anomaly_count": len(anomalies),
+                "worst": worst,
+            },
+        )
         # One issue per location rather than one per differing hour.
         scope.fingerprint = ["data-quality-anomaly", str(location.pk)]
         return sentry_sdk.capture_message(

@@ -6,6 +6,7 @@ it, 1 is normal, 3 doubles it) and by their overall sensitivity. The factors are
 the dashboard can explain "why HIGH": each with its numbers, and with a sentence in plain words
 that the rationale is made of (the numbers stay behind the page's "numbers" toggle).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -103,8 +104,10 @@ def _degrees(value: float) -> str:
 def _temperature_words(coldest: float, warmest: float) -> str:
     if warmest - coldest < 3:
         return "The temperature stays about the same."
-    return (f"The temperature changes by {_degrees(warmest - coldest)}\u00a0°C, "
-            f"between {_degrees(coldest)} and {_degrees(warmest)}\u00a0°C.")
+    return (
+        f"The temperature changes by {_degrees(warmest - coldest)}\u00a0°C, "
+        f"between {_degrees(coldest)} and {_degrees(warmest)}\u00a0°C."
+    )
 
 
 def _humidity_words(low: float, high: float) -> str:
@@ -146,22 +149,58 @@ def weather_factors(hours) -> list[Factor]:
     low_score = _ramp(1013 - low, 5, 25)
     rain_score = _ramp(rain, 1, 10)
     return [
-        Factor("pressure", "Pressure change", round(pressure_range, 1), pressure_score,
-               f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)",
-               _pressure_words(pressure_change, pressure_range, pressure_score)),
-        Factor("low_pressure", "Low pressure", round(low, 1), low_score, f"lowest {low:.0f} hPa",
-               _low_pressure_words(low, low_score)),
-        Factor("temperature", "Temperature change", round(temperature_range, 1), _ramp(temperature_range, 5, 12),
-               f"{_degrees(min(temperatures))} to {_degrees(max(temperatures))} °C",
-               _temperature_words(min(temperatures), max(temperatures))),
-        Factor("humidity", "Humidity extremes", round(humidity_high, 0), humidity_score,
-               (f"{humidity_low:.0f}% to {humidity_high:.0f}%" if humidity_low != humidity_high
-                else f"{humidity_high:.0f}%"),
-               _humidity_words(humidity_low, humidity_high)),
-        Factor("precipitation", "Precipitation", round(rain, 1), rain_score, f"{rain:.1f} mm in total",
-               _rain_words(rain, rain_score)),
-        Factor("cloud_cover", "Cloud cover", round(cloud_mean, 0), _ramp(cloud_mean, 60, 95),
-               f"{cloud_mean:.0f}% on average", _cloud_words(cloud_mean)),
+        Factor(
+            "pressure",
+            "Pressure change",
+            round(pressure_range, 1),
+            pressure_score,
+            f"{pressure_change:+.1f} hPa over the window (range {pressure_range:.1f} hPa)",
+            _pressure_words(pressure_change, pressure_range, pressure_score),
+        ),
+        Factor(
+            "low_pressure",
+            "Low pressure",
+            round(low, 1),
+            low_score,
+            f"lowest {low:.0f} hPa",
+            _low_pressure_words(low, low_score),
+        ),
+        Factor(
+            "temperature",
+            "Temperature change",
+            round(temperature_range, 1),
+            _ramp(temperature_range, 5, 12),
+            f"{_degrees(min(temperatures))} to {_degrees(max(temperatures))} °C",
+            _temperature_words(min(temperatures), max(temperatures)),
+        ),
+        Factor(
+            "humidity",
+            "Humidity extremes",
+            round(humidity_high, 0),
+            humidity_score,
+            (
+                f"{humidity_low:.0f}% to {humidity_high:.0f}%"
+                if humidity_low != humidity_high
+                else f"{humidity_high:.0f}%"
+            ),
+            _humidity_words(humidity_low, humidity_high),
+        ),
+        Factor(
+            "precipitation",
+            "Precipitation",
+            round(rain, 1),
+            rain_score,
+            f"{rain:.1f} mm in total",
+            _rain_words(rain, rain_score),
+        ),
+        Factor(
+            "cloud_cover",
+            "Cloud cover",
+            round(cloud_mean, 0),
+            _ramp(cloud_mean, 60, 95),
+            f"{cloud_mean:.0f}% on average",
+            _cloud_words(cloud_mean),
+        ),
     ]
 
 

@@ -1,5 +1,6 @@
 """The jobs' cron schedules (settings.SCHEDULE, from config/jobs.toml; UTC) as APScheduler triggers:
 the scheduler runs the jobs on them, and pages tell when the next run comes."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,8 +16,9 @@ def trigger(job: str) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(expression, timezone="UTC")
     except ValueError as exc:
-        raise ValueError(f"SCHEDULE_{job.upper()}={expression!r} is not a cron expression "
-                         f"(minute hour day month weekday): {exc}") from None
+        raise ValueError(
+            f"SCHEDULE_{job.upper()}={expression!r} is not a cron expression (minute hour day month weekday): {exc}"
+        ) from None
 
 
 def next_run(job: str, now: datetime | None = None) -> datetime:

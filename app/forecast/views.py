@@ -87,8 +87,11 @@ def location_add(request):
     if search.is_valid():
         wait = _over_limit(request, "place-search", settings.RATELIMIT_PLACE_SEARCH)
         if wait is not None:
-            search.add_error("query", f"You searched many times in a short while. Try again in {_wait(wait)}, "
-                                      "or enter the coordinates below.")
+            search.add_error(
+                "query",
+                f"You searched many times in a short while. Try again in {_wait(wait)}, "
+                "or enter the coordinates below.",
+            )
             status = 429
         else:
             try:
@@ -99,7 +102,8 @@ def location_add(request):
             else:
                 if not matches:
                     search.add_error(
-                        "query", "No place of that name was found. Check the spelling or enter coordinates.")
+                        "query", "No place of that name was found. Check the spelling or enter coordinates."
+                    )
     form = LocationForm(request.POST or None, user=request.user)
     if request.method == "POST":
         with transaction.atomic():
@@ -110,8 +114,13 @@ def location_add(request):
             sentry_sdk.add_breadcrumb(category="user_action", message="location added", data={"location": location.pk})
             _fetch_now(request, location, budget, added=True)
             return redirect("forecast:location-detail", pk=location.pk)
-    context = {"search": search, "matches": matches, "form": form,
-               "places": Location.owned_by(request.user).count(), "max_places": settings.MAX_LOCATIONS_PER_USER}
+    context = {
+        "search": search,
+        "matches": matches,
+        "form": form,
+        "places": Location.owned_by(request.user).count(),
+        "max_places": settings.MAX_LOCATIONS_PER_USER,
+    }
     return render(request, "forecast/location_add.html", context, status=status)
 
 
@@ -121,8 +130,11 @@ def _fetch_now(request, location, budget: open_meteo.PageBudget, *, added: bool 
     about = f"{location.name} is saved. Its forecast" if added else f"{location.name}: the forecast"
     wait = _over_limit(request, "forecast-fetch", settings.RATELIMIT_FORECAST_FETCH)
     if wait is not None:
-        messages.warning(request, f"{about} waits, as you asked for many forecasts in a short while: it comes "
-                                  f"{_next_update(location)} (or try again in {_wait(wait)}).")
+        messages.warning(
+            request,
+            f"{about} waits, as you asked for many forecasts in a short while: it comes "
+            f"{_next_update(location)} (or try again in {_wait(wait)}).",
+        )
         return
     try:
         with transaction.atomic():
@@ -130,8 +142,11 @@ def _fetch_now(request, location, budget: open_meteo.PageBudget, *, added: bool 
             predictions.generate(location)
     except open_meteo.WeatherAPIError as exc:
         report_weather_failure(exc, location)
-        messages.warning(request, f"{about} could not be fetched now (Open-Meteo did not answer in time or "
-                                  f"failed); it comes {_next_update(location)}.")
+        messages.warning(
+            request,
+            f"{about} could not be fetched now (Open-Meteo did not answer in time or "
+            f"failed); it comes {_next_update(location)}.",
+        )
     else:
         messages.success(request, f"{location.name}: forecast fetched and risk predicted.")
 
@@ -215,19 +230,37 @@ def history_csv(request):
     """
     _, queryset = _history(request)
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
-    header = ["window_start", "window_end", "location", "time_zone", "type", "risk", "source", "confidence",
-              "rationale", "notified_at"]
+    header = [
+        "window_start",
+        "window_end",
+        "location",
+        "time_zone",
+        "type",
+        "risk",
+        "source",
+        "confidence",
+        "rationale",
+        "notified_at",
+    ]
 
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for p in queryset.iterator(chunk_size=500):
             tz = p.location.tz
-            yield writer.writerow([
-                p.window_start.astimezone(tz).isoformat(), p.window_end.astimezone(tz).isoformat(),
-                _cell(p.location.name), p.location.timezone or "UTC", p.prediction_type, p.risk_level,
-                p.get_source_display(), f"{p.confidence:.2f}", _cell(p.rationale),
-                p.notified_at.astimezone(tz).isoformat() if p.notified_at else "",
-            ])
+            yield writer.writerow(
+                [
+                    p.window_start.astimezone(tz).isoformat(),
+                    p.window_end.astimezone(tz).isoformat(),
+                    _cell(p.location.name),
+                    p.location.timezone or "UTC",
+                    p.prediction_type,
+                    p.risk_level,
+                    p.get_source_display(),
+                    f"{p.confidence:.2f}",
+                    _cell(p.rationale),
+                    p.notified_at.astimezone(tz).isoformat() if p.notified_at else "",
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="predictions-{timezone.now():%Y%m%d}.csv"'

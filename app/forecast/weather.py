@@ -7,6 +7,7 @@ one database transaction, with the places' time zones as Open-Meteo names them. 
 location never costs the others: a location whose answer is unusable fails alone, and a batch
 Open-Meteo refuses with a 400 is split in halves until the refused coordinates are alone.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -74,8 +75,10 @@ class BatchResult:
 
     def __str__(self):
         stored = "fetched (dry run, nothing stored)" if self.dry_run else "stored"
-        return (f"{self.locations} location(s) at {self.points} grid point(s): {self.rows} hours {stored}, "
-                f"{self.failed} failed, {self.requests} request(s)")
+        return (
+            f"{self.locations} location(s) at {self.points} grid point(s): {self.rows} hours {stored}, "
+            f"{self.failed} failed, {self.requests} request(s)"
+        )
 
 
 def grid_points(locations: Iterable) -> list[GridPoint]:
@@ -118,9 +121,16 @@ def collect_all(locations: list, *, hours: int = 72, dry_run: bool = False) -> I
                 rows = _count(fetched.forecasts) if dry_run else _store(fetched.forecasts)
             except Exception as exc:  # the database refused the batch: its locations failed, the run goes on
                 failures.append(Failure(_locations([point for point, _ in fetched.forecasts]), exc))
-            yield BatchResult(number=number, batches=len(parts), points=len(batch),
-                              locations=sum(len(point.locations) for point in batch), requests=fetched.requests,
-                              rows=rows, failures=failures, dry_run=dry_run)
+            yield BatchResult(
+                number=number,
+                batches=len(parts),
+                points=len(batch),
+                locations=sum(len(point.locations) for point in batch),
+                requests=fetched.requests,
+                rows=rows,
+                failures=failures,
+                dry_run=dry_run,
+            )
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -135,11 +145,13 @@ def _fetch_batch(points: list[GridPoint], hours: int, budget: open_meteo.PageBud
 def _fetch(points: list[GridPoint], hours: int, budget: open_meteo.PageBudget | None = None) -> Fetched:
     """One request for `points`."""
     try:
-        answers = open_meteo.fetch_forecasts([point.coordinates for point in points], forecast_hours=hours,
-                                             budget=budget)
+        answers = open_meteo.fetch_forecasts(
+            [point.coordinates for point in points], forecast_hours=hours, budget=budget
+        )
     except WeatherAPIError as exc:
-        return Fetched(failures=[Failure(_locations(points), exc)], requests=1,
-                       refusal=exc if exc.status == 400 else None)
+        return Fetched(
+            failures=[Failure(_locations(points), exc)], requests=1, refusal=exc if exc.status == 400 else None
+        )
     fetched = Fetched(requests=1)
     for point, answer in zip(points, answers, strict=True):
         if isinstance(answer, WeatherAPIError):

@@ -4,6 +4,7 @@ Worker threads get a copy of the job's Sentry scopes (sentry-sdk's threading int
 their spans join the job's transaction, but breadcrumbs added there would be lost to the events
 the job reports afterwards. `in_job_scope` makes them record into the job's own isolation scope.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -30,8 +31,9 @@ def in_job_scope(function: Callable[P, Result]) -> Callable[P, Result]:
     return run
 
 
-def in_order(pool: ThreadPoolExecutor, function: Callable[[Item], Result], items: Iterable[Item], *,
-             ahead: int) -> Iterator[Result]:
+def in_order(
+    pool: ThreadPoolExecutor, function: Callable[[Item], Result], items: Iterable[Item], *, ahead: int
+) -> Iterator[Result]:
     """function(item) for each item on the pool, results in the items' order, with at most
     `ahead` started and not yet taken (so that results do not pile up in memory)."""
     pending: deque[Future[Result]] = deque()

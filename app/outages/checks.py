@@ -10,6 +10,7 @@
   fails when GlitchTip cannot take the app's errors: its web process down, or its database.
   /_health/ would not: it answers without touching the database.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,10 @@ def database(timeout: int) -> Check:
     """The app's database (settings.DATABASES["default"], from DATABASE_URL), as the app connects to it."""
     connection = connections["default"]
     if connection.vendor != "postgresql":
-        raise ValueError(f"DATABASE_URL names a {connection.vendor} database; the watcher checks Postgres "
-                         "(postgres://user:password@host:5432/name)")
+        raise ValueError(
+            f"DATABASE_URL names a {connection.vendor} database; the watcher checks Postgres "
+            "(postgres://user:password@host:5432/name)"
+        )
     # Django's own connection parameters (host, port, TLS options...), with a timeout for the start-up.
     params = {**connection.get_connection_params(), "connect_timeout": timeout}
     where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/{params['dbname']}"
@@ -55,8 +58,12 @@ def database(timeout: int) -> Check:
         except psycopg.Error as exc:
             raise CheckFailed(first_line(str(exc))) from None
 
-    return Check("the database", where, "The app cannot serve its pages that need the database, and the "
-                 "scheduled jobs fail.", run)
+    return Check(
+        "the database",
+        where,
+        "The app cannot serve its pages that need the database, and the scheduled jobs fail.",
+        run,
+    )
 
 
 def glitchtip(dsn: str, timeout: int) -> Check:
@@ -77,8 +84,13 @@ def glitchtip(dsn: str, timeout: int) -> Check:
         if response.status_code not in ANSWERING:
             raise CheckFailed(f"answered HTTP {response.status_code} {response.reason}".rstrip())
 
-    return Check("GlitchTip", url, "GlitchTip cannot store the app's errors (they are lost), and it sends no "
-                 "alert e-mails: this one comes from the outage-watcher service.", run)
+    return Check(
+        "GlitchTip",
+        url,
+        "GlitchTip cannot store the app's errors (they are lost), and it sends no "
+        "alert e-mails: this one comes from the outage-watcher service.",
+        run,
+    )
 
 
 def first_line(text: str) -> str:

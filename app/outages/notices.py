@@ -1,4 +1,5 @@
 """The outage watcher's e-mails: their text, their recipients, and sending them with the app's mail settings."""
+
 from __future__ import annotations
 
 import smtplib
@@ -25,14 +26,17 @@ def recipients() -> list[str]:
     if not addresses and settings.GLITCHTIP_ADMIN_EMAIL.strip():
         addresses, variable = [settings.GLITCHTIP_ADMIN_EMAIL.strip()], "GLITCHTIP_ADMIN_EMAIL"
     if not addresses:
-        raise ValueError("nobody to mail: set ALERT_EMAILS (addresses separated by commas) or GLITCHTIP_ADMIN_EMAIL "
-                         "in env/ENV.env")
+        raise ValueError(
+            "nobody to mail: set ALERT_EMAILS (addresses separated by commas) or GLITCHTIP_ADMIN_EMAIL in env/ENV.env"
+        )
     for address in addresses:
         try:
             validate_email(address)
         except ValidationError:
-            raise ValueError(f"{variable} holds {address!r}, which is not an e-mail address: list addresses "
-                             "separated by commas, e.g. ops@example.com,dev@example.com") from None
+            raise ValueError(
+                f"{variable} holds {address!r}, which is not an e-mail address: list addresses "
+                "separated by commas, e.g. ops@example.com,dev@example.com"
+            ) from None
     return list(dict.fromkeys(addresses))
 
 
@@ -50,31 +54,46 @@ def compose(notice: Notice, checks: list[Check], interval: int, alert_after: int
         failing = [t for t in notice.targets if t.failing]
         lines = [f"The outage watcher of {stack} cannot reach:", ""]
         for target in failing:
-            lines += [f"  {target.name} ({by_name[target.name].where})",
-                      f"    failing since {clock(target.failing_since)} ({duration(notice.at, target.failing_since)}):"
-                      f" {target.reason}"]
-        lines += ["", *(by_name[t.name].impact for t in failing), "",
-                  f"Look:   scripts/compose {env} ps",
-                  f"        scripts/compose {env} logs --tail 50 postgres glitchtip-web", "",
-                  f"It checks every {interval} s and mails after {alert_after} s of failure. You get one more "
-                  "e-mail when everything is reachable again, and nothing else until then (unless something "
-                  "else fails too)."]
+            lines += [
+                f"  {target.name} ({by_name[target.name].where})",
+                f"    failing since {clock(target.failing_since)} ({duration(notice.at, target.failing_since)}):"
+                f" {target.reason}",
+            ]
+        lines += [
+            "",
+            *(by_name[t.name].impact for t in failing),
+            "",
+            f"Look:   scripts/compose {env} ps",
+            f"        scripts/compose {env} logs --tail 50 postgres glitchtip-web",
+            "",
+            f"It checks every {interval} s and mails after {alert_after} s of failure. You get one more "
+            "e-mail when everything is reachable again, and nothing else until then (unless something "
+            "else fails too).",
+        ]
         names = " and ".join(t.name for t in failing)
         subject = f"Outage: {names} unreachable since {clock(min(when(t) for t in failing), seconds=False)}"
     else:
         mailed = [t for t in notice.targets if t.mailed]
         lines = [f"Reachable again, as seen by the outage watcher of {stack}:", ""]
         for target in mailed:
-            lines.append(f"  {target.name} ({by_name[target.name].where}): failed from "
-                         f"{clock(target.down_from)} to {clock(target.back_at)} "
-                         f"({duration(target.back_at, target.down_from)})")
+            lines.append(
+                f"  {target.name} ({by_name[target.name].where}): failed from "
+                f"{clock(target.down_from)} to {clock(target.back_at)} "
+                f"({duration(target.back_at, target.down_from)})"
+            )
         if any(t.name == "GlitchTip" for t in mailed):
-            lines += ["", "Errors the app had meanwhile may be missing from GlitchTip (what its SDK could not "
-                      f"deliver, it dropped): read them in its log, scripts/compose {env} logs --since <the time "
-                      "above> app scheduler"]
+            lines += [
+                "",
+                "Errors the app had meanwhile may be missing from GlitchTip (what its SDK could not "
+                f"deliver, it dropped): read them in its log, scripts/compose {env} logs --since <the time "
+                "above> app scheduler",
+            ]
         if still := [t for t in notice.targets if t.failing]:
-            lines += ["", "Failing for less than the threshold (an e-mail follows if it lasts):",
-                      *(f"  {t.name}: since {clock(t.failing_since)}: {t.reason}" for t in still)]
+            lines += [
+                "",
+                "Failing for less than the threshold (an e-mail follows if it lasts):",
+                *(f"  {t.name}: since {clock(t.failing_since)}: {t.reason}" for t in still),
+            ]
         names = " and ".join(t.name for t in mailed)
         subject = f"Resolved: {names} reachable again (down {duration(notice.at, min(when(t) for t in mailed))})"
     return Letter(f"[{settings.APP_ENV or 'Migraine Forecast'}] {subject}", "\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ exits 0 while the watcher finishes its rounds and could send the e-mail that was
 e-mail could not be sent. Plain Python, no Django: a healthcheck that started Django took over 10 s
 on a busy host.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,13 @@ def check(path: Path) -> str:
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path} cannot be read: {exc}") from None
     if age > status["stale_after"]:
-        raise ValueError(f"the last round was {age:.0f} s ago (more than {status['stale_after']} s): "
-                         "the watcher is stuck")
+        raise ValueError(
+            f"the last round was {age:.0f} s ago (more than {status['stale_after']} s): the watcher is stuck"
+        )
     if status["mail_error"]:
-        raise ValueError(f"the e-mail that is due could not be sent: {status['mail_error']} "
-                         "(check EMAIL_URL and the mail server)")
+        raise ValueError(
+            f"the e-mail that is due could not be sent: {status['mail_error']} (check EMAIL_URL and the mail server)"
+        )
     failing = "; ".join(f"{f['name']} failing since {f['since']}: {f['reason']}" for f in status["failing"])
     return f"outage watcher: last round {age:.0f} s ago; {failing or 'everything reachable'}"
 

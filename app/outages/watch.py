@@ -8,6 +8,7 @@ e-mail goes, and the next failure starts a new outage. A failure shorter than `a
 (a restart, a redeploy) mails nobody. An e-mail that could not be sent stays due: the next
 round tries again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from enum import Enum
 @dataclass(frozen=True)
 class Target:
     """One check's state."""
+
     name: str
     failing_since: datetime | None = None  # first failed round of the current failure
     reason: str = ""  # what the last failed round saw
@@ -41,6 +43,7 @@ class Kind(Enum):
 @dataclass(frozen=True)
 class Notice:
     """A due e-mail: `targets` as they were when it fell due; `new` the names it announces as down."""
+
     kind: Kind
     at: datetime
     targets: tuple[Target, ...]
@@ -49,6 +52,7 @@ class Notice:
 
 class Change(Enum):
     """What a round changed for one target, for the log."""
+
     FAILING = "failing"
     BACK = "back"
 
@@ -62,8 +66,9 @@ class Watch:
         """One check's result at `now`: None when it passed, else what it saw."""
         target = self.targets[name]
         if reason is None:
-            self.targets[name] = replace(target, failing_since=None, reason="",
-                                         back_at=target.back_at or (now if target.mailed else None))
+            self.targets[name] = replace(
+                target, failing_since=None, reason="", back_at=target.back_at or (now if target.mailed else None)
+            )
             return Change.BACK if target.failing else None
         self.targets[name] = replace(target, failing_since=target.failing_since or now, reason=reason, back_at=None)
         return None if target.failing else Change.FAILING

@@ -3,6 +3,7 @@ glitchtip.dump, glitchtip-uploads.tar and SHA256SUMS (every file's sha256, the m
 `sha256sum -c`). It is written into a hidden `.incomplete-*` folder beside and renamed at the very
 end, so a folder with a timestamp name is always complete. Folders are mode 700, files 600.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,8 +80,11 @@ def finish(temporary: Path, name: str, manifest: dict) -> Path:
     write_private(temporary / MANIFEST, json.dumps({**manifest, "files": files}, indent=2) + "\n")
     sums = {**{name: entry["sha256"] for name, entry in files.items()}, MANIFEST: sha256(temporary / MANIFEST)}
     write_private(temporary / CHECKSUMS, "".join(f"{digest}  {file}\n" for file, digest in sums.items()))
-    target = next(path for n in itertools.count(1)
-                  if not (path := temporary.parent / (name if n == 1 else f"{name}-{n}")).exists())
+    target = next(
+        path
+        for n in itertools.count(1)
+        if not (path := temporary.parent / (name if n == 1 else f"{name}-{n}")).exists()
+    )
     # As root (the backup container), hand the files to whoever owns the backups folder: the operator.
     owner = temporary.parent.parent.stat()
     if os.geteuid() == 0 and owner.st_uid != 0:
@@ -106,8 +110,10 @@ def verify(folder: Path, needed: Iterable[str]) -> dict:
     """The manifest of a backup whose every file is present and matches SHA256SUMS; Invalid otherwise.
     Reads only."""
     if not folder.is_dir() or folder.name.startswith(INCOMPLETE):
-        raise Invalid(f"{folder} is not a complete backup", "name one: a folder named by its time, e.g. "
-                      "backups/production/20261129T023000Z")
+        raise Invalid(
+            f"{folder} is not a complete backup",
+            "name one: a folder named by its time, e.g. backups/production/20261129T023000Z",
+        )
     try:
         lines = (line.partition("  ") for line in (folder / CHECKSUMS).read_text().splitlines())
     except FileNotFoundError:
@@ -123,6 +129,8 @@ def verify(folder: Path, needed: Iterable[str]) -> dict:
     except ValueError:
         manifest = {}
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise Invalid(f"{folder / MANIFEST} is not a format-{FORMAT} manifest", "restore it with the version of "
-                      "the bundle that made it")
+        raise Invalid(
+            f"{folder / MANIFEST} is not a format-{FORMAT} manifest",
+            "restore it with the version of the bundle that made it",
+        )
     return manifest

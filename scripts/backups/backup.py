@@ -17,6 +17,7 @@ env/ENV.secrets.env is not included unless --include-secrets (README.md, Backups
 Exit status: 0 done, 2 configuration, 3 Postgres unreachable, 4 a dump or the uploads failed,
 5 the backup could not be written (disk full, permissions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,17 +67,24 @@ def step(title: str, action: Callable[[], T], said: Callable[[T], str] = str) ->
 @dataclass
 class Settings:
     """As the backup service's environment (compose.yml) gives them."""
+
     env: str
     values: Mapping[str, str]
 
     def __post_init__(self):
         keep = self.values.get("BACKUP_KEEP", "7")
         if not keep.isdigit() or int(keep) < 1:
-            raise Failed(2, f"BACKUP_KEEP is {keep!r}", "set a whole number of 1 or more (how many backups of the "
-                                                        f"environment to keep) in env/{self.env}.env")
+            raise Failed(
+                2,
+                f"BACKUP_KEEP is {keep!r}",
+                f"set a whole number of 1 or more (how many backups of the environment to keep) in env/{self.env}.env",
+            )
         if not self.env.isalpha() or not self.values.get("BACKUP_UPLOADS_DIR"):
-            raise Failed(2, "no environment or no BACKUP_UPLOADS_DIR", "set APP_ENV, and BACKUP_UPLOADS_DIR to "
-                                                                       "the folder of GlitchTip's uploads")
+            raise Failed(
+                2,
+                "no environment or no BACKUP_UPLOADS_DIR",
+                "set APP_ENV, and BACKUP_UPLOADS_DIR to the folder of GlitchTip's uploads",
+            )
         self.keep = int(keep)
         self.databases = data.databases(self.values)
         self.folder = ROOT / (self.values.get("BACKUP_DIR") or "backups") / self.env
@@ -89,12 +97,19 @@ def nothing_kept(folder: Path) -> Iterator[None]:
     try:
         yield
     except data.DataError as error:
-        raise Failed(4, f"{error.what} failed: {error.detail}", "read the message above; the server's log says "
-                     "more (scripts/compose ENV logs postgres); nothing of this backup was kept") from None
+        raise Failed(
+            4,
+            f"{error.what} failed: {error.detail}",
+            "read the message above; the server's log says "
+            "more (scripts/compose ENV logs postgres); nothing of this backup was kept",
+        ) from None
     except OSError as error:
-        raise Failed(5, f"could not write into {folder}: {error.strerror}",
-                     f"free space on the disk of {folder} (df -h {folder}), lower BACKUP_KEEP, or set BACKUP_DIR "
-                     "to a larger disk; check its permissions; nothing of this backup was kept") from None
+        raise Failed(
+            5,
+            f"could not write into {folder}: {error.strerror}",
+            f"free space on the disk of {folder} (df -h {folder}), lower BACKUP_KEEP, or set BACKUP_DIR "
+            "to a larger disk; check its permissions; nothing of this backup was kept",
+        ) from None
 
 
 def take(config: Settings, *, label: str = "", keep_all: bool = False) -> Path:
@@ -106,39 +121,67 @@ def take(config: Settings, *, label: str = "", keep_all: bool = False) -> Path:
             version = step(f"reach {data.where()}", data.version, "PostgreSQL {}".format)
         except data.DataError as error:
             raise Failed(3, f"cannot reach {data.where()}: {error.detail}", UNREACHABLE) from None
-        databases = {database.key: step(
-            f"dump {database.title} ({database.name})", partial(data.dump, database, temporary),
-            lambda entry: f"{sum(entry['tables'].values())} rows in {len(entry['tables'])} main tables, "
-                          f"{(temporary / entry['file']).stat().st_size:,} bytes") for database in config.databases}
-        uploads = step("GlitchTip's uploads", partial(data.dump_uploads, config.uploads, temporary / archive.UPLOADS),
-                       lambda found: f"{found['files']} files, {found['bytes']:,} bytes")
+        databases = {
+            database.key: step(
+                f"dump {database.title} ({database.name})",
+                partial(data.dump, database, temporary),
+                lambda entry: (
+                    f"{sum(entry['tables'].values())} rows in {len(entry['tables'])} main tables, "
+                    f"{(temporary / entry['file']).stat().st_size:,} bytes"
+                ),
+            )
+            for database in config.databases
+        }
+        uploads = step(
+            "GlitchTip's uploads",
+            partial(data.dump_uploads, config.uploads, temporary / archive.UPLOADS),
+            lambda found: f"{found['files']} files, {found['bytes']:,} bytes",
+        )
         secrets = config.values.get("BACKUP_SECRETS_FILE")
         if secrets:
             archive.write_private(temporary / archive.SECRETS_COPY, Path(secrets).read_text())
         release = config.values.get("SENTRY_RELEASE", "")
         manifest = {
-            "format": archive.FORMAT, "started": f"{started:%Y-%m-%dT%H:%M:%SZ}",
-            "finished": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", "environment": config.env,
-            "compose_project": config.values.get("COMPOSE_PROJECT_NAME", ""), "release": release,
-            "images": json.loads(config.values.get("BACKUP_IMAGES") or "{}"), "postgres_server_version": version,
-            "databases": databases, "uploads": uploads,
-            "secrets": (f"included as {archive.SECRETS_COPY}" if secrets else
-                        f"not included: keep env/{config.env}.secrets.env safe on its own (README.md, Backups)")}
+            "format": archive.FORMAT,
+            "started": f"{started:%Y-%m-%dT%H:%M:%SZ}",
+            "finished": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            "environment": config.env,
+            "compose_project": config.values.get("COMPOSE_PROJECT_NAME", ""),
+            "release": release,
+            "images": json.loads(config.values.get("BACKUP_IMAGES") or "{}"),
+            "postgres_server_version": version,
+            "databases": databases,
+            "uploads": uploads,
+            "secrets": (
+                f"included as {archive.SECRETS_COPY}"
+                if secrets
+                else f"not included: keep env/{config.env}.secrets.env safe on its own (README.md, Backups)"
+            ),
+        }
         name = f"{started:%Y%m%dT%H%M%SZ}" + (f"-{label}" if label else "")
-        final = step("manifest and checksums", partial(archive.finish, temporary, name, manifest),
-                     lambda path: f"release {release or 'unknown'}; {path}")
-        step(f"keep the newest {config.keep} backups of {config.env}",
-             lambda: [] if keep_all else archive.prune(config.folder, config.keep),
-             lambda removed: f"{len(removed)} older removed" if removed else "nothing to remove")
+        final = step(
+            "manifest and checksums",
+            partial(archive.finish, temporary, name, manifest),
+            lambda path: f"release {release or 'unknown'}; {path}",
+        )
+        step(
+            f"keep the newest {config.keep} backups of {config.env}",
+            lambda: [] if keep_all else archive.prune(config.folder, config.keep),
+            lambda removed: f"{len(removed)} older removed" if removed else "nothing to remove",
+        )
     return final
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="backup", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="backup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("env", nargs="?", help="development, staging or production (default $APP_ENV)")
-    parser.add_argument("--include-secrets", action="store_true",
-                        help="also copy env/ENV.secrets.env into the backup (then guard the backup like the secrets)")
+    parser.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="also copy env/ENV.secrets.env into the backup (then guard the backup like the secrets)",
+    )
     parser.add_argument("--direct", action="store_true", help="no Compose: see above")
     args = parser.parse_args(argv[1:])
     env = args.env or os.environ.get("APP_ENV") or "development"
@@ -160,6 +203,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+
     def interrupt(signum, frame):  # `docker stop`, `kill`: like Ctrl-C, the unfinished folder is removed
         raise KeyboardInterrupt
 

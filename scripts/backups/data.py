@@ -6,6 +6,7 @@ it reads and recreates both databases, whoever owns them. A dump and its row cou
 snapshot: a transaction exports it, counts, and pg_dump reads with `--snapshot`, so the counts in
 the manifest are exactly the rows in the file while the app and GlitchTip keep writing.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,13 +24,33 @@ from psycopg import sql
 # The main tables, whose rows the manifest counts and a restore compares: the app's (Django's names)
 # and GlitchTip's (its migrations' names; events, transactions and checks are partitioned, counted
 # through their parent). A table that a version lacks is left out.
-APP_TABLES = ("auth_user", "accounts_healthprofile", "forecast_location", "forecast_weatherforecast",
-              "forecast_prediction", "forecast_notification", "forecast_notification_predictions",
-              "forecast_comparisonreport")
-GLITCHTIP_TABLES = ("users_user", "organizations_ext_organization", "organizations_ext_organizationuser", "teams_team",
-                    "projects_project", "projects_projectkey", "api_tokens_apitoken", "alerts_projectalert",
-                    "releases_release", "issue_events_issue", "issue_events_issueevent",
-                    "performance_transactionevent", "uptime_monitor", "uptime_monitorcheck", "files_file")
+APP_TABLES = (
+    "auth_user",
+    "accounts_healthprofile",
+    "forecast_location",
+    "forecast_weatherforecast",
+    "forecast_prediction",
+    "forecast_notification",
+    "forecast_notification_predictions",
+    "forecast_comparisonreport",
+)
+GLITCHTIP_TABLES = (
+    "users_user",
+    "organizations_ext_organization",
+    "organizations_ext_organizationuser",
+    "teams_team",
+    "projects_project",
+    "projects_projectkey",
+    "api_tokens_apitoken",
+    "alerts_projectalert",
+    "releases_release",
+    "issue_events_issue",
+    "issue_events_issueevent",
+    "performance_transactionevent",
+    "uptime_monitor",
+    "uptime_monitorcheck",
+    "files_file",
+)
 LOCK_WAIT = "300s"  # a backup does not wait forever for a table that a migration holds locked
 
 
@@ -54,9 +75,10 @@ class Database:
 
 
 def databases(values: Mapping[str, str]) -> list[Database]:
-    return [Database("app", "the app's database", values.get("APP_DB_NAME") or "app", APP_TABLES),
-            Database("glitchtip", "GlitchTip's database", values.get("GLITCHTIP_DB_NAME") or "glitchtip",
-                     GLITCHTIP_TABLES)]
+    return [
+        Database("app", "the app's database", values.get("APP_DB_NAME") or "app", APP_TABLES),
+        Database("glitchtip", "GlitchTip's database", values.get("GLITCHTIP_DB_NAME") or "glitchtip", GLITCHTIP_TABLES),
+    ]
 
 
 def use_password_file() -> None:
@@ -99,14 +121,25 @@ def counts(database: Database) -> dict[str, int]:
 
 
 def count_rows(connection: psycopg.Connection, tables: tuple[str, ...]) -> dict[str, int]:
-    present = {row[0] for row in connection.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)", [list(tables)])}
+    present = {
+        row[0]
+        for row in connection.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
+            [list(tables)],
+        )
+    }
     if not present:
         return {}
-    return dict(connection.execute(sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(table), sql.Identifier(table))
-        for table in tables if table in present)))
+    return dict(
+        connection.execute(
+            sql.SQL(" UNION ALL ").join(
+                sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(table), sql.Identifier(table))
+                for table in tables
+                if table in present
+            )
+        )
+    )
 
 
 def dump(database: Database, folder: Path) -> dict:
@@ -117,22 +150,41 @@ def dump(database: Database, folder: Path) -> dict:
         with connection.transaction():
             snapshot, owner, has_migrations = connection.execute(
                 "SELECT pg_export_snapshot(), pg_get_userbyid(datdba), to_regclass('django_migrations') IS NOT NULL "
-                "FROM pg_database WHERE datname = current_database()").fetchone()  # type: ignore[misc]
-            entry = {"name": database.name, "owner": owner, "file": database.file,
-                     "tables": count_rows(connection, database.tables),
-                     # The newest migration of each Django app: which version of the code the data belongs to.
-                     "migrations": dict(connection.execute(
-                         "SELECT app, max(name) FROM django_migrations GROUP BY app ORDER BY app"))
-                     if has_migrations else {}}
-            write(["pg_dump", "--dbname", database.name, "--format=custom", f"--snapshot={snapshot}",
-                   f"--lock-wait-timeout={LOCK_WAIT}"], folder / database.file, f"pg_dump of {database.title}")
+                "FROM pg_database WHERE datname = current_database()"
+            ).fetchone()  # type: ignore[misc]
+            entry = {
+                "name": database.name,
+                "owner": owner,
+                "file": database.file,
+                "tables": count_rows(connection, database.tables),
+                # The newest migration of each Django app: which version of the code the data belongs to.
+                "migrations": dict(
+                    connection.execute("SELECT app, max(name) FROM django_migrations GROUP BY app ORDER BY app")
+                )
+                if has_migrations
+                else {},
+            }
+            write(
+                [
+                    "pg_dump",
+                    "--dbname",
+                    database.name,
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    f"--lock-wait-timeout={LOCK_WAIT}",
+                ],
+                folder / database.file,
+                f"pg_dump of {database.title}",
+            )
     return entry
 
 
 def write(argv: list[str], path: Path, what: str) -> None:
     """The command's output into `path` (mode 600), written here so that a full disk is our OSError."""
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out, \
-            tempfile.TemporaryFile() as errors:
+    with (
+        open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out,
+        tempfile.TemporaryFile() as errors,
+    ):
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
         assert process.stdout is not None
         try:
@@ -166,8 +218,10 @@ def restore(database: Database, path: Path) -> None:
     privileges, every row. Its owner role must exist: postgres/initdb.d creates it."""
     with connect("postgres") as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name)))
-    run(["pg_restore", "--dbname", "postgres", "--create", "--exit-on-error", str(path)],
-        f"pg_restore of {database.title}")
+    run(
+        ["pg_restore", "--dbname", "postgres", "--create", "--exit-on-error", str(path)],
+        f"pg_restore of {database.title}",
+    )
 
 
 def dump_uploads(uploads: Path, path: Path) -> dict:

@@ -6,6 +6,7 @@ network, with the uploads volume and the backups folder mounted (the folder at i
 so that what the container prints is true here). Here is what only the host can do: which services
 run and with which images, the secrets file, stopping the writers, the migrations, scripts/up.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,35 +49,71 @@ class Stack:
     def prepare(self, code: int) -> None:
         """Postgres must run; the backup service's image is built (again, where this checkout changed it)."""
         if "postgres" not in {row["Service"] for row in self.running()}:
-            raise Failed(code, f"the postgres service of the {self.env} stack is not running",
-                         f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})")
-        step("the backup service's image", lambda: engine.compose(
-            self.env, "build", "--quiet", "backup", timeout=LONG, check=True,
-            fix=f"scripts/compose {self.env} build backup shows the whole output"), lambda _: "built")
+            raise Failed(
+                code,
+                f"the postgres service of the {self.env} stack is not running",
+                f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})",
+            )
+        step(
+            "the backup service's image",
+            lambda: engine.compose(
+                self.env,
+                "build",
+                "--quiet",
+                "backup",
+                timeout=LONG,
+                check=True,
+                fix=f"scripts/compose {self.env} build backup shows the whole output",
+            ),
+            lambda _: "built",
+        )
 
     def in_container(self, module: str, *args: str, mounts: dict[str, str], environment: dict[str, str]) -> int:
         """`python -m scripts.backups.<module> --direct args` in a one-off container of the backup
         service, its output straight to ours; its exit status."""
         rows = self.running()
         archive.private_folder(self.backups)  # made here: owned by the operator, not by the container's root
-        environment = {**environment, "BACKUP_DIR": str(self.backups),
-                       "BACKUP_IMAGES": json.dumps({row["Service"]: row["Image"] for row in rows}, sort_keys=True)}
-        options = [f"--volume={source}:{target}" for source, target in {str(self.backups): str(self.backups),
-                                                                         **mounts}.items()]
+        environment = {
+            **environment,
+            "BACKUP_DIR": str(self.backups),
+            "BACKUP_IMAGES": json.dumps({row["Service"]: row["Image"] for row in rows}, sort_keys=True),
+        }
+        options = [
+            f"--volume={source}:{target}" for source, target in {str(self.backups): str(self.backups), **mounts}.items()
+        ]
         options += [f"--env={name}={value}" for name, value in environment.items()]
         sys.stdout.flush()
-        status = self.compose("run", "--rm", "--no-deps", "-T", *options, "backup", "python", "-m",
-                              f"scripts.backups.{module}", "--direct", *args, timeout=LONG, capture=False).returncode
+        status = self.compose(
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            *options,
+            "backup",
+            "python",
+            "-m",
+            f"scripts.backups.{module}",
+            "--direct",
+            *args,
+            timeout=LONG,
+            capture=False,
+        ).returncode
         if status not in (0, 2, 3, 4, 5, 6, 8, 9, 11):  # not one of ours: Compose's own
-            raise Failed(status, f"the backup service's container did not run (docker compose run: exit {status})",
-                         "read Compose's message above")
+            raise Failed(
+                status,
+                f"the backup service's container did not run (docker compose run: exit {status})",
+                "read Compose's message above",
+            )
         return status
 
     def stop_writers(self) -> str:
         writers = running_writers(self.running())
         if writers and self.compose("stop", *writers).returncode != 0:
-            raise Failed(7, f"could not stop {', '.join(writers)}",
-                         f"check scripts/compose {self.env} ps; nothing was changed yet")
+            raise Failed(
+                7,
+                f"could not stop {', '.join(writers)}",
+                f"check scripts/compose {self.env} ps; nothing was changed yet",
+            )
         return f"stopped {', '.join(writers)}" if writers else "nothing was running"
 
     def migrate(self) -> str:
@@ -88,9 +125,12 @@ class Stack:
         for service in MIGRATIONS:
             result = self.compose("run", "--rm", service, timeout=LONG)
             if result.returncode != 0:
-                raise Failed(10, f"{service} failed: {data.last_lines(result.stderr or result.stdout)}",
-                             f"scripts/compose {self.env} run --rm {service} shows the whole output; the data is "
-                             "restored, the schema is not up to date")
+                raise Failed(
+                    10,
+                    f"{service} failed: {data.last_lines(result.stderr or result.stdout)}",
+                    f"scripts/compose {self.env} run --rm {service} shows the whole output; the data is "
+                    "restored, the schema is not up to date",
+                )
             done.append(service)
         return ", ".join(done) + " done"
 
@@ -102,8 +142,11 @@ class Stack:
         print(flush=True)
         result = engine.run([str(envfiles.REPO / "scripts" / "up"), self.env], timeout=LONG, capture=False)
         if result.returncode != 0:
-            raise Failed(12, f"scripts/up {self.env} failed (exit {result.returncode})",
-                         f"the data is restored; fix what scripts/up reports above and run scripts/up {self.env}")
+            raise Failed(
+                12,
+                f"scripts/up {self.env} failed (exit {result.returncode})",
+                f"the data is restored; fix what scripts/up reports above and run scripts/up {self.env}",
+            )
         return "the stack runs and the smoke test passed"
 
 
@@ -114,8 +157,11 @@ def backup(env: str, *, include_secrets: bool) -> int:
         if include_secrets and not secrets.exists():
             raise Failed(2, f"there is no {secrets}", "run scripts/secrets ENV, or leave out --include-secrets")
         stack.prepare(3)
-        return stack.in_container("backup", mounts={str(secrets): f"{secrets}:ro"} if include_secrets else {},
-                                  environment={"BACKUP_SECRETS_FILE": str(secrets)} if include_secrets else {})
+        return stack.in_container(
+            "backup",
+            mounts={str(secrets): f"{secrets}:ro"} if include_secrets else {},
+            environment={"BACKUP_SECRETS_FILE": str(secrets)} if include_secrets else {},
+        )
     except envfiles.EnvError as error:  # the environment's files, or Docker (engine.EngineError)
         return Failed(2, str(error), "see above; README.md, Environments").report("backup")
     except Failed as error:
@@ -129,8 +175,10 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
         check_backup(folder)  # before Docker is asked anything
         stack.prepare(4)
         run = [stack.env, str(folder), *(["--force"] if force else [])]
-        where = {"mounts": {str(folder): f"{folder}:ro", "glitchtip-uploads": UPLOADS},
-                 "environment": {"BACKUP_UPLOADS_DIR": UPLOADS}}
+        where = {
+            "mounts": {str(folder): f"{folder}:ro", "glitchtip-uploads": UPLOADS},
+            "environment": {"BACKUP_UPLOADS_DIR": UPLOADS},
+        }
         if status := stack.in_container("restore", *run, "--part=check", **where):
             return status
         step(f"stop what writes ({', '.join(WRITERS)})", stack.stop_writers)

@@ -25,6 +25,7 @@ not ready, 5 the target is not empty (no --force), 6 the backup of the target fa
 could not be stopped, 8 a database, 9 the uploads could not be restored, 10 migrations failed,
 11 row counts differ from the manifest, 12 starting the stack or the smoke test failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,11 @@ def check_backup(folder: Path) -> dict:
     """The manifest of an intact backup (every file against SHA256SUMS), or Failed."""
     needed = [database.file for database in data.databases({})] + [archive.UPLOADS]
     try:
-        return step(f"check the backup {folder}", partial(archive.verify, folder, needed),
-                    lambda found: f"intact: {len(found['files'])} files, started {found.get('started')}")
+        return step(
+            f"check the backup {folder}",
+            partial(archive.verify, folder, needed),
+            lambda found: f"intact: {len(found['files'])} files, started {found.get('started')}",
+        )
     except archive.Invalid as error:
         raise Failed(3, error.problem, error.fix) from None
 
@@ -59,13 +63,18 @@ def check_target(manifest: dict, folder: Path, config: Settings, force: bool) ->
         try:
             data.check_archive(folder / database.file)
         except data.DataError as error:
-            raise Failed(3, f"{database.file} cannot be read by the target's pg_restore: {error.detail}",
-                         "restore it into a server of the version it was made with "
-                         f"({manifest.get('postgres_server_version')})") from None
+            raise Failed(
+                3,
+                f"{database.file} cannot be read by the target's pg_restore: {error.detail}",
+                f"restore it into a server of the version it was made with ({manifest.get('postgres_server_version')})",
+            ) from None
         if entries[database.key]["name"] != database.name:
-            raise Failed(4, f"the backup holds {database.title} as {entries[database.key]['name']!r}, but "
-                            f"{config.env} names it {database.name!r}",
-                         "set APP_DB_NAME / GLITCHTIP_DB_NAME in env/ENV.env as they were in the backup")
+            raise Failed(
+                4,
+                f"the backup holds {database.title} as {entries[database.key]['name']!r}, but "
+                f"{config.env} names it {database.name!r}",
+                "set APP_DB_NAME / GLITCHTIP_DB_NAME in env/ENV.env as they were in the backup",
+            )
     roles = sorted({entries[database.key]["owner"] for database in config.databases})
     try:
         missing = data.missing_roles(roles)
@@ -73,18 +82,30 @@ def check_target(manifest: dict, folder: Path, config: Settings, force: bool) ->
     except data.DataError as error:
         raise Failed(4, f"{error.what} failed: {error.detail}", UNREACHABLE) from None
     if missing:
-        raise Failed(4, f"role(s) {', '.join(missing)} do not exist on the target",
-                     "postgres/initdb.d creates them on the first start of an empty volume: start the stack's "
-                     f"database once (scripts/compose {config.env} up --detach --wait postgres), with APP_DB_USER "
-                     "and GLITCHTIP_DB_USER as they were when the backup was made")
+        raise Failed(
+            4,
+            f"role(s) {', '.join(missing)} do not exist on the target",
+            "postgres/initdb.d creates them on the first start of an empty volume: start the stack's "
+            f"database once (scripts/compose {config.env} up --detach --wait postgres), with APP_DB_USER "
+            "and GLITCHTIP_DB_USER as they were when the backup was made",
+        )
     occupied = {title: counts for title, counts in rows.items() if any(counts.values())}
     if occupied and not force:
-        raise Failed(5, "the target is not empty (" + "; ".join(
-            f"{title}: " + ", ".join(f"{table} {n}" for table, n in counts.items() if n)
-            for title, counts in occupied.items()) + ")",
-                     "restore into an empty stack, or pass --force: the target is then backed up first and replaced")
-    return (f"PostgreSQL {found_version}, both dumps readable, roles {', '.join(roles)} exist, "
-            f"{'has data (--force)' if occupied else 'empty'}", bool(occupied))
+        raise Failed(
+            5,
+            "the target is not empty ("
+            + "; ".join(
+                f"{title}: " + ", ".join(f"{table} {n}" for table, n in counts.items() if n)
+                for title, counts in occupied.items()
+            )
+            + ")",
+            "restore into an empty stack, or pass --force: the target is then backed up first and replaced",
+        )
+    return (
+        f"PostgreSQL {found_version}, both dumps readable, roles {', '.join(roles)} exist, "
+        f"{'has data (--force)' if occupied else 'empty'}",
+        bool(occupied),
+    )
 
 
 def back_up_target(config: Settings) -> str:
@@ -99,6 +120,7 @@ def back_up_target(config: Settings) -> str:
 
 def replace(manifest: dict, folder: Path, config: Settings, again: str) -> None:
     """Both databases and the uploads from the backup."""
+
     def restored(database: data.Database) -> str:
         data.restore(database, folder / database.file)
         return f"{sum(manifest['databases'][database.key]['tables'].values())} rows in the main tables"
@@ -109,8 +131,11 @@ def replace(manifest: dict, folder: Path, config: Settings, again: str) -> None:
         except data.DataError as error:
             raise Failed(8, f"{error.what} failed: {error.detail}", again) from None
     try:
-        step("restore GlitchTip's uploads", lambda: data.restore_uploads(folder / archive.UPLOADS, config.uploads),
-             lambda _: f"{manifest['uploads']['files']} files")
+        step(
+            "restore GlitchTip's uploads",
+            lambda: data.restore_uploads(folder / archive.UPLOADS, config.uploads),
+            lambda _: f"{manifest['uploads']['files']} files",
+        )
     except (data.DataError, OSError) as error:
         raise Failed(9, f"restoring GlitchTip's uploads failed: {error}", again) from None
 
@@ -124,9 +149,11 @@ def compare(manifest: dict, config: Settings, again: str) -> str:
         except data.DataError as error:
             raise Failed(11, f"{error.what} failed: {error.detail}", again) from None
         total += sum(found.values())
-        differences += [f"{table}: {count} in the backup, {found.get(table)} now"
-                        for table, count in manifest["databases"][database.key]["tables"].items()
-                        if found.get(table) != count]
+        differences += [
+            f"{table}: {count} in the backup, {found.get(table)} now"
+            for table, count in manifest["databases"][database.key]["tables"].items()
+            if found.get(table) != count
+        ]
     uploads = data.count_uploads(config.uploads)
     if uploads != manifest["uploads"]["files"]:
         differences.append(f"uploads: {manifest['uploads']['files']} files in the backup, {uploads} now")
@@ -136,8 +163,9 @@ def compare(manifest: dict, config: Settings, again: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="restore", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="restore", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("env", help="development, staging or production")
     parser.add_argument("folder", type=Path, help="the backup, e.g. backups/production/20261129T023000Z")
     parser.add_argument("--force", action="store_true", help="replace a target that has data (it is backed up first)")
@@ -159,11 +187,19 @@ def main(argv: list[str]) -> int:
         else:  # checked by the host's scripts/restore just before
             manifest = json.loads((folder / archive.MANIFEST).read_text())
         again = "fix the cause and run the restore again (with --force)"
-        before = (f"; the target's data before the restore is in the newest *-before-restore of {config.folder}"
-                  if args.force else "")
-        if args.part != "replace" and step(f"check the target ({data.where()})",
-                                           partial(check_target, manifest, folder, config, args.force),
-                                           lambda found: found[0])[1]:
+        before = (
+            f"; the target's data before the restore is in the newest *-before-restore of {config.folder}"
+            if args.force
+            else ""
+        )
+        if (
+            args.part != "replace"
+            and step(
+                f"check the target ({data.where()})",
+                partial(check_target, manifest, folder, config, args.force),
+                lambda found: found[0],
+            )[1]
+        ):
             before = back_up_target(config)
         if args.part != "check":
             replace(manifest, folder, config, again + before)

@@ -11,6 +11,7 @@ BACKUP_KEEP. APScheduler's cron trigger keeps the time, as it does for the app's
 succeeded, unhealthy from a failed one until the next one succeeds (scripts/compose ENV ps shows it;
 scripts/compose ENV logs backup says why).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def scheduled_backup() -> None:
     except Exception as exc:  # recorded as a failure and logged; the service waits for the next time
         print(f"backup service: the backup failed: {exc!r}", file=sys.stderr, flush=True)
         code = 1
-    record("ok" if code == 0 else "failed", "the last backup succeeded" if code == 0 else
-           f"the last backup failed (exit status {code}): see the service's log")
+    record(
+        "ok" if code == 0 else "failed",
+        "the last backup succeeded"
+        if code == 0
+        else f"the last backup failed (exit status {code}): see the service's log",
+    )
 
 
 def check() -> int:
@@ -59,8 +64,9 @@ def check() -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="schedule", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="schedule", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="healthcheck: exit 1 if the last backup failed")
     if parser.parse_args(argv[1:]).check:
         return check()
@@ -70,8 +76,11 @@ def main(argv: list[str]) -> int:
         try:
             when = CronTrigger.from_crontab(schedule, timezone=UTC)
         except ValueError as exc:
-            raise backup.Failed(2, f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})", "set it like "
-                                "'30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env") from None
+            raise backup.Failed(
+                2,
+                f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})",
+                "set it like '30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env",
+            ) from None
     except backup.Failed as error:
         return error.report("backup service")
     scheduler = BlockingScheduler(timezone=UTC)
@@ -80,8 +89,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)  # PID 1 in a container: else `docker stop` waits for SIGKILL
     next_run = f"{when.get_next_fire_time(None, datetime.now(UTC)):%Y-%m-%d %H:%M UTC}"
     record("waiting", f"next backup at {next_run}")
-    print(f"backup service {config.env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
-          f"{config.keep}; next at {next_run}", flush=True)
+    print(
+        f"backup service {config.env}: a backup at {schedule!r} (UTC) into {config.folder}, keeping the newest "
+        f"{config.keep}; next at {next_run}",
+        flush=True,
+    )
     try:
         scheduler.start()
     except SystemExit:

@@ -9,6 +9,7 @@
 `layers()` is the one list of them: the scripts merge them in this order, and docker compose
 gets them in this order (`--env-file` repeated; see scripts/stack/engine.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,10 +83,13 @@ def rehearsal_ca_file(env: str, root: Path = REPO) -> Path:
 def layers(env: str, root: Path = REPO) -> list[Layer]:
     """The env files of `env`, first to last; a later file's value wins. Another layer is one more
     entry here: the scripts and scripts/compose read this list."""
-    return [Layer(defaults_file(root)), Layer(settings_file(env, root)),
-            Layer(local_file(env, root), created_by=f"scripts/secrets {env}"),
-            Layer(release_file(env, root), created_by=f"scripts/up {env}", only_to_start=True),
-            Layer(secrets_file(env, root), created_by=f"scripts/secrets {env}", secret=True)]
+    return [
+        Layer(defaults_file(root)),
+        Layer(settings_file(env, root)),
+        Layer(local_file(env, root), created_by=f"scripts/secrets {env}"),
+        Layer(release_file(env, root), created_by=f"scripts/up {env}", only_to_start=True),
+        Layer(secrets_file(env, root), created_by=f"scripts/secrets {env}", secret=True),
+    ]
 
 
 def read(path: Path) -> dict[str, str]:

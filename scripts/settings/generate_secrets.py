@@ -5,6 +5,7 @@ env/<ENV>.local.env, the layer of your own values, with a placeholder for each
 An existing file is never overwritten: keys the secrets lack are appended, nothing else changes.
 Usage: scripts/secrets [ENV]   (ENV: development, staging or production; default $APP_ENV)
 """
+
 import argparse
 import secrets
 import sys
@@ -25,8 +26,11 @@ BOOTSTRAP_KEYS = ["SENTRY_DSN", "SENTRY_PUBLIC_DSN", "HEARTBEAT_URLS"]
 
 def generated(env: str) -> dict[str, str]:
     """Fresh values; token_urlsafe only uses characters that are safe inside database URLs."""
-    email = "smtp://mailpit:1025" if env == "development" else (
-        "!!!SET smtp+tls://user:password@smtp.your-provider.example:587!!!")
+    email = (
+        "smtp://mailpit:1025"
+        if env == "development"
+        else ("!!!SET smtp+tls://user:password@smtp.your-provider.example:587!!!")
+    )
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),

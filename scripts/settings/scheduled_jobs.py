@@ -1,4 +1,5 @@
 """The app's scheduled jobs, read from app/config/jobs.toml by the host-side scripts (no Django here)."""
+
 from __future__ import annotations
 
 import tomllib

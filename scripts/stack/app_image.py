@@ -6,6 +6,7 @@ An image named after a clean commit holds that commit's code: it is built once. 
 "unknown") tag is built each time, since the tree differs from any commit.
 Exit status: 0 the image is there, 1 the build failed or did not finish in time, 2 usage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,14 @@ def build_unless_there(env: str) -> int:
     if not tag.endswith("-dirty") and tag != "unknown" and engine.image_ids(image):
         print(f"{image} exists")
         return 0
-    return engine.compose(env, "build", "app", timeout=BUILD_TIMEOUT, capture=False,
-                          fix=f"run scripts/compose {env} build app to see where it stops").returncode
+    return engine.compose(
+        env,
+        "build",
+        "app",
+        timeout=BUILD_TIMEOUT,
+        capture=False,
+        fix=f"run scripts/compose {env} build app to see where it stops",
+    ).returncode
 
 
 def main(argv: list[str]) -> int:

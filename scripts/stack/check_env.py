@@ -19,6 +19,7 @@ container fails; and the ALERT_* settings are checked the way the bootstrap read
 0 safe, 1 refused, 2 the check itself could not run.
 Secret values are never printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,14 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
     secrets = f"env/{env}.secrets.env"
     problems = []
     if values.get("APP_ENV") != env:
-        problems.append(Problem("APP_ENV", f"is {values.get('APP_ENV', '')!r}, not {env!r}: the containers would "
-                                           "read another environment's settings", f"set APP_ENV={env} in {settings}"))
+        problems.append(
+            Problem(
+                "APP_ENV",
+                f"is {values.get('APP_ENV', '')!r}, not {env!r}: the containers would "
+                "read another environment's settings",
+                f"set APP_ENV={env} in {settings}",
+            )
+        )
     for name, value in values.items():
         if envfiles.PLACEHOLDER in value:
             where = secrets if name in SECRETS or name == "EMAIL_URL" else settings
@@ -86,15 +93,30 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
         if not value:
             problems.append(Problem(name, "is missing", f"run scripts/secrets {env} (it only adds what is missing)"))
         elif strict and (len(value) < minimum or value.lower() in KNOWN_WEAK):
-            problems.append(Problem(name, f"is weak (shorter than {minimum} characters or a well-known default)",
-                                    f"replace it in {secrets} with a strong random value of {minimum}+ characters "
-                                    "(a database password must also be changed inside Postgres)"))
+            problems.append(
+                Problem(
+                    name,
+                    f"is weak (shorter than {minimum} characters or a well-known default)",
+                    f"replace it in {secrets} with a strong random value of {minimum}+ characters "
+                    "(a database password must also be changed inside Postgres)",
+                )
+            )
     if strict and truthy(values.get("DJANGO_DEBUG", "")):
-        problems.append(Problem("DJANGO_DEBUG", "is on: error pages would show settings and code to anyone",
-                                f"set DJANGO_DEBUG=false in {settings}"))
+        problems.append(
+            Problem(
+                "DJANGO_DEBUG",
+                "is on: error pages would show settings and code to anyone",
+                f"set DJANGO_DEBUG=false in {settings}",
+            )
+        )
     if strict and truthy(values.get("GLITCHTIP_ENABLE_USER_REGISTRATION", "")):
-        problems.append(Problem("GLITCHTIP_ENABLE_USER_REGISTRATION", "is on: anyone could sign up to GlitchTip",
-                                f"set GLITCHTIP_ENABLE_USER_REGISTRATION=false in {settings}"))
+        problems.append(
+            Problem(
+                "GLITCHTIP_ENABLE_USER_REGISTRATION",
+                "is on: anyone could sign up to GlitchTip",
+                f"set GLITCHTIP_ENABLE_USER_REGISTRATION=false in {settings}",
+            )
+        )
     if strict:
         for name in ("SENTRY_TRACES_SAMPLE_RATE", "SENTRY_PROFILES_SAMPLE_RATE"):
             try:
@@ -103,12 +125,22 @@ def check_values(env: str, values: dict[str, str]) -> list[Problem]:
                 problems.append(Problem(name, "is not a number", f"set a rate between 0.0 and 1.0 in {settings}"))
                 continue
             if rate >= 1.0:
-                problems.append(Problem(name, f"is {rate}: every request traced costs the app and GlitchTip dearly",
-                                        f"set it to 0.1 (production) or 0.5 at most (staging) in {settings}"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"is {rate}: every request traced costs the app and GlitchTip dearly",
+                        f"set it to 0.1 (production) or 0.5 at most (staging) in {settings}",
+                    )
+                )
         hosts = [h.strip() for h in values.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
         if "*" in hosts:
-            problems.append(Problem("DJANGO_ALLOWED_HOSTS", "contains *, so any Host header is accepted",
-                                    f"list your public host names in {settings}"))
+            problems.append(
+                Problem(
+                    "DJANGO_ALLOWED_HOSTS",
+                    "contains *, so any Host header is accepted",
+                    f"list your public host names in {settings}",
+                )
+            )
     problems += check_urls(env, values)
     problems += [Problem(*finding) for finding in tls.findings(env, values, strict)]
     try:
@@ -126,8 +158,13 @@ def in_network_urls(env: str, values: dict[str, str]) -> tuple[dict[str, str], l
     except ValueError:
         heartbeats = None
     if not isinstance(heartbeats, dict):
-        return urls, [Problem("HEARTBEAT_URLS", "is not a JSON object of job name to URL",
-                              f"run scripts/bootstrap-glitchtip {env} to rewrite it")]
+        return urls, [
+            Problem(
+                "HEARTBEAT_URLS",
+                "is not a JSON object of job name to URL",
+                f"run scripts/bootstrap-glitchtip {env} to rewrite it",
+            )
+        ]
     urls.update({f"HEARTBEAT_URLS[{job}]": str(url) for job, url in sorted(heartbeats.items())})
     return urls, []
 
@@ -141,14 +178,19 @@ def check_urls(env: str, values: dict[str, str]) -> list[Problem]:
             continue
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            problems.append(Problem(name, "is not an http(s) URL",
-                                    f"run scripts/bootstrap-glitchtip {env} to rewrite it"))
+            problems.append(
+                Problem(name, "is not an http(s) URL", f"run scripts/bootstrap-glitchtip {env} to rewrite it")
+            )
         elif parts.hostname in LOOPBACK:
             internal = values.get("GLITCHTIP_INTERNAL_URL", "http://glitchtip-web:8000")
-            problems.append(Problem(name, f"points at {parts.hostname}, which inside the app's containers is the "
-                                          "container itself, so nothing would arrive",
-                                    f"use the in-network address {internal} (scripts/bootstrap-glitchtip {env} "
-                                    f"writes it) in {secrets}"))
+            problems.append(
+                Problem(
+                    name,
+                    f"points at {parts.hostname}, which inside the app's containers is the "
+                    "container itself, so nothing would arrive",
+                    f"use the in-network address {internal} (scripts/bootstrap-glitchtip {env} writes it) in {secrets}",
+                )
+            )
     return problems
 
 
@@ -160,46 +202,81 @@ def check_compose(env: str, config: dict, values: dict[str, str]) -> list[Proble
     for name, url in in_network_urls(env, values)[0].items():
         host = urlsplit(url).hostname
         if host and "." not in host and host not in LOOPBACK and host not in services:
-            problems.append(Problem(name, f"points at {host}, but no service of that name runs in this stack",
-                                    f"use one of {', '.join(sorted(services))} (scripts/bootstrap-glitchtip {env} "
-                                    "writes glitchtip-web)"))
+            problems.append(
+                Problem(
+                    name,
+                    f"points at {host}, but no service of that name runs in this stack",
+                    f"use one of {', '.join(sorted(services))} (scripts/bootstrap-glitchtip {env} "
+                    "writes glitchtip-web)",
+                )
+            )
     for name, service in sorted(config.get("services", {}).items()):
         published = [str(p.get("published", "")) for p in service.get("ports", []) if p.get("published")]
         if not published:
             continue
         if name in STATE_SERVICES:
-            problems.append(Problem(f"services.{name}.ports", f"publishes {', '.join(published)} on the host: the "
-                                    "database/cache would be reachable from outside",
-                                    "remove the ports: entry (compose.yml or compose.override.yml); use "
-                                    f"scripts/compose {env} exec {name} ... to reach it"))
+            problems.append(
+                Problem(
+                    f"services.{name}.ports",
+                    f"publishes {', '.join(published)} on the host: the database/cache would be reachable from outside",
+                    "remove the ports: entry (compose.yml or compose.override.yml); use "
+                    f"scripts/compose {env} exec {name} ... to reach it",
+                )
+            )
         elif env in STRICT and name != "nginx":
-            problems.append(Problem(f"services.{name}.ports", f"publishes {', '.join(published)}; only nginx may",
-                                    "remove the ports: entry and reach the service through nginx"))
+            problems.append(
+                Problem(
+                    f"services.{name}.ports",
+                    f"publishes {', '.join(published)}; only nginx may",
+                    "remove the ports: entry and reach the service through nginx",
+                )
+            )
     return problems
 
 
 def check_app_settings(env: str, config: dict, layers: list[tuple[envfiles.Layer, dict[str, str]]]) -> list[Problem]:
     """The app's settings loaded with the app container's environment as Compose resolves it."""
     service = config.get("services", {}).get("app", {})
-    environment = {name: "" if value is None else str(value) for name, value in
-                   (service.get("environment") or {}).items()}
+    environment = {
+        name: "" if value is None else str(value) for name, value in (service.get("environment") or {}).items()
+    }
     result = subprocess.run(
-        [sys.executable, "-c", SETTINGS_CHECK], cwd=envfiles.REPO / "app", capture_output=True, text=True, timeout=120,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(envfiles.REPO / "app"),
-             "DJANGO_SETTINGS_MODULE": "config.settings", **environment})
+        [sys.executable, "-c", SETTINGS_CHECK],
+        cwd=envfiles.REPO / "app",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(envfiles.REPO / "app"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **environment,
+        },
+    )
     if result.returncode == 0:
         return []
     message = (result.stderr.strip().splitlines() or ["(no message)"])[-1]
     if message.startswith("ModuleNotFoundError"):
-        return [Problem("(the app's settings)", f"could not be loaded here: {message}",
-                        f"run scripts/up {env} or scripts/check-env through the scripts' .venv "
-                        "(pip install -r scripts/requirements.txt)")]
-    named = [name for name in dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", message))
-             if name in environment]
+        return [
+            Problem(
+                "(the app's settings)",
+                f"could not be loaded here: {message}",
+                f"run scripts/up {env} or scripts/check-env through the scripts' .venv "
+                "(pip install -r scripts/requirements.txt)",
+            )
+        ]
+    named = [
+        name for name in dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", message)) if name in environment
+    ]
     where = {name: layer.relative() for layer, values in layers for name in values}
     fix = "; ".join(f"correct {name} in {where.get(name, 'the env files')}" for name in named)
-    return [Problem(", ".join(named) or "(the app's settings)", f"is refused by the app: {message}",
-                    fix or f"see scripts/check-env {env} --show")]
+    return [
+        Problem(
+            ", ".join(named) or "(the app's settings)",
+            f"is refused by the app: {message}",
+            fix or f"see scripts/check-env {env} --show",
+        )
+    ]
 
 
 def show(env: str) -> None:
@@ -229,8 +306,10 @@ def main(argv: list[str]) -> int:
         if args.show:
             show(env)
         if not envfiles.secrets_file(env).exists():
-            print(f"check-env {env}: REFUSED\n  env/{env}.secrets.env does not exist. Fix: run scripts/secrets {env}",
-                  file=sys.stderr)
+            print(
+                f"check-env {env}: REFUSED\n  env/{env}.secrets.env does not exist. Fix: run scripts/secrets {env}",
+                file=sys.stderr,
+            )
             return 1
         problems = check_values(env, values)
         if not problems:  # interpolation needs complete values

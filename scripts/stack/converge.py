@@ -20,6 +20,7 @@ So each call names its services with --no-deps, in this order:
 Each step waits (`up --wait`, `docker wait`) with a timeout. Exit status: 0 converged, 1 a service
 failed or a Docker call did not finish in time (its message says what to do), 2 usage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,14 +70,21 @@ class Plan:
 def services_of(config: dict) -> dict[str, Service]:
     """The services of a resolved configuration; a one-shot is one another service waits to complete."""
     raw = config.get("services", {})
-    one_shots = {name for service in raw.values() for name, dependency in (service.get("depends_on") or {}).items()
-                 if dependency.get("condition") == "service_completed_successfully"}
-    return {name: Service(name, name in one_shots, tuple(sorted(service.get("depends_on") or {})),
-                          service.get("image", "")) for name, service in raw.items()}
+    one_shots = {
+        name
+        for service in raw.values()
+        for name, dependency in (service.get("depends_on") or {}).items()
+        if dependency.get("condition") == "service_completed_successfully"
+    }
+    return {
+        name: Service(name, name in one_shots, tuple(sorted(service.get("depends_on") or {})), service.get("image", ""))
+        for name, service in raw.items()
+    }
 
 
-def plan(services: dict[str, Service], containers: list[Container], hashes: dict[str, str],
-         images: dict[str, str]) -> Plan:
+def plan(
+    services: dict[str, Service], containers: list[Container], hashes: dict[str, str], images: dict[str, str]
+) -> Plan:
     """What to do so that every service runs its current configuration, and nothing more."""
     result = Plan()
     for name, service in services.items():
@@ -85,15 +93,27 @@ def plan(services: dict[str, Service], containers: list[Container], hashes: dict
         if service.one_shot:
             if not any(c.state == "exited" and c.exit_code == 0 for c in current):
                 result.one_shots.append(name)
-                result.reasons[name] = (f"last run {current[0].state}, exit {current[0].exit_code}" if current
-                                        else CHANGED if mine else "never ran")
+                result.reasons[name] = (
+                    f"last run {current[0].state}, exit {current[0].exit_code}"
+                    if current
+                    else CHANGED
+                    if mine
+                    else "never ran"
+                )
             continue
         serving = [c for c in current if c.state == "running" and c.health != "unhealthy"]
         if serving:
             result.leftovers += [c.id for c in mine if c not in serving]
             continue
-        reason = ("not created yet" if not mine else CHANGED if not current
-                  else "unhealthy" if any(c.state == "running" for c in current) else current[0].state)
+        reason = (
+            "not created yet"
+            if not mine
+            else CHANGED
+            if not current
+            else "unhealthy"
+            if any(c.state == "running" for c in current)
+            else current[0].state
+        )
         result.reasons[name] = reason
         # Rolled when a container of it serves now, even an outdated or unhealthy one.
         if name in ROLLING and any(c.state == "running" for c in mine):
@@ -123,15 +143,20 @@ class Converge:
         self.env = env
         self.timeout = timeout
         self.root = root
-        self.fix = (f"see scripts/compose {env} ps and scripts/compose {env} logs SERVICE; on a slow host raise "
-                    "--timeout")
+        self.fix = (
+            f"see scripts/compose {env} ps and scripts/compose {env} logs SERVICE; on a slow host raise --timeout"
+        )
 
     def read(self) -> Plan:
         config = engine.resolved_config(self.env, self.root)
         services = services_of(config)
         images = engine.image_ids(*sorted({service.image for service in services.values() if service.image}))
-        return plan(services, engine.containers(self.env, root=self.root),
-                    engine.config_hashes(self.env, self.root, config), images)
+        return plan(
+            services,
+            engine.containers(self.env, root=self.root),
+            engine.config_hashes(self.env, self.root, config),
+            images,
+        )
 
     def run(self) -> None:
         the_plan = self.read()
@@ -149,14 +174,16 @@ class Converge:
         self.remove(the_plan.leftovers, "of an interrupted roll")
 
     def up(self, names: list[str], *options: str) -> None:
-        if names and self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
-                                  *options, *names):
+        if names and self.compose(
+            "up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps", *options, *names
+        ):
             raise Failed(f"{', '.join(names)} did not become healthy; {self.fix}")
 
     def compose(self, *args: str) -> int:
         """A compose command whose progress the operator sees; its exit status."""
-        return engine.compose(self.env, *args, timeout=self.timeout + BUILD_SECONDS, root=self.root, capture=False,
-                              fix=self.fix).returncode
+        return engine.compose(
+            self.env, *args, timeout=self.timeout + BUILD_SECONDS, root=self.root, capture=False, fix=self.fix
+        ).returncode
 
     def run_once(self, names: list[str]) -> None:
         """Run the one-shots to their end (nothing that runs is touched) and check that each exited 0."""
@@ -176,8 +203,18 @@ class Converge:
     def roll(self, name: str) -> None:
         """A new container beside the old one(s); once it is healthy, the old ones go."""
         old = [c.id for c in engine.containers(self.env, name, root=self.root)]
-        status = self.compose("up", "--detach", "--wait", "--wait-timeout", str(self.timeout), "--no-deps",
-                              "--no-recreate", "--scale", f"{name}={len(old) + 1}", name)
+        status = self.compose(
+            "up",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            str(self.timeout),
+            "--no-deps",
+            "--no-recreate",
+            "--scale",
+            f"{name}={len(old) + 1}",
+            name,
+        )
         new = [c.id for c in engine.containers(self.env, name, root=self.root) if c.id not in old]
         if status:
             if new:

@@ -13,6 +13,7 @@ process of its own) and raises EngineError naming the command and what to do; ca
 exit non-zero. Only `handover()` has no timeout: it replaces the process with a command the operator
 runs in the foreground (scripts/compose, scripts/exec), whom Ctrl+C serves better than a deadline.
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,6 +54,7 @@ class EngineError(EnvError):
 @dataclass(frozen=True)
 class Container:
     """A container of a Compose project, as `docker inspect` describes it."""
+
     id: str
     name: str
     service: str
@@ -64,9 +66,19 @@ class Container:
     image: str  # the ID of the image it was created from (IMAGE_LABEL)
 
 
-def run(argv: Sequence[str], *, timeout: float, fix: str = "", check: bool = False, capture: bool = True,
-        input: str | bytes | None = None, stdin: IO[Any] | None = None, stdout: IO[Any] | None = None,
-        env: dict[str, str] | None = None, text: bool = True) -> subprocess.CompletedProcess:
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    fix: str = "",
+    check: bool = False,
+    capture: bool = True,
+    input: str | bytes | None = None,
+    stdin: IO[Any] | None = None,
+    stdout: IO[Any] | None = None,
+    env: dict[str, str] | None = None,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
     """Run `argv` to its end, or stop it after `timeout` seconds and raise EngineError (with `fix`:
     what the operator should do). `capture`: stdout and stderr are returned instead of shown; a
     `stdout` file takes the standard output instead. `check`: a non-zero exit raises EngineError
@@ -74,22 +86,32 @@ def run(argv: Sequence[str], *, timeout: float, fix: str = "", check: bool = Fal
     out = stdout if stdout is not None else (subprocess.PIPE if capture else None)
     err = subprocess.PIPE if capture else None
     # A session of its own: a timeout stops `docker compose` and the plugin process it started.
-    with subprocess.Popen(list(argv), stdin=stdin if input is None else subprocess.PIPE, stdout=out, stderr=err,
-                          env=env, text=text, start_new_session=True) as process:
+    with subprocess.Popen(
+        list(argv),
+        stdin=stdin if input is None else subprocess.PIPE,
+        stdout=out,
+        stderr=err,
+        env=env,
+        text=text,
+        start_new_session=True,
+    ) as process:
         try:
             output, errors = process.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             _stop(process)
-            raise EngineError(f"`{shown(argv)}` did not finish within {timeout:.0f} s and was stopped; "
-                              f"{fix or 'check that the Docker engine answers (docker info), then run this again'}"
-                              ) from None
+            raise EngineError(
+                f"`{shown(argv)}` did not finish within {timeout:.0f} s and was stopped; "
+                f"{fix or 'check that the Docker engine answers (docker info), then run this again'}"
+            ) from None
         except BaseException:
             _stop(process)
             raise
     result = subprocess.CompletedProcess(process.args, process.returncode, output, errors)
     if check and result.returncode != 0:
-        raise EngineError(f"`{shown(argv)}` failed (exit {result.returncode}): {last_lines(result.stderr)}"
-                          + (f"; {fix}" if fix else ""))
+        raise EngineError(
+            f"`{shown(argv)}` failed (exit {result.returncode}): {last_lines(result.stderr)}"
+            + (f"; {fix}" if fix else "")
+        )
     return result
 
 
@@ -128,8 +150,9 @@ def last_lines(text: str | bytes | None, count: int = 6) -> str:
     return " | ".join(lines[-count:]) or "(no message)"
 
 
-def docker(*args: str, timeout: float = QUERY_TIMEOUT, check: bool = False, fix: str = "",
-           input: str | None = None) -> subprocess.CompletedProcess:
+def docker(
+    *args: str, timeout: float = QUERY_TIMEOUT, check: bool = False, fix: str = "", input: str | None = None
+) -> subprocess.CompletedProcess:
     """`docker args`, captured."""
     return run(["docker", *args], timeout=timeout, check=check, fix=fix, input=input)
 
@@ -139,13 +162,32 @@ def docker_json(*args: str, timeout: float = QUERY_TIMEOUT) -> Any:
     return json.loads(docker(*args, timeout=timeout, check=True).stdout or "null")
 
 
-def compose(env: str, *args: str, timeout: float, root: Path = REPO, check: bool = False, capture: bool = True,
-            fix: str = "", input: str | bytes | None = None, stdin: IO[Any] | None = None,
-            stdout: IO[Any] | None = None, text: bool = True) -> subprocess.CompletedProcess:
+def compose(
+    env: str,
+    *args: str,
+    timeout: float,
+    root: Path = REPO,
+    check: bool = False,
+    capture: bool = True,
+    fix: str = "",
+    input: str | bytes | None = None,
+    stdin: IO[Any] | None = None,
+    stdout: IO[Any] | None = None,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
     """`docker compose args` for the environment (see command()). capture=False: its output goes to
     the operator (progress of a long `up`)."""
-    return run(command(env, *args, root=root), timeout=timeout, check=check, capture=capture, fix=fix, input=input,
-               stdin=stdin, stdout=stdout, text=text)
+    return run(
+        command(env, *args, root=root),
+        timeout=timeout,
+        check=check,
+        capture=capture,
+        fix=fix,
+        input=input,
+        stdin=stdin,
+        stdout=stdout,
+        text=text,
+    )
 
 
 def handover(argv: Sequence[str]) -> NoReturn:
@@ -173,8 +215,9 @@ def _cli(path: str) -> tuple[str, ...]:
 
 def engine_api() -> tuple[int, int] | None:
     """The engine's API version (`docker version --format json`), None when no engine answers."""
-    return _engine_api(os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", ""),
-                       os.environ.get("PATH", ""))
+    return _engine_api(
+        os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", ""), os.environ.get("PATH", "")
+    )
 
 
 @functools.cache
@@ -204,8 +247,9 @@ def command(env: str, *args: str, root: Path = REPO, files: Sequence[Path] = ())
     """The `docker compose` command line of an environment: its env-file layers in order (a layer
     that is not there yet, see scripts/stack/docker_compose.py, is left out). `files`: these compose
     files, merged in order, instead of compose.yml (+ compose.override.yml)."""
-    env_files = [option for layer in layers(env, root) if layer.path.exists()
-                 for option in ("--env-file", str(layer.path))]
+    env_files = [
+        option for layer in layers(env, root) if layer.path.exists() for option in ("--env-file", str(layer.path))
+    ]
     file_options = [option for path in files for option in ("--file", str(path))] if files else compose_files(root)
     return [*cli(), "--project-directory", str(root), *env_files, *file_options, *args]
 
@@ -232,15 +276,21 @@ def config_hashes(env: str, root: Path = REPO, config: dict | None = None) -> di
     resolved = resolved_config(env, root) if config is None else config
     for service in resolved.get("services", {}).values():
         dependencies = service.get("depends_on") or {}
-        for name in [name for name, dependency in dependencies.items()
-                     if name not in resolved["services"] and dependency.get("required") is False]:
+        for name in [
+            name
+            for name, dependency in dependencies.items()
+            if name not in resolved["services"] and dependency.get("required") is False
+        ]:
             del dependencies[name]
     # Mode 600 and deleted at once: the resolved environment holds the secrets.
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(resolved, file)
         file.flush()
-        result = run([*cli(), "--project-directory", str(root), "--file", file.name, "--profile", "*", "config",
-                      "--hash", "*"], timeout=QUERY_TIMEOUT, check=True)
+        result = run(
+            [*cli(), "--project-directory", str(root), "--file", file.name, "--profile", "*", "config", "--hash", "*"],
+            timeout=QUERY_TIMEOUT,
+            check=True,
+        )
     return dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
 
 
@@ -273,9 +323,17 @@ def inspect(*ids: str, kind: str = "") -> list[dict]:
 def container_of(inspected: dict) -> Container:
     labels = inspected["Config"].get("Labels") or {}
     state = inspected["State"]
-    return Container(inspected["Id"], inspected["Name"].lstrip("/"), labels.get("com.docker.compose.service", ""),
-                     int(labels.get(NUMBER_LABEL) or 0), state["Status"], (state.get("Health") or {}).get("Status", ""),
-                     int(state.get("ExitCode") or 0), labels.get(HASH_LABEL, ""), labels.get(IMAGE_LABEL, ""))
+    return Container(
+        inspected["Id"],
+        inspected["Name"].lstrip("/"),
+        labels.get("com.docker.compose.service", ""),
+        int(labels.get(NUMBER_LABEL) or 0),
+        state["Status"],
+        (state.get("Health") or {}).get("Status", ""),
+        int(state.get("ExitCode") or 0),
+        labels.get(HASH_LABEL, ""),
+        labels.get(IMAGE_LABEL, ""),
+    )
 
 
 def image_ids(*names: str) -> dict[str, str]:

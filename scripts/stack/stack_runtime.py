@@ -11,6 +11,7 @@ Compose: `docker compose exec -T`. Swarm: `docker exec` into a running (healthy 
 the service on this node; Swarm offers no exec into a task on another node, so the error says
 which nodes run one.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def runtime(env: str, root: Path = envfiles.REPO) -> str:
     return SWARM if listed.returncode == 0 and listed.stdout.strip() else COMPOSE
 
 
-def exec_command(env: str, service: str, command: Sequence[str], pass_env: Sequence[str] = (),
-                 root: Path = envfiles.REPO) -> list[str]:
+def exec_command(
+    env: str, service: str, command: Sequence[str], pass_env: Sequence[str] = (), root: Path = envfiles.REPO
+) -> list[str]:
     """The command line that runs `command` in `service`, with the variables named in `pass_env`
     passed from this process's environment (values never on the command line)."""
     variables = [option for name in pass_env for option in ("-e", name)]
@@ -60,13 +62,17 @@ def swarm_container(stack: str, service: str) -> str:
     tasks = docker("service", "ps", full_name, "--filter", "desired-state=running", "--format", "{{json .}}")
     nodes = {json.loads(line)["Node"] for line in tasks.stdout.splitlines() if line.strip()}
     where = ", ".join(sorted(nodes)) or "no node (is the service running?)"
-    raise envfiles.EnvError(f"no running task of {full_name} on this node (running on: {where}); run this on one "
-                            "of those nodes, or point DOCKER_HOST at one")
+    raise envfiles.EnvError(
+        f"no running task of {full_name} on this node (running on: {where}); run this on one "
+        "of those nodes, or point DOCKER_HOST at one"
+    )
 
 
-USAGE = ("usage: scripts/exec ENV SERVICE COMMAND...   (ENV: development, staging, production)\n"
-         "Runs COMMAND in a running container of SERVICE, under Compose or Swarm alike,\n"
-         "e.g. scripts/exec production app python manage.py compare_forecasts --dry-run")
+USAGE = (
+    "usage: scripts/exec ENV SERVICE COMMAND...   (ENV: development, staging, production)\n"
+    "Runs COMMAND in a running container of SERVICE, under Compose or Swarm alike,\n"
+    "e.g. scripts/exec production app python manage.py compare_forecasts --dry-run"
+)
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ through nginx (bench/probe.py: a request every 0.2 s, 2 s timeout):
 What "nothing lost" means here: an account created before the drill is still there, and a user who
 was logged in before is still logged in after it (the session is a row in Postgres).
 """
+
 from __future__ import annotations
 
 import json
@@ -103,10 +104,16 @@ class Rehearsed:
     def running(self) -> dict[str, list[str]]:
         """Service (without the stack prefix) -> the host names of the nodes its running tasks are on."""
         nodes = {row["ID"]: row["Hostname"] for row in local_cluster.nodes()}
-        services = engine.docker("service", "ls", "--quiet", "--filter",
-                                 f"label=com.docker.stack.namespace={self.stack}", check=True).stdout.split()
-        task_ids = engine.docker("service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running",
-                                 *services, check=True).stdout.split() if services else []
+        services = engine.docker(
+            "service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={self.stack}", check=True
+        ).stdout.split()
+        task_ids = (
+            engine.docker(
+                "service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running", *services, check=True
+            ).stdout.split()
+            if services
+            else []
+        )
         placed: dict[str, list[str]] = {}
         names = {s["ID"]: s["Spec"]["Name"].removeprefix(f"{self.stack}_") for s in engine.inspect(*services)}
         for task in engine.inspect(*task_ids):
@@ -115,10 +122,14 @@ class Rehearsed:
         return {name: sorted(hosts) for name, hosts in sorted(placed.items())}
 
     def replicas(self) -> dict[str, int]:
-        services = engine.docker("service", "ls", "--quiet", "--filter",
-                                 f"label=com.docker.stack.namespace={self.stack}", check=True).stdout.split()
-        return {s["Spec"]["Name"].removeprefix(f"{self.stack}_"): s["Spec"]["Mode"]["Replicated"]["Replicas"]
-                for s in engine.inspect(*services) if "Replicated" in s["Spec"]["Mode"]}
+        services = engine.docker(
+            "service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={self.stack}", check=True
+        ).stdout.split()
+        return {
+            s["Spec"]["Name"].removeprefix(f"{self.stack}_"): s["Spec"]["Mode"]["Replicated"]["Replicas"]
+            for s in engine.inspect(*services)
+            if "Replicated" in s["Spec"]["Mode"]
+        }
 
     def node_state(self, hostname: str) -> str:
         return next((row["Status"] for row in local_cluster.nodes() if row["Hostname"] == hostname), "unknown")
@@ -127,24 +138,38 @@ class Rehearsed:
 
     def manage(self, code: str) -> str:
         """`python manage.py shell -c CODE` in a running app task: on this engine, else on a node's."""
-        engines: list[Callable[..., subprocess.CompletedProcess]] = [engine.docker,
-                                                                     *[n.docker for n in local_cluster.NODES]]
+        engines: list[Callable[..., subprocess.CompletedProcess]] = [
+            engine.docker,
+            *[n.docker for n in local_cluster.NODES],
+        ]
         for docker in engines:
-            ids = docker("ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={self.stack}_app",
-                         "--filter", "status=running", check=False).stdout.split()
+            ids = docker(
+                "ps",
+                "--quiet",
+                "--filter",
+                f"label=com.docker.swarm.service.name={self.stack}_app",
+                "--filter",
+                "status=running",
+                check=False,
+            ).stdout.split()
             if ids:
-                return str(docker("exec", ids[0], "python", "manage.py", "shell", "-c", code, timeout=120,
-                                  check=True).stdout).strip()
+                return str(
+                    docker("exec", ids[0], "python", "manage.py", "shell", "-c", code, timeout=120, check=True).stdout
+                ).strip()
         raise local_cluster.ClusterError("no running task of the app on any engine")
 
     def create_account(self, username: str) -> None:
-        self.manage(f"from django.contrib.auth.models import User; "
-                    f"User.objects.create_user({username!r}, password={self.password!r})")
+        self.manage(
+            f"from django.contrib.auth.models import User; "
+            f"User.objects.create_user({username!r}, password={self.password!r})"
+        )
 
     def accounts(self, prefix: str) -> list[str]:
-        found = self.manage(f"from django.contrib.auth.models import User; import json; print(json.dumps(sorted("
-                            f"User.objects.filter(username__startswith={prefix!r}).values_list('username', "
-                            f"flat=True))))")
+        found = self.manage(
+            f"from django.contrib.auth.models import User; import json; print(json.dumps(sorted("
+            f"User.objects.filter(username__startswith={prefix!r}).values_list('username', "
+            f"flat=True))))"
+        )
         return list(json.loads(found.splitlines()[-1]))
 
     def log_in(self, username: str) -> requests.Session:
@@ -154,10 +179,13 @@ class Rehearsed:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
         if form.status_code != 200 or token is None:
             raise local_cluster.ClusterError(f"the log-in page answered {form.status_code} without a form")
-        answer = session.post(f"{self.base_url}/accounts/login/", timeout=10, allow_redirects=False,
-                              data={"username": username, "password": self.password,
-                                    "csrfmiddlewaretoken": token.group(1)},
-                              headers={"Referer": f"{self.base_url}/accounts/login/"})
+        answer = session.post(
+            f"{self.base_url}/accounts/login/",
+            timeout=10,
+            allow_redirects=False,
+            data={"username": username, "password": self.password, "csrfmiddlewaretoken": token.group(1)},
+            headers={"Referer": f"{self.base_url}/accounts/login/"},
+        )
         if answer.status_code != 302:
             raise local_cluster.ClusterError(f"logging in as {username} answered {answer.status_code}")
         return session
@@ -168,9 +196,11 @@ class Rehearsed:
     def what_users_see(self, session: requests.Session) -> list[str]:
         """Status and title of the pages a user opens now: their list of places, the readiness probe and GlitchTip."""
         seen = []
-        for label, url, client in (("the places page", f"{self.base_url}/", session),
-                                   ("/readyz", f"{self.base_url}/readyz", requests),
-                                   ("GlitchTip", f"{self.base_url}:8001/", requests)):
+        for label, url, client in (
+            ("the places page", f"{self.base_url}/", session),
+            ("/readyz", f"{self.base_url}/readyz", requests),
+            ("GlitchTip", f"{self.base_url}:8001/", requests),
+        ):
             try:
                 page = client.get(url, timeout=5, allow_redirects=False)
             except requests.RequestException as exc:
@@ -184,6 +214,7 @@ class Rehearsed:
 
 # ---- the drills ------------------------------------------------------------------------------------------
 
+
 def rolling_update(stack: Rehearsed, release: str) -> Drill:
     drill = Drill(f"rolling update of the app to {release} across nodes")
     before = stack.running()
@@ -194,8 +225,11 @@ def rolling_update(stack: Rehearsed, release: str) -> Drill:
     after = stack.running()
     drill.say(f"probe /healthz through nginx: {figures(summary)}")
     # Step 10's result: on its own line when it had replicas to move (their progress comes first).
-    spread = [line.split(" ... ", 1)[-1].strip() for line in output
-              if "spread again:" in line or "replicas are spread" in line]
+    spread = [
+        line.split(" ... ", 1)[-1].strip()
+        for line in output
+        if "spread again:" in line or "replicas are spread" in line
+    ]
     drill.say(f"swarm-deploy's spreading step: {spread[0] if spread else '(not reached)'}")
     drill.say(f"app after: {', '.join(after.get('app', []))}")
     drill.expect(status == 0, f"swarm-deploy exited {status}")
@@ -216,18 +250,23 @@ def worker_lost(stack: Rehearsed, node: Node, release: str) -> Drill:
         killed = time.monotonic()
         local_cluster.stop_engine(node)  # SIGTERM, as the recipe's `kill`: its containers are stopped
         drill.say(f"engine stopped after {time.monotonic() - killed:.1f} s (SIGTERM: it stops its containers first)")
-        local_cluster.wait_until(lambda: stack.node_state(node.name) == "Down", f"{node.name} to be Down",
-                                 timeout=RECOVERY_TIMEOUT)
+        local_cluster.wait_until(
+            lambda: stack.node_state(node.name) == "Down", f"{node.name} to be Down", timeout=RECOVERY_TIMEOUT
+        )
         drill.say(f"the manager marked {node.name} Down after {time.monotonic() - killed:.1f} s")
 
         def moved() -> bool:
             now = stack.running()
-            return all(len(now.get(name, [])) == replicas.get(name, 1) and node.name not in now.get(name, [])
-                       for name in moving)
+            return all(
+                len(now.get(name, [])) == replicas.get(name, 1) and node.name not in now.get(name, [])
+                for name in moving
+            )
 
         local_cluster.wait_until(moved, f"the tasks of {node.name} to run elsewhere", timeout=RECOVERY_TIMEOUT)
-        drill.say(f"its tasks ran elsewhere after {time.monotonic() - killed:.1f} s: "
-                  + "; ".join(f"{name} on {', '.join(stack.running()[name])}" for name in moving))
+        drill.say(
+            f"its tasks ran elsewhere after {time.monotonic() - killed:.1f} s: "
+            + "; ".join(f"{name} on {', '.join(stack.running()[name])}" for name in moving)
+        )
         time.sleep(5)  # a little of the steady state after
     drill.say(f"probe /healthz through nginx: {figures(probe['summary'])}")
     drill.say(f"probe / (a logged-in user's page): {figures(page['summary'])}")
@@ -237,16 +276,21 @@ def worker_lost(stack: Rehearsed, node: Node, release: str) -> Drill:
 
     back = time.monotonic()
     local_cluster.start_engine(node)
-    local_cluster.wait_until(lambda: stack.node_state(node.name) == "Ready", f"{node.name} to be Ready again",
-                             timeout=RECOVERY_TIMEOUT)
-    drill.say(f"{node.name} back: engine started and Ready after {time.monotonic() - back:.1f} s; app on "
-              f"{', '.join(stack.running().get('app', []))} (Swarm does not move tasks back by itself)")
+    local_cluster.wait_until(
+        lambda: stack.node_state(node.name) == "Ready", f"{node.name} to be Ready again", timeout=RECOVERY_TIMEOUT
+    )
+    drill.say(
+        f"{node.name} back: engine started and Ready after {time.monotonic() - back:.1f} s; app on "
+        f"{', '.join(stack.running().get('app', []))} (Swarm does not move tasks back by itself)"
+    )
     update = rolling_update(stack, release)
     drill.lines += [f"next update: {line}" for line in update.lines]
     drill.problems += update.problems
     app_nodes = stack.running().get("app", [])
-    drill.expect(node.name in app_nodes and len(set(app_nodes)) == len(app_nodes),
-                 f"the next update left the app on {', '.join(app_nodes)}")
+    drill.expect(
+        node.name in app_nodes and len(set(app_nodes)) == len(app_nodes),
+        f"the next update left the app on {', '.join(app_nodes)}",
+    )
     return drill
 
 
@@ -267,20 +311,32 @@ def data_node_lost(stack: Rehearsed, node: Node) -> Drill:
         time.sleep(max(0.0, DATA_NODE_AWAY_SECONDS - (time.monotonic() - killed)))
         restarted = time.monotonic()
         local_cluster.start_engine(node)
-        local_cluster.wait_until(lambda: stack.node_state(node.name) == "Ready", f"{node.name} to be Ready",
-                                 timeout=RECOVERY_TIMEOUT)
-        drill.say(f"engine started again {restarted - killed:.1f} s after the kill; Ready after "
-                  f"{time.monotonic() - restarted:.1f} s")
-        local_cluster.wait_until(lambda: stack.logged_in(session), "the user's page to answer again",
-                                 timeout=RECOVERY_TIMEOUT, every=1)
-        drill.say(f"the user's page answers again {time.monotonic() - restarted:.1f} s after the engine was started "
-                  f"({time.monotonic() - killed:.1f} s after the kill)")
-        local_cluster.wait_until(lambda: answers(requests.Session(), f"{stack.base_url}:8001/_health/", "ok"),
-                                 "GlitchTip to answer again", timeout=RECOVERY_TIMEOUT, every=1)
+        local_cluster.wait_until(
+            lambda: stack.node_state(node.name) == "Ready", f"{node.name} to be Ready", timeout=RECOVERY_TIMEOUT
+        )
+        drill.say(
+            f"engine started again {restarted - killed:.1f} s after the kill; Ready after "
+            f"{time.monotonic() - restarted:.1f} s"
+        )
+        local_cluster.wait_until(
+            lambda: stack.logged_in(session), "the user's page to answer again", timeout=RECOVERY_TIMEOUT, every=1
+        )
+        drill.say(
+            f"the user's page answers again {time.monotonic() - restarted:.1f} s after the engine was started "
+            f"({time.monotonic() - killed:.1f} s after the kill)"
+        )
+        local_cluster.wait_until(
+            lambda: answers(requests.Session(), f"{stack.base_url}:8001/_health/", "ok"),
+            "GlitchTip to answer again",
+            timeout=RECOVERY_TIMEOUT,
+            every=1,
+        )
         drill.say(f"GlitchTip answers again {time.monotonic() - restarted:.1f} s after the engine was started")
     drill.say(f"probe /healthz through nginx: {figures(probe['summary'])}")
     drill.say(f"probe / (a logged-in user's page): {figures(page['summary'])}")
     drill.expect(account in stack.accounts("drill-data-"), f"the account {account} is gone")
-    drill.say("nothing lost: the account made before is there and its user is still logged in "
-              "(the volumes stayed on the node)")
+    drill.say(
+        "nothing lost: the account made before is there and its user is still logged in "
+        "(the volumes stayed on the node)"
+    )
     return drill

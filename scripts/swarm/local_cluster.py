@@ -16,6 +16,7 @@ Everything made here is named (the bridge, the namespaces, the engines' pid file
 `tear_down()` finds it again, also after a run that was interrupted. The addresses are the
 namespaces' own; traffic goes nowhere else.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ class ClusterError(Exception):
     """Something the rehearsal cannot do here; the message says what and how to fix it."""
 
 
-def host(*argv: str, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env: dict[str, str] | None = None
-         ) -> str:
+def host(
+    *argv: str, timeout: float = COMMAND_TIMEOUT, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     """A command on the machine (ip, openssl...); its output, or ClusterError with its error output. This
     module starts the rehearsal's processes (host tools, engines, registry); Docker itself is asked
     through scripts/stack/engine.py."""
@@ -69,8 +71,9 @@ def stream(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, i
     """Run `argv`, its output shown indented as it comes (long work shows progress); its exit status and
     lines. Stopped (its whole session) after `timeout` seconds."""
     lines = []
-    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as process:
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as process:
         timer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGTERM))
         timer.start()
         try:
@@ -89,6 +92,7 @@ def stream(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, i
 @dataclass(frozen=True)
 class Node:
     """An engine in a network namespace of its own."""
+
     name: str
     address: str
     labels: tuple[str, ...]
@@ -109,8 +113,9 @@ class Node:
     def log(self) -> Path:
         return STATE / "logs" / f"{self.name}-dockerd.log"
 
-    def docker(self, *args: str, timeout: float = engine.QUERY_TIMEOUT, check: bool = True
-               ) -> subprocess.CompletedProcess:
+    def docker(
+        self, *args: str, timeout: float = engine.QUERY_TIMEOUT, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """`docker -H <this engine> args`, through the one door (scripts/stack/engine.py)."""
         return engine.docker("-H", f"unix://{self.socket}", *args, timeout=timeout, check=check)
 
@@ -177,15 +182,32 @@ def forward_rule_present() -> bool:
 
 # ---- the engines --------------------------------------------------------------------------------------
 
+
 def start_engine(node: Node) -> None:
     """dockerd in the node's network namespace and a UTS namespace named after it. `nsenter --net`, not
     `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups."""
     for directory in (node.socket.parent, node.data_root, node.log.parent):
         directory.mkdir(parents=True, exist_ok=True)
     script = f'hostname {node.name} && exec dockerd "$@"'
-    argv = ["nsenter", f"--net=/var/run/netns/{node.name}", "unshare", "--uts", "sh", "-c", script, "dockerd",
-            "--data-root", str(node.data_root), "--exec-root", str(node.socket.parent / "exec"),
-            "--pidfile", str(node.pid_file), "-H", f"unix://{node.socket}", "--storage-driver=overlay2"]
+    argv = [
+        "nsenter",
+        f"--net=/var/run/netns/{node.name}",
+        "unshare",
+        "--uts",
+        "sh",
+        "-c",
+        script,
+        "dockerd",
+        "--data-root",
+        str(node.data_root),
+        "--exec-root",
+        str(node.socket.parent / "exec"),
+        "--pidfile",
+        str(node.pid_file),
+        "-H",
+        f"unix://{node.socket}",
+        "--storage-driver=overlay2",
+    ]
     with open(node.log, "a") as log:
         # Its own session: it outlives this process only if the rehearsal is killed (tear_down finds it).
         subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -228,9 +250,11 @@ def wait_until(condition, what: str, timeout: float = START_TIMEOUT, every: floa
 
 # ---- the swarm -------------------------------------------------------------------------------------------
 
+
 def create_swarm() -> None:
-    engine.docker("swarm", "init", "--advertise-addr", MANAGER_ADDRESS, "--listen-addr", f"{MANAGER_ADDRESS}:2377",
-                  check=True)
+    engine.docker(
+        "swarm", "init", "--advertise-addr", MANAGER_ADDRESS, "--listen-addr", f"{MANAGER_ADDRESS}:2377", check=True
+    )
     token = engine.docker("swarm", "join-token", "--quiet", "worker", check=True).stdout.strip()
     for node in NODES:
         node.docker("swarm", "join", "--token", token, "--advertise-addr", node.address, f"{MANAGER_ADDRESS}:2377")
@@ -271,9 +295,11 @@ def ours() -> bool:
 
 # ---- the registry ------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Registry:
     """Debian's docker-registry (the CNCF distribution registry) over TLS, with a CA made for it."""
+
     address: str  # host:port it listens on and is named by
     directory: Path  # CA, certificate, configuration, storage, log
     process: subprocess.Popen | None = None
@@ -287,33 +313,88 @@ class Registry:
         self.directory.mkdir(parents=True, exist_ok=True)
         ip = self.address.rsplit(":", 1)[0]
         d = self.directory
-        host("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             "/CN=migraine-forecast rehearsal CA", "-keyout", str(d / "ca.key"), "-out", str(self.ca))
-        host("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={ip}", "-keyout",
-             str(d / "registry.key"), "-out", str(d / "registry.csr"))
+        host(
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=migraine-forecast rehearsal CA",
+            "-keyout",
+            str(d / "ca.key"),
+            "-out",
+            str(self.ca),
+        )
+        host(
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={ip}",
+            "-keyout",
+            str(d / "registry.key"),
+            "-out",
+            str(d / "registry.csr"),
+        )
         (d / "san.ext").write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n")
-        host("openssl", "x509", "-req", "-in", str(d / "registry.csr"), "-CA", str(self.ca), "-CAkey",
-             str(d / "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", str(d / "san.ext"), "-out",
-             str(d / "registry.crt"))
+        host(
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(d / "registry.csr"),
+            "-CA",
+            str(self.ca),
+            "-CAkey",
+            str(d / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(d / "san.ext"),
+            "-out",
+            str(d / "registry.crt"),
+        )
 
     def configuration(self) -> dict:
         """The registry's config.yml (JSON is YAML): filesystem storage, TLS, no authentication (it listens
         on the rehearsal's bridge only)."""
-        return {"version": 0.1, "log": {"level": "warn"},
-                "storage": {"filesystem": {"rootdirectory": str(self.directory / "storage")},
-                            "delete": {"enabled": True}},
-                "http": {"addr": self.address, "tls": {"certificate": str(self.directory / "registry.crt"),
-                                                       "key": str(self.directory / "registry.key")}}}
+        return {
+            "version": 0.1,
+            "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(self.directory / "storage")}, "delete": {"enabled": True}},
+            "http": {
+                "addr": self.address,
+                "tls": {
+                    "certificate": str(self.directory / "registry.crt"),
+                    "key": str(self.directory / "registry.key"),
+                },
+            },
+        }
 
     def start(self) -> None:
         config = self.directory / "config.yml"
         config.write_text(json.dumps(self.configuration(), indent=2))
         with open(self.directory / "registry.log", "a") as log:
-            self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                ["docker-registry", "serve", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         (self.directory / "registry.pid").write_text(str(self.process.pid))
-        wait_until(self.answers, f"the registry on {self.address} (log: {self.directory / 'registry.log'})",
-                   timeout=COMMAND_TIMEOUT)
+        wait_until(
+            self.answers,
+            f"the registry on {self.address} (log: {self.directory / 'registry.log'})",
+            timeout=COMMAND_TIMEOUT,
+        )
 
     def answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
@@ -386,7 +467,8 @@ def tear_down(registry: Registry, stack: str) -> tuple[list[str], list[str]]:
         ("the network namespaces and the bridge", remove_network),
         (str(CERTS_D / registry.address), partial(remove, CERTS_D / registry.address)),
         (f"{GWBRIDGE} and {CERTS_D}, if made here", remove_what_was_not_there),
-        *[(str(directory), partial(remove, directory)) for directory in (STATE / "nodes", registry.directory, RUN)]]
+        *[(str(directory), partial(remove, directory)) for directory in (STATE / "nodes", registry.directory, RUN)],
+    ]
     done, failed = [], []
     for what, step in steps:
         try:
@@ -404,8 +486,12 @@ def leave_swarm(stack: str) -> None:
     label = f"label=com.docker.stack.namespace={stack}"
     # Until this engine's running task containers have stopped; the exited ones of the jobs stay behind
     # (Swarm keeps them), and go here: they are the stack's, nobody else's.
-    wait_until(lambda: not engine.docker("ps", "--quiet", "--filter", label).stdout.strip(),
-               "the stack's containers on this engine to stop", timeout=180, every=1)
+    wait_until(
+        lambda: not engine.docker("ps", "--quiet", "--filter", label).stdout.strip(),
+        "the stack's containers on this engine to stop",
+        timeout=180,
+        every=1,
+    )
     exited = engine.docker("ps", "--all", "--quiet", "--filter", label).stdout.split()
     if exited:
         engine.docker("rm", "--force", *exited, timeout=120, check=True)
@@ -415,8 +501,11 @@ def leave_swarm(stack: str) -> None:
 def untag(prefix: str) -> None:
     """Remove the tags starting with `prefix` (the images themselves stay while another tag names them)."""
     listed = engine.docker("image", "ls", "--format", "{{json .}}", check=True).stdout
-    tags = [f"{row['Repository']}:{row['Tag']}" for row in map(json.loads, listed.splitlines())
-            if row["Repository"].startswith(prefix) and row["Tag"] != "<none>"]
+    tags = [
+        f"{row['Repository']}:{row['Tag']}"
+        for row in map(json.loads, listed.splitlines())
+        if row["Repository"].startswith(prefix) and row["Tag"] != "<none>"
+    ]
     if tags:
         engine.docker("image", "rm", *tags, timeout=120, check=True)
 

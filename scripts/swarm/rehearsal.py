@@ -23,6 +23,7 @@ Exit status: 0 done, every expectation met; 1 it cannot run here (what to fix is
 2 usage; 3 a phase failed (what was made is torn down, unless --keep); 4 a drill's expectation
 was not met.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,16 @@ PROJECT = "migraine-forecast-rehearsal"
 BUNDLE = local_cluster.STATE / "bundle"
 BASE_URL = "http://localhost"
 PUBLISHED_PORTS = (80, 8001, 8025)  # nginx's (the app, GlitchTip) and the mail catcher's, on the edge node
-TOOLS = {"ip": "iproute2", "iptables": "iptables", "nsenter": "util-linux", "unshare": "util-linux",
-         "dockerd": "docker.io", "openssl": "openssl", "docker-registry": "docker-registry", "git": "git"}
+TOOLS = {
+    "ip": "iproute2",
+    "iptables": "iptables",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "dockerd": "docker.io",
+    "openssl": "openssl",
+    "docker-registry": "docker-registry",
+    "git": "git",
+}
 DEPLOY_TIMEOUT = 2400
 DATA_NODE, WORKER = local_cluster.NODES
 
@@ -65,8 +74,11 @@ class Rehearsal:
     drill: bool
     phases: list[Phase] = field(default_factory=list)
     drills: list[drills.Drill] = field(default_factory=list)
-    registry: local_cluster.Registry = field(default_factory=lambda: local_cluster.Registry(
-        local_cluster.registry_address(), local_cluster.STATE / "registry"))
+    registry: local_cluster.Registry = field(
+        default_factory=lambda: local_cluster.Registry(
+            local_cluster.registry_address(), local_cluster.STATE / "registry"
+        )
+    )
 
     def phase(self, name: str, work: Callable[[], str]) -> None:
         print(f"==> {name}", flush=True)
@@ -103,8 +115,10 @@ class Rehearsal:
                     status = 3
         self.summary()
         if self.keep:
-            print(f"\nThe cluster is still running (DOCKER_HOST of the namespaced engines: unix://{WORKER.socket} "
-                  f"...). Tear it down with: deploy/swarm/rehearse --teardown")
+            print(
+                f"\nThe cluster is still running (DOCKER_HOST of the namespaced engines: unix://{WORKER.socket} "
+                f"...). Tear it down with: deploy/swarm/rehearse --teardown"
+            )
         return status
 
     def start_registry(self) -> str:
@@ -115,13 +129,17 @@ class Rehearsal:
 
     def run_drills(self) -> str:
         stack = drills.Rehearsed(PROJECT, BASE_URL, deploy)
-        for drill in (lambda: drills.rolling_update(stack, release_name(1)),
-                      lambda: drills.worker_lost(stack, WORKER, release_name(2)),
-                      lambda: drills.data_node_lost(stack, DATA_NODE)):
+        for drill in (
+            lambda: drills.rolling_update(stack, release_name(1)),
+            lambda: drills.worker_lost(stack, WORKER, release_name(2)),
+            lambda: drills.data_node_lost(stack, DATA_NODE),
+        ):
             print(flush=True)
             self.drills.append(drill())
-            print(f"  -- {self.drills[-1].name}: "
-                  f"{'as expected' if not self.drills[-1].problems else '; '.join(self.drills[-1].problems)}")
+            print(
+                f"  -- {self.drills[-1].name}: "
+                f"{'as expected' if not self.drills[-1].problems else '; '.join(self.drills[-1].problems)}"
+            )
         show_placement()
         failed = sum(1 for drill in self.drills if drill.problems)
         return f"{len(self.drills) - failed} of {len(self.drills)} as expected"
@@ -139,44 +157,63 @@ class Rehearsal:
 
 # ---- the phases ---------------------------------------------------------------------------------------------
 
+
 def refusals() -> list[str]:
     """Why the rehearsal cannot run here, each with its fix; nothing is made while finding out."""
     if sys.platform != "linux":
         return ["it needs Linux (network namespaces, a bridge): run it on a Linux machine or VM"]
     if os.geteuid() != 0:
-        return ["it must run as root: it makes a bridge, network namespaces and Docker engines (sudo "
-                "deploy/swarm/rehearse)"]
-    problems = [f"`{tool}` is not installed: apt-get install {package}" for tool, package in TOOLS.items()
-                if not shutil.which(tool)]
+        return [
+            "it must run as root: it makes a bridge, network namespaces and Docker engines (sudo deploy/swarm/rehearse)"
+        ]
+    problems = [
+        f"`{tool}` is not installed: apt-get install {package}"
+        for tool, package in TOOLS.items()
+        if not shutil.which(tool)
+    ]
     if not shutil.which("docker"):
         return problems + ["the docker CLI is not installed: apt-get install docker.io"]
     info = engine.docker("info", "--format", "{{json .Swarm}}")
     if info.returncode != 0:
-        return problems + [f"the Docker engine does not answer ({engine.last_lines(info.stderr, 1)}): start it "
-                           "(systemctl start docker, or dockerd &)"]
+        return problems + [
+            f"the Docker engine does not answer ({engine.last_lines(info.stderr, 1)}): start it "
+            "(systemctl start docker, or dockerd &)"
+        ]
     swarm = json.loads(info.stdout or "{}") or {}
     if swarm.get("LocalNodeState") not in ("inactive", "", None):
         if swarm.get("NodeAddr") == local_cluster.MANAGER_ADDRESS:
-            problems.append("a rehearsal is still there (this engine is in its swarm): deploy/swarm/rehearse "
-                            "--teardown")
+            problems.append(
+                "a rehearsal is still there (this engine is in its swarm): deploy/swarm/rehearse --teardown"
+            )
         else:
-            problems.append("this Docker engine is in a swarm already; the rehearsal makes a swarm of its own: "
-                            "run it on a machine whose engine is in none (or docker swarm leave --force)")
+            problems.append(
+                "this Docker engine is in a swarm already; the rehearsal makes a swarm of its own: "
+                "run it on a machine whose engine is in none (or docker swarm leave --force)"
+            )
     try:
         leftovers = local_cluster.network_exists() if shutil.which("ip") else []
     except ClusterError as exc:
-        leftovers, problems = [], problems + [f"`ip netns` does not work here ({exc}): the rehearsal needs network "
-                                              "namespaces (a container without CAP_SYS_ADMIN has none)"]
+        leftovers, problems = (
+            [],
+            problems
+            + [
+                f"`ip netns` does not work here ({exc}): the rehearsal needs network "
+                "namespaces (a container without CAP_SYS_ADMIN has none)"
+            ],
+        )
     if leftovers:
-        problems.append(f"{', '.join(leftovers)} exist(s) already, left by an earlier rehearsal: deploy/swarm/rehearse "
-                        "--teardown")
+        problems.append(
+            f"{', '.join(leftovers)} exist(s) already, left by an earlier rehearsal: deploy/swarm/rehearse --teardown"
+        )
     elif shutil.which("ip") and not problems:
         problems += netns_refusal()
     busy = [str(port) for port in PUBLISHED_PORTS if not local_cluster.port_free(port)]
     if busy:
-        problems.append(f"port(s) {', '.join(busy)} on this machine are in use; the edge node publishes nginx and "
-                        "the mail catcher there: stop what uses them (a Compose stack of the bundle: "
-                        "scripts/compose ENV down)")
+        problems.append(
+            f"port(s) {', '.join(busy)} on this machine are in use; the edge node publishes nginx and "
+            "the mail catcher there: stop what uses them (a Compose stack of the bundle: "
+            "scripts/compose ENV down)"
+        )
     return problems
 
 
@@ -187,8 +224,7 @@ def netns_refusal() -> list[str]:
         local_cluster.host("ip", "netns", "add", probe)
         local_cluster.host("ip", "netns", "del", probe)
     except ClusterError as exc:
-        return [f"this machine does not allow network namespaces ({exc}): run the rehearsal on a host or VM, "
-                "as root"]
+        return [f"this machine does not allow network namespaces ({exc}): run the rehearsal on a host or VM, as root"]
     return []
 
 
@@ -230,8 +266,9 @@ def prepare_bundle() -> str:
     """This checkout's files (not its generated layers, .venv or backups) in BUNDLE, with the
     rehearsal's settings in the copy's env/development.env, and secrets of its own."""
     commit()
-    listed = local_cluster.host("git", "-C", str(envfiles.REPO), "ls-files", "--cached", "--others",
-                                "--exclude-standard", "-z")
+    listed = local_cluster.host(
+        "git", "-C", str(envfiles.REPO), "ls-files", "--cached", "--others", "--exclude-standard", "-z"
+    )
     if BUNDLE.exists():
         shutil.rmtree(BUNDLE)
     files = [name for name in listed.split("\0") if name and (envfiles.REPO / name).is_file()]
@@ -242,13 +279,21 @@ def prepare_bundle() -> str:
     mesh = Path("/proc/net/ip_vs").exists()
     # DJANGO_DEBUG off: the drills show what users of a real site see (the site's error page, not
     # Django's debug page).
-    settings = {"COMPOSE_PROJECT_NAME": PROJECT, "SWARM_REGISTRY": local_cluster.registry_address(),
-                "SWARM_ROUTING_MESH": "true" if mesh else "false", "DJANGO_DEBUG": "false"}
+    settings = {
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "SWARM_REGISTRY": local_cluster.registry_address(),
+        "SWARM_ROUTING_MESH": "true" if mesh else "false",
+        "DJANGO_DEBUG": "false",
+    }
     envfiles.update(envfiles.settings_file(ENV, BUNDLE), settings)
-    local_cluster.host(sys.executable, "-P", "-m", "scripts.settings.generate_secrets", ENV, cwd=BUNDLE,
-                       env=bundle_environment())
-    return (f"{len(files)} files in {BUNDLE}; " + ", ".join(f"{key}={value}" for key, value in settings.items())
-            + ("" if mesh else " (no IPVS in this kernel: no routing mesh)"))
+    local_cluster.host(
+        sys.executable, "-P", "-m", "scripts.settings.generate_secrets", ENV, cwd=BUNDLE, env=bundle_environment()
+    )
+    return (
+        f"{len(files)} files in {BUNDLE}; "
+        + ", ".join(f"{key}={value}" for key, value in settings.items())
+        + ("" if mesh else " (no IPVS in this kernel: no routing mesh)")
+    )
 
 
 def bundle_environment(**extra: str) -> dict[str, str]:
@@ -269,9 +314,13 @@ def deploy(name: str) -> tuple[int, list[str]]:
     """scripts/swarm-deploy of the copy for the release `name` (image migraine-forecast-app:`name`), its
     output shown indented; returns its exit status and its lines."""
     print(f"    scripts/swarm-deploy {ENV} (APP_IMAGE_TAG={name})", flush=True)
-    return local_cluster.stream([sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", ENV, "--timeout", "900"],
-                                cwd=BUNDLE, env=bundle_environment(APP_IMAGE_TAG=name), timeout=DEPLOY_TIMEOUT,
-                                indent="      ")
+    return local_cluster.stream(
+        [sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", ENV, "--timeout", "900"],
+        cwd=BUNDLE,
+        env=bundle_environment(APP_IMAGE_TAG=name),
+        timeout=DEPLOY_TIMEOUT,
+        indent="      ",
+    )
 
 
 def check_deploy(result: tuple[int, list[str]]) -> str:
@@ -284,10 +333,20 @@ def check_deploy(result: tuple[int, list[str]]) -> str:
 def show_placement() -> str:
     """`docker service ps` of every service of the stack (its running tasks), as the operator reads it,
     then the placement checked against each service's constraints."""
-    services = engine.docker("service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={PROJECT}",
-                             check=True).stdout.split()
-    table = engine.docker("service", "ps", "--no-trunc", "--filter", "desired-state=running", "--format",
-                          "table {{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Image}}", *services, check=True).stdout
+    services = engine.docker(
+        "service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={PROJECT}", check=True
+    ).stdout.split()
+    table = engine.docker(
+        "service",
+        "ps",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "table {{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Image}}",
+        *services,
+        check=True,
+    ).stdout
     for line in table.splitlines():
         print(f"    {line}")
     problems = placement_problems()
@@ -301,8 +360,9 @@ def placement_problems() -> list[str]:
     while another of its nodes runs none; every image pinned by digest in the rehearsal's registry."""
     nodes = engine.inspect(*[row["ID"] for row in local_cluster.nodes()])
     hostnames = {node["ID"]: node["Description"]["Hostname"] for node in nodes}
-    services = engine.docker("service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={PROJECT}",
-                             check=True).stdout.split()
+    services = engine.docker(
+        "service", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={PROJECT}", check=True
+    ).stdout.split()
     problems = []
     for service in engine.inspect(*services):
         name = service["Spec"]["Name"]
@@ -311,8 +371,9 @@ def placement_problems() -> list[str]:
         image = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
         if not image.startswith(f"{local_cluster.registry_address()}/") or "@sha256:" not in image:
             problems.append(f"{name} runs {image}, not an image of the registry pinned by digest")
-        task_ids = engine.docker("service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running",
-                                 name, check=True).stdout.split()
+        task_ids = engine.docker(
+            "service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running", name, check=True
+        ).stdout.split()
         per_node: dict[str, int] = {}
         for task in engine.inspect(*task_ids):
             if task["Status"]["State"] != "running" or "Replicated" not in service["Spec"]["Mode"]:
@@ -338,14 +399,19 @@ def tear_down(registry: local_cluster.Registry) -> str:
         print(f"    could not remove {problem}", file=sys.stderr)
     if failed:
         raise ClusterError(f"{len(failed)} thing(s) could not be removed (above): remove them by hand")
-    return (f"{len(done)} steps; this engine is in no swarm, no namespace or bridge is left (the engines' logs stay "
-            f"in {local_cluster.STATE / 'logs'})")
+    return (
+        f"{len(done)} steps; this engine is in no swarm, no namespace or bridge is left (the engines' logs stay "
+        f"in {local_cluster.STATE / 'logs'})"
+    )
 
 
 def remove_rehearsal_images() -> None:
     listed = engine.docker("image", "ls", "--format", "{{json .}}", "migraine-forecast-app", check=True).stdout
-    tags = [f"{row['Repository']}:{row['Tag']}" for row in map(json.loads, listed.splitlines())
-            if row["Tag"].startswith("rehearsal-")]
+    tags = [
+        f"{row['Repository']}:{row['Tag']}"
+        for row in map(json.loads, listed.splitlines())
+        if row["Tag"].startswith("rehearsal-")
+    ]
     if tags:
         engine.docker("image", "rm", *tags, timeout=120, check=True)
 

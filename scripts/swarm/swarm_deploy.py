@@ -23,6 +23,7 @@ swarm not usable, 11 build, 12 placement, 13 secrets, 14 data services, 15 a job
 16 the rollout failed or was rolled back, 17 cleanup, 18 pushing the images to the registry,
 1 or 24 the certificate (scripts/stack/certificate.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -170,8 +171,9 @@ def registry_digest(image: str, repo_digests: list[str]) -> str:
     digests = {ref.split("@", 1)[1] for ref in repo_digests if ref.split("@", 1)[0] == repository}
     if len(digests) != 1:
         found = ", ".join(sorted(digests)) or "none"
-        raise engine.EngineError(f"{image}: the engine names {len(digests)} digests of it in {repository} ({found}), "
-                          "not one")
+        raise engine.EngineError(
+            f"{image}: the engine names {len(digests)} digests of it in {repository} ({found}), not one"
+        )
     return digests.pop()
 
 
@@ -179,9 +181,13 @@ def eligible_nodes(constraints: list[str], nodes: list[dict]) -> list[str]:
     """IDs of the Ready, Active nodes (`docker node inspect`) that meet `constraints`; only node label
     constraints are read (no other kind is in the stack)."""
     wanted = [(match["label"], match["value"]) for match in map(LABEL_CONSTRAINT.match, constraints) if match]
-    return [node["ID"] for node in nodes
-            if node["Status"]["State"] == "ready" and node["Spec"]["Availability"] == "active"
-            and all((node["Spec"].get("Labels") or {}).get(label) == value for label, value in wanted)]
+    return [
+        node["ID"]
+        for node in nodes
+        if node["Status"]["State"] == "ready"
+        and node["Spec"]["Availability"] == "active"
+        and all((node["Spec"].get("Labels") or {}).get(label) == value for label, value in wanted)
+    ]
 
 
 def crowding(running_per_node: dict[str, int], eligible: list[str]) -> int:
@@ -225,14 +231,17 @@ class SwarmDeploy:
         version = write_release(self.env)
         with self.steps.step("configuration check (scripts/check-env)"):
             if check_env.main(["check-env", self.env]) != 0:
-                raise StepFailed(1, "the configuration was refused (above)", f"fix it, then run scripts/check-env "
-                                 f"{self.env}")
+                raise StepFailed(
+                    1, "the configuration was refused (above)", f"fix it, then run scripts/check-env {self.env}"
+                )
         with self.steps.step(f"build the app image (release {version})") as out:
             out["result"] = self.build() if not self.args.no_build else "skipped (--no-build)"
         with self.steps.step("render the stack (compose.yml + deploy/swarm)") as out:
             stack = self.render()
-            out["result"] = (f"{stack.name}: {len(stack.services())} services, {len(stack.secrets)} secrets, "
-                             f"jobs {', '.join(stack.jobs)}")
+            out["result"] = (
+                f"{stack.name}: {len(stack.services())} services, {len(stack.secrets)} secrets, "
+                f"jobs {', '.join(stack.jobs)}"
+            )
         with self.steps.step("a node for each placement constraint") as out:
             out["result"] = self.check_placement(stack)
         with self.steps.step("images to the registry, pinned by digest") as out:
@@ -254,13 +263,22 @@ class SwarmDeploy:
 
     def build(self) -> str:
         # The app's image, and the backup and certificates services' where their profiles are on.
-        services = [name for name in ("app", "backup", "certificates")
-                    if name in engine.resolved_config(self.env)["services"]]
-        result = engine.compose(self.env, "build", *services, timeout=BUILD_TIMEOUT,
-                                fix=f"run scripts/compose {self.env} build {' '.join(services)} to see its progress")
+        services = [
+            name for name in ("app", "backup", "certificates") if name in engine.resolved_config(self.env)["services"]
+        ]
+        result = engine.compose(
+            self.env,
+            "build",
+            *services,
+            timeout=BUILD_TIMEOUT,
+            fix=f"run scripts/compose {self.env} build {' '.join(services)} to see its progress",
+        )
         if result.returncode != 0:
-            raise StepFailed(11, f"the images did not build: {result.stderr.strip()[-800:]}",
-                             f"run scripts/compose {self.env} build {' '.join(services)} to see the whole output")
+            raise StepFailed(
+                11,
+                f"the images did not build: {result.stderr.strip()[-800:]}",
+                f"run scripts/compose {self.env} build {' '.join(services)} to see the whole output",
+            )
         tag = envfiles.read(envfiles.release_file(self.env))["APP_IMAGE_TAG"]
         return ", ".join(f"migraine-forecast-{name}:{tag}" for name in services)
 
@@ -268,32 +286,46 @@ class SwarmDeploy:
         try:
             return swarm_stack.render(self.env)
         except envfiles.EnvError as exc:
-            raise StepFailed(2, str(exc), f"fix compose.yml or {swarm_stack.SWARM_DIR}/, then scripts/swarm-deploy "
-                             f"{self.env} --print") from None
+            raise StepFailed(
+                2,
+                str(exc),
+                f"fix compose.yml or {swarm_stack.SWARM_DIR}/, then scripts/swarm-deploy {self.env} --print",
+            ) from None
 
     def check_placement(self, stack: swarm_stack.Stack) -> str:
         try:
             if not json.loads(self.docker.run("info", "--format", "{{json .Swarm}}")).get("ControlAvailable"):
-                raise StepFailed(10, "this Docker engine is not a swarm manager",
-                                 "run this on a manager node (or set DOCKER_HOST to one); a new swarm: docker swarm "
-                                 "init")
+                raise StepFailed(
+                    10,
+                    "this Docker engine is not a swarm manager",
+                    "run this on a manager node (or set DOCKER_HOST to one); a new swarm: docker swarm init",
+                )
             found = []
             for (label, value), services in placement_labels(stack.config).items():
                 nodes = self.docker.lines("node", "ls", "--quiet", "--filter", f"node.label={label}={value}")
                 if not nodes:
-                    raise StepFailed(12, f"no node has the label {label}={value}, which {', '.join(services)} "
-                                         "need(s)", f"label the node(s) for them (deploy/README.md, placement): "
-                                     f"docker node update --label-add {label}={value} NODE")
+                    raise StepFailed(
+                        12,
+                        f"no node has the label {label}={value}, which {', '.join(services)} need(s)",
+                        f"label the node(s) for them (deploy/README.md, placement): "
+                        f"docker node update --label-add {label}={value} NODE",
+                    )
                 found.append(f"{label}={value}: {len(nodes)} node(s)")
-            working = [node["Hostname"] for node in self.docker.nodes()
-                       if node["Status"] == "Ready" and node["Availability"] == "Active"]
+            working = [
+                node["Hostname"]
+                for node in self.docker.nodes()
+                if node["Status"] == "Ready" and node["Availability"] == "Active"
+            ]
         except engine.EngineError as exc:
             raise StepFailed(10, str(exc), "check that Docker runs and this user may use it") from None
         if len(working) > 1 and not stack.images:
-            raise StepFailed(12, f"{len(working)} nodes run tasks ({', '.join(working)}), but SWARM_REGISTRY is empty: "
-                                 "the images built here would exist on this node only",
-                             f"set SWARM_REGISTRY in the env files of {self.env} to a registry every node can pull "
-                             "from (docker login to it first if it needs credentials)")
+            raise StepFailed(
+                12,
+                f"{len(working)} nodes run tasks ({', '.join(working)}), but SWARM_REGISTRY is empty: "
+                "the images built here would exist on this node only",
+                f"set SWARM_REGISTRY in the env files of {self.env} to a registry every node can pull "
+                "from (docker login to it first if it needs credentials)",
+            )
         return "; ".join(found) or "no constraints"
 
     def publish(self, stack: swarm_stack.Stack) -> str:
@@ -308,9 +340,13 @@ class SwarmDeploy:
                 print(f"\n    {target}: {digests[target]}", end="", flush=True)
         except engine.EngineError as exc:
             print()
-            raise StepFailed(18, str(exc), "check that this engine reaches the registry and may push to it "
-                             "(docker login REGISTRY; a registry with a private CA: its certificate in "
-                             "/etc/docker/certs.d/HOST:PORT/ca.crt on every node)") from None
+            raise StepFailed(
+                18,
+                str(exc),
+                "check that this engine reaches the registry and may push to it "
+                "(docker login REGISTRY; a registry with a private CA: its certificate in "
+                "/etc/docker/certs.d/HOST:PORT/ca.crt on every node)",
+            ) from None
         print()
         stack.pin(digests)
         return f"{len(digests)} images pinned"
@@ -326,6 +362,7 @@ class SwarmDeploy:
         self.docker.transfer("tag", source, target)
         self.docker.transfer("push", "--quiet", target)
         return registry_digest(target, self.docker.repo_digests(target))
+
     def certificate(self) -> str:
         """As scripts/up's step 5: the certificate TLS_MODE says, served by nginx and verified."""
         values = envfiles.read_environment(self.env)
@@ -341,8 +378,15 @@ class SwarmDeploy:
             for secret in stack.secrets:
                 if secret.name not in existing:
                     # From stdin: the value is never written to a file or put on a command line.
-                    self.docker.run("secret", "create", "--label", f"{swarm_stack.NAMESPACE_LABEL}={stack.name}",
-                                    secret.name, "-", stdin=secret.value)
+                    self.docker.run(
+                        "secret",
+                        "create",
+                        "--label",
+                        f"{swarm_stack.NAMESPACE_LABEL}={stack.name}",
+                        secret.name,
+                        "-",
+                        stdin=secret.value,
+                    )
                     created += 1
         except engine.EngineError as exc:
             raise StepFailed(13, str(exc), "check the swarm's secrets: docker secret ls") from None
@@ -375,8 +419,11 @@ class SwarmDeploy:
         undone = []
         for service in self.docker.inspect("service", *before):
             name, old = service["Spec"]["Name"], before[service["Spec"]["Name"]]
-            if (name != failed and old["Spec"]["TaskTemplate"] != service["Spec"]["TaskTemplate"]
-                    and service.get("PreviousSpec")):
+            if (
+                name != failed
+                and old["Spec"]["TaskTemplate"] != service["Spec"]["TaskTemplate"]
+                and service.get("PreviousSpec")
+            ):
                 try:
                     self.docker.run("service", "rollback", "--detach", name)
                     undone.append(name)
@@ -412,8 +459,9 @@ class SwarmDeploy:
         return f"spread again: {'; '.join(spread)}" if spread else "every service's replicas are spread"
 
     def running_per_node(self, service: str) -> dict[str, int]:
-        task_ids = self.docker.lines("service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running",
-                                     service)
+        task_ids = self.docker.lines(
+            "service", "ps", "--quiet", "--no-trunc", "--filter", "desired-state=running", service
+        )
         running = [task for task in self.docker.inspect("", *task_ids) if task["Status"]["State"] == "running"]
         return dict(Counter(task["NodeID"] for task in running))
 
@@ -436,8 +484,11 @@ class SwarmDeploy:
             services = {s["Spec"]["Name"]: s for s in self.docker.inspect("service", *names)}
             task_ids = self.docker.lines("service", "ps", "--quiet", "--no-trunc", *services) if services else []
             tasks = self.docker.inspect("", *task_ids)
-            states = {name: progress(services[name], [t for t in tasks if t["ServiceID"] == services[name]["ID"]])
-                      for name in names if name in services}
+            states = {
+                name: progress(services[name], [t for t in tasks if t["ServiceID"] == services[name]["ID"]])
+                for name in names
+                if name in services
+            }
             for name, state in states.items():
                 if shown.get(name) != state.summary:
                     print(f"\n    {name}: {state.summary}", end="", flush=True)
@@ -446,23 +497,29 @@ class SwarmDeploy:
             if failed:
                 print()
                 name, failure = next(iter(failed.items()))
-                raise ServiceFailed(code, name, f"{name}: {failure}", f"see docker service ps --no-trunc {name} and "
-                                    f"docker service logs {name}")
+                raise ServiceFailed(
+                    code,
+                    name,
+                    f"{name}: {failure}",
+                    f"see docker service ps --no-trunc {name} and docker service logs {name}",
+                )
             if len(states) == len(names) and all(state.done for state in states.values()):
                 print()
                 return
             if time.monotonic() - started > self.args.timeout:
                 print()
                 waiting = [f"{name} ({state.summary})" for name, state in states.items() if not state.done]
-                raise StepFailed(code, f"not converged after {self.args.timeout:.0f} s: {', '.join(waiting)}",
-                                 "see docker service ps --no-trunc SERVICE; raise --timeout on a slow cluster")
+                raise StepFailed(
+                    code,
+                    f"not converged after {self.args.timeout:.0f} s: {', '.join(waiting)}",
+                    "see docker service ps --no-trunc SERVICE; raise --timeout on a slow cluster",
+                )
             time.sleep(POLL_SECONDS)
 
     def clean_up(self, stack: swarm_stack.Stack) -> str:
         label = f"label={swarm_stack.NAMESPACE_LABEL}={stack.name}"
         try:
-            services = self.docker.inspect("service", *self.docker.lines("service", "ls", "--quiet", "--filter",
-                                                                          label))
+            services = self.docker.inspect("service", *self.docker.lines("service", "ls", "--quiet", "--filter", label))
             removed = []
             for kind in ("secret", "config"):
                 candidates = self.docker.names(kind, "--filter", label)
@@ -473,8 +530,15 @@ class SwarmDeploy:
             # node, all but the newest run's go (its logs stay readable with docker service logs).
             containers = 0
             for job in self.qualified(stack, stack.jobs):
-                old = self.docker.lines("ps", "--all", "--quiet", "--filter", "status=exited", "--filter",
-                                        f"label=com.docker.swarm.service.name={job}")[1:]  # newest first
+                old = self.docker.lines(
+                    "ps",
+                    "--all",
+                    "--quiet",
+                    "--filter",
+                    "status=exited",
+                    "--filter",
+                    f"label=com.docker.swarm.service.name={job}",
+                )[1:]  # newest first
                 if old:
                     self.docker.run("rm", *old)
                     containers += len(old)
@@ -486,12 +550,17 @@ class SwarmDeploy:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="swarm-deploy", description=__doc__.split("\n")[0].split(":")[0])
     parser.add_argument("env", nargs="?", help="development, staging or production (default: $APP_ENV)")
-    parser.add_argument("--no-build", action="store_true",
-                        help="use the image as it is (built and pushed elsewhere: APP_IMAGE_TAG names it)")
-    parser.add_argument("--print", action="store_true", help="print the rendered stack file (JSON, no secret "
-                        "values) and stop; deploy nothing")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds each waiting step may take (default 900)")
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="use the image as it is (built and pushed elsewhere: APP_IMAGE_TAG names it)",
+    )
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        help="print the rendered stack file (JSON, no secret values) and stop; deploy nothing",
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds each waiting step may take (default 900)")
     args = parser.parse_args(argv[1:])
     steps = Steps("swarm-deploy", 1)
     try:
@@ -514,9 +583,11 @@ def main(argv: list[str]) -> int:
     if envfiles.read_environment(env).get("SENTRY_DSN"):
         print("Deployed.")
     else:  # the first deploy: GlitchTip runs now, but nobody has provisioned it yet
-        print(f"Deployed, without a DSN yet. Provision GlitchTip, then deploy again so that the services get "
-              f"it: scripts/bootstrap-glitchtip {env} && scripts/swarm-deploy {env} --no-build && "
-              f"scripts/smoke-test {env}")
+        print(
+            f"Deployed, without a DSN yet. Provision GlitchTip, then deploy again so that the services get "
+            f"it: scripts/bootstrap-glitchtip {env} && scripts/swarm-deploy {env} --no-build && "
+            f"scripts/smoke-test {env}"
+        )
     return 0
 
 

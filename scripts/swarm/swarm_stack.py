@@ -21,6 +21,7 @@ With SWARM_REGISTRY set, every image is named in that registry (`REGISTRY/postgr
 `REGISTRY/migraine-forecast-app:<commit>`): scripts/swarm-deploy pushes each there and pins the
 services to what it pushed (`REGISTRY/NAME:TAG@sha256:...`), so that every node pulls the same bytes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,10 +44,20 @@ SECRETS_DIR = PurePosixPath("/run/secrets")
 # NAME_FILE: the app (app/config/secret_files.py), postgres (POSTGRES_PASSWORD_FILE) and
 # postgres/initdb.d, GlitchTip (django-environ's FileAwareEnv) except for EMAIL_URL, which
 # deploy/swarm/env-from-files exports for it (see deploy/swarm/stack.yml).
-SECRET_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "LLM_API_KEY", "SENTRY_DSN", "HEARTBEAT_URLS",
-                    "SECRET_KEY", "POSTGRES_PASSWORD", "APP_DB_PASSWORD", "GLITCHTIP_DB_PASSWORD",
-                    # the backup service's (scripts/backups/data.py reads PGPASSWORD_FILE)
-                    "PGPASSWORD")
+SECRET_VARIABLES = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "EMAIL_URL",
+    "LLM_API_KEY",
+    "SENTRY_DSN",
+    "HEARTBEAT_URLS",
+    "SECRET_KEY",
+    "POSTGRES_PASSWORD",
+    "APP_DB_PASSWORD",
+    "GLITCHTIP_DB_PASSWORD",
+    # the backup service's (scripts/backups/data.py reads PGPASSWORD_FILE)
+    "PGPASSWORD",
+)
 # Keys of a service that Swarm does not read: docker stack deploy refuses some and ignores the others.
 # (depends_on: scripts/swarm-deploy runs the one-shot jobs and what they need in order instead;
 # shm_size: deploy/swarm/stack.yml mounts a tmpfs on /dev/shm.)
@@ -56,8 +67,10 @@ NAME_LIMIT = 64
 # Secret values shorter than this are not looked for in the rendered stack ("true", "1"...).
 SHORTEST_SECRET = 8
 # SWARM_REGISTRY as in an image name: a registry host (with a dot, or a port, or localhost), then a path if any.
-REGISTRY = re.compile(r"^(?:(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+)"
-                      r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+REGISTRY = re.compile(
+    r"^(?:(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+)"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+)
 
 
 class StackError(envfiles.EnvError):
@@ -118,10 +131,12 @@ def registry_of(values: dict[str, str]) -> str:
     """SWARM_REGISTRY, checked: empty (no registry) or where images are pushed, e.g. registry.example.com/forecast."""
     registry = values.get("SWARM_REGISTRY", "").strip().rstrip("/")
     if registry and not REGISTRY.match(registry):
-        raise StackError(f"SWARM_REGISTRY={registry!r} is not a registry address: give its host (with a dot, or a "
-                         "port, or localhost) and optionally a path, in lower case, as in an image name: "
-                         "registry.example.com/forecast or 10.0.0.5:5000 (scripts/check-env --show names the layer "
-                         "it is set in)")
+        raise StackError(
+            f"SWARM_REGISTRY={registry!r} is not a registry address: give its host (with a dot, or a "
+            "port, or localhost) and optionally a path, in lower case, as in an image name: "
+            "registry.example.com/forecast or 10.0.0.5:5000 (scripts/check-env --show names the layer "
+            "it is set in)"
+        )
     return registry
 
 
@@ -138,8 +153,12 @@ def in_registry(registry: str, image: str) -> str:
 def render(env: str, root: Path = envfiles.REPO) -> Stack:
     values = envfiles.read_environment(env, root)
     compose = engine.resolved_config(env, root, files=compose_files(values, root))
-    secret_values = {value for layer, layer_values in envfiles.read_layers(env, root) if layer.secret
-                     for value in layer_values.values()}
+    secret_values = {
+        value
+        for layer, layer_values in envfiles.read_layers(env, root)
+        if layer.secret
+        for value in layer_values.values()
+    }
     return to_stack(compose, root, secret_values, registry_of(values))
 
 
@@ -169,8 +188,10 @@ def to_stack(compose: dict, root: Path, secret_values: set[str], registry: str =
     config["secrets"] = {s.key: {"name": s.name, "external": True} for s in secrets.values()}
     for job in jobs:
         if config["services"][job].get("deploy", {}).get("mode") != "replicated-job":
-            raise StackError(f"{job} runs once in compose.yml (others wait for service_completed_successfully) but "
-                             f"is not `mode: replicated-job` in {STACK_FILE}: add it there")
+            raise StackError(
+                f"{job} runs once in compose.yml (others wait for service_completed_successfully) but "
+                f"is not `mode: replicated-job` in {STACK_FILE}: add it there"
+            )
     images = {}
     if registry:
         for service in config["services"].values():
@@ -224,8 +245,9 @@ def files_to_configs(stack: str, service: dict, root: Path, configs: dict) -> No
             if path != source:
                 target = target / path.relative_to(source).as_posix()
             executable = path.stat().st_mode & stat.S_IXUSR
-            service.setdefault("configs", []).append({"source": key, "target": str(target),
-                                                      "mode": 0o555 if executable else 0o444})
+            service.setdefault("configs", []).append(
+                {"source": key, "target": str(target), "mode": 0o555 if executable else 0o444}
+            )
     if kept:
         service["volumes"] = kept
     else:
@@ -236,8 +258,10 @@ def swarm_types(service_name: str, service: dict) -> None:
     """What the stack schema reads differently: numbers that compose prints as strings, one address per port."""
     for port in service.get("ports", []):
         if port.get("host_ip"):
-            raise StackError(f"{service_name} publishes a port on {port['host_ip']} only: Swarm publishes on every "
-                             f"address of a node; override its ports in {STACK_FILE}")
+            raise StackError(
+                f"{service_name} publishes a port on {port['host_ip']} only: Swarm publishes on every "
+                f"address of a node; override its ports in {STACK_FILE}"
+            )
         port["published"] = int(port["published"])
     for volume in service.get("volumes", []):
         if "size" in volume.get("tmpfs", {}):
@@ -248,12 +272,17 @@ def leak_check(config: dict, secret_values: set[str]) -> None:
     text = json.dumps(config)
     for value in secret_values:
         if len(value) >= SHORTEST_SECRET and (value in text or json.dumps(value)[1:-1] in text):
-            where = [f"{name}.{variable}" for name, service in config["services"].items()
-                     for variable, setting in (service.get("environment") or {}).items()
-                     if setting and value in setting]
+            where = [
+                f"{name}.{variable}"
+                for name, service in config["services"].items()
+                for variable, setting in (service.get("environment") or {}).items()
+                if setting and value in setting
+            ]
             found = ", ".join(where) or "outside the services' environment"
-            raise StackError(f"a value of the secrets file would be in the stack file ({found}): add its variable "
-                             "to SECRET_VARIABLES in scripts/swarm/swarm_stack.py")
+            raise StackError(
+                f"a value of the secrets file would be in the stack file ({found}): add its variable "
+                "to SECRET_VARIABLES in scripts/swarm/swarm_stack.py"
+            )
 
 
 def docker_name(stack: str, stem: str, content_digest: str) -> str:

@@ -16,6 +16,7 @@ Exit status per failing step: 2 configuration, 10 GlitchTip unreachable, 11 admi
 be created, 12 login refused, 13 API token, 14 organization, 15 team, 16 project or DSN,
 17 monitors, 18 release, 19 registration, 20 secrets file, 21 alert recipients, 22 alerts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,31 @@ if TYPE_CHECKING:
 TOKEN_LABEL = "migraine-forecast-bootstrap"
 # What the scripts do with the token: provision (org, team, project, monitors, releases) and read events.
 # and invite the people of ALERT_EMAILS (member:*).
-TOKEN_SCOPES = ["org:read", "org:write", "team:read", "team:write", "project:read", "project:write",
-                "project:admin", "project:releases", "event:read", "event:write", "member:read", "member:write"]
+TOKEN_SCOPES = [
+    "org:read",
+    "org:write",
+    "team:read",
+    "team:write",
+    "project:read",
+    "project:write",
+    "project:admin",
+    "project:releases",
+    "event:read",
+    "event:write",
+    "member:read",
+    "member:write",
+]
 UPTIME_NAME = "app /healthz"
 # createsuperuser and the shell in glitchtip-web: Django starts in a few seconds, more on a busy host.
 MANAGE_TIMEOUT = 300
-PAST = {"create": "created", "update": "updated", "invite": "invited", "add": "added", "replace": "replaced",
-        "turn": "turned"}
+PAST = {
+    "create": "created",
+    "update": "updated",
+    "invite": "invited",
+    "add": "added",
+    "replace": "replaced",
+    "turn": "turned",
+}
 # GlitchTip has no API to create a user: the same shell the admin's createsuperuser runs in.
 CREATE_USER = """\
 import os
@@ -85,8 +104,11 @@ MONITOR_FIELDS = ("monitor_type", "url", "interval", "expected_status", "project
 
 def monitor_drift(monitor: Monitor, spec: Monitor) -> str:
     """How `monitor` differs from `spec` ("interval 3960 -> 7200"); empty when it fits."""
-    return ", ".join(f"{field.replace('_id', '')} {getattr(monitor, field)} -> {getattr(spec, field)}"
-                     for field in MONITOR_FIELDS if getattr(monitor, field) != getattr(spec, field))
+    return ", ".join(
+        f"{field.replace('_id', '')} {getattr(monitor, field)} -> {getattr(spec, field)}"
+        for field in MONITOR_FIELDS
+        if getattr(monitor, field) != getattr(spec, field)
+    )
 
 
 def uptime_url(env: str, values: dict[str, str]) -> str:
@@ -137,14 +159,20 @@ class Bootstrap:
             try:
                 healthy = self.client.healthy()
             except GlitchTipCertificateError as exc:
-                raise StepFailed(10, str(exc), "check the certificate nginx serves (scripts/compose "
-                                 f"{self.env} logs certificates nginx) and what this machine trusts: TLS_CA_FILE, or "
-                                 f"with TLS_MODE=rehearsal env/{self.env}.rehearsal-ca.pem (scripts/up saves it)"
-                                 ) from None
+                raise StepFailed(
+                    10,
+                    str(exc),
+                    "check the certificate nginx serves (scripts/compose "
+                    f"{self.env} logs certificates nginx) and what this machine trusts: TLS_CA_FILE, or "
+                    f"with TLS_MODE=rehearsal env/{self.env}.rehearsal-ca.pem (scripts/up saves it)",
+                ) from None
             if not healthy:
-                raise StepFailed(10, f"GlitchTip does not answer at {self.client.base_url}/_health/",
-                                 f"start the stack (scripts/compose {self.env} up -d) and wait until glitchtip-web "
-                                 "is healthy, or pass --url")
+                raise StepFailed(
+                    10,
+                    f"GlitchTip does not answer at {self.client.base_url}/_health/",
+                    f"start the stack (scripts/compose {self.env} up -d) and wait until glitchtip-web "
+                    "is healthy, or pass --url",
+                )
         with self.steps.step(f"admin user {email}") as out:
             out["result"] = self.ensure_admin(email, password)
         with self.steps.step("API token") as out:
@@ -154,8 +182,9 @@ class Bootstrap:
         with self.steps.step(f"team {self.require('GLITCHTIP_TEAM')!r}") as out:
             out["result"] = self.ensure_team(org, self.values["GLITCHTIP_TEAM"])
         with self.steps.step(f"project {self.require('GLITCHTIP_PROJECT')!r}") as out:
-            out["result"], project = self.ensure_project(org, self.values["GLITCHTIP_TEAM"],
-                                                         self.values["GLITCHTIP_PROJECT"])
+            out["result"], project = self.ensure_project(
+                org, self.values["GLITCHTIP_TEAM"], self.values["GLITCHTIP_PROJECT"]
+            )
         with self.steps.step("DSN") as out:
             out["result"] = self.read_dsn(org, project)
         with self.steps.step("monitors (a heartbeat per job, uptime of the app)") as out:
@@ -184,44 +213,59 @@ class Bootstrap:
             if self.dry_run:
                 self.blind = True
                 return self.change(f"admin user {email} (if it does not exist)")
-            raise StepFailed(12, f"{refused} ({refused.detail})",
-                             f"set GLITCHTIP_ADMIN_PASSWORD in env/{self.env}.secrets.env to the admin's password, or "
-                             f"reset it: scripts/exec {self.env} glitchtip-web ./manage.py changepassword "
-                             f"{email}")
+            raise StepFailed(
+                12,
+                f"{refused} ({refused.detail})",
+                f"set GLITCHTIP_ADMIN_PASSWORD in env/{self.env}.secrets.env to the admin's password, or "
+                f"reset it: scripts/exec {self.env} glitchtip-web ./manage.py changepassword "
+                f"{email}",
+            )
         created = self.create_admin(email, password)
         try:
             self.client.login(email, password)
         except GlitchTipError:
-            raise StepFailed(12, f"GlitchTip refused the login of {email}",
-                             f"the user exists with another password: set GLITCHTIP_ADMIN_PASSWORD in "
-                             f"env/{self.env}.secrets.env to it, or reset it with scripts/exec {self.env} "
-                             f"glitchtip-web ./manage.py changepassword {email}") from None
+            raise StepFailed(
+                12,
+                f"GlitchTip refused the login of {email}",
+                f"the user exists with another password: set GLITCHTIP_ADMIN_PASSWORD in "
+                f"env/{self.env}.secrets.env to it, or reset it with scripts/exec {self.env} "
+                f"glitchtip-web ./manage.py changepassword {email}",
+            ) from None
         return self.change(f"admin user {email}") if created else "exists, logged in"
 
     def manage(self, code: int, *args: str, **variables: str) -> subprocess.CompletedProcess:
         """`./manage.py args` in glitchtip-web, under Compose or Swarm alike, `variables` passed in its
         environment (values never appear on a command line); `code` is the exit status when it cannot run."""
         try:
-            command = stack_runtime.exec_command(self.env, "glitchtip-web", ["./manage.py", *args],
-                                                 pass_env=list(variables))
+            command = stack_runtime.exec_command(
+                self.env, "glitchtip-web", ["./manage.py", *args], pass_env=list(variables)
+            )
         except envfiles.EnvError as exc:
             raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
         try:
-            return engine.run(command, timeout=MANAGE_TIMEOUT, env={**os.environ, **variables},
-                              fix=f"check glitchtip-web: scripts/compose {self.env} ps glitchtip-web")
+            return engine.run(
+                command,
+                timeout=MANAGE_TIMEOUT,
+                env={**os.environ, **variables},
+                fix=f"check glitchtip-web: scripts/compose {self.env} ps glitchtip-web",
+            )
         except engine.EngineError as exc:
             raise StepFailed(code, str(exc), "start the stack and wait until glitchtip-web is healthy") from None
 
     def create_admin(self, email: str, password: str) -> bool:
         """GlitchTip's own createsuperuser, inside its container; False when the user already existed."""
-        result = self.manage(11, "createsuperuser", "--noinput", DJANGO_SUPERUSER_EMAIL=email,
-                             DJANGO_SUPERUSER_PASSWORD=password)
+        result = self.manage(
+            11, "createsuperuser", "--noinput", DJANGO_SUPERUSER_EMAIL=email, DJANGO_SUPERUSER_PASSWORD=password
+        )
         if result.returncode == 0:
             return True
         if "already" in (result.stderr + result.stdout):
             return False
-        raise StepFailed(11, f"createsuperuser failed: {result.stderr.strip()[-300:]}",
-                         f"check scripts/compose {self.env} logs glitchtip-web; the service must be running")
+        raise StepFailed(
+            11,
+            f"createsuperuser failed: {result.stderr.strip()[-300:]}",
+            f"check scripts/compose {self.env} logs glitchtip-web; the service must be running",
+        )
 
     def ensure_token(self) -> str:
         if self.blind:
@@ -252,14 +296,18 @@ class Bootstrap:
                 self.client.delete_token(old.id)
         except GlitchTipError as exc:
             if exc.status == 401 and self.client.secure_session_over_http():
-                raise StepFailed(13, f"API token: {exc}: GlitchTip's session cookie is Secure "
-                                     f"(GLITCHTIP_SECURE_COOKIES=true), and over {self.client.base_url} (http://) a "
-                                     "Secure cookie is never sent back, so the login did not hold",
-                                 "serve GlitchTip over https (GLITCHTIP_PUBLIC_URL=https://..., TLS_MODE acme, "
-                                 "files or rehearsal: README.md, \"Production\"), or for plain http on purpose set "
-                                 f"GLITCHTIP_SECURE_COOKIES=false in env/{self.env}.local.env") from None
-            raise StepFailed(13, f"API token: {exc} {exc.detail}",
-                             "check that the admin user can log in to GlitchTip's web UI") from None
+                raise StepFailed(
+                    13,
+                    f"API token: {exc}: GlitchTip's session cookie is Secure "
+                    f"(GLITCHTIP_SECURE_COOKIES=true), and over {self.client.base_url} (http://) a "
+                    "Secure cookie is never sent back, so the login did not hold",
+                    "serve GlitchTip over https (GLITCHTIP_PUBLIC_URL=https://..., TLS_MODE acme, "
+                    'files or rehearsal: README.md, "Production"), or for plain http on purpose set '
+                    f"GLITCHTIP_SECURE_COOKIES=false in env/{self.env}.local.env",
+                ) from None
+            raise StepFailed(
+                13, f"API token: {exc} {exc.detail}", "check that the admin user can log in to GlitchTip's web UI"
+            ) from None
         self.client.token = token.value
         return self.change(what, verb)
 
@@ -274,9 +322,11 @@ class Bootstrap:
                 return self.change(f"organization {name!r}"), None
             org = self.client.create_organization(name)
         except GlitchTipError as exc:
-            raise StepFailed(14, f"organization: {exc} {exc.detail}",
-                             "the admin must be a superuser (created by this script) or "
-                             "GLITCHTIP_ENABLE_ORGANIZATION_CREATION=true") from None
+            raise StepFailed(
+                14,
+                f"organization: {exc} {exc.detail}",
+                "the admin must be a superuser (created by this script) or GLITCHTIP_ENABLE_ORGANIZATION_CREATION=true",
+            ) from None
         return self.change(f"organization {name!r} ({org.slug})"), org.slug
 
     def ensure_team(self, org: str | None, slug: str) -> str:
@@ -315,8 +365,11 @@ class Bootstrap:
         except GlitchTipError as exc:
             raise StepFailed(16, f"project keys: {exc} {exc.detail}", "check the project's client keys") from None
         if not keys:
-            raise StepFailed(16, f"project {project.slug} has no client key",
-                             "create one in GlitchTip (project settings, client keys)")
+            raise StepFailed(
+                16,
+                f"project {project.slug} has no client key",
+                "create one in GlitchTip (project settings, client keys)",
+            )
         # The oldest key (GlitchTip lists the newest first): a key added later never moves the DSN.
         public = keys[-1].public_dsn
         internal = rewrite_origin(public, self.require("GLITCHTIP_INTERNAL_URL"))
@@ -331,10 +384,13 @@ class Bootstrap:
             return self.change(f"{len(schedules) + 1} monitors")
         internal = self.require("GLITCHTIP_INTERNAL_URL")
         # Each monitor as it should be (id 0: the spec, not a stored monitor).
-        wanted = {f"job {job}": Monitor(0, f"job {job}", "Heartbeat", "", self.interval(job, schedule), None,
-                                        project.id) for job, schedule in schedules.items()}
-        wanted[UPTIME_NAME] = Monitor(0, UPTIME_NAME, "GET", uptime_url(self.env, self.values), 60, None, project.id,
-                                      200)
+        wanted = {
+            f"job {job}": Monitor(0, f"job {job}", "Heartbeat", "", self.interval(job, schedule), None, project.id)
+            for job, schedule in schedules.items()
+        }
+        wanted[UPTIME_NAME] = Monitor(
+            0, UPTIME_NAME, "GET", uptime_url(self.env, self.values), 60, None, project.id, 200
+        )
         created, updated = [], []
         found: dict[str, Monitor | None] = {}
         try:
@@ -349,29 +405,38 @@ class Bootstrap:
                     updated.append(f"{name} ({drift})")
                     if not self.dry_run:
                         # The whole monitor, the rest as it was: a PUT replaces every field.
-                        monitor = self.client.update_monitor(org, replace(
-                            monitor, **{field: getattr(spec, field) for field in MONITOR_FIELDS}))
+                        monitor = self.client.update_monitor(
+                            org, replace(monitor, **{field: getattr(spec, field) for field in MONITOR_FIELDS})
+                        )
                 found[name] = monitor
         except GlitchTipError as exc:
-            raise StepFailed(17, f"monitors: {exc}: {exc.detail}",
-                             "check the monitors under Uptime Monitors in GlitchTip's web UI") from None
+            raise StepFailed(
+                17, f"monitors: {exc}: {exc.detail}", "check the monitors under Uptime Monitors in GlitchTip's web UI"
+            ) from None
         # In the jobs' order, so that an unchanged set of monitors gives the same value byte for byte.
-        self.updates["HEARTBEAT_URLS"] = json.dumps({
-            job: rewrite_origin(monitor.heartbeat_endpoint, internal) for job in schedules
-            if (monitor := found.get(f"job {job}")) is not None and monitor.heartbeat_endpoint})
+        self.updates["HEARTBEAT_URLS"] = json.dumps(
+            {
+                job: rewrite_origin(monitor.heartbeat_endpoint, internal)
+                for job in schedules
+                if (monitor := found.get(f"job {job}")) is not None and monitor.heartbeat_endpoint
+            }
+        )
         results = ([self.change(", ".join(created))] if created else []) + (
-            [self.change(", ".join(updated), "update")] if updated else [])
+            [self.change(", ".join(updated), "update")] if updated else []
+        )
         return "; ".join(results) or f"{len(wanted)} exist"
 
     def interval(self, job: str, schedule: str) -> int:
         try:
             return heartbeat_interval(schedule)
         except ValueError as exc:
-            raise StepFailed(2, f"the schedule of {job}, {schedule!r}, is not a cron expression ({exc})",
-                             f"fix SCHEDULE_{job.upper()} in env/{self.env}.env") from None
+            raise StepFailed(
+                2,
+                f"the schedule of {job}, {schedule!r}, is not a cron expression ({exc})",
+                f"fix SCHEDULE_{job.upper()} in env/{self.env}.env",
+            ) from None
 
-    def ensure_alert_people(self, org: str | None, team: str, project: Project | None,
-                            settings: AlertSettings) -> str:
+    def ensure_alert_people(self, org: str | None, team: str, project: Project | None, settings: AlertSettings) -> str:
         """Each ALERT_EMAILS address an accepted member of the team, which is whom GlitchTip mails;
         the admin's own alert e-mail for the project on or off as the list says."""
         if org is None or project is None:
@@ -383,9 +448,11 @@ class Bootstrap:
             in_org = {m.email.lower(): m for m in self.client.organization_members(org)}
             uninvitable = [address for address in settings.local_only() if address not in in_team]
             if uninvitable:
-                self.notes.append(f"GlitchTip does not invite {', '.join(uninvitable)} (its invitations want a public "
-                                  "domain, as in name@example.com, which mailpit catches too), so no alert e-mail "
-                                  "from GlitchTip goes there")
+                self.notes.append(
+                    f"GlitchTip does not invite {', '.join(uninvitable)} (its invitations want a public "
+                    "domain, as in name@example.com, which mailpit catches too), so no alert e-mail "
+                    "from GlitchTip goes there"
+                )
             for address in (address for address in settings.emails if address not in uninvitable):
                 member = in_team.get(address)
                 if member is None and address in in_org:
@@ -398,8 +465,10 @@ class Bootstrap:
                     if not self.dry_run:
                         member = self.invite(org, team, address)
                 if member is not None and member.pending:
-                    self.notes.append(f"{address} gets no alert e-mail until they accept GlitchTip's invitation "
-                                      "(sent to that address; README.md, \"Alerts\")")
+                    self.notes.append(
+                        f"{address} gets no alert e-mail until they accept GlitchTip's invitation "
+                        '(sent to that address; README.md, "Alerts")'
+                    )
             # The admin created the team, so is in it: their own setting keeps them out when not listed.
             subscribed = self.client.alert_subscriptions().get(project.id, -1) != 0
             if subscribed != (admin in settings.emails):
@@ -408,13 +477,21 @@ class Bootstrap:
                 if not self.dry_run:
                     self.client.set_alert_subscription(project.id, -1 if admin in settings.emails else 0)
         except GlitchTipError as exc:
-            raise StepFailed(21, f"alert recipients: {exc}: {exc.detail}",
-                             f"check the members of team {team!r} in GlitchTip's web UI") from None
-        others = sorted(email for email, member in in_team.items()
-                        if not member.pending and email not in settings.emails and email != admin)
+            raise StepFailed(
+                21,
+                f"alert recipients: {exc}: {exc.detail}",
+                f"check the members of team {team!r} in GlitchTip's web UI",
+            ) from None
+        others = sorted(
+            email
+            for email, member in in_team.items()
+            if not member.pending and email not in settings.emails and email != admin
+        )
         if others:
-            self.notes.append(f"also in team {team!r}, so also mailed: {', '.join(others)} (each can turn the "
-                              "project's alerts off in their GlitchTip profile)")
+            self.notes.append(
+                f"also in team {team!r}, so also mailed: {', '.join(others)} (each can turn the "
+                "project's alerts off in their GlitchTip profile)"
+            )
         return "; ".join(done) or f"{len(settings.emails)} team member(s)"
 
     def invite(self, org: str, team: str, address: str):
@@ -426,15 +503,23 @@ class Bootstrap:
             if exc.status != 403 or "existing users" not in exc.detail:
                 raise
         if self.args.no_create_admin:
-            raise StepFailed(21, f"{address} has no GlitchTip account and registration is closed",
-                             "run without --no-create-admin (it creates the account in the glitchtip-web "
-                             "container), or let the person sign up while registration is open")
+            raise StepFailed(
+                21,
+                f"{address} has no GlitchTip account and registration is closed",
+                "run without --no-create-admin (it creates the account in the glitchtip-web "
+                "container), or let the person sign up while registration is open",
+            )
         result = self.manage(21, "shell", "--no-imports", "-c", CREATE_USER, ALERT_USER_EMAIL=address)
         if result.returncode != 0:
-            raise StepFailed(21, f"could not create a GlitchTip user for {address}: {result.stderr.strip()[-300:]}",
-                             f"check scripts/compose {self.env} logs glitchtip-web; the service must be running")
-        self.notes.append(f"{address} got a GlitchTip account without a password: they set one with "
-                          "\"Forgot password\" on GlitchTip's login page, then accept the invitation")
+            raise StepFailed(
+                21,
+                f"could not create a GlitchTip user for {address}: {result.stderr.strip()[-300:]}",
+                f"check scripts/compose {self.env} logs glitchtip-web; the service must be running",
+            )
+        self.notes.append(
+            f"{address} got a GlitchTip account without a password: they set one with "
+            '"Forgot password" on GlitchTip\'s login page, then accept the invitation'
+        )
         return self.client.invite_member(org, address, team)
 
     def ensure_alerts(self, org: str | None, project: Project | None, settings: AlertSettings) -> str:
@@ -459,8 +544,11 @@ class Bootstrap:
                     if not self.dry_run:
                         self.client.update_alert(org, project.slug, found.id, spec.body())
         except GlitchTipError as exc:
-            raise StepFailed(22, f"alerts: {exc}: {exc.detail}",
-                             "check the project's alerts in GlitchTip's web UI (project settings, alerts)") from None
+            raise StepFailed(
+                22,
+                f"alerts: {exc}: {exc.detail}",
+                "check the project's alerts in GlitchTip's web UI (project settings, alerts)",
+            ) from None
         return "; ".join(done) or f"{len(wanted)} exist"
 
     def ensure_release(self, org: str | None, project: Project | None) -> str:
@@ -476,8 +564,12 @@ class Bootstrap:
             if not self.dry_run:
                 self.client.create_release(org, project.slug, version)
         except GlitchTipError as exc:
-            raise StepFailed(18, f"release: {exc} {exc.detail}", "the API token needs the project:releases scope; "
-                             f"delete GLITCHTIP_API_TOKEN from env/{self.env}.secrets.env to get a new one") from None
+            raise StepFailed(
+                18,
+                f"release: {exc} {exc.detail}",
+                "the API token needs the project:releases scope; "
+                f"delete GLITCHTIP_API_TOKEN from env/{self.env}.secrets.env to get a new one",
+            ) from None
         return self.change(f"release {version}")
 
     def close_registration(self) -> str:
@@ -512,8 +604,9 @@ class Bootstrap:
         try:
             envfiles.update(path, values)
         except (OSError, envfiles.EnvError) as exc:
-            raise StepFailed(20, f"could not write {path}: {exc}",
-                             "check the file's permissions and free disk") from None
+            raise StepFailed(
+                20, f"could not write {path}: {exc}", "check the file's permissions and free disk"
+            ) from None
 
 
 def main(argv: list[str]) -> int:
@@ -521,11 +614,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("env", nargs="?")
     parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     parser.add_argument("--url", help="GlitchTip's address (default: GLITCHTIP_PUBLIC_URL)")
-    parser.add_argument("--release", help="release to record (default: $SENTRY_RELEASE, else the one scripts/up "
-                                          "built, from env/ENV.release.env)")
-    parser.add_argument("--no-create-admin", action="store_true",
-                        help="do not run manage.py in the glitchtip-web container (to create the admin, or an "
-                             "account for an ALERT_EMAILS address while registration is closed)")
+    parser.add_argument(
+        "--release",
+        help="release to record (default: $SENTRY_RELEASE, else the one scripts/up built, from env/ENV.release.env)",
+    )
+    parser.add_argument(
+        "--no-create-admin",
+        action="store_true",
+        help="do not run manage.py in the glitchtip-web container (to create the admin, or an "
+        "account for an ALERT_EMAILS address while registration is closed)",
+    )
     args = parser.parse_args(argv[1:])
     steps = Steps("bootstrap-glitchtip", 1)
     try:

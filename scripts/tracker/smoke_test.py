@@ -25,6 +25,7 @@ make GlitchTip block the project for 30 seconds, failing this run and any other 
 Exit status: 0 all arrived, 1 something missing or wrong, 2 configuration, 10 GlitchTip
 unreachable, 16 DSN does not match the project, 21 the app could not send, 23 no alert e-mail.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,9 +80,15 @@ def canaries(run_id: str) -> list[str]:
 def sdk(dsn: str, environment: str, release: str, trust: str | bool = True) -> Iterator[None]:
     """sentry-sdk set up for the block; everything sent is delivered (or given up) when it ends. An https
     DSN is verified against `trust` (a CA file; True: the public CAs)."""
-    sentry_sdk.init(dsn=dsn, environment=environment, release=release, traces_sample_rate=1.0,
-                    auto_session_tracking=False, default_integrations=True,
-                    ca_certs=trust if isinstance(trust, str) else None)
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        release=release,
+        traces_sample_rate=1.0,
+        auto_session_tracking=False,
+        default_integrations=True,
+        ca_certs=trust if isinstance(trust, str) else None,
+    )
     try:
         yield
     finally:
@@ -89,8 +96,7 @@ def sdk(dsn: str, environment: str, release: str, trust: str | bool = True) -> I
         sentry_sdk.get_client().close()
 
 
-def send_through_sdk(dsn: str, environment: str, release: str, run_id: str, trust: str | bool = True
-                     ) -> dict[str, str]:
+def send_through_sdk(dsn: str, environment: str, release: str, run_id: str, trust: str | bool = True) -> dict[str, str]:
     """One event of each kind straight through sentry-sdk, as any Sentry-compatible client would."""
     ids = {}
     with sdk(dsn, environment, release, trust), sentry_sdk.new_scope() as scope:
@@ -123,8 +129,9 @@ def send_through_sdk(dsn: str, environment: str, release: str, run_id: str, trus
     return ids
 
 
-def send_alert_probe(dsn: str, environment: str, release: str, run_id: str, alert_id: str,
-                     trust: str | bool = True) -> str:
+def send_alert_probe(
+    dsn: str, environment: str, release: str, run_id: str, alert_id: str, trust: str | bool = True
+) -> str:
     """An error that makes a new issue (its own fingerprint), which the "new issue" alert mails; its
     title carries `alert_id`, which no other event has (the run's other issues may be new too)."""
     with sdk(dsn, environment, release, trust), sentry_sdk.new_scope() as scope:
@@ -168,19 +175,29 @@ def verified_file(env: str):
 
 def send_through_app(command: list[str], run_id: str) -> dict:
     try:
-        result = engine.run([*command, "--json", "--run-id", run_id], timeout=120,
-                            fix="check that the app container answers: scripts/compose ENV ps app")
+        result = engine.run(
+            [*command, "--json", "--run-id", run_id],
+            timeout=120,
+            fix="check that the app container answers: scripts/compose ENV ps app",
+        )
     except engine.EngineError as exc:
-        raise StepFailed(21, f"the app's sentry_check: {exc}",
-                         "start the stack and wait until the app is healthy") from None
+        raise StepFailed(
+            21, f"the app's sentry_check: {exc}", "start the stack and wait until the app is healthy"
+        ) from None
     if result.returncode != 0:
-        raise StepFailed(21, f"the app's sentry_check failed: {result.stderr.strip()[-500:]}",
-                         "check that the app container runs and SENTRY_DSN is set (scripts/bootstrap-glitchtip)")
+        raise StepFailed(
+            21,
+            f"the app's sentry_check failed: {result.stderr.strip()[-500:]}",
+            "check that the app container runs and SENTRY_DSN is set (scripts/bootstrap-glitchtip)",
+        )
     try:
         return json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise StepFailed(21, f"sentry_check printed no JSON: {result.stdout[-300:]!r}",
-                         "run manage.py sentry_check --json in the app container to see why") from None
+        raise StepFailed(
+            21,
+            f"sentry_check printed no JSON: {result.stdout[-300:]!r}",
+            "run manage.py sentry_check --json in the app container to see why",
+        ) from None
 
 
 def tag(event: dict, key: str) -> str | None:
@@ -194,8 +211,9 @@ class SmokeTest:
         self.args = args
         # https (GlitchTip's API and the public DSN) is verified against the environment's CA.
         self.trust = tls.trust(env, values)
-        self.client = GlitchTipClient(args.url or values["GLITCHTIP_PUBLIC_URL"], values.get("GLITCHTIP_API_TOKEN", ""),
-                                      verify=self.trust)
+        self.client = GlitchTipClient(
+            args.url or values["GLITCHTIP_PUBLIC_URL"], values.get("GLITCHTIP_API_TOKEN", ""), verify=self.trust
+        )
         self.run_id = uuid.uuid4().hex[:12]
         self.steps = Steps("smoke-test", 4)
         self.alert_steps = Steps("smoke-test --alerts", 1)
@@ -224,13 +242,18 @@ class SmokeTest:
             self.org, self.project = self.find_project()
             self.check_dsns(public_dsn, internal_dsn)
             out["result"] = f"{self.org}/{self.project.slug}, keys match"
-        release = (self.args.release or os.environ.get("SENTRY_RELEASE") or self.values.get("SENTRY_RELEASE")
-                   or f"smoke-test@{self.run_id}")
+        release = (
+            self.args.release
+            or os.environ.get("SENTRY_RELEASE")
+            or self.values.get("SENTRY_RELEASE")
+            or f"smoke-test@{self.run_id}"
+        )
         self.release = release
         with self.steps.step(f"send through sentry-sdk (run {self.run_id})") as out:
             ids = send_through_sdk(public_dsn, environment, release, self.run_id, self.trust)
-            self.expected += [Expected(kind, "sdk", event_id, release, f"smoke-test {self.run_id}")
-                              for kind, event_id in ids.items()]
+            self.expected += [
+                Expected(kind, "sdk", event_id, release, f"smoke-test {self.run_id}") for kind, event_id in ids.items()
+            ]
             out["result"] = f"{len(ids)} events"
         with self.steps.step("send through the app (manage.py sentry_check)") as out:
             if self.args.skip_app:
@@ -238,12 +261,16 @@ class SmokeTest:
             else:
                 report = send_through_app(self.app_command(), self.run_id)
                 if report.get("environment") != environment:
-                    raise StepFailed(1, f"the app reports environment {report.get('environment')!r}, "
-                                        f"env/{self.env}.env says {environment!r}",
-                                     "restart the app after changing SENTRY_ENVIRONMENT: "
-                                     f"scripts/compose {self.env} up -d")
-                self.expected += [Expected(kind, "app", event_id, report.get("release"), f"sentry_check {self.run_id}")
-                                  for kind, event_id in report["events"].items()]
+                    raise StepFailed(
+                        1,
+                        f"the app reports environment {report.get('environment')!r}, "
+                        f"env/{self.env}.env says {environment!r}",
+                        f"restart the app after changing SENTRY_ENVIRONMENT: scripts/compose {self.env} up -d",
+                    )
+                self.expected += [
+                    Expected(kind, "app", event_id, report.get("release"), f"sentry_check {self.run_id}")
+                    for kind, event_id in report["events"].items()
+                ]
                 out["result"] = f"{len(report['events'])} events"
         with self.steps.step(f"wait for GlitchTip (up to {self.args.timeout:.0f} s)") as out:
             self.poll(environment)
@@ -262,40 +289,58 @@ class SmokeTest:
         environment = self.values.get("SENTRY_ENVIRONMENT", self.env)
         alert_id = uuid.uuid4().hex[:12]
         with self.alert_steps.step(f"alert e-mail for a new issue (smoke-test alert {alert_id})") as out:
-            send_alert_probe(self.require("SENTRY_PUBLIC_DSN"), environment, self.release, self.run_id, alert_id,
-                             self.trust)
+            send_alert_probe(
+                self.require("SENTRY_PUBLIC_DSN"), environment, self.release, self.run_id, alert_id, self.trust
+            )
             if mailpit is None:
-                out["result"] = (f"sent; no mailpit in {self.env}: look for \"smoke-test alert {alert_id}\" in "
-                                 f"the inbox of {', '.join(settings.emails)} within a few minutes")
+                out["result"] = (
+                    f'sent; no mailpit in {self.env}: look for "smoke-test alert {alert_id}" in '
+                    f"the inbox of {', '.join(settings.emails)} within a few minutes"
+                )
                 return
             started = time.monotonic()
             while (found := find_mail(mailpit, alert_id)) is None:
                 if time.monotonic() - started > self.args.alert_timeout:
-                    raise StepFailed(23, f"no alert e-mail mentioning {alert_id} reached mailpit ({mailpit}) "
-                                         f"within {self.args.alert_timeout:.0f} s",
-                                     f"check the alerts (scripts/bootstrap-glitchtip {self.env}), that "
-                                     f"{', '.join(settings.emails)} accepted GlitchTip's invitation, and "
-                                     f"scripts/compose {self.env} logs glitchtip-worker")
+                    raise StepFailed(
+                        23,
+                        f"no alert e-mail mentioning {alert_id} reached mailpit ({mailpit}) "
+                        f"within {self.args.alert_timeout:.0f} s",
+                        f"check the alerts (scripts/bootstrap-glitchtip {self.env}), that "
+                        f"{', '.join(settings.emails)} accepted GlitchTip's invitation, and "
+                        f"scripts/compose {self.env} logs glitchtip-worker",
+                    )
                 time.sleep(MAIL_POLL_SECONDS)
             to = ", ".join(address["Address"] for address in found.get("To", []))
-            out["result"] = (f"arrived after {time.monotonic() - started:.0f} s: \"{found.get('Subject')}\" to {to}")
+            out["result"] = f'arrived after {time.monotonic() - started:.0f} s: "{found.get("Subject")}" to {to}'
 
     def find_project(self):
         try:
-            org = next((o.slug for o in self.client.organizations() if o.name == self.values["GLITCHTIP_ORGANIZATION"]),
-                       None)
-            project = next((p for p in self.client.projects(org) if p.name == self.values["GLITCHTIP_PROJECT"]),
-                           None) if org else None
+            org = next(
+                (o.slug for o in self.client.organizations() if o.name == self.values["GLITCHTIP_ORGANIZATION"]), None
+            )
+            project = (
+                next((p for p in self.client.projects(org) if p.name == self.values["GLITCHTIP_PROJECT"]), None)
+                if org
+                else None
+            )
         except GlitchTipError as exc:
             if exc.status is None or exc.status >= 500:
-                raise StepFailed(10, f"GlitchTip is not answering: {exc}",
-                                 f"start the stack (scripts/compose {self.env} up -d) and wait until it is "
-                                 "healthy") from None
-            raise StepFailed(2, f"GlitchTip refused the API token ({exc.status} {exc.detail})",
-                             f"run scripts/bootstrap-glitchtip {self.env} to get a new one") from None
+                raise StepFailed(
+                    10,
+                    f"GlitchTip is not answering: {exc}",
+                    f"start the stack (scripts/compose {self.env} up -d) and wait until it is healthy",
+                ) from None
+            raise StepFailed(
+                2,
+                f"GlitchTip refused the API token ({exc.status} {exc.detail})",
+                f"run scripts/bootstrap-glitchtip {self.env} to get a new one",
+            ) from None
         if project is None:
-            raise StepFailed(2, "the organization or project does not exist in GlitchTip",
-                             f"run scripts/bootstrap-glitchtip {self.env}")
+            raise StepFailed(
+                2,
+                "the organization or project does not exist in GlitchTip",
+                f"run scripts/bootstrap-glitchtip {self.env}",
+            )
         return org, project
 
     def check_dsns(self, *dsns: str) -> None:
@@ -303,9 +348,12 @@ class SmokeTest:
         for dsn in dsns:
             parts = urlsplit(dsn)
             if parts.username not in keys or parts.path.strip("/") != self.project.id:
-                raise StepFailed(16, "a DSN in the secrets file does not belong to the project (sending with it "
-                                     "would make GlitchTip block the project for 30 s)",
-                                 f"run scripts/bootstrap-glitchtip {self.env} to write the current DSN")
+                raise StepFailed(
+                    16,
+                    "a DSN in the secrets file does not belong to the project (sending with it "
+                    "would make GlitchTip block the project for 30 s)",
+                    f"run scripts/bootstrap-glitchtip {self.env} to write the current DSN",
+                )
 
     def poll(self, environment: str) -> None:
         started = time.monotonic()
@@ -314,8 +362,11 @@ class SmokeTest:
             leaks.append(f"canary-{self.run_id}@example.com")
         while True:
             pending = [e for e in self.expected if e.seen_after is None]
-            transactions = (self.client.newest_transaction_names(self.org)
-                            if any(e.kind == "transaction" for e in pending) else set())
+            transactions = (
+                self.client.newest_transaction_names(self.org)
+                if any(e.kind == "transaction" for e in pending)
+                else set()
+            )
             for expected in pending:
                 if expected.kind == "transaction":
                     if expected.transaction in transactions:
@@ -347,8 +398,10 @@ class SmokeTest:
         for e in self.expected:
             seen = f"{e.seen_after:.1f} s" if e.seen_after is not None else "-"
             print(f"{e.kind:<12} {e.source:<7} {e.event_id or '(none)':<33} {seen:>10}  {e.status}")
-        print("(transactions: found by their run-id name among the newest transaction groups; GlitchTip's API "
-              "shows no transaction by id, nor a transaction's environment or release)")
+        print(
+            "(transactions: found by their run-id name among the newest transaction groups; GlitchTip's API "
+            "shows no transaction by id, nor a transaction's environment or release)"
+        )
 
 
 def main(argv: list[str]) -> int:
@@ -360,12 +413,17 @@ def main(argv: list[str]) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--app-command", help="command that runs the app's sentry_check (default: in the app container)")
     group.add_argument("--skip-app", action="store_true", help="only send through sentry-sdk")
-    parser.add_argument("--alerts", action="store_true",
-                        help="also send a new error and wait for GlitchTip's alert e-mail in mailpit")
-    parser.add_argument("--alert-timeout", type=float, default=150.0,
-                        help="seconds to wait for the alert e-mail (default 150)")
-    parser.add_argument("--unless-verified", action="store_true",
-                        help="skip when nothing changed since the last passing run (scripts/up)")
+    parser.add_argument(
+        "--alerts", action="store_true", help="also send a new error and wait for GlitchTip's alert e-mail in mailpit"
+    )
+    parser.add_argument(
+        "--alert-timeout", type=float, default=150.0, help="seconds to wait for the alert e-mail (default 150)"
+    )
+    parser.add_argument(
+        "--unless-verified",
+        action="store_true",
+        help="skip when nothing changed since the last passing run (scripts/up)",
+    )
     args = parser.parse_args(argv[1:])
     steps = Steps("smoke-test", 1)
     try:
@@ -374,8 +432,10 @@ def main(argv: list[str]) -> int:
         state = stack_state(env, values) if args.unless_verified else None
         recorded = verified_file(env).read_text().split() if verified_file(env).exists() else []
         if state and recorded[:1] == [state]:
-            print(f"smoke-test {env}: skipped, nothing changed since it passed at {recorded[-1]} "
-                  f"(scripts/smoke-test {env} runs it again)")
+            print(
+                f"smoke-test {env}: skipped, nothing changed since it passed at {recorded[-1]} "
+                f"(scripts/smoke-test {env} runs it again)"
+            )
             return 0
         smoke = SmokeTest(env, values, args)
         steps = smoke.steps

@@ -1,4 +1,5 @@
 """Fixtures for the app tests on top of tests/conftest.py."""
+
 import pytest
 from django.core.cache import cache
 

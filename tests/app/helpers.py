@@ -1,4 +1,5 @@
 """Small helpers shared by the app tests."""
+
 from io import StringIO
 from wsgiref.util import setup_testing_defaults
 

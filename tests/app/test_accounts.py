@@ -1,4 +1,5 @@
 """The account: registration, profile, password change and reset by e-mail, export and deletion."""
+
 import json
 import re
 import time
@@ -148,10 +149,16 @@ def test_a_logged_in_user_opening_the_login_page_is_sent_on(logged_in):
 
 def test_profile_shows_the_account_and_explains_sensitivities_in_words(logged_in, user):
     page = logged_in.get(reverse("profile")).content.decode()
-    assert "<dd class=\"long-text\">jane</dd>" in page and "<dd class=\"long-text\">jane@example.com</dd>" in page
+    assert '<dd class="long-text">jane</dd>' in page and '<dd class="long-text">jane@example.com</dd>' in page
     assert "0 to 3" not in page and "from 0" not in page
-    for words in ("Not sensitive", "Very sensitive", "it counts twice", "Changing air pressure",
-                  "Minimum hours between alerts", "Most alert e-mails per day"):
+    for words in (
+        "Not sensitive",
+        "Very sensitive",
+        "it counts twice",
+        "Changing air pressure",
+        "Minimum hours between alerts",
+        "Most alert e-mails per day",
+    ):
         assert words in page
     for link in ("password_change", "account-export", "account-delete"):
         assert f'href="{reverse(link)}"' in page
@@ -160,21 +167,28 @@ def test_profile_shows_the_account_and_explains_sensitivities_in_words(logged_in
 def test_every_profile_setting_is_in_exactly_one_group():
     """The form's fields come from the groups: a setting added to the model shows up only once grouped."""
     grouped = [name for _, names in PROFILE_GROUPS for name in names]
-    settings = [f.name for f in HealthProfile._meta.get_fields() if getattr(f, "editable", False)
-                and not f.primary_key and f.name != "user"]
+    settings = [
+        f.name
+        for f in HealthProfile._meta.get_fields()
+        if getattr(f, "editable", False) and not f.primary_key and f.name != "user"
+    ]
     assert sorted(grouped) == sorted(settings) and len(grouped) == len(set(grouped))
     assert list(HealthProfileForm.base_fields) == grouped
 
 
 def test_password_change(logged_in, user):
-    response = logged_in.post(reverse("password_change"), {
-        "old_password": PASSWORD, "new_password1": "a-New-passw0rd-here", "new_password2": "a-New-passw0rd-here"})
+    response = logged_in.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "a-New-passw0rd-here", "new_password2": "a-New-passw0rd-here"},
+    )
     assert response.url == reverse("profile")
     user.refresh_from_db()
     assert user.check_password("a-New-passw0rd-here")
     assert "Your password was changed." in logged_in.get(reverse("profile")).content.decode()
-    wrong = logged_in.post(reverse("password_change"), {
-        "old_password": "not-it", "new_password1": "x-Other-passw0rd", "new_password2": "x-Other-passw0rd"})
+    wrong = logged_in.post(
+        reverse("password_change"),
+        {"old_password": "not-it", "new_password1": "x-Other-passw0rd", "new_password2": "x-Other-passw0rd"},
+    )
     assert "old_password" in wrong.context["form"].errors
 
 
@@ -191,8 +205,10 @@ def test_password_reset_by_email_with_a_working_link(client, user, smtp):
     assert smtp.messages[0]["To"] == "jane@example.com"
     form_page = client.get(reset_link(smtp), follow=True)
     assert "Choose a new password" in form_page.content.decode()
-    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "a-Brand-new-passw0rd",
-                                                         "new_password2": "a-Brand-new-passw0rd"})
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-Brand-new-passw0rd", "new_password2": "a-Brand-new-passw0rd"},
+    )
     assert done.url == reverse("password_reset_complete")
     login = client.post(reverse("login"), {"username": "jane", "password": "a-Brand-new-passw0rd"})
     assert login.url == reverse("forecast:location-list")
@@ -210,18 +226,41 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(c
 def everything(user, location, other_user):
     """One of each kind of row for `user`, and a place of someone else's that must stay out of it all."""
     now = timezone.now()
-    WeatherForecast.objects.create(location=location, target_time=now, temperature=5, humidity=80,
-                                   pressure_msl=1000, fetched_at=now)
-    prediction = Prediction.objects.create(location=location, prediction_type="MIGRAINE", risk_level="HIGH",
-                                           window_start=now, window_end=now + timedelta(hours=3), source="rules",
-                                           confidence=0.8, rationale="Pressure falls.", factors=[{"name": "pressure"}])
-    Notification.objects.create(user=user, subject="Migraine Forecast: 1 high risk ahead", sent_at=now) \
-        .predictions.add(prediction)
-    ComparisonReport.objects.create(location=location, period_start=now - timedelta(hours=24), period_end=now,
-                                    hours_compared=24, mean_abs_temperature_diff=1.5)
+    WeatherForecast.objects.create(
+        location=location, target_time=now, temperature=5, humidity=80, pressure_msl=1000, fetched_at=now
+    )
+    prediction = Prediction.objects.create(
+        location=location,
+        prediction_type="MIGRAINE",
+        risk_level="HIGH",
+        window_start=now,
+        window_end=now + timedelta(hours=3),
+        source="rules",
+        confidence=0.8,
+        rationale="Pressure falls.",
+        factors=[{"name": "pressure"}],
+    )
+    Notification.objects.create(user=user, subject="Migraine Forecast: 1 high risk ahead", sent_at=now).predictions.add(
+        prediction
+    )
+    ComparisonReport.objects.create(
+        location=location,
+        period_start=now - timedelta(hours=24),
+        period_end=now,
+        hours_compared=24,
+        mean_abs_temperature_diff=1.5,
+    )
     strangers = add_location(other_user, name="Elsewhere")
-    Prediction.objects.create(location=strangers, prediction_type="MIGRAINE", risk_level="LOW", window_start=now,
-                              window_end=now, source="rules", confidence=0.5, rationale="Someone else's.")
+    Prediction.objects.create(
+        location=strangers,
+        prediction_type="MIGRAINE",
+        risk_level="LOW",
+        window_start=now,
+        window_end=now,
+        source="rules",
+        confidence=0.5,
+        rationale="Someone else's.",
+    )
     return prediction
 
 
@@ -240,8 +279,9 @@ def test_export_holds_all_of_the_users_data_and_nothing_else(logged_in, user, lo
     assert [p["rationale"] for p in data["predictions"]] == ["Pressure falls."]
     assert data["predictions"][0]["factors"] == [{"name": "pressure"}]
     assert data["notifications"][0]["subject"] == "Migraine Forecast: 1 high risk ahead"
-    assert data["notified_predictions"] == [{"notification_id": data["notifications"][0]["id"],
-                                             "prediction_id": everything.pk}]
+    assert data["notified_predictions"] == [
+        {"notification_id": data["notifications"][0]["id"], "prediction_id": everything.pk}
+    ]
     assert data["comparison_reports"][0]["hours_compared"] == 24
     assert "Elsewhere" not in body and "Someone else" not in body and "password" not in body
 

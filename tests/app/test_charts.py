@@ -1,4 +1,5 @@
 """The place page's chart: each quantity on its own labelled axis, local hours, now and risk windows."""
+
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,14 +14,28 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def hours(pressures, temperatures=None, rain=None):
     count = len(pressures)
-    return [WeatherForecast(target_time=START + timedelta(hours=n), pressure_msl=pressures[n],
-                            temperature=(temperatures or [12.0] * count)[n], humidity=60,
-                            precipitation=(rain or [0.0] * count)[n], fetched_at=START) for n in range(count)]
+    return [
+        WeatherForecast(
+            target_time=START + timedelta(hours=n),
+            pressure_msl=pressures[n],
+            temperature=(temperatures or [12.0] * count)[n],
+            humidity=60,
+            precipitation=(rain or [0.0] * count)[n],
+            fetched_at=START,
+        )
+        for n in range(count)
+    ]
 
 
 def prediction(level, start_in, length=3, kind="MIGRAINE"):
-    return Prediction(prediction_type=kind, risk_level=level, window_start=START + timedelta(hours=start_in),
-                      window_end=START + timedelta(hours=start_in + length), source="rules", confidence=0.8)
+    return Prediction(
+        prediction_type=kind,
+        risk_level=level,
+        window_start=START + timedelta(hours=start_in),
+        window_end=START + timedelta(hours=start_in + length),
+        source="rules",
+        confidence=0.8,
+    )
 
 
 def panel(chart, key):
@@ -76,8 +91,9 @@ def test_risk_windows_are_shaded_with_the_highest_level_for_their_hours():
 def test_summaries_say_the_chart_in_words():
     chart = charts.forecast_chart(hours([1012 - n for n in range(48)], rain=[0.0] * 10 + [2.0] * 38), [], START, BERLIN)
     assert panel(chart, "pressure").summary.startswith("Air pressure: 1012 hPa now, 965 hPa at Mon 06:00;")
-    assert panel(chart, "rain").summary == ("Rain and snow: 76.0 mm in all, in 38 of 48 hours, most 2.0 mm in an hour; "
-                                            "first at Sat 17:00.")
+    assert panel(chart, "rain").summary == (
+        "Rain and snow: 76.0 mm in all, in 38 of 48 hours, most 2.0 mm in an hour; first at Sat 17:00."
+    )
 
 
 def test_no_chart_from_fewer_than_two_hours():

@@ -1,4 +1,5 @@
 """Forecast versus actual, and data-quality anomalies reported as warnings."""
+
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,14 +12,26 @@ from tests.harness.sentry_receiver import tags
 def store_past_forecasts(location, temperature, hours=6):
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     for back in range(1, hours + 1):
-        WeatherForecast.objects.create(location=location, target_time=now - timedelta(hours=back),
-                                       temperature=temperature, humidity=60, pressure_msl=1016, fetched_at=now)
+        WeatherForecast.objects.create(
+            location=location,
+            target_time=now - timedelta(hours=back),
+            temperature=temperature,
+            humidity=60,
+            pressure_msl=1016,
+            fetched_at=now,
+        )
 
 
 def test_a_12_degree_difference_is_a_warning_tagged_as_anomaly(location, sentry, open_meteo):
-    open_meteo.weather = lambda t, lat, lon: {"temperature_2m": 10.0, "relative_humidity_2m": 60.0,
-                                              "pressure_msl": 1016.0, "surface_pressure": 1010.0,
-                                              "precipitation": 0.0, "cloud_cover": 50.0, "wind_speed_10m": 5.0}
+    open_meteo.weather = lambda t, lat, lon: {
+        "temperature_2m": 10.0,
+        "relative_humidity_2m": 60.0,
+        "pressure_msl": 1016.0,
+        "surface_pressure": 1010.0,
+        "precipitation": 0.0,
+        "cloud_cover": 50.0,
+        "wind_speed_10m": 5.0,
+    }
     store_past_forecasts(location, temperature=22.0)
     status, output = run_command("compare_forecasts")
     assert status == 0, output

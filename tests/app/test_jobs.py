@@ -1,4 +1,5 @@
 """The four jobs: idempotent, one bad location never stops a run, failures reported with context."""
+
 from datetime import timedelta
 
 import pytest
@@ -35,8 +36,7 @@ def test_collect_stores_the_time_zone_open_meteo_names(location, user, open_mete
     assert (location.timezone, tokyo.timezone) == ("Europe/Berlin", "Asia/Tokyo")
 
 
-def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry, location, user, open_meteo,
-                                                                         settings):
+def test_a_failed_request_is_reported_and_the_other_batches_are_processed(sentry, location, user, open_meteo, settings):
     settings.OPEN_METEO_BATCH_SIZE, settings.OPEN_METEO_CONCURRENCY = 1, 1  # one location per request, in order
     second = add_location(user)
     open_meteo.script(*[BROKEN] * 4)  # the first request: the try and all three retries fail
@@ -153,8 +153,9 @@ def test_location_id_selects_and_unknown_ids_are_refused(location, user):
 def test_cleanup_removes_rows_past_retention(location, settings):
     settings.DATA_RETENTION_DAYS = 7
     old = timezone.now() - timedelta(days=30)
-    WeatherForecast.objects.create(location=location, target_time=old, temperature=1, humidity=50,
-                                   pressure_msl=1000, fetched_at=old)
+    WeatherForecast.objects.create(
+        location=location, target_time=old, temperature=1, humidity=50, pressure_msl=1000, fetched_at=old
+    )
     status, output = run_command("collect_weather_data", "--cleanup")
     assert status == 0
     assert not WeatherForecast.objects.filter(target_time=old).exists()
@@ -192,8 +193,10 @@ def test_heartbeat_is_not_pinged_when_every_location_failed(location, heartbeat,
 def test_exit_status_and_progress_of_the_real_command(transactional_db, location, user, open_meteo, test_database_url):
     add_location(user)
     open_meteo.script(*[BROKEN] * 4)
-    result = manage("collect_weather_data", env={"DATABASE_URL": test_database_url, "OPEN_METEO_BATCH_SIZE": "1",
-                                                 "OPEN_METEO_CONCURRENCY": "1"})
+    result = manage(
+        "collect_weather_data",
+        env={"DATABASE_URL": test_database_url, "OPEN_METEO_BATCH_SIZE": "1", "OPEN_METEO_CONCURRENCY": "1"},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert len([line for line in result.stdout.splitlines() if "batch" in line]) == 2  # progress per batch
     assert "1 ok, 1 failed" in result.stdout and "1 of 2 location(s) failed" in result.stderr

@@ -1,4 +1,5 @@
 """Abuse and privacy: login throttling, limits on work a user triggers, headers, error pages."""
+
 import re
 import time
 
@@ -82,13 +83,18 @@ def post_log_in(server, password, session=None) -> int:
     """A log-in through the real login page (its CSRF cookie and token); the status of the POST."""
     session = session or requests.Session()
     session.get(f"{server.url}/accounts/login/", timeout=30)
-    response = session.post(f"{server.url}/accounts/login/", timeout=30, allow_redirects=False, data={
-        "username": "jane", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(
+        f"{server.url}/accounts/login/",
+        timeout=30,
+        allow_redirects=False,
+        data={"username": "jane", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+    )
     return response.status_code
 
 
 def test_with_redis_down_log_in_works_and_one_warning_says_the_limits_are_off(
-        user, test_database_url, transactional_db, tmp_path):
+    user, test_database_url, transactional_db, tmp_path
+):
     redis = RedisServer().start()  # its own Redis, to stop and start again
     env = {"DATABASE_URL": test_database_url, "REDIS_URL": redis.url(0)}
     try:
@@ -100,8 +106,12 @@ def test_with_redis_down_log_in_works_and_one_warning_says_the_limits_are_off(
             assert post_log_in(server, PASSWORD) == 302
             session = requests.Session()
             session.get(f"{server.url}/accounts/password/reset/", timeout=30)
-            reset = session.post(f"{server.url}/accounts/password/reset/", allow_redirects=False, timeout=30, data={
-                "email": "jane@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+            reset = session.post(
+                f"{server.url}/accounts/password/reset/",
+                allow_redirects=False,
+                timeout=30,
+                data={"email": "jane@example.com", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            )
             assert reset.status_code == 302
             warnings = server.log_lines("WARNING config.cache")
             assert len(warnings) == 1, warnings
@@ -122,8 +132,11 @@ def test_with_redis_down_log_in_works_and_one_warning_says_the_limits_are_off(
 
 SIGNED_IN_FORMS = {
     "account-delete": lambda password: {"password": password},
-    "password_change": lambda password: {"old_password": password, "new_password1": "a-New-passw0rd-here",
-                                         "new_password2": "a-New-passw0rd-here"},
+    "password_change": lambda password: {
+        "old_password": password,
+        "new_password1": "a-New-passw0rd-here",
+        "new_password2": "a-New-passw0rd-here",
+    },
 }
 
 
@@ -160,8 +173,9 @@ def test_refresh_is_rate_limited_with_a_clear_message(logged_in, location, open_
 def test_adding_places_counts_against_the_same_limit_but_the_place_is_kept(logged_in, user, open_meteo, settings):
     settings.RATELIMIT_FORECAST_FETCH = "1/h"
     for number in range(2):
-        logged_in.post(reverse("forecast:location-add"), {"name": f"P{number}", "latitude": f"{number}.5",
-                                                          "longitude": "7"})
+        logged_in.post(
+            reverse("forecast:location-add"), {"name": f"P{number}", "latitude": f"{number}.5", "longitude": "7"}
+        )
     assert Location.objects.filter(user=user).count() == 2
     assert len([r for r in open_meteo.requests if r.path == "/v1/forecast"]) == 1
     page = logged_in.get(reverse("forecast:location-list")).content.decode()
@@ -192,7 +206,8 @@ def test_a_user_may_follow_at_most_max_locations(logged_in, user, open_meteo, se
     add_location(user, name="Two", latitude="2", longitude="2")
     response = logged_in.post(reverse("forecast:location-add"), {"name": "Three", "latitude": "3", "longitude": "3"})
     assert response.context["form"].non_field_errors() == [
-        "You follow 2 places, the most an account can have. Delete one to add another."]
+        "You follow 2 places, the most an account can have. Delete one to add another."
+    ]
     assert Location.objects.filter(user=user).count() == 2 and open_meteo.requests == []
     # The page says so before anyone fills in a form.
     page = logged_in.get(reverse("forecast:location-add")).content.decode()
@@ -228,8 +243,16 @@ def test_a_stranger_cannot_spend_the_owners_way_out(user, smtp, settings):
 
 def test_the_reset_limit_counts_each_mailbox_however_it_is_spelled(user, smtp, settings):
     settings.RATELIMIT_PASSWORD_RESET = "2/h"
-    spellings = ["jane@example.com", "JANE@example.com", "Jane@Example.com", "jane@EXAMPLE.COM",
-                 "jAnE@example.com", "JANE@EXAMPLE.COM", " jane@example.com", "jane@Example.Com"]
+    spellings = [
+        "jane@example.com",
+        "JANE@example.com",
+        "Jane@Example.com",
+        "jane@EXAMPLE.COM",
+        "jAnE@example.com",
+        "JANE@EXAMPLE.COM",
+        " jane@example.com",
+        "jane@Example.Com",
+    ]
     for number, spelling in enumerate(spellings):
         response = Client(REMOTE_ADDR=f"10.0.1.{number}").post(reverse("password_reset"), {"email": spelling})
         assert response.status_code == 302 and response.url == reverse("password_reset_done")
@@ -242,9 +265,19 @@ def pages(logged_in, location, open_meteo):
     open_meteo.weather = stormy_weather
     run_command("collect_weather_data")
     run_command("generate_predictions")
-    return ["/", f"/locations/{location.pk}/", "/locations/add/?query=Berlin", f"/locations/{location.pk}/delete/",
-            "/history/", "/history.csv", "/accounts/profile/", "/accounts/password/", "/accounts/export/",
-            "/accounts/delete/", "/no-such-page/"]
+    return [
+        "/",
+        f"/locations/{location.pk}/",
+        "/locations/add/?query=Berlin",
+        f"/locations/{location.pk}/delete/",
+        "/history/",
+        "/history.csv",
+        "/accounts/profile/",
+        "/accounts/password/",
+        "/accounts/export/",
+        "/accounts/delete/",
+        "/no-such-page/",
+    ]
 
 
 def test_signed_in_responses_are_never_stored(logged_in, pages):

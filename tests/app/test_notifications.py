@@ -1,4 +1,5 @@
 """Combined alert e-mails through a real SMTP server, within each user's limits."""
+
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,15 +14,25 @@ from tests.app.helpers import add_location, run_command
 def predict(location, prediction_type="MIGRAINE", level="HIGH", start_in=3, tips=("Drink water.",)):
     start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=start_in)
     return Prediction.objects.create(
-        location=location, prediction_type=prediction_type, risk_level=level, window_start=start,
-        window_end=start + timedelta(hours=3), source="rules", confidence=0.8,
-        rationale=f"{level} because pressure falls", prevention_tips=list(tips), factors=[],
+        location=location,
+        prediction_type=prediction_type,
+        risk_level=level,
+        window_start=start,
+        window_end=start + timedelta(hours=3),
+        source="rules",
+        confidence=0.8,
+        rationale=f"{level} because pressure falls",
+        prevention_tips=list(tips),
+        factors=[],
     )
 
 
 def parts(message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
-            if not part.is_multipart()}
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
 
 
 def test_one_combined_email_for_all_new_medium_and_high_predictions(location, user, smtp):
@@ -36,8 +47,11 @@ def test_one_combined_email_for_all_new_medium_and_high_predictions(location, us
     message = smtp.messages[0]
     assert message["To"] == "jane@example.com"
     assert message["Subject"] == "Migraine Forecast: 2 high, 1 medium risk ahead"
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
-             if not part.is_multipart()}
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
     assert set(parts) == {"text/plain", "text/html"}
     assert "Berlin: Migraine risk HIGH" in parts["text/plain"]
     assert "<strong>HIGH</strong>" in parts["text/html"]
@@ -65,10 +79,14 @@ def test_opt_out_per_prediction_type(location, smtp):
     assert "Sinusitis risk HIGH" in smtp.messages[0].get_payload()[0].get_payload(decode=True).decode()
 
 
-@pytest.mark.parametrize("limits, held_back", [
-    ({"notification_min_gap_hours": 3}, "1 waiting: last e-mail was less than 3 h ago"),
-    ({"notification_min_gap_hours": 0, "daily_notification_limit": 1}, "1 waiting: daily limit reached (1/1)"),
-], ids=["minimum-gap", "daily-limit"])
+@pytest.mark.parametrize(
+    "limits, held_back",
+    [
+        ({"notification_min_gap_hours": 3}, "1 waiting: last e-mail was less than 3 h ago"),
+        ({"notification_min_gap_hours": 0, "daily_notification_limit": 1}, "1 waiting: daily limit reached (1/1)"),
+    ],
+    ids=["minimum-gap", "daily-limit"],
+)
 def test_a_second_alert_waits_for_the_users_limits(location, smtp, limits, held_back):
     HealthProfile.objects.filter(user=location.user).update(**limits)
     predict(location, start_in=3)

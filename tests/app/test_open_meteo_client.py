@@ -1,4 +1,5 @@
 """The Open-Meteo client against a local server speaking Open-Meteo's format."""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -42,10 +43,16 @@ def test_many_locations_in_one_request_answer_in_request_order(open_meteo):
     assert [h.time for h in berlin.hours] == berlin.times
 
 
-@pytest.mark.parametrize("latitude, longitude, zone", [
-    (52.52, 13.41, "Europe/Berlin"), (37.77493, -122.41942, "America/Los_Angeles"), (35.68, 139.69, "Asia/Tokyo"),
-    (0.0, -30.0, "GMT"),
-], ids=["berlin", "san-francisco", "tokyo", "atlantic"])
+@pytest.mark.parametrize(
+    "latitude, longitude, zone",
+    [
+        (52.52, 13.41, "Europe/Berlin"),
+        (37.77493, -122.41942, "America/Los_Angeles"),
+        (35.68, 139.69, "Asia/Tokyo"),
+        (0.0, -30.0, "GMT"),
+    ],
+    ids=["berlin", "san-francisco", "tokyo", "atlantic"],
+)
 def test_reports_the_places_time_zone_and_keeps_the_hours_in_utc(open_meteo, latitude, longitude, zone):
     forecast = client.fetch_hourly(latitude, longitude, forecast_hours=3)
     assert open_meteo.requests[-1].param("timezone") == "auto"
@@ -55,8 +62,9 @@ def test_reports_the_places_time_zone_and_keeps_the_hours_in_utc(open_meteo, lat
 
 
 def test_unix_times_are_utc_whatever_the_zone(open_meteo):
-    open_meteo.script(Response(200, {"timezone": "Europe/Berlin", "utc_offset_seconds": 3600,
-                                     "hourly": hourly([T0, T0 + 3600])}))
+    open_meteo.script(
+        Response(200, {"timezone": "Europe/Berlin", "utc_offset_seconds": 3600, "hourly": hourly([T0, T0 + 3600])})
+    )
     (answer,) = client.fetch_forecasts([BERLIN])
     assert answer.times == [datetime(2026, 11, 28, 14, tzinfo=UTC), datetime(2026, 11, 28, 15, tzinfo=UTC)]
     assert answer.timezone == "Europe/Berlin"
@@ -68,17 +76,23 @@ def test_a_zone_name_this_system_does_not_know_is_ignored(open_meteo):
 
 
 def test_one_unusable_location_is_an_error_for_it_alone(open_meteo):
-    open_meteo.script(Response(200, [
-        {"timezone": "GMT", "hourly": hourly([T0])},
-        {"timezone": "GMT", "hourly": hourly([T0], pressure_msl=["n/a"])},
-    ]))
+    open_meteo.script(
+        Response(
+            200,
+            [
+                {"timezone": "GMT", "hourly": hourly([T0])},
+                {"timezone": "GMT", "hourly": hourly([T0], pressure_msl=["n/a"])},
+            ],
+        )
+    )
     good, bad = client.fetch_forecasts([BERLIN, MUNICH])
     assert good.columns["pressure_msl"] == [1.0]
     assert isinstance(bad, client.WeatherAPIError) and "bad value in hourly.pressure_msl" in str(bad)
 
 
-@pytest.mark.parametrize("body", [[{"hourly": hourly([T0])}], {"hourly": hourly([T0])}],
-                         ids=["one-answer-for-two", "an-object-for-two"])
+@pytest.mark.parametrize(
+    "body", [[{"hourly": hourly([T0])}], {"hourly": hourly([T0])}], ids=["one-answer-for-two", "an-object-for-two"]
+)
 def test_not_one_answer_per_location_fails_the_request(open_meteo, body):
     open_meteo.script(Response(200, body))
     with pytest.raises(client.WeatherAPIError, match="for 2 coordinates"):
@@ -87,15 +101,18 @@ def test_not_one_answer_per_location_fails_the_request(open_meteo, body):
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_retries_rate_limits_and_server_errors(open_meteo, status):
-    open_meteo.script(Response(status, {"error": True, "reason": "busy"}, {"Retry-After": "0"}),
-                      Response(status, {"error": True, "reason": "busy"}))
+    open_meteo.script(
+        Response(status, {"error": True, "reason": "busy"}, {"Retry-After": "0"}),
+        Response(status, {"error": True, "reason": "busy"}),
+    )
     assert len(fetch()) == 6
     assert len(open_meteo.requests) == 3
 
 
 def test_retry_after_is_honoured(open_meteo):
-    open_meteo.script(Response(429, {"error": True, "reason": "Minutely API request limit exceeded."},
-                               {"Retry-After": "1"}))
+    open_meteo.script(
+        Response(429, {"error": True, "reason": "Minutely API request limit exceeded."}, {"Retry-After": "1"})
+    )
     assert len(fetch()) == 6
     first, second = open_meteo.requests
     assert second.received - first.received >= 0.9
@@ -126,13 +143,17 @@ def test_timeout_is_an_api_error(open_meteo, settings):
         fetch()
 
 
-@pytest.mark.parametrize("body", [
-    "<html>Bad gateway</html>",
-    {"hourly": {"time": [T0], "temperature_2m": [1.0]}},
-    {"hourly": hourly(["2026-11-28T14:00"])},
-    {"hourly": hourly([T0], temperature_2m=[{"value": 1}])},
-    [1, 2, 3],
-], ids=["html", "missing-columns", "iso-time-not-unixtime", "not-a-number", "not-an-object"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>Bad gateway</html>",
+        {"hourly": {"time": [T0], "temperature_2m": [1.0]}},
+        {"hourly": hourly(["2026-11-28T14:00"])},
+        {"hourly": hourly([T0], temperature_2m=[{"value": 1}])},
+        [1, 2, 3],
+    ],
+    ids=["html", "missing-columns", "iso-time-not-unixtime", "not-a-number", "not-an-object"],
+)
 def test_malformed_answers_are_api_errors(open_meteo, body):
     open_meteo.script(Response(200, body))
     with pytest.raises(client.WeatherAPIError):
@@ -146,11 +167,14 @@ def test_null_hours_are_skipped(open_meteo):
     assert [(h.temperature, h.precipitation) for h in hours] == [(3.0, 0.0)]
 
 
-@pytest.mark.parametrize("place, point", [
-    ((52.52437, 13.41053), ("52.52", "13.41")),
-    ((Decimal("48.13500"), Decimal("11.57499")), ("48.14", "11.57")),  # half up
-    ((-33.86785, 151.20732), ("-33.87", "151.21")),
-])
+@pytest.mark.parametrize(
+    "place, point",
+    [
+        ((52.52437, 13.41053), ("52.52", "13.41")),
+        ((Decimal("48.13500"), Decimal("11.57499")), ("48.14", "11.57")),  # half up
+        ((-33.86785, 151.20732), ("-33.87", "151.21")),
+    ],
+)
 def test_places_round_to_a_grid_point_of_two_decimals(place, point):
     assert client.grid_point(*place) == tuple(Decimal(v) for v in point)
 

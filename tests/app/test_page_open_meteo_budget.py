@@ -2,6 +2,7 @@
 hang), search, add and refresh each ask once, give up within the page's budget
 (OPEN_METEO_PAGE_TIMEOUT, for all of a request's calls together), keep the place and say when the
 scheduled job will fetch its forecast; the jobs keep their timeout and retries."""
+
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -34,18 +35,21 @@ def timed(request):
 
 
 def next_collection_times(before: datetime, after: datetime) -> set[str]:
-    """"HH:05" of the next hourly run at :05 (UTC: the test places have no zone yet), seen from
+    """ "HH:05" of the next hourly run at :05 (UTC: the test places have no zone yet), seen from
     either side of the request."""
+
     def following(moment):
         run = moment.replace(minute=5, second=0, microsecond=0)
         return f"{run if run > moment else run + timedelta(hours=1):%H:%M}"
+
     return {following(before), following(after)}
 
 
 def test_refresh_asks_once_and_gives_up_within_the_pages_budget(logged_in, location, hung):
     before = datetime.now(UTC)
-    response, seconds = timed(lambda: logged_in.post(reverse("forecast:location-refresh", args=[location.pk]),
-                                                     follow=True))
+    response, seconds = timed(
+        lambda: logged_in.post(reverse("forecast:location-refresh", args=[location.pk]), follow=True)
+    )
     page = response.content.decode()
     assert len(hung.requests) == 1, "a page must not retry"
     assert PAGE_BUDGET <= seconds < WELL_WITHIN_ONE_JOB_TIMEOUT
@@ -55,8 +59,11 @@ def test_refresh_asks_once_and_gives_up_within_the_pages_budget(logged_in, locat
 
 def test_adding_a_place_keeps_it_when_the_forecast_does_not_come(logged_in, user, hung):
     before = datetime.now(UTC)
-    response, seconds = timed(lambda: logged_in.post(
-        reverse("forecast:location-add"), {"name": "Home", "latitude": "48.1", "longitude": "11.5"}, follow=True))
+    response, seconds = timed(
+        lambda: logged_in.post(
+            reverse("forecast:location-add"), {"name": "Home", "latitude": "48.1", "longitude": "11.5"}, follow=True
+        )
+    )
     page = response.content.decode()
     assert Location.objects.filter(user=user, name="Home").exists()
     assert len(hung.requests) == 1
@@ -75,9 +82,13 @@ def test_search_asks_once_and_offers_the_coordinates_instead(logged_in, hung):
 def test_the_budget_is_for_all_of_a_requests_calls_together(logged_in, user, hung):
     """Choosing a search result posts to the search's own address: search again, then fetch. The
     search spends the budget, so the fetch is not even tried, and the place is still kept."""
-    response, seconds = timed(lambda: logged_in.post(
-        reverse("forecast:location-add") + "?query=Berlin",
-        {"name": "Berlin", "country": "Germany", "latitude": "52.52437", "longitude": "13.41053"}, follow=True))
+    response, seconds = timed(
+        lambda: logged_in.post(
+            reverse("forecast:location-add") + "?query=Berlin",
+            {"name": "Berlin", "country": "Germany", "latitude": "52.52437", "longitude": "13.41053"},
+            follow=True,
+        )
+    )
     assert [request.path for request in hung.requests] == ["/v1/search"]
     assert seconds < WELL_WITHIN_ONE_JOB_TIMEOUT
     assert Location.objects.filter(user=user, name="Berlin").exists()

@@ -1,4 +1,5 @@
 """Pages: accounts, locations (owner-scoped), the dashboard, history and CSV export."""
+
 import csv
 import io
 from datetime import timedelta
@@ -21,10 +22,17 @@ def test_pages_need_login(client, db):
 
 
 def test_profile_window_must_start_before_it_ends(logged_in, user):
-    data = {f"sensitivity_{f}": 2 for f in ("overall", "temperature", "humidity", "pressure", "low_pressure",
-                                            "precipitation", "cloud_cover")}
-    data.update(email_migraine="on", daily_notification_limit=2, notification_min_gap_hours=3,
-                window_start_hours=10, window_end_hours=5)
+    data = {
+        f"sensitivity_{f}": 2
+        for f in ("overall", "temperature", "humidity", "pressure", "low_pressure", "precipitation", "cloud_cover")
+    }
+    data.update(
+        email_migraine="on",
+        daily_notification_limit=2,
+        notification_min_gap_hours=3,
+        window_start_hours=10,
+        window_end_hours=5,
+    )
     response = logged_in.post(reverse("profile"), data)
     assert response.status_code == 200
     assert "window_end_hours" in response.context["form"].errors
@@ -38,8 +46,9 @@ def test_profile_window_must_start_before_it_ends(logged_in, user):
 
 
 def test_add_by_coordinates_fetches_the_forecast_at_once(logged_in, user, open_meteo):
-    response = logged_in.post(reverse("forecast:location-add"),
-                              {"name": "Home", "latitude": "48.13743", "longitude": "11.57549"})
+    response = logged_in.post(
+        reverse("forecast:location-add"), {"name": "Home", "latitude": "48.13743", "longitude": "11.57549"}
+    )
     location = Location.objects.get(user=user)
     assert response.url == reverse("forecast:location-detail", args=[location.pk])
     assert WeatherForecast.objects.filter(location=location).count() == 72
@@ -53,26 +62,40 @@ def test_add_rejects_bad_coordinates_and_duplicates(logged_in, location):
     assert errors["longitude"] == ["Enter a number such as 52.52437 (a decimal comma is fine too)."]
     response = logged_in.post(reverse("forecast:location-add"), {"name": "X", "latitude": "52.5"})
     assert response.context["form"].errors["longitude"] == [
-        "Enter the longitude too, or paste both numbers into the latitude box."]
-    response = logged_in.post(reverse("forecast:location-add"),
-                              {"name": "Again", "latitude": "52.524371", "longitude": "13.410529"})
+        "Enter the longitude too, or paste both numbers into the latitude box."
+    ]
+    response = logged_in.post(
+        reverse("forecast:location-add"), {"name": "Again", "latitude": "52.524371", "longitude": "13.410529"}
+    )
     assert "You already follow a place at these coordinates." in response.content.decode()
     assert Location.objects.count() == 1
 
 
-@pytest.mark.parametrize("latitude, longitude, stored", [
-    ("37.7749295", "-122.4194155", ("37.77493", "-122.41942")),
-    ("37.7749295, -122.4194155", "", ("37.77493", "-122.41942")),  # both pasted into the first box
-    ("52.52,13.41", "", ("52.52000", "13.41000")),
-    ("52,52 13,41", "", ("52.52000", "13.41000")),
-    ("48.1; 11.5", "", ("48.10000", "11.50000")),
-    ("1,5", "103,8", ("1.50000", "103.80000")),  # decimal commas
-    (" −33.8688 ", "151.2093°", ("-33.86880", "151.20930")),  # a typographic minus, a degree sign
-], ids=["many-decimals", "pasted-pair", "pair-bare-comma", "pair-decimal-commas", "pair-semicolon",
-        "decimal-comma", "minus-and-degree-sign"])
+@pytest.mark.parametrize(
+    "latitude, longitude, stored",
+    [
+        ("37.7749295", "-122.4194155", ("37.77493", "-122.41942")),
+        ("37.7749295, -122.4194155", "", ("37.77493", "-122.41942")),  # both pasted into the first box
+        ("52.52,13.41", "", ("52.52000", "13.41000")),
+        ("52,52 13,41", "", ("52.52000", "13.41000")),
+        ("48.1; 11.5", "", ("48.10000", "11.50000")),
+        ("1,5", "103,8", ("1.50000", "103.80000")),  # decimal commas
+        (" −33.8688 ", "151.2093°", ("-33.86880", "151.20930")),  # a typographic minus, a degree sign
+    ],
+    ids=[
+        "many-decimals",
+        "pasted-pair",
+        "pair-bare-comma",
+        "pair-decimal-commas",
+        "pair-semicolon",
+        "decimal-comma",
+        "minus-and-degree-sign",
+    ],
+)
 def test_add_accepts_coordinates_as_people_paste_them(logged_in, user, open_meteo, latitude, longitude, stored):
-    response = logged_in.post(reverse("forecast:location-add"), {"name": "Here", "latitude": latitude,
-                                                                   "longitude": longitude})
+    response = logged_in.post(
+        reverse("forecast:location-add"), {"name": "Here", "latitude": latitude, "longitude": longitude}
+    )
     assert response.status_code == 302, response.context["form"].errors
     place = Location.objects.get(user=user)
     assert (str(place.latitude), str(place.longitude)) == stored
@@ -88,8 +111,10 @@ def test_search_result_brings_its_time_zone(logged_in, user, open_meteo):
     page = logged_in.get(reverse("forecast:location-add"), {"query": "Berlin"}).content.decode()
     assert '<input type="hidden" name="timezone" value="America/New_York">' in page
     open_meteo.script(*[Response(503, {"error": True, "reason": "down"})] * 4)  # no forecast yet
-    logged_in.post(reverse("forecast:location-add"), {"name": "Berlin", "latitude": "44.46867",
-                                                      "longitude": "-71.18508", "timezone": "America/New_York"})
+    logged_in.post(
+        reverse("forecast:location-add"),
+        {"name": "Berlin", "latitude": "44.46867", "longitude": "-71.18508", "timezone": "America/New_York"},
+    )
     assert Location.objects.get(user=user).timezone == "America/New_York"
 
 
@@ -104,8 +129,9 @@ def test_search_by_name_lists_matches_to_choose_from(logged_in, open_meteo):
 
 def test_place_is_kept_when_its_forecast_cannot_be_fetched(logged_in, user, open_meteo, sentry):
     open_meteo.script(Response(503, {"error": True, "reason": "down"}))
-    response = logged_in.post(reverse("forecast:location-add"),
-                              {"name": "Home", "latitude": "48.1", "longitude": "11.5"}, follow=True)
+    response = logged_in.post(
+        reverse("forecast:location-add"), {"name": "Home", "latitude": "48.1", "longitude": "11.5"}, follow=True
+    )
     assert "Home is saved. Its forecast could not be fetched now" in response.content.decode()
     assert len(open_meteo.requests) == 1  # a page does not retry: the scheduled job does
     assert Location.objects.filter(user=user).exists()
@@ -127,11 +153,11 @@ def test_place_page_explains_the_risk_in_words_with_the_numbers_behind_a_toggle(
     run_command("collect_weather_data")
     run_command("generate_predictions")
     page = logged_in.get(reverse("forecast:location-detail", args=[location.pk])).content.decode()
-    assert "Migraine risk: <span class=\"risk high\">High</span>" in page
+    assert 'Migraine risk: <span class="risk high">High</span>' in page
     face, numbers = page.split("<summary>The numbers behind this</summary>", 1)
     assert "Air pressure falls by about" in face
     for jargon in ("Weight for you", "Score", "confidence", "0.1"):
-        assert jargon not in face.split("<section class=\"predictions\"", 1)[1]
+        assert jargon not in face.split('<section class="predictions"', 1)[1]
     assert "Weight for you" in numbers and "certainty 0.56 of 1 (not very sure)" in numbers
     assert "the weather rules" in numbers and "rules</" not in page
 
@@ -145,8 +171,8 @@ def test_place_page_shows_local_time_and_keeps_utc_in_the_database(logged_in, lo
     assert first == timezone.now().replace(minute=0, second=0, microsecond=0)
     page = logged_in.get(reverse("forecast:location-detail", args=[location.pk])).content.decode()
     local = first.astimezone(ZoneInfo("Europe/Berlin"))
-    assert f"<th scope=\"row\">{local:%H:%M}</th>" in page
-    assert f"Time <span class=\"unit\">{local:%Z}</span>" in page
+    assert f'<th scope="row">{local:%H:%M}</th>' in page
+    assert f'Time <span class="unit">{local:%Z}</span>' in page
     assert "UTC" not in page
 
 
@@ -157,7 +183,7 @@ def test_place_page_has_the_chart_with_one_labelled_panel_per_quantity(logged_in
     for title in ("Air pressure (hPa)", "Temperature (°C)", "Rain and snow (mm)"):
         assert f'<h3 class="panel-title">{title}</h3>' in page
     assert "1015 hPa</text>" in page and "normal 1013 hPa" in page
-    assert "<desc id=\"panel-pressure-desc\">Air pressure: 1016 hPa now" in page
+    assert '<desc id="panel-pressure-desc">Air pressure: 1016 hPa now' in page
 
 
 def test_place_page_says_what_is_not_known_yet(logged_in, location):
@@ -180,13 +206,27 @@ def history(location, user):
     start = timezone.now().replace(minute=0, second=0, microsecond=0)
     for hour in range(60):
         window_start = start - timedelta(hours=hour)
-        Prediction.objects.create(location=location, prediction_type="MIGRAINE", risk_level="LOW",
-                                  window_start=window_start, window_end=window_start + timedelta(hours=3),
-                                  source="rules", confidence=0.6, rationale=f"hour {hour}")
+        Prediction.objects.create(
+            location=location,
+            prediction_type="MIGRAINE",
+            risk_level="LOW",
+            window_start=window_start,
+            window_end=window_start + timedelta(hours=3),
+            source="rules",
+            confidence=0.6,
+            rationale=f"hour {hour}",
+        )
     other = add_location(user)
-    Prediction.objects.create(location=other, prediction_type="SINUSITIS", risk_level="HIGH", window_start=start,
-                              window_end=start + timedelta(hours=3), source="llm", confidence=0.9,
-                              rationale='Humid, "very" wet')
+    Prediction.objects.create(
+        location=other,
+        prediction_type="SINUSITIS",
+        risk_level="HIGH",
+        window_start=start,
+        window_end=start + timedelta(hours=3),
+        source="llm",
+        confidence=0.9,
+        rationale='Humid, "very" wet',
+    )
     return other
 
 
@@ -212,13 +252,21 @@ def test_history_csv_export(logged_in, history):
     assert len(rows) == 2
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)",
-                                  "\tTab", "\rReturn"])
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn"]
+)
 def test_csv_neutralises_formulas_as_owasp_recommends(logged_in, user, name):
     place = add_location(user, name=name)
-    Prediction.objects.create(location=place, prediction_type="MIGRAINE", risk_level="LOW", source="rules",
-                              window_start=timezone.now(), window_end=timezone.now(), confidence=0.5,
-                              rationale="=1+1")
+    Prediction.objects.create(
+        location=place,
+        prediction_type="MIGRAINE",
+        risk_level="LOW",
+        source="rules",
+        window_start=timezone.now(),
+        window_end=timezone.now(),
+        confidence=0.5,
+        rationale="=1+1",
+    )
     content = b"".join(logged_in.get(reverse("forecast:history-csv")).streaming_content).decode("utf-8-sig")
     row = list(csv.reader(io.StringIO(content)))[1]
     assert row[2] == "'" + name and row[8] == "'=1+1"

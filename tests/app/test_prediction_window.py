@@ -5,6 +5,7 @@ places' badges say which hours they cover, and the CSV gives each place's local 
 The harness's stormy weather has pressure falling 2 hPa an hour and the temperature 1.5 °C an
 hour from now on; the default window is 3 to 6 hours ahead. From now to the window's end that is
 12 hPa and 18 to 9 °C; within the window, 6 hPa and 13.5 to 9 °C."""
+
 import csv
 import io
 import re
@@ -29,8 +30,11 @@ def stormy(location, open_meteo):
 
 
 def window_hours(prediction) -> list:
-    return list(prediction.location.forecasts.filter(target_time__gte=prediction.window_start,
-                                                     target_time__lte=prediction.window_end).order_by("target_time"))
+    return list(
+        prediction.location.forecasts.filter(
+            target_time__gte=prediction.window_start, target_time__lte=prediction.window_end
+        ).order_by("target_time")
+    )
 
 
 def test_the_why_text_gives_the_figures_of_the_window(stormy):
@@ -50,8 +54,9 @@ def test_the_alert_email_gives_the_figures_of_the_window_it_names(stormy, smtp):
     status, output = run_command("process_notifications")
     assert status == 0, output
     (message,) = smtp.messages
-    text = next(part.get_payload(decode=True).decode() for part in message.walk()
-                if part.get_content_type() == "text/plain")
+    text = next(
+        part.get_payload(decode=True).decode() for part in message.walk() if part.get_content_type() == "text/plain"
+    )
     start = timezone.localtime(stormy.window_start, stormy.location.tz)
     end = timezone.localtime(stormy.window_end, stormy.location.tz)
     assert f"{start:%a %H:%M}-{end:%H:%M} {end.tzname()}" in text
@@ -62,8 +67,9 @@ def test_each_badge_says_which_hours_it_covers(logged_in, stormy):
     page = logged_in.get(reverse("forecast:location-list")).content.decode()
     start = timezone.localtime(stormy.window_start, stormy.location.tz)
     end = timezone.localtime(stormy.window_end, stormy.location.tz)
-    badges = [re.sub(r"<[^>]+>", "", badge)
-              for badge in re.findall(r'<span class="badge [^"]+">.*?</span></span>', page)]
+    badges = [
+        re.sub(r"<[^>]+>", "", badge) for badge in re.findall(r'<span class="badge [^"]+">.*?</span></span>', page)
+    ]
     assert f"Migraine: High, {start:%a %H:%M}–{end:%H:%M}" in badges
 
 

@@ -1,4 +1,5 @@
 """Predictions: the rules always work; the LLM is used when it answers sensibly, else the rules."""
+
 import json
 from collections import Counter
 from types import SimpleNamespace
@@ -19,8 +20,10 @@ from tests.harness.sentry_receiver import tags
 
 def hours(pressures, temperatures=None, humidity=60.0, rain=0.0, cloud=30.0):
     temperatures = temperatures or [12.0] * len(pressures)
-    return [SimpleNamespace(pressure_msl=p, temperature=t, humidity=humidity, precipitation=rain, cloud_cover=cloud)
-            for p, t in zip(pressures, temperatures, strict=True)]
+    return [
+        SimpleNamespace(pressure_msl=p, temperature=t, humidity=humidity, precipitation=rain, cloud_cover=cloud)
+        for p, t in zip(pressures, temperatures, strict=True)
+    ]
 
 
 def profile(**sensitivities):
@@ -85,8 +88,9 @@ def test_job_stores_both_types_with_factors_from_the_rules(stormy_location):
 
 
 def test_llm_answer_is_used_when_valid(stormy_location, llm):
-    llm.content = json.dumps({"level": "medium", "confidence": 0.7, "rationale": "Moderate change.",
-                              "prevention_tips": ["Rest."]})
+    llm.content = json.dumps(
+        {"level": "medium", "confidence": 0.7, "rationale": "Moderate change.", "prevention_tips": ["Rest."]}
+    )
     assert run_command("generate_predictions")[0] == 0
     prediction = Prediction.objects.get(location=stormy_location, prediction_type="MIGRAINE")
     assert (prediction.source, prediction.risk_level, prediction.rationale) == ("llm", "MEDIUM", "Moderate change.")
@@ -97,8 +101,11 @@ def test_llm_answer_is_used_when_valid(stormy_location, llm):
 
 
 def test_fenced_json_is_accepted(stormy_location, llm):
-    llm.content = "```json\n" + json.dumps({"level": "LOW", "confidence": 0.9, "rationale": "Fine.",
-                                            "prevention_tips": []}) + "\n```"
+    llm.content = (
+        "```json\n"
+        + json.dumps({"level": "LOW", "confidence": 0.9, "rationale": "Fine.", "prevention_tips": []})
+        + "\n```"
+    )
     assert run_command("generate_predictions")[0] == 0
     assert Prediction.objects.filter(source="llm", risk_level="LOW").count() == 2
 
@@ -107,8 +114,9 @@ BAD_ANSWERS = {
     "server-error": Response(500, {"error": {"message": "The server had an error", "type": "server_error"}}),
     "not-json": Response(200, completion("I think the risk is high.")),
     "wrong-level": Response(200, completion(json.dumps({"level": "EXTREME", "confidence": 0.5, "rationale": "x"}))),
-    "confidence-out-of-range":
-        Response(200, completion(json.dumps({"level": "LOW", "confidence": 7, "rationale": "x"}))),
+    "confidence-out-of-range": Response(
+        200, completion(json.dumps({"level": "LOW", "confidence": 7, "rationale": "x"}))
+    ),
     "not-a-completion": Response(200, {"object": "list", "data": []}),
     "timeout": Response(200, completion("{}"), delay=3.0),
 }

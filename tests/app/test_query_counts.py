@@ -4,6 +4,7 @@ one exception is deleting an account, where Django deletes rows 100 ids per quer
 Each count is pinned exactly, so that a new query (an N+1 in a template, a missing
 select_related) shows up here with the SQL that caused it.
 """
+
 from datetime import timedelta
 
 import pytest
@@ -24,27 +25,66 @@ def places(user):
 
     def make(count: int) -> list[Location]:
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
-        locations = Location.objects.bulk_create([
-            Location(user=user, name=f"Place {n}", country="Germany", latitude=f"{50 + n / 10:.5f}",
-                     longitude="10.00000")
-            for n in range(count)
-        ])
-        WeatherForecast.objects.bulk_create([
-            WeatherForecast(location=location, target_time=now + timedelta(hours=h), temperature=12, humidity=60,
-                            pressure_msl=1012 - h / 4, fetched_at=now)
-            for location in locations for h in range(48)
-        ])
-        predictions = Prediction.objects.bulk_create([
-            Prediction(location=location, prediction_type=kind, risk_level="HIGH", source="rules", confidence=0.7,
-                       window_start=now + timedelta(hours=start), window_end=now + timedelta(hours=start + 3),
-                       factors=[{"name": "pressure", "label": "Pressure change", "value": 5.0, "score": 0.5,
-                                 "detail": "-5 hPa", "contribution": 0.2}])
-            for location in locations for kind in ("MIGRAINE", "SINUSITIS") for start in (-6, -3, 3)
-        ])
-        ComparisonReport.objects.bulk_create([
-            ComparisonReport(location=location, period_start=now - timedelta(hours=24), period_end=now,
-                             hours_compared=24, mean_abs_temperature_diff=1.0) for location in locations
-        ])
+        locations = Location.objects.bulk_create(
+            [
+                Location(
+                    user=user, name=f"Place {n}", country="Germany", latitude=f"{50 + n / 10:.5f}", longitude="10.00000"
+                )
+                for n in range(count)
+            ]
+        )
+        WeatherForecast.objects.bulk_create(
+            [
+                WeatherForecast(
+                    location=location,
+                    target_time=now + timedelta(hours=h),
+                    temperature=12,
+                    humidity=60,
+                    pressure_msl=1012 - h / 4,
+                    fetched_at=now,
+                )
+                for location in locations
+                for h in range(48)
+            ]
+        )
+        predictions = Prediction.objects.bulk_create(
+            [
+                Prediction(
+                    location=location,
+                    prediction_type=kind,
+                    risk_level="HIGH",
+                    source="rules",
+                    confidence=0.7,
+                    window_start=now + timedelta(hours=start),
+                    window_end=now + timedelta(hours=start + 3),
+                    factors=[
+                        {
+                            "name": "pressure",
+                            "label": "Pressure change",
+                            "value": 5.0,
+                            "score": 0.5,
+                            "detail": "-5 hPa",
+                            "contribution": 0.2,
+                        }
+                    ],
+                )
+                for location in locations
+                for kind in ("MIGRAINE", "SINUSITIS")
+                for start in (-6, -3, 3)
+            ]
+        )
+        ComparisonReport.objects.bulk_create(
+            [
+                ComparisonReport(
+                    location=location,
+                    period_start=now - timedelta(hours=24),
+                    period_end=now,
+                    hours_compared=24,
+                    mean_abs_temperature_diff=1.0,
+                )
+                for location in locations
+            ]
+        )
         notification = Notification.objects.create(user=user, subject="Migraine Forecast: risk ahead", sent_at=now)
         notification.predictions.set(predictions)
         return locations
@@ -102,16 +142,18 @@ def test_add_place_form_and_search(logged_in, places, open_meteo, count, django_
 
 
 @pytest.mark.parametrize("count", [1, 5, 19])  # 19: one below the cap on places (MAX_LOCATIONS_PER_USER)
-def test_adding_a_place_fetches_and_predicts_in_fixed_queries(logged_in, places, open_meteo, count,
-                                                             django_assert_num_queries):
+def test_adding_a_place_fetches_and_predicts_in_fixed_queries(
+    logged_in, places, open_meteo, count, django_assert_num_queries
+):
     places(count)
     # session, user, the user locked (one add at a time), the cap, duplicate check, insert, forecast
     # upsert (staging table, upsert from it, emptied; the COPY into it is not a query), the
     # place's time zone, profile, forecast hours, e-mailed check, prediction upsert, and the
     # savepoints of the transactions
     with django_assert_num_queries(22):
-        response = logged_in.post(reverse("forecast:location-add"),
-                                  {"name": "Home", "latitude": "48.13743", "longitude": "11.57549"})
+        response = logged_in.post(
+            reverse("forecast:location-add"), {"name": "Home", "latitude": "48.13743", "longitude": "11.57549"}
+        )
     assert response.status_code == 302
 
 
@@ -205,8 +247,14 @@ def test_probes(client, db, django_assert_num_queries):
         assert client.get("/readyz").status_code == 200
 
 
-ADMIN_LISTS = ["forecast/location", "forecast/weatherforecast", "forecast/prediction", "forecast/notification",
-               "forecast/comparisonreport", "accounts/healthprofile"]
+ADMIN_LISTS = [
+    "forecast/location",
+    "forecast/weatherforecast",
+    "forecast/prediction",
+    "forecast/notification",
+    "forecast/comparisonreport",
+    "accounts/healthprofile",
+]
 
 
 @pytest.mark.parametrize("count", PLACES)

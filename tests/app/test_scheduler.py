@@ -1,4 +1,5 @@
 """The scheduler: cron schedules from settings, a liveness file, a clean stop."""
+
 import signal
 import subprocess
 import sys
@@ -34,9 +35,14 @@ def test_a_scheduled_run_that_fails_is_logged_not_raised(transactional_db, locat
 
 def test_runs_touches_its_liveness_file_and_stops_on_sigterm(tmp_path):
     alive = tmp_path / "alive"
-    process = subprocess.Popen([sys.executable, "manage.py", "scheduler"], cwd=REPO / "app",
-                               env={**__import__("os").environ, "SCHEDULER_HEARTBEAT_FILE": str(alive)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "scheduler"],
+        cwd=REPO / "app",
+        env={**__import__("os").environ, "SCHEDULER_HEARTBEAT_FILE": str(alive)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not alive.exists() and time.monotonic() < deadline and process.poll() is None:

@@ -1,4 +1,5 @@
 """What the app sends to Sentry/GlitchTip, checked at the wire (the local ingest endpoint)."""
+
 import json
 import logging
 
@@ -19,24 +20,42 @@ TOKEN = "tok_4f9a2c7e1b8d6f3a"
 def failing_add(client, open_meteo, **extra):
     """POST the add-place form while Open-Meteo is down: a handled, reported error inside a request."""
     open_meteo.script(*[Response(503, {"error": True, "reason": "down"})] * 4)
-    return client.post(reverse("forecast:location-add"),
-                       {"name": "Home of jane@example.com", "latitude": "48.1", "longitude": "11.5",
-                        "password": PASSWORD, "api_key": TOKEN, "token": TOKEN},
-                       HTTP_AUTHORIZATION=f"Bearer {TOKEN}", HTTP_X_API_KEY=TOKEN, **extra)
+    return client.post(
+        reverse("forecast:location-add"),
+        {
+            "name": "Home of jane@example.com",
+            "latitude": "48.1",
+            "longitude": "11.5",
+            "password": PASSWORD,
+            "api_key": TOKEN,
+            "token": TOKEN,
+        },
+        HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
+        HTTP_X_API_KEY=TOKEN,
+        **extra,
+    )
 
 
 def test_secrets_and_pii_never_leave_the_process(logged_in, user, open_meteo, sentry, settings):
     logged_in.cookies["sessionid"] = logged_in.cookies["sessionid"].value
     session_id = logged_in.cookies["sessionid"].value
     failing_add(logged_in, open_meteo, REMOTE_ADDR="203.0.113.9")
-    logging.getLogger("forecast").error("login failed for jane@example.com with password=%s key %s",
-                                        PASSWORD, settings.LLM_API_KEY)
+    logging.getLogger("forecast").error(
+        "login failed for jane@example.com with password=%s key %s", PASSWORD, settings.LLM_API_KEY
+    )
     event = sentry.wait_for(lambda e: "weather_api" in e.get("contexts", {}))
     sentry.wait_for(lambda e: "login failed" in (e.get("logentry") or {}).get("message", ""))
     sentry_sdk.flush(timeout=5)
     wire = sentry.raw_bodies()
-    for secret in (PASSWORD, TOKEN, session_id, settings.LLM_API_KEY, settings.SECRET_KEY, "jane@example.com",
-                   "203.0.113.9"):
+    for secret in (
+        PASSWORD,
+        TOKEN,
+        session_id,
+        settings.LLM_API_KEY,
+        settings.SECRET_KEY,
+        "jane@example.com",
+        "203.0.113.9",
+    ):
         assert secret.encode() not in wire, f"{secret} reached Sentry"
     # The user is identified, without the e-mail or IP.
     assert event["user"] == {"id": str(user.pk), "username": "jane"}
@@ -44,15 +63,18 @@ def test_secrets_and_pii_never_leave_the_process(logged_in, user, open_meteo, se
     assert "Authorization" not in headers and "Cookie" not in headers
 
 
-@pytest.mark.parametrize("text, secret", [
-    ("calling with Authorization: Bearer abcdefgh12345678", "abcdefgh12345678"),
-    ("header was basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
-    ("connect postgres://app:s3cr3t-pw@db:5432/app failed", "s3cr3t-pw"),
-    ("retry with PASSWORD=hunter22", "hunter22"),
-    ("api-key: k-0123456789", "k-0123456789"),
-    ("mail to jane@example.com bounced", "jane@example.com"),
-    ("the configured key sk-live-0123456789abcdef leaked", "sk-live-0123456789abcdef"),
-])
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("calling with Authorization: Bearer abcdefgh12345678", "abcdefgh12345678"),
+        ("header was basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ("connect postgres://app:s3cr3t-pw@db:5432/app failed", "s3cr3t-pw"),
+        ("retry with PASSWORD=hunter22", "hunter22"),
+        ("api-key: k-0123456789", "k-0123456789"),
+        ("mail to jane@example.com bounced", "jane@example.com"),
+        ("the configured key sk-live-0123456789abcdef leaked", "sk-live-0123456789abcdef"),
+    ],
+)
 def test_secrets_in_free_text_are_cut_out(text, secret):
     """Each form the value scrubber knows, behind its one-search shortcut for strings holding none."""
     from config.sentry import Scrubber, SentryConfig
@@ -126,8 +148,12 @@ def test_liveness_and_static_files_never_reach_sentrys_wrapping_of_django(sentry
 
 
 def test_sentry_disabled_means_no_sdk_and_no_traffic(services, transactional_db, location, test_database_url):
-    env = {"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(4), "SENTRY_ENABLED": "false",
-           "SENTRY_TRACES_SAMPLE_RATE": "1.0"}
+    env = {
+        "DATABASE_URL": test_database_url,
+        "SENTRY_DSN": services.sentry.dsn(4),
+        "SENTRY_ENABLED": "false",
+        "SENTRY_TRACES_SAMPLE_RATE": "1.0",
+    }
     services.open_meteo.script(*[Response(500, {"error": True, "reason": "x"})] * 4)
     failed = manage("collect_weather_data", env=env)
     assert failed.returncode == 1 and "FAILED" in failed.stdout
@@ -141,9 +167,18 @@ def test_sentry_disabled_means_no_sdk_and_no_traffic(services, transactional_db,
 
 
 def test_sentry_check_sends_every_kind_through_the_apps_own_setup(services, transactional_db, test_database_url):
-    result = manage("sentry_check", "--json", "--run-id", "run-42",
-                    env={"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(3),
-                         "SENTRY_RELEASE": "migraine-forecast@abc123", "SENTRY_TRACES_SAMPLE_RATE": "0.0"})
+    result = manage(
+        "sentry_check",
+        "--json",
+        "--run-id",
+        "run-42",
+        env={
+            "DATABASE_URL": test_database_url,
+            "SENTRY_DSN": services.sentry.dsn(3),
+            "SENTRY_RELEASE": "migraine-forecast@abc123",
+            "SENTRY_TRACES_SAMPLE_RATE": "0.0",
+        },
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     ids = report["events"]
@@ -180,14 +215,20 @@ def test_user_context_on_requests_through_gunicorn(gunicorn, services, transacti
     session = requests.Session()
     login_page = session.get(f"{gunicorn.url}/accounts/login/", timeout=10)
     assert login_page.status_code == 200
-    response = session.post(f"{gunicorn.url}/accounts/login/", timeout=10, data={
-        "username": "gunnar", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"{gunicorn.url}/accounts/login/", "X-Forwarded-For": "198.51.100.7"})
+    response = session.post(
+        f"{gunicorn.url}/accounts/login/",
+        timeout=10,
+        data={"username": "gunnar", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{gunicorn.url}/accounts/login/", "X-Forwarded-For": "198.51.100.7"},
+    )
     assert response.status_code == 200 and "Your places" in response.text
     services.open_meteo.script(Response(503, {"error": True, "reason": "down"}))
-    response = session.post(f"{gunicorn.url}/locations/add/", timeout=30, data={
-        "name": "Home", "latitude": "1", "longitude": "2", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"{gunicorn.url}/locations/add/"})
+    response = session.post(
+        f"{gunicorn.url}/locations/add/",
+        timeout=30,
+        data={"name": "Home", "latitude": "1", "longitude": "2", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{gunicorn.url}/locations/add/"},
+    )
     assert response.status_code == 200 and "could not be fetched now" in response.text
     event = services.sentry.wait_for(lambda e: "weather_api" in e.get("contexts", {}), project="2")
     assert event["user"] == {"id": str(account.pk), "username": "gunnar"}

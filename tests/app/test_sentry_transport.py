@@ -1,5 +1,6 @@
 """Delivery to GlitchTip when it is down, hung, refusing or overwhelmed (config/sentry_transport.py):
 every lost event counted, one log line when losses start and one when delivery works again."""
+
 import logging
 import time
 
@@ -59,11 +60,14 @@ def test_closed_port_one_line_per_outage_every_event_counted_and_one_line_on_rec
     assert f"{dropped} events were dropped meanwhile" in lines[1] and dropped >= 50
 
 
-@pytest.mark.parametrize("status, headers, reason", [
-    (500, {}, "delivery failed"),
-    (413, {}, "too large for GlitchTip"),
-    (429, {"Retry-After": "60"}, "rate limited by GlitchTip"),
-])
+@pytest.mark.parametrize(
+    "status, headers, reason",
+    [
+        (500, {}, "delivery failed"),
+        (413, {}, "too large for GlitchTip"),
+        (429, {"Retry-After": "60"}, "rate limited by GlitchTip"),
+    ],
+)
 def test_refusals_are_counted_with_their_reason(sentry, caplog, status, headers, reason):
     caplog.set_level(logging.INFO)
     sentry.respond_with(status, headers)
@@ -132,13 +136,17 @@ def test_sentry_check_fails_naming_what_a_closed_port_did_not_receive(transactio
     assert "connection failed" in result.stderr
 
 
-@pytest.mark.parametrize("status, headers, says", [
-    (500, {}, "last failure: HTTP 500"),
-    (429, {"Retry-After": "60"}, "rate limited by GlitchTip"),
-    (413, {}, "too large for GlitchTip"),
-])
-def test_sentry_check_fails_when_glitchtip_refuses(services, transactional_db, test_database_url, status, headers,
-                                                   says):
+@pytest.mark.parametrize(
+    "status, headers, says",
+    [
+        (500, {}, "last failure: HTTP 500"),
+        (429, {"Retry-After": "60"}, "rate limited by GlitchTip"),
+        (413, {}, "too large for GlitchTip"),
+    ],
+)
+def test_sentry_check_fails_when_glitchtip_refuses(
+    services, transactional_db, test_database_url, status, headers, says
+):
     services.sentry.respond_with(status, headers)
     result = manage("sentry_check", env={"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(3)})
     assert result.returncode == 1

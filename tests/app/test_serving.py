@@ -1,4 +1,5 @@
 """The app as deployed: gunicorn with the bundle's config, whitenoise static files, health probes."""
+
 import re
 
 import pytest
@@ -30,8 +31,9 @@ def test_health_probes_through_gunicorn(gunicorn, transactional_db):
 
 
 def test_access_log_shows_the_client_nginx_saw(gunicorn, transactional_db):
-    requests.get(f"{gunicorn.url}/accounts/login/?probe=access-log", headers={"X-Forwarded-For": "192.0.2.44"},
-                 timeout=10)
+    requests.get(
+        f"{gunicorn.url}/accounts/login/?probe=access-log", headers={"X-Forwarded-For": "192.0.2.44"}, timeout=10
+    )
     line = gunicorn.log_line("probe=access-log")
     assert re.match(r'192\.0\.2\.44 "GET /accounts/login/\?probe=access-log HTTP/1\.1" 200 ', line), line
 
@@ -45,25 +47,34 @@ def test_readyz_is_503_naming_what_is_down_while_healthz_stays_up(tmp_path):
         through_nginx = requests.get(f"{server.url}/readyz", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=20)
     # From this machine (loopback, not through a proxy): what failed.
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready", "database": "error: OperationalError",
-                               "cache": "error: ConnectionError"}
+    assert response.json() == {
+        "status": "not ready",
+        "database": "error: OperationalError",
+        "cache": "error: ConnectionError",
+    }
     # From anyone else: the status only; the log has the details.
     assert through_nginx.status_code == 503 and through_nginx.json() == {"status": "not ready"}
     log = (tmp_path / "gunicorn.log").read_text()
     assert "readyz: database not reachable" in log and "readyz: cache not reachable" in log
 
 
-@pytest.mark.parametrize("address, forwarded, detailed", [
-    ("127.0.0.1", None, True), ("::1", None, True), ("10.0.3.7", None, True),  # the host, a container network
-    ("10.0.3.7", "203.0.113.9", False),  # nginx passing on a client's request
-    ("203.0.113.9", None, False),  # a client reaching the app directly
-])
+@pytest.mark.parametrize(
+    "address, forwarded, detailed",
+    [
+        ("127.0.0.1", None, True),
+        ("::1", None, True),
+        ("10.0.3.7", None, True),  # the host, a container network
+        ("10.0.3.7", "203.0.113.9", False),  # nginx passing on a client's request
+        ("203.0.113.9", None, False),  # a client reaching the app directly
+    ],
+)
 def test_readyz_names_its_checks_only_to_the_internal_network(client, db, address, forwarded, detailed):
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
     response = client.get("/readyz", REMOTE_ADDR=address, **headers)
     assert response.status_code == 200
-    assert response.json() == ({"status": "ready", "database": "ok", "cache": "ok"} if detailed
-                               else {"status": "ready"})
+    assert response.json() == (
+        {"status": "ready", "database": "ok", "cache": "ok"} if detailed else {"status": "ready"}
+    )
 
 
 def test_gunicorn_config_sizes_workers_from_cpus(monkeypatch):
@@ -99,8 +110,9 @@ def test_every_name_the_gunicorn_config_sets_is_a_setting_of_the_installed_gunic
     from gunicorn.config import Config
 
     config = runpy.run_path(str(REPO / "app/gunicorn.conf.py"))
-    names = {name for name, value in config.items()
-             if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    names = {
+        name for name, value in config.items() if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
     assert "control_socket_disable" in names and names - set(Config().settings) == set()
 
 
@@ -128,12 +140,17 @@ def test_each_forked_worker_gets_its_own_sentry_client(sentry):
 
 
 def test_recycled_workers_serve_and_report_each_event_once(services, test_database_url, transactional_db, tmp_path):
-    env = {"DATABASE_URL": test_database_url, "SENTRY_DSN": services.sentry.dsn(6),
-           "GUNICORN_MAX_REQUESTS": "3", "GUNICORN_MAX_REQUESTS_JITTER": "0"}
+    env = {
+        "DATABASE_URL": test_database_url,
+        "SENTRY_DSN": services.sentry.dsn(6),
+        "GUNICORN_MAX_REQUESTS": "3",
+        "GUNICORN_MAX_REQUESTS_JITTER": "0",
+    }
     with running_gunicorn(env, tmp_path / "gunicorn.log", workers=1) as server:
         for number in range(7):  # a refused Host header: a 400 and an error event per request
-            response = requests.get(f"{server.url}/accounts/login/?n={number}", headers={"Host": "evil.example"},
-                                    timeout=30)
+            response = requests.get(
+                f"{server.url}/accounts/login/?n={number}", headers={"Host": "evil.example"}, timeout=30
+            )
             assert response.status_code == 400
         services.sentry.wait_for(lambda e: e.get("request", {}).get("query_string") == "n=6", project="6")
         booted = server.log_lines("Booting worker")

@@ -1,4 +1,5 @@
 """Settings from the environment: embedded defaults, clear errors for bad values, deploy checks."""
+
 import json
 import os
 import shutil
@@ -15,8 +16,14 @@ BARE_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"),
 
 
 def manage_with(env: dict, *args: str, cwd=REPO / "app") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env={**BARE_ENV, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=cwd,
+        env={**BARE_ENV, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -32,8 +39,13 @@ def test_no_environment_at_all_migrates_and_serves_on_sqlite(app_copy):
     assert migrate.returncode == 0, migrate.stderr
     assert (app_copy / "db.sqlite3").exists()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=app_copy, env=BARE_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=app_copy,
+        env=BARE_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, server, what="runserver")
         login = requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=10)
@@ -50,9 +62,13 @@ def test_a_database_that_never_answers_fails_the_request_instead_of_holding_it()
     (its error page) rather than waiting for the kernel's timeouts with a gunicorn thread."""
     hole = BlackHoleServer().start()
     try:
-        result = manage_with({"DATABASE_URL": f"postgres://app:secret@127.0.0.1:{hole.port}/app"}, "shell", "-c",
-                             "from django.db import connection; print(connection.settings_dict['OPTIONS']); "
-                             "connection.ensure_connection()")
+        result = manage_with(
+            {"DATABASE_URL": f"postgres://app:secret@127.0.0.1:{hole.port}/app"},
+            "shell",
+            "-c",
+            "from django.db import connection; print(connection.settings_dict['OPTIONS']); "
+            "connection.ensure_connection()",
+        )
     finally:
         hole.stop()
     assert result.returncode != 0
@@ -60,25 +76,32 @@ def test_a_database_that_never_answers_fails_the_request_instead_of_holding_it()
     assert "'tcp_user_timeout': 5000" in result.stdout
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"DJANGO_DEBUG": "maybe"}, "'DJANGO_DEBUG': ['Not a valid boolean.']"),
-    ({"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "'SENTRY_TRACES_SAMPLE_RATE': ['Must be greater than or equal to 0.0"),
-    ({"SENTRY_PROFILES_SAMPLE_RATE": "lots"}, "'SENTRY_PROFILES_SAMPLE_RATE': ['Not a valid number.']"),
-    ({"SENTRY_ENABLED": "yes please"}, "'SENTRY_ENABLED': ['Not a valid boolean.']"),
-    ({"SENTRY_DSN": "glitchtip:8000/1"}, "'SENTRY_DSN': [\"Not a valid DSN"),
-    ({"DATABASE_URL": "postgres//nohost"}, "'DATABASE_URL': ['Not a valid database URL.']"),
-    ({"REDIS_URL": "http://redis:6379"}, "'REDIS_URL': ['Not a valid URL.']"),
-    ({"OPEN_METEO_FORECAST_URL": "api.open-meteo.com"}, "'OPEN_METEO_FORECAST_URL': ['Not a valid URL.']"),
-    ({"LLM_TIMEOUT": "-1"}, "'LLM_TIMEOUT'"),
-    ({"RATELIMIT_PLACE_SEARCH": "ten a minute"}, "'RATELIMIT_PLACE_SEARCH': ['Not a rate like 10/m, 30/h or 5/10m.']"),
-    ({"RATELIMIT_FORECAST_FETCH": "5/0m"}, "'RATELIMIT_FORECAST_FETCH': ['Not a rate like"),
-    ({"MAX_LOCATIONS_PER_USER": "0"}, "'MAX_LOCATIONS_PER_USER': ['Must be greater than or equal to 1"),
-    ({"LOGIN_FAILURE_LIMIT": "many"}, "'LOGIN_FAILURE_LIMIT': ['Not a valid integer.']"),
-    ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false."),
-    # Schemes the app's parser does not know (mail would silently go to localhost:25).
-    ({"EMAIL_URL": "smtq://u:p@smtp.example.com:587"}, "EMAIL_URL has a scheme the e-mail URL parser does not"),
-    ({"EMAIL_URL": "consolemail://"}, "use smtp://, smtp+tls:// (STARTTLS), smtp+ssl:// or console://"),
-], ids=lambda v: f"{next(iter(v))}={next(iter(v.values()))}" if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DJANGO_DEBUG": "maybe"}, "'DJANGO_DEBUG': ['Not a valid boolean.']"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "1.5"}, "'SENTRY_TRACES_SAMPLE_RATE': ['Must be greater than or equal to 0.0"),
+        ({"SENTRY_PROFILES_SAMPLE_RATE": "lots"}, "'SENTRY_PROFILES_SAMPLE_RATE': ['Not a valid number.']"),
+        ({"SENTRY_ENABLED": "yes please"}, "'SENTRY_ENABLED': ['Not a valid boolean.']"),
+        ({"SENTRY_DSN": "glitchtip:8000/1"}, "'SENTRY_DSN': [\"Not a valid DSN"),
+        ({"DATABASE_URL": "postgres//nohost"}, "'DATABASE_URL': ['Not a valid database URL.']"),
+        ({"REDIS_URL": "http://redis:6379"}, "'REDIS_URL': ['Not a valid URL.']"),
+        ({"OPEN_METEO_FORECAST_URL": "api.open-meteo.com"}, "'OPEN_METEO_FORECAST_URL': ['Not a valid URL.']"),
+        ({"LLM_TIMEOUT": "-1"}, "'LLM_TIMEOUT'"),
+        (
+            {"RATELIMIT_PLACE_SEARCH": "ten a minute"},
+            "'RATELIMIT_PLACE_SEARCH': ['Not a rate like 10/m, 30/h or 5/10m.']",
+        ),
+        ({"RATELIMIT_FORECAST_FETCH": "5/0m"}, "'RATELIMIT_FORECAST_FETCH': ['Not a rate like"),
+        ({"MAX_LOCATIONS_PER_USER": "0"}, "'MAX_LOCATIONS_PER_USER': ['Must be greater than or equal to 1"),
+        ({"LOGIN_FAILURE_LIMIT": "many"}, "'LOGIN_FAILURE_LIMIT': ['Not a valid integer.']"),
+        ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false."),
+        # Schemes the app's parser does not know (mail would silently go to localhost:25).
+        ({"EMAIL_URL": "smtq://u:p@smtp.example.com:587"}, "EMAIL_URL has a scheme the e-mail URL parser does not"),
+        ({"EMAIL_URL": "consolemail://"}, "use smtp://, smtp+tls:// (STARTTLS), smtp+ssl:// or console://"),
+    ],
+    ids=lambda v: f"{next(iter(v))}={next(iter(v.values()))}" if isinstance(v, dict) else None,
+)
 def test_bad_values_stop_start_up_naming_the_variable(env, message):
     result = manage_with(env, "check")
     assert result.returncode == 2
@@ -116,8 +139,13 @@ def test_check_deploy_passes_with_production_settings():
 
 
 def test_check_deploy_flags_debug_and_a_weak_key():
-    result = manage_with({**PRODUCTION, "DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": "short"},
-                         "check", "--deploy", "--fail-level", "WARNING")
+    result = manage_with(
+        {**PRODUCTION, "DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": "short"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert result.returncode != 0
     assert "security.W018" in result.stderr and "security.W009" in result.stderr
 
@@ -129,8 +157,10 @@ def test_migrations_are_in_step_with_the_models():
 
 def test_without_email_url_mail_is_printed_to_the_console_and_sending_works(app_copy):
     """No environment: the console backend; sending succeeds (the old default's SMTP fallback failed)."""
-    script = ("from django.core.mail import send_mail; from django.conf import settings; "
-              "print(settings.EMAIL_BACKEND); send_mail('hello', 'body of the test mail', None, ['a@example.com'])")
+    script = (
+        "from django.core.mail import send_mail; from django.conf import settings; "
+        "print(settings.EMAIL_BACKEND); send_mail('hello', 'body of the test mail', None, ['a@example.com'])"
+    )
     result = manage_with({}, "shell", "--no-imports", "-c", script, cwd=app_copy)
     assert result.returncode == 0, result.stderr
     assert "console.EmailBackend" in result.stdout
@@ -140,20 +170,25 @@ def test_without_email_url_mail_is_printed_to_the_console_and_sending_works(app_
 def test_the_debug_level_of_development_shows_the_apps_lines_not_each_http_connection(services):
     """env/development.env sets DJANGO_LOG_LEVEL=DEBUG; urllib3 would log every connection and request
     (each call to Open-Meteo, each envelope to GlitchTip) at DEBUG."""
-    script = ("import logging, requests; "
-              f"requests.get('{services.open_meteo.url}/v1/search?name=Berlin', timeout=10); "
-              "logging.getLogger('forecast').debug('a debug line of the app')")
+    script = (
+        "import logging, requests; "
+        f"requests.get('{services.open_meteo.url}/v1/search?name=Berlin', timeout=10); "
+        "logging.getLogger('forecast').debug('a debug line of the app')"
+    )
     result = manage_with({"DJANGO_LOG_LEVEL": "DEBUG"}, "shell", "--no-imports", "-c", script)
     assert result.returncode == 0, result.stderr
     assert "a debug line of the app" in result.stderr
     assert "urllib3" not in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize(("url", "tls", "ssl"), [
-    ("smtp+tls://u:p@smtp.example.com:587", "True", "False"),
-    ("smtp+ssl://u:p@smtp.example.com:465", "False", "True"),
-    ("submission://u:p@smtp.example.com:587", "True", "False"),
-])
+@pytest.mark.parametrize(
+    ("url", "tls", "ssl"),
+    [
+        ("smtp+tls://u:p@smtp.example.com:587", "True", "False"),
+        ("smtp+ssl://u:p@smtp.example.com:465", "False", "True"),
+        ("submission://u:p@smtp.example.com:587", "True", "False"),
+    ],
+)
 def test_glitchtip_s_spellings_of_tls_mean_the_same_to_the_app(url, tls, ssl):
     """GlitchTip (django-environ) and the app (dj-email-url) read one EMAIL_URL: the same TLS either way."""
     script = "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
@@ -172,18 +207,38 @@ def show(env: dict, expression: str) -> str:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name, content, expression, expected", [
-    ("DJANGO_SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"], "s.SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"]),
-    ("DATABASE_URL", "postgres://app:pw-from-file@db.internal:5432/forecast",
-     "[s.DATABASES['default'][k] for k in ('HOST', 'NAME', 'PASSWORD')]", ["db.internal", "forecast", "pw-from-file"]),
-    ("EMAIL_URL", "smtp://mailer:mail-pw@smtp.example.org:2525", "[s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_PASSWORD]",
-     ["smtp.example.org", 2525, "mail-pw"]),
-    ("LLM_API_KEY", "sk-from-a-file-0123", "s.LLM_API_KEY", "sk-from-a-file-0123"),
-    ("SENTRY_DSN", "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1", "s.SENTRY.dsn",
-     "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1"),
-    ("HEARTBEAT_URLS", '{"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"}',
-     "s.HEARTBEAT_URLS", {"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"}),
-], ids=lambda v: v if isinstance(v, str) and v.isupper() else "")
+@pytest.mark.parametrize(
+    "name, content, expression, expected",
+    [
+        ("DJANGO_SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"], "s.SECRET_KEY", PRODUCTION["DJANGO_SECRET_KEY"]),
+        (
+            "DATABASE_URL",
+            "postgres://app:pw-from-file@db.internal:5432/forecast",
+            "[s.DATABASES['default'][k] for k in ('HOST', 'NAME', 'PASSWORD')]",
+            ["db.internal", "forecast", "pw-from-file"],
+        ),
+        (
+            "EMAIL_URL",
+            "smtp://mailer:mail-pw@smtp.example.org:2525",
+            "[s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_PASSWORD]",
+            ["smtp.example.org", 2525, "mail-pw"],
+        ),
+        ("LLM_API_KEY", "sk-from-a-file-0123", "s.LLM_API_KEY", "sk-from-a-file-0123"),
+        (
+            "SENTRY_DSN",
+            "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1",
+            "s.SENTRY.dsn",
+            "http://0123456789abcdef0123456789abcdef@glitchtip-web:8000/1",
+        ),
+        (
+            "HEARTBEAT_URLS",
+            '{"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"}',
+            "s.HEARTBEAT_URLS",
+            {"collect_weather_data": "http://glitchtip-web:8000/api/0/heartbeat/x/"},
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and v.isupper() else "",
+)
 def test_a_secret_is_read_from_the_file_named_by_name_file(tmp_path, name, content, expression, expected):
     secret = tmp_path / name.lower()
     secret.write_text(content + "\n")  # as `echo value > file` leaves it: the line break is dropped

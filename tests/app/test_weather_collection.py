@@ -1,5 +1,6 @@
 """collect_weather_data at scale: batches, one request per grid point, a refused coordinate
 isolated, a bounded number of requests in flight, reused connections, bulk upserts."""
+
 import pytest
 import sentry_sdk
 
@@ -14,8 +15,10 @@ from tests.harness.sentry_receiver import tags
 
 def add_places(user, count: int, start: float = 40.0) -> list[Location]:
     """`count` places at distinct grid points (0.1° apart)."""
-    return [add_location(user, name=f"Place {n}", latitude=f"{start + n / 10:.5f}", longitude="10.00000")
-            for n in range(count)]
+    return [
+        add_location(user, name=f"Place {n}", latitude=f"{start + n / 10:.5f}", longitude="10.00000")
+        for n in range(count)
+    ]
 
 
 def coordinates(request) -> list[tuple[str, str]]:
@@ -37,7 +40,8 @@ def test_locations_go_in_batches_with_a_line_each_and_a_summary(user, open_meteo
     assert status == 0, output
     assert sorted(len(coordinates(r)) for r in open_meteo.requests) == [1, 2, 2]
     assert sorted(c for r in open_meteo.requests for c in coordinates(r)) == [
-        (f"{40 + n / 10:.2f}", "10.00") for n in range(5)]
+        (f"{40 + n / 10:.2f}", "10.00") for n in range(5)
+    ]
     assert WeatherForecast.objects.filter(location__in=places).count() == 5 * 72
     assert len([line for line in output.splitlines() if "batch" in line]) == 3  # a line each
     assert "5 ok, 0 failed" in output  # the summary
@@ -172,8 +176,11 @@ def test_the_app_alone_on_sqlite_stores_a_batch_with_one_statement(app_copy, ope
     """The embedded default's upsert: one executemany of INSERT ... ON CONFLICT DO UPDATE per batch,
     no model objects and no statement per 99 rows (SQLite's limit of 999 parameters a statement);
     a second run updates every row in place."""
-    env = {"OPEN_METEO_FORECAST_URL": f"{open_meteo.url}/v1/forecast", "OPEN_METEO_BACKOFF": "0",
-           "OPEN_METEO_BATCH_SIZE": "100"}
+    env = {
+        "OPEN_METEO_FORECAST_URL": f"{open_meteo.url}/v1/forecast",
+        "OPEN_METEO_BACKOFF": "0",
+        "OPEN_METEO_BATCH_SIZE": "100",
+    }
     assert manage_with(env, "migrate", "--noinput", cwd=app_copy).returncode == 0
     result = manage_with(env, "shell", "-c", COUNT_UPSERTS, cwd=app_copy)
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 every page of the browser suite must pass: it fits the screen, the console stays clean, and the
 Content-Security-Policy is never violated. Full-page screenshots go to SCREENSHOTS.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,9 +24,18 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # The README names this folder; CI keeps it as an artifact. Git-ignored.
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 # Flags that work in a container without a GPU or sandbox, and that keep the browser from calling home.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+]
 # Runs in every page before its own content: collects what the Content-Security-Policy blocked.
 CSP_LISTENER = """
 window.__cspViolations = [];
@@ -64,13 +74,15 @@ class Browser:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self.profile}")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                                  "download.prompt_for_download": False})
+        options.add_experimental_option(
+            "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+        )
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.set_page_load_timeout(60)
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER})
-        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                                    {"behavior": "allow", "downloadPath": str(downloads)})
+        self.driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
         self.viewport = DESKTOP
 
     def close(self) -> None:
@@ -81,15 +93,18 @@ class Browser:
     def use(self, viewport: Viewport) -> None:
         """Emulate the viewport (a phone's also gets touch-style layout and the meta viewport)."""
         self.viewport = viewport
-        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": viewport.width, "height": viewport.height, "deviceScaleFactor": 1, "mobile": viewport.mobile})
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": viewport.width, "height": viewport.height, "deviceScaleFactor": 1, "mobile": viewport.mobile},
+        )
 
     def client_address(self, address: str | None) -> None:
         """Send the app requests as if from `address` (the X-Forwarded-For entry nginx would add; the
         `gunicorn` fixture trusts it), or as from this machine again with None."""
         self.driver.execute_cdp_cmd("Network.enable", {})
-        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                                    {"headers": {"X-Forwarded-For": address} if address else {}})
+        self.driver.execute_cdp_cmd(
+            "Network.setExtraHTTPHeaders", {"headers": {"X-Forwarded-For": address} if address else {}}
+        )
 
     def visit(self, path: str) -> None:
         self.driver.get(self.base_url + path)
@@ -115,8 +130,11 @@ class Browser:
 
     def submit(self, button_text: str) -> None:
         """Click the submit button with this text and wait for the next page."""
-        buttons = [b for b in self.find_all("button[type=submit], input[type=submit]")
-                   if (b.text or b.get_attribute("value")).strip() == button_text]
+        buttons = [
+            b
+            for b in self.find_all("button[type=submit], input[type=submit]")
+            if (b.text or b.get_attribute("value")).strip() == button_text
+        ]
         assert buttons, f"no button {button_text!r} on {self.path}"
         self._then_wait_for_next_page(buttons[0].click)
 
@@ -127,8 +145,9 @@ class Browser:
         # A mark on this page's window object; the next page has a new window object without it.
         self.driver.execute_script("window.__leaving = true")
         action()
-        WebDriverWait(self.driver, 60).until(lambda d: d.execute_script(
-            "return window.__leaving === undefined && document.readyState === 'complete'"))
+        WebDriverWait(self.driver, 60).until(
+            lambda d: d.execute_script("return window.__leaving === undefined && document.readyState === 'complete'")
+        )
 
     # --- the checks every page passes -----------------------------------------------------------
     def check_page(self, expected_status_in_console: int | None = None) -> None:
@@ -138,11 +157,13 @@ class Browser:
         as `expected_status_in_console` to accept that one line.
         """
         scroll_width, inner_width = self.driver.execute_script(
-            "return [document.documentElement.scrollWidth, window.innerWidth]")
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
         # On a phone, content wider than the screen also widens the layout viewport (innerWidth).
         assert scroll_width <= inner_width == self.viewport.width, (
             f"{self.path} is {max(scroll_width, inner_width)} px wide on a {self.viewport.width} px screen "
-            f"(scrollWidth {scroll_width}, innerWidth {inner_width})")
+            f"(scrollWidth {scroll_width}, innerWidth {inner_width})"
+        )
         violations = self.driver.execute_script("return window.__cspViolations || []")
         assert violations == [], f"CSP violations on {self.path}: {violations}"
         errors = [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -155,9 +176,14 @@ class Browser:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics["cssContentSize"]
-        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": self.viewport.width, "height": size["height"], "scale": 1}})
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": self.viewport.width, "height": size["height"], "scale": 1},
+            },
+        )
         path = SCREENSHOTS / f"{self.viewport.name}-{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

@@ -1,5 +1,6 @@
 """The browser suite: headless Chromium against the app under real gunicorn (the `gunicorn`
 fixture: the harness's Postgres, Redis and fake Open-Meteo; Sentry to the local receiver)."""
+
 import shutil
 
 import pytest

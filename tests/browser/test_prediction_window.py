@@ -2,6 +2,7 @@
 width: the card's "why" and the numbers behind it give the pressure change and the temperatures
 that the page's own hourly table shows for the card's window, and the places' badges name the
 same hours."""
+
 import re
 
 import pytest
@@ -35,7 +36,7 @@ def window_rows(table, when: str) -> list[tuple[str, str, float, float]]:
     weekday, start, end = re.fullmatch(r"(\w+) (\d\d:\d\d)–(\d\d:\d\d) \S+", when).groups()
     first = next(index for index, (day, time, *_) in enumerate(table) if day.startswith(weekday) and time == start)
     hours = (int(end[:2]) - int(start[:2])) % 24
-    return table[first:first + hours + 1]
+    return table[first : first + hours + 1]
 
 
 def figures(number: float) -> str:
@@ -43,8 +44,7 @@ def figures(number: float) -> str:
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=lambda v: v.name)
-def test_the_why_text_and_the_badges_speak_of_the_windows_own_hours(browser, open_meteo, django_user_model,
-                                                                      viewport):
+def test_the_why_text_and_the_badges_speak_of_the_windows_own_hours(browser, open_meteo, django_user_model, viewport):
     open_meteo.weather = stormy_weather
     account = django_user_model.objects.create_user(f"win-{viewport.name}", password=PASSWORD)
     HealthProfile.objects.create(user=account)
@@ -65,8 +65,10 @@ def test_the_why_text_and_the_badges_speak_of_the_windows_own_hours(browser, ope
     pressures = [pressure for *_, pressure in rows]
     temperatures = [temperature for _, _, temperature, _ in rows]
     assert f"Air pressure falls by about {max(pressures) - min(pressures):.0f} hPa" in why
-    numbers = {text_of(row.find_element(By.CSS_SELECTOR, "td")): text_of(row.find_elements(By.CSS_SELECTOR, "td")[1])
-               for row in card.find_elements(By.CSS_SELECTOR, "table.factors tbody tr")}
+    numbers = {
+        text_of(row.find_element(By.CSS_SELECTOR, "td")): text_of(row.find_elements(By.CSS_SELECTOR, "td")[1])
+        for row in card.find_elements(By.CSS_SELECTOR, "table.factors tbody tr")
+    }
     assert numbers["Pressure change"].startswith(f"{pressures[-1] - pressures[0]:+.1f} hPa over the window")
     assert numbers["Temperature change"] == f"{figures(min(temperatures))} to {figures(max(temperatures))} °C"
     browser.check_page()

@@ -3,6 +3,7 @@
 Every page it reaches must fit the screen, log nothing to the console and break no rule of the
 Content-Security-Policy (Browser.check_page); each is saved as a screenshot.
 """
+
 import csv
 import io
 import json

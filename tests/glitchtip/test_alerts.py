@@ -1,4 +1,5 @@
 """glitchtip/alerts.py: the ALERT_* settings and the alerts they make, without a server."""
+
 import pytest
 
 from glitchtip.alerts import AlertSettings, AlertSettingsError, AlertSpec, normal_url, wanted_alerts
@@ -20,13 +21,16 @@ def test_addresses_are_trimmed_lowered_and_deduplicated():
     assert settings.emails == ("ops@example.com", "dev@example.com")
 
 
-@pytest.mark.parametrize(("values", "variable", "problem"), [
-    ({"ALERT_EMAILS": "ops@example.com; dev@example.com"}, "ALERT_EMAILS", "is not an e-mail address"),
-    ({"ALERT_THRESHOLD_EVENTS": "0"}, "ALERT_THRESHOLD_EVENTS", "is '0'"),
-    ({"ALERT_THRESHOLD_MINUTES": "40000"}, "ALERT_THRESHOLD_MINUTES", "is '40000'"),  # a smallint in GlitchTip
-    ({"ALERT_WEBHOOK_URL": "hooks.slack.com/services/x"}, "ALERT_WEBHOOK_URL", "is not an http(s) URL"),
-    ({"ALERT_WEBHOOK_TYPE": "slack"}, "ALERT_WEBHOOK_TYPE", "is 'slack'"),
-])
+@pytest.mark.parametrize(
+    ("values", "variable", "problem"),
+    [
+        ({"ALERT_EMAILS": "ops@example.com; dev@example.com"}, "ALERT_EMAILS", "is not an e-mail address"),
+        ({"ALERT_THRESHOLD_EVENTS": "0"}, "ALERT_THRESHOLD_EVENTS", "is '0'"),
+        ({"ALERT_THRESHOLD_MINUTES": "40000"}, "ALERT_THRESHOLD_MINUTES", "is '40000'"),  # a smallint in GlitchTip
+        ({"ALERT_WEBHOOK_URL": "hooks.slack.com/services/x"}, "ALERT_WEBHOOK_URL", "is not an http(s) URL"),
+        ({"ALERT_WEBHOOK_TYPE": "slack"}, "ALERT_WEBHOOK_TYPE", "is 'slack'"),
+    ],
+)
 def test_a_bad_value_names_its_variable(values, variable, problem):
     with pytest.raises(AlertSettingsError) as caught:
         AlertSettings.from_values({**ADMIN, **values})
@@ -34,12 +38,15 @@ def test_a_bad_value_names_its_variable(values, variable, problem):
 
 
 def test_a_webhook_is_a_second_recipient_of_every_alert():
-    settings = AlertSettings.from_values({**ADMIN, "ALERT_WEBHOOK_URL": "https://chat.example.com",
-                                          "ALERT_WEBHOOK_TYPE": "googlechat"})
+    settings = AlertSettings.from_values(
+        {**ADMIN, "ALERT_WEBHOOK_URL": "https://chat.example.com", "ALERT_WEBHOOK_TYPE": "googlechat"}
+    )
     for spec in wanted_alerts(settings):
         assert spec.recipients == {Recipient("email"), Recipient("googlechat", "https://chat.example.com/")}
-        assert spec.body()["alertRecipients"] == [{"recipientType": "email", "url": ""},
-                                                  {"recipientType": "googlechat", "url": "https://chat.example.com/"}]
+        assert spec.body()["alertRecipients"] == [
+            {"recipientType": "email", "url": ""},
+            {"recipientType": "googlechat", "url": "https://chat.example.com/"},
+        ]
 
 
 def test_urls_compare_as_glitchtip_stores_them():

@@ -1,4 +1,5 @@
 """The scripts' GlitchTip client: the quirky Link header and pagination, against the recording and the double."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """The app run as its own processes: `manage.py` commands and gunicorn with the bundle's config."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ from tests.harness.processes import REPO, free_port, stop, wait_for_port
 
 def manage(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
     """Run `manage.py` in its own process, with the test environment plus `env`."""
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO / "app", env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, check=check, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO / "app",
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
 
 
 @dataclass
@@ -43,8 +51,9 @@ class Gunicorn:
 
 
 @contextmanager
-def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2, inherit: bool = True,
-                     application: str = "config.wsgi:application") -> Iterator[Gunicorn]:
+def running_gunicorn(
+    env: dict[str, str], log: Path, workers: int = 2, inherit: bool = True, application: str = "config.wsgi:application"
+) -> Iterator[Gunicorn]:
     """The app served by real gunicorn with the bundle's gunicorn.conf.py, on a free port; stopped
     gracefully (SIGTERM: each worker finishes its requests and flushes its Sentry queue).
     `env` is added to this process's environment, or with `inherit=False` is the whole of it.
@@ -54,9 +63,14 @@ def running_gunicorn(env: dict[str, str], log: Path, workers: int = 2, inherit: 
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", application],
             cwd=REPO / "app",
-            env={**(os.environ if inherit else {}), "GUNICORN_BIND": f"127.0.0.1:{port}",
-                 "WEB_CONCURRENCY": str(workers), **env},
-            stdout=output, stderr=subprocess.STDOUT,
+            env={
+                **(os.environ if inherit else {}),
+                "GUNICORN_BIND": f"127.0.0.1:{port}",
+                "WEB_CONCURRENCY": str(workers),
+                **env,
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_for_port(port, process, what=f"gunicorn (log: {log})")

@@ -3,6 +3,7 @@
 Unlike a closed port (refused at once), a client here connects, sends its request into the
 kernel's buffers and then waits for an answer that never comes, until its own timeout.
 """
+
 from __future__ import annotations
 
 import socket

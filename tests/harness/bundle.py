@@ -1,4 +1,5 @@
 """A copy of the bundle's deployment files in a temporary folder, to run the scripts against."""
+
 from __future__ import annotations
 
 import json
@@ -31,25 +32,58 @@ class Bundle:
         self.root = root
         root.mkdir(parents=True)
         # app/config: the jobs' list, and the settings scripts/check-env loads.
-        for name in ("compose.yml", ".gitignore", "env", "scripts", "nginx", "postgres", "glitchtip", "certificates",
-                     "deploy", "app/config"):
+        for name in (
+            "compose.yml",
+            ".gitignore",
+            "env",
+            "scripts",
+            "nginx",
+            "postgres",
+            "glitchtip",
+            "certificates",
+            "deploy",
+            "app/config",
+        ):
             source = REPO / name
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
-                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns(
-                    "*.secrets.env", "*.local.env", "*.release.env", "*.rehearsal-ca.pem", "*.verified", "*.lock",
-                    "__pycache__"))
+                shutil.copytree(
+                    source,
+                    root / name,
+                    ignore=shutil.ignore_patterns(
+                        "*.secrets.env",
+                        "*.local.env",
+                        "*.release.env",
+                        "*.rehearsal-ca.pem",
+                        "*.verified",
+                        "*.lock",
+                        "__pycache__",
+                    ),
+                )
             else:
                 shutil.copy(source, root / name)
 
     def run(self, script: str, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
         """`scripts/<script> args`, as an operator runs it in this copy."""
-        return subprocess.run([str(self.root / "scripts" / script), *args], cwd=self.root, capture_output=True,
-                              text=True, timeout=120, check=check, env=self.environ(env))
+        return subprocess.run(
+            [str(self.root / "scripts" / script), *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+            env=self.environ(env),
+        )
 
     def start(self, script: str, *args: str, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen([str(self.root / "scripts" / script), *args], cwd=self.root,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.environ(env))
+        return subprocess.Popen(
+            [str(self.root / "scripts" / script), *args],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.environ(env),
+        )
 
     def environ(self, extra: dict | None = None) -> dict[str, str]:
         """The test's environment for a script: this Python first on PATH (the scripts run `python3`,
@@ -60,11 +94,19 @@ class Bundle:
         # The settings the harness gives the in-process app (tests/harness/plugin.py) are not the
         # operator's: in a script's environment they would override the bundle's env files.
         harness = set(plugin.services.app_environment()) if plugin.services else set()
-        base = {k: v for k, v in os.environ.items()
-                if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH", "COVERAGE_PROCESS_CONFIG", *harness)}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("APP_ENV", "SENTRY_RELEASE", "PYTHONPATH", "COVERAGE_PROCESS_CONFIG", *harness)
+        }
         # The scripts run with this Python (it has every package of scripts/requirements.txt), not a .venv.
-        return {**base, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                "SCRIPTS_USE_SYSTEM_PYTHON": "1", **copy_coverage.environ(self.root), **(extra or {})}
+        return {
+            **base,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "SCRIPTS_USE_SYSTEM_PYTHON": "1",
+            **copy_coverage.environ(self.root),
+            **(extra or {}),
+        }
 
     def env_file(self, env: str) -> Path:
         return self.root / "env" / f"{env}.env"
@@ -112,8 +154,9 @@ class Bundle:
         return path
 
     def compose(self, env: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(engine.command(env, *args, root=self.root), capture_output=True, text=True,
-                              timeout=120, env=self.environ())
+        return subprocess.run(
+            engine.command(env, *args, root=self.root), capture_output=True, text=True, timeout=120, env=self.environ()
+        )
 
     def config(self, env: str) -> dict:
         result = self.compose(env, "config", "--format", "json")

@@ -6,6 +6,7 @@ started in a copy gets a configuration of its own: this run's, with the copy's f
 sources and this run's data file. The combined data counts their lines for the repository's
 own files ([tool.coverage.paths] in pyproject.toml).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,16 @@ def environ(root: Path) -> dict[str, str]:
         return {}
     config = root.parent / f"{root.name}.coveragerc"  # beside the copy: tests read what is in it
     if not config.exists():
-        sources = [root / Path(os.path.abspath(source)).relative_to(REPO)
-                   for source in measuring.get_option("run:source") or []]
-        lines = ["[run]", "parallel = true", f"data_file = {os.path.abspath(measuring.get_option('run:data_file'))}",
-                 _option("source", [str(source) for source in sources])]
+        sources = [
+            root / Path(os.path.abspath(source)).relative_to(REPO)
+            for source in measuring.get_option("run:source") or []
+        ]
+        lines = [
+            "[run]",
+            "parallel = true",
+            f"data_file = {os.path.abspath(measuring.get_option('run:data_file'))}",
+            _option("source", [str(source) for source in sources]),
+        ]
         lines += [_option(name, measuring.get_option(f"run:{name}")) for name in OPTIONS]
         config.write_text("\n".join(lines) + "\n")
     return {"COVERAGE_PROCESS_START": str(config)}

@@ -5,6 +5,7 @@ coverage.py prints files or a total, not packages, so this plugin sums that repo
 package (app/forecast, scripts/stack, glitchtip, ...) in coverage.py's columns and formula:
 (lines run + branches taken) / (lines + branches). Loaded with `-p tests.harness.coverage_summary`.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,18 @@ def table(report: dict, root: Path, invoked_from: Path) -> list[str]:
         relative = PurePosixPath((invoked_from / name).resolve().relative_to(root).as_posix())
         summary = figures["summary"]
         sums.setdefault(package(relative), Counter()).update(
-            {**{column: summary[column] for column in COLUMNS},
-             "covered": summary["covered_lines"] + summary["covered_branches"]})
+            {
+                **{column: summary[column] for column in COLUMNS},
+                "covered": summary["covered_lines"] + summary["covered_branches"],
+            }
+        )
     totals = report["totals"]
-    sums["TOTAL"] = Counter({**{column: totals[column] for column in COLUMNS},
-                             "covered": totals["covered_lines"] + totals["covered_branches"]})
+    sums["TOTAL"] = Counter(
+        {
+            **{column: totals[column] for column in COLUMNS},
+            "covered": totals["covered_lines"] + totals["covered_branches"],
+        }
+    )
     width = max(len(name) for name in sums)
     lines = [f"{'Package':<{width}} " + " ".join(f"{heading:>7}" for heading in HEADINGS) + "   Cover"]
     for name, counts in sorted(sums.items(), key=lambda item: (item[0] == "TOTAL", item[0])):

@@ -7,6 +7,7 @@ client that reuses its connections opens few) and the most requests served at on
 (`max_in_flight`: what a client's concurrency bound allows). `hang()` makes it a server that
 takes every request and answers none, until `reset()`.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -146,8 +147,13 @@ class FakeHTTPServer:
         body = handler.rfile.read(length) if length else b""
         body = decode_body(body, handler.headers.get("Content-Encoding", ""))
         parts = urlsplit(handler.path)
-        request = Request(handler.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                          {k.lower(): v for k, v in handler.headers.items()}, body)
+        request = Request(
+            handler.command,
+            parts.path,
+            parse_qs(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in handler.headers.items()},
+            body,
+        )
         with self._lock:
             if self.record_requests:
                 self.requests.append(request)

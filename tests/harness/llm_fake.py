@@ -1,4 +1,5 @@
 """An OpenAI-compatible chat completions API (POST /v1/chat/completions), in the real format."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,20 @@ import time
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
 API_KEY = "sk-test-llm-key-0123456789abcdef"
-HIGH_ANSWER = {"level": "HIGH", "confidence": 0.8, "rationale": "A steep pressure drop is coming.",
-               "prevention_tips": ["Keep medication at hand.", "Drink enough water."]}
+HIGH_ANSWER = {
+    "level": "HIGH",
+    "confidence": 0.8,
+    "rationale": "A steep pressure drop is coming.",
+    "prevention_tips": ["Keep medication at hand.", "Drink enough water."],
+}
 
 
 def completion(content: str, model: str = "test-model") -> dict:
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 120, "completion_tokens": 40, "total_tokens": 160},
     }

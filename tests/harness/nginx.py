@@ -5,6 +5,7 @@ certificates' volume go is read from the nginx service's mounts in compose.yml, 
 exactly what the container would: the entrypoint's `*.envsh` files are sourced (the TLS settings),
 the templates rendered with envsubst, then its `*.sh` scripts run (the certificate and its watcher).
 """
+
 from __future__ import annotations
 
 import os
@@ -63,16 +64,23 @@ def nginx_mounts() -> tuple[dict[str, Path], dict[str, str]]:
 def render_template(template: str, env: dict[str, str], filter_pattern: str) -> str:
     """What 20-envsubst-on-templates.sh does: envsubst limited to the defined variables matching the filter."""
     names = [name for name in env if re.search(filter_pattern, name)]
-    result = subprocess.run([find_binary("envsubst"), " ".join(f"${{{n}}}" for n in names)], input=template,
-                            env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [find_binary("envsubst"), " ".join(f"${{{n}}}" for n in names)],
+        input=template,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 
 def sourced(scripts: list[Path], env: dict[str, str]) -> dict[str, str]:
     """The environment after sourcing `scripts` in order, as the entrypoint sources its `*.envsh`."""
     program = "".join(f'. "{script}" || exit 1\n' for script in scripts) + "env -0\n"
-    result = subprocess.run(["sh", "-c", program], env={"PATH": os.environ["PATH"], **env}, capture_output=True,
-                            check=False)
+    result = subprocess.run(
+        ["sh", "-c", program], env={"PATH": os.environ["PATH"], **env}, capture_output=True, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"the entrypoint's settings failed: {result.stderr.decode()}")
     pairs = (entry.split("=", 1) for entry in result.stdout.decode().split("\0") if "=" in entry)
@@ -80,9 +88,18 @@ def sourced(scripts: list[Path], env: dict[str, str]) -> dict[str, str]:
 
 
 class NginxServer:
-    def __init__(self, app_upstream: str, glitchtip_upstream: str, trusted_proxy_cidr: str = "192.0.2.1/32",
-                 tls_mode: str = "off", app_url: str = "http://localhost", glitchtip_url: str = "http://localhost:8001",
-                 certificates: Path | None = None, hsts_seconds: int = 31536000, certificate_check_seconds: int = 1):
+    def __init__(
+        self,
+        app_upstream: str,
+        glitchtip_upstream: str,
+        trusted_proxy_cidr: str = "192.0.2.1/32",
+        tls_mode: str = "off",
+        app_url: str = "http://localhost",
+        glitchtip_url: str = "http://localhost:8001",
+        certificates: Path | None = None,
+        hsts_seconds: int = 31536000,
+        certificate_check_seconds: int = 1,
+    ):
         self.app_port = free_port()
         self.https_port = free_port()
         self.glitchtip_port = free_port()
@@ -135,8 +152,11 @@ class NginxServer:
         assert templates, "compose.yml mounts no template into the nginx service"
         # The other mounts (snippets, the error page) are copied under the prefix, the volumes are folders
         # there, and every path to them, in the templates and in the snippets themselves, points there instead.
-        folders = {target: self.prefix / "mounts" / target.strip("/") for target in binds
-                   if target not in templates and target not in scripts}
+        folders = {
+            target: self.prefix / "mounts" / target.strip("/")
+            for target in binds
+            if target not in templates and target not in scripts
+        }
         folders.update({target: self.certificates for target in volumes})
         folders.update({target: self.prefix / local for target, local in CONTAINER_PATHS.items()})
         for target, copy in folders.items():
@@ -163,10 +183,15 @@ class NginxServer:
         wrapper = bin_dir / "nginx"
         wrapper.write_text(f'#!/bin/sh\nexec {" ".join(self.command)} "$@"\n')
         wrapper.chmod(0o755)
-        env = {**os.environ, **self.env, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-               "NGINX_CERTIFICATES_DIR": str(self.certificates), "NGINX_TLS_DIR": str(self.prefix / "tls"),
-               "NGINX_TEMPORARY_TLS_DIR": str(self.prefix / "tls-temporary"),
-               "NGINX_CERTIFICATE_CHECK_SECONDS": str(self.certificate_check_seconds)}
+        env = {
+            **os.environ,
+            **self.env,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "NGINX_CERTIFICATES_DIR": str(self.certificates),
+            "NGINX_TLS_DIR": str(self.prefix / "tls"),
+            "NGINX_TEMPORARY_TLS_DIR": str(self.prefix / "tls-temporary"),
+            "NGINX_CERTIFICATE_CHECK_SECONDS": str(self.certificate_check_seconds),
+        }
         for script in scripts:
             with open(self.prefix / "entrypoint.log", "a") as log:
                 # A session of its own: what the script leaves running (the watcher) is stopped with it.
@@ -187,8 +212,9 @@ class NginxServer:
         checked = self.test_config()
         if checked.returncode != 0:
             raise RuntimeError(f"nginx -t failed:\n{checked.stderr}")
-        self.process = subprocess.Popen([*self.command, "-g", "daemon off;"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [*self.command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         for port in (self.app_port, self.glitchtip_port):
             wait_for_port(port, self.process, what="nginx")
         if self.env["NGINX_TLS"] == "on":

@@ -14,6 +14,7 @@ shifted by the one offset valid now ("utc_offset_seconds"), even across a DST ch
 maintainers confirm this in open-meteo/open-meteo#261). The fake knows a few places' zones
 (ZONES); other coordinates resolve to GMT.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,19 +23,39 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tests.harness.http_fake import FakeHTTPServer, Request, Response
 
-UNITS = {"temperature_2m": "°C", "relative_humidity_2m": "%", "pressure_msl": "hPa", "surface_pressure": "hPa",
-         "precipitation": "mm", "precipitation_probability": "%", "cloud_cover": "%", "visibility": "m",
-         "wind_speed_10m": "km/h"}
+UNITS = {
+    "temperature_2m": "°C",
+    "relative_humidity_2m": "%",
+    "pressure_msl": "hPa",
+    "surface_pressure": "hPa",
+    "precipitation": "mm",
+    "precipitation_probability": "%",
+    "cloud_cover": "%",
+    "visibility": "m",
+    "wind_speed_10m": "km/h",
+}
 
-CALM = {"temperature_2m": 12.0, "relative_humidity_2m": 60.0, "pressure_msl": 1016.0, "surface_pressure": 1010.0,
-        "precipitation": 0.0, "precipitation_probability": 5.0, "cloud_cover": 30.0, "visibility": 24140.0,
-        "wind_speed_10m": 8.0}
+CALM = {
+    "temperature_2m": 12.0,
+    "relative_humidity_2m": 60.0,
+    "pressure_msl": 1016.0,
+    "surface_pressure": 1010.0,
+    "precipitation": 0.0,
+    "precipitation_probability": 5.0,
+    "cloud_cover": 30.0,
+    "visibility": 24140.0,
+    "wind_speed_10m": 8.0,
+}
 
 
 # (latitude, longitude, zone): timezone=auto picks the nearest within ZONE_RADIUS degrees.
 ZONES = [
-    (52.52, 13.41, "Europe/Berlin"), (53.55, 9.99, "Europe/Berlin"), (48.14, 11.58, "Europe/Berlin"),
-    (44.47, -71.19, "America/New_York"), (37.77, -122.42, "America/Los_Angeles"), (35.68, 139.69, "Asia/Tokyo"),
+    (52.52, 13.41, "Europe/Berlin"),
+    (53.55, 9.99, "Europe/Berlin"),
+    (48.14, 11.58, "Europe/Berlin"),
+    (44.47, -71.19, "America/New_York"),
+    (37.77, -122.42, "America/Los_Angeles"),
+    (35.68, 139.69, "Asia/Tokyo"),
 ]
 ZONE_RADIUS = 2.0
 
@@ -52,10 +73,17 @@ def calm_weather(time: datetime, latitude: float, longitude: float) -> dict:
 def stormy_weather(time: datetime, latitude: float, longitude: float) -> dict:
     """A deep low arriving: pressure falls 2 hPa an hour, temperature drops, humid and wet: HIGH risk."""
     hours = (time - datetime.now(UTC).replace(minute=0, second=0, microsecond=0)) / timedelta(hours=1)
-    return {"temperature_2m": round(18 - 1.5 * max(hours, 0), 1), "relative_humidity_2m": 96.0,
-            "pressure_msl": round(1010 - 2.0 * max(hours, 0), 1), "surface_pressure": 1000.0,
-            "precipitation": 2.5, "precipitation_probability": 95.0, "cloud_cover": 100.0, "visibility": 2000.0,
-            "wind_speed_10m": 40.0}
+    return {
+        "temperature_2m": round(18 - 1.5 * max(hours, 0), 1),
+        "relative_humidity_2m": 96.0,
+        "pressure_msl": round(1010 - 2.0 * max(hours, 0), 1),
+        "surface_pressure": 1000.0,
+        "precipitation": 2.5,
+        "precipitation_probability": 95.0,
+        "cloud_cover": 100.0,
+        "visibility": 2000.0,
+        "wind_speed_10m": 40.0,
+    }
 
 
 def refused(reason: str) -> Response:
@@ -73,12 +101,35 @@ class OpenMeteoFake(FakeHTTPServer):
         # name (lower case) -> list of geocoding results
         self.places = {
             "berlin": [
-                {"id": 2950159, "name": "Berlin", "latitude": 52.52437, "longitude": 13.41053, "elevation": 74.0,
-                 "feature_code": "PPLC", "country_code": "DE", "timezone": "Europe/Berlin", "population": 3426354,
-                 "country_id": 2921044, "country": "Germany", "admin1": "Land Berlin", "admin1_id": 2950157},
-                {"id": 5083330, "name": "Berlin", "latitude": 44.46867, "longitude": -71.18508, "elevation": 311.0,
-                 "feature_code": "PPL", "country_code": "US", "timezone": "America/New_York", "population": 9367,
-                 "country_id": 6252001, "country": "United States", "admin1": "New Hampshire"},
+                {
+                    "id": 2950159,
+                    "name": "Berlin",
+                    "latitude": 52.52437,
+                    "longitude": 13.41053,
+                    "elevation": 74.0,
+                    "feature_code": "PPLC",
+                    "country_code": "DE",
+                    "timezone": "Europe/Berlin",
+                    "population": 3426354,
+                    "country_id": 2921044,
+                    "country": "Germany",
+                    "admin1": "Land Berlin",
+                    "admin1_id": 2950157,
+                },
+                {
+                    "id": 5083330,
+                    "name": "Berlin",
+                    "latitude": 44.46867,
+                    "longitude": -71.18508,
+                    "elevation": 311.0,
+                    "feature_code": "PPL",
+                    "country_code": "US",
+                    "timezone": "America/New_York",
+                    "population": 9367,
+                    "country_id": 6252001,
+                    "country": "United States",
+                    "admin1": "New Hampshire",
+                },
             ],
         }
 
@@ -116,8 +167,10 @@ class OpenMeteoFake(FakeHTTPServer):
         if timeformat not in ("iso8601", "unixtime"):
             return refused(f"Cannot initialize TimeFormat from invalid String value {timeformat} for key timeformat")
         zone_name = request.param("timezone") or "GMT"
-        zones = [zone_at(lat, lon) if zone_name == "auto" else zone_name
-                 for lat, lon in zip(latitudes, longitudes, strict=True)]
+        zones = [
+            zone_at(lat, lon) if zone_name == "auto" else zone_name
+            for lat, lon in zip(latitudes, longitudes, strict=True)
+        ]
         try:
             zones = [ZoneInfo(zone) for zone in zones]
         except (ZoneInfoNotFoundError, ValueError):
@@ -131,8 +184,10 @@ class OpenMeteoFake(FakeHTTPServer):
         else:
             first, count = now.replace(hour=0), 24 * int(request.param("forecast_days") or 7)
         times = [first + timedelta(hours=h) for h in range(-past_hours, count)]
-        answers = [self.location(lat, lon, zone, now, times, variables, timeformat)
-                   for lat, lon, zone in zip(latitudes, longitudes, zones, strict=True)]
+        answers = [
+            self.location(lat, lon, zone, now, times, variables, timeformat)
+            for lat, lon, zone in zip(latitudes, longitudes, zones, strict=True)
+        ]
         return Response(200, answers[0] if len(answers) == 1 else answers, delay=self.delay)
 
     def location(self, latitude, longitude, zone, now, times, variables, timeformat) -> dict:
@@ -145,9 +200,13 @@ class OpenMeteoFake(FakeHTTPServer):
         for variable in variables:
             hourly[variable] = [row[variable] for row in rows]
         return {
-            "latitude": round(latitude, 6), "longitude": round(longitude, 6), "generationtime_ms": 0.07,
-            "utc_offset_seconds": int(offset.total_seconds()), "timezone": str(zone),
-            "timezone_abbreviation": now.astimezone(zone).tzname(), "elevation": 38.0,
+            "latitude": round(latitude, 6),
+            "longitude": round(longitude, 6),
+            "generationtime_ms": 0.07,
+            "utc_offset_seconds": int(offset.total_seconds()),
+            "timezone": str(zone),
+            "timezone_abbreviation": now.astimezone(zone).tzname(),
+            "elevation": 38.0,
             "hourly_units": {"time": timeformat, **{v: UNITS[v] for v in variables}},
             "hourly": hourly,
         }
@@ -157,5 +216,8 @@ class OpenMeteoFake(FakeHTTPServer):
         count = int(request.param("count") or 10)
         results = self.places.get(name, [])[:count]
         # Like the real API: no "results" key at all when nothing matches.
-        return Response(200, {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4},
-                        delay=self.delay)
+        return Response(
+            200,
+            {"results": results, "generationtime_ms": 0.6} if results else {"generationtime_ms": 0.4},
+            delay=self.delay,
+        )

@@ -5,6 +5,7 @@ configures Django: the services' ports are reserved and the app's settings set i
 environment, exactly as in a deployment. The services themselves start on first use
 (services.py); nothing starts for a test that does not use them.
 """
+
 from __future__ import annotations
 
 import os

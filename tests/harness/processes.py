@@ -1,4 +1,5 @@
 """Starting and stopping the real server processes the tests run against."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,9 @@ class ReservedPort:
         return self.number
 
 
-def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 30,
-                  what: str = "server") -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen | None = None, timeout: float = 30, what: str = "server"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -1,4 +1,5 @@
 """A throwaway redis-server on loopback."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,9 +16,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
-            [find_binary("redis-server"), "--port", str(self.reserved.release()), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--databases", "16"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                find_binary("redis-server"),
+                "--port",
+                str(self.reserved.release()),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--databases",
+                "16",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, self.process, what="redis-server")
         return self

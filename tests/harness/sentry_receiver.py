@@ -1,4 +1,5 @@
 """A Sentry ingest endpoint on loopback that keeps every envelope the SDK sends, for assertions at the wire."""
+
 from __future__ import annotations
 
 import json
@@ -97,19 +98,28 @@ class SentryReceiver(FakeHTTPServer):
             for item in items:
                 if item.type == "client_report":
                     report = json.loads(item.payload) if isinstance(item.payload, bytes) else item.payload
-                    self.discarded.update({(match.group(1), d["category"], d["reason"]): d["quantity"]
-                                           for d in report.get("discarded_events", [])})
+                    self.discarded.update(
+                        {
+                            (match.group(1), d["category"], d["reason"]): d["quantity"]
+                            for d in report.get("discarded_events", [])
+                        }
+                    )
             if self.keep:
-                self.envelopes.append(Envelope(match.group(1), headers, items, request.body,
-                                               request.headers.get("x-sentry-auth", "")))
+                self.envelopes.append(
+                    Envelope(match.group(1), headers, items, request.body, request.headers.get("x-sentry-auth", ""))
+                )
             self._arrived.notify_all()
         return Response(200, {"id": headers["event_id"]} if "event_id" in headers else {})
 
     # ---- what tests read -------------------------------------------------
     def items(self, kind: str | None = None, project: str | None = None) -> list[dict]:
         with self._arrived:
-            return [item.payload for envelope in self.envelopes for item in envelope.items
-                    if (kind is None or item.type == kind) and (project is None or envelope.project == project)]
+            return [
+                item.payload
+                for envelope in self.envelopes
+                for item in envelope.items
+                if (kind is None or item.type == kind) and (project is None or envelope.project == project)
+            ]
 
     def events(self, project: str | None = None) -> list[dict]:
         """Error and message events."""
@@ -130,8 +140,16 @@ class SentryReceiver(FakeHTTPServer):
                             return item.payload
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = [(i.type, (i.payload.get("message") or i.payload.get("transaction") or "")
-                             if isinstance(i.payload, dict) else "") for e in self.envelopes for i in e.items]
+                    seen = [
+                        (
+                            i.type,
+                            (i.payload.get("message") or i.payload.get("transaction") or "")
+                            if isinstance(i.payload, dict)
+                            else "",
+                        )
+                        for e in self.envelopes
+                        for i in e.items
+                    ]
                     raise AssertionError(f"no matching {kind} arrived within {timeout}s; got {seen}")
                 self._arrived.wait(remaining)
 

@@ -5,6 +5,7 @@ environment once, before any test runs (see plugin.py). The servers themselves s
 test first touches them, through an attribute here: `services.postgres`, `services.sentry`...
 A test of compose.yml or of the scripts starts none of them.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -30,8 +31,12 @@ class Services:
     def __init__(self) -> None:
         # Constructing reserves a port (the HTTP fakes bind theirs); nothing runs yet.
         self._servers: dict[str, Any] = {
-            "postgres": PostgresServer(), "redis": RedisServer(), "smtp": SMTPServer(),
-            "open_meteo": OpenMeteoFake(), "llm": LLMFake(), "sentry": SentryReceiver(),
+            "postgres": PostgresServer(),
+            "redis": RedisServer(),
+            "smtp": SMTPServer(),
+            "open_meteo": OpenMeteoFake(),
+            "llm": LLMFake(),
+            "sentry": SentryReceiver(),
         }
         self._started: list[str] = []
         self.static_root = tempfile.mkdtemp(prefix="mf-static-")

@@ -1,4 +1,5 @@
 """A real SMTP server (aiosmtpd) on loopback that keeps messages, and can refuse them."""
+
 from __future__ import annotations
 
 import email

@@ -1,5 +1,6 @@
 """The outage-watcher service in compose.yml, as Compose resolves it for each environment: the app's image
 and mail settings, nothing it watches to wait for, a healthcheck, its thresholds from env/defaults.env."""
+
 import pytest
 import yaml
 

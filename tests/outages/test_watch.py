@@ -1,5 +1,6 @@
 """The outage watcher's memory (outages/watch.py) and its e-mails' text (outages/notices.py), round by round,
 on given times: one e-mail per outage, one when it is over, none for a short failure."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +11,10 @@ from outages.watch import Kind, Watch
 
 T0 = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
 AFTER = timedelta(seconds=120)
-CHECKS = [Check("the database", "postgres:5432/app", "The app cannot serve its pages.", lambda: None),
-          Check("GlitchTip", "http://glitchtip-web:8000/api/1/envelope/", "GlitchTip cannot store errors.",
-                lambda: None)]
+CHECKS = [
+    Check("the database", "postgres:5432/app", "The app cannot serve its pages.", lambda: None),
+    Check("GlitchTip", "http://glitchtip-web:8000/api/1/envelope/", "GlitchTip cannot store errors.", lambda: None),
+]
 
 
 def rounds(watch: Watch, results: list[dict[str, str | None]], start: datetime = T0, every: int = 15):
@@ -54,8 +56,11 @@ def test_resolved_waits_for_everything_that_was_mailed_and_a_check_that_fails_la
     watch = Watch(["the database", "GlitchTip"], AFTER)
     glitchtip_down = {"GlitchTip": "answered HTTP 502 Bad Gateway"}
     sent = rounds(watch, [DB_DOWN] * 10 + [BOTH_DOWN] * 10 + [glitchtip_down] * 3 + [UP] * 2)
-    assert [(n.kind, n.new) for n in sent] == [(Kind.DOWN, ("the database",)), (Kind.DOWN, ("GlitchTip",)),
-                                              (Kind.RESOLVED, ())]
+    assert [(n.kind, n.new) for n in sent] == [
+        (Kind.DOWN, ("the database",)),
+        (Kind.DOWN, ("GlitchTip",)),
+        (Kind.RESOLVED, ()),
+    ]
     # The database came back three rounds before GlitchTip: one e-mail when both are.
     resolved = sent[-1]
     back = {t.name: t.back_at for t in resolved.targets}
@@ -103,20 +108,30 @@ def test_the_e_mails_say_what_failed_since_when_and_what_to_do(settings):
     assert "may be missing from GlitchTip" in letter.body
 
 
-@pytest.mark.parametrize("alert_emails, admin, expected", [
-    ("ops@example.com, dev@example.com,ops@example.com", "admin@example.com", ["ops@example.com", "dev@example.com"]),
-    ("", "admin@localhost", ["admin@localhost"]),
-])
+@pytest.mark.parametrize(
+    "alert_emails, admin, expected",
+    [
+        (
+            "ops@example.com, dev@example.com,ops@example.com",
+            "admin@example.com",
+            ["ops@example.com", "dev@example.com"],
+        ),
+        ("", "admin@localhost", ["admin@localhost"]),
+    ],
+)
 def test_recipients_are_alert_emails_or_else_the_glitchtip_admin(settings, alert_emails, admin, expected):
     settings.ALERT_EMAILS, settings.GLITCHTIP_ADMIN_EMAIL = alert_emails, admin
     assert notices.recipients() == expected
 
 
-@pytest.mark.parametrize("alert_emails, admin, named", [
-    ("ops@example.com, not-an-address", "", "ALERT_EMAILS holds 'not-an-address'"),
-    ("", "!!!SET the GlitchTip admin's e-mail address!!!", "GLITCHTIP_ADMIN_EMAIL holds"),
-    ("", "", "nobody to mail: set ALERT_EMAILS"),
-])
+@pytest.mark.parametrize(
+    "alert_emails, admin, named",
+    [
+        ("ops@example.com, not-an-address", "", "ALERT_EMAILS holds 'not-an-address'"),
+        ("", "!!!SET the GlitchTip admin's e-mail address!!!", "GLITCHTIP_ADMIN_EMAIL holds"),
+        ("", "", "nobody to mail: set ALERT_EMAILS"),
+    ],
+)
 def test_no_usable_recipient_is_refused_naming_the_variable(settings, alert_emails, admin, named):
     settings.ALERT_EMAILS, settings.GLITCHTIP_ADMIN_EMAIL = alert_emails, admin
     with pytest.raises(ValueError, match=named):

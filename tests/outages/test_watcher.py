@@ -3,6 +3,7 @@ a real Postgres that is stopped and started again, a real SMTP server, and the G
 
 Small thresholds (a round a second, e-mail after 3 s); what is awaited is rounds and e-mails, each within a
 generous bound, never a duration."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture
 def glitchtip_dsn(glitchtip) -> str:
     """A project's DSN in the double, made through its API as the bootstrap makes it."""
-    client = GlitchTipClient(glitchtip.url, glitchtip.create_token(glitchtip.create_user(
-        "ops@example.com", secrets.token_urlsafe(12), superuser=True)))
+    client = GlitchTipClient(
+        glitchtip.url,
+        glitchtip.create_token(glitchtip.create_user("ops@example.com", secrets.token_urlsafe(12), superuser=True)),
+    )
     org = client.create_organization("Acme").slug
     client.create_team(org, "ops")
     project = client.create_project(org, "ops", "Web")
@@ -79,13 +82,16 @@ class Watcher:
         def done():
             status = self.status()
             return status["rounds"] >= target and status
+
         return self.wait_for(f"{count} more rounds", done)
 
     def failing(self, *names: str) -> dict:
         """Wait for a round in which exactly `names` failed; its status."""
+
         def seen():
             status = self.status()
             return status["rounds"] and sorted(f["name"] for f in status["failing"]) == sorted(names) and status
+
         return self.wait_for(f"a round with {names or 'nothing'} failing", seen)
 
     def healthcheck(self) -> subprocess.CompletedProcess:
@@ -94,21 +100,38 @@ class Watcher:
 
 def healthcheck(status_file: Path) -> subprocess.CompletedProcess:
     """The container's healthcheck (compose.yml), run natively."""
-    return subprocess.run([sys.executable, "-m", "outages.status", str(status_file)], cwd=REPO / "app",
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "outages.status", str(status_file)],
+        cwd=REPO / "app",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @contextmanager
 def running_watcher(tmp_path: Path, database_url: str, **env: str) -> Iterator[Watcher]:
-    settings = {"DATABASE_URL": database_url, "APP_ENV": "test", "ALERT_EMAILS": "ops@example.com, dev@example.com",
-                "GLITCHTIP_ADMIN_EMAIL": "admin@example.com", "SENTRY_DSN": "",
-                "OUTAGE_CHECK_INTERVAL_SECONDS": "1", "OUTAGE_CHECK_TIMEOUT_SECONDS": "2",
-                "OUTAGE_ALERT_AFTER_SECONDS": str(ALERT_AFTER), "OUTAGE_STATUS_FILE": str(tmp_path / "status.json"),
-                **env}
+    settings = {
+        "DATABASE_URL": database_url,
+        "APP_ENV": "test",
+        "ALERT_EMAILS": "ops@example.com, dev@example.com",
+        "GLITCHTIP_ADMIN_EMAIL": "admin@example.com",
+        "SENTRY_DSN": "",
+        "OUTAGE_CHECK_INTERVAL_SECONDS": "1",
+        "OUTAGE_CHECK_TIMEOUT_SECONDS": "2",
+        "OUTAGE_ALERT_AFTER_SECONDS": str(ALERT_AFTER),
+        "OUTAGE_STATUS_FILE": str(tmp_path / "status.json"),
+        **env,
+    }
     log = tmp_path / "watcher.log"
     with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "manage.py", "watch_outages"], cwd=REPO / "app",
-                                   env={**os.environ, **settings}, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "watch_outages"],
+            cwd=REPO / "app",
+            env={**os.environ, **settings},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     watcher = Watcher(process, tmp_path / "status.json", log, settings)
     try:
         watcher.failing()  # a first round in which everything was reachable
@@ -124,8 +147,10 @@ def app_url(postgres: PostgresServer) -> str:
 def mails(smtp, count: int, watcher: Watcher):
     """Wait until `count` e-mails have arrived; they, as (subject, body, recipients)."""
     watcher.wait_for(f"{count} e-mails", lambda: len(smtp.messages) >= count)
-    return [(m["Subject"], m.get_payload(decode=True).decode().replace("\r\n", "\n"), m["X-Envelope-To"])
-            for m in smtp.messages]
+    return [
+        (m["Subject"], m.get_payload(decode=True).decode().replace("\r\n", "\n"), m["X-Envelope-To"])
+        for m in smtp.messages
+    ]
 
 
 def outage_seconds(body: str) -> int:
@@ -135,8 +160,9 @@ def outage_seconds(body: str) -> int:
     return int(found[1] or 0) * 60 + int(found[2] or 0)
 
 
-def test_a_postgres_outage_mails_once_and_once_more_when_it_is_over_each_time(tmp_path, postgres, smtp,
-                                                                             glitchtip_dsn, glitchtip):
+def test_a_postgres_outage_mails_once_and_once_more_when_it_is_over_each_time(
+    tmp_path, postgres, smtp, glitchtip_dsn, glitchtip
+):
     with running_watcher(tmp_path, app_url(postgres), SENTRY_DSN=glitchtip_dsn) as watcher:
         watcher.rounds(2)
         assert smtp.messages == []
@@ -146,7 +172,7 @@ def test_a_postgres_outage_mails_once_and_once_more_when_it_is_over_each_time(tm
             # Unhealthy is for the watcher itself: watching an outage, it is healthy.
             health = watcher.healthcheck()
             assert health.returncode == 0 and "the database failing since" in health.stdout
-            (subject, body, to), *_ = mails(smtp, 2 * outage - 1, watcher)[2 * outage - 2:]
+            (subject, body, to), *_ = mails(smtp, 2 * outage - 1, watcher)[2 * outage - 2 :]
             assert subject == f"[test] Outage: the database unreachable since {subject[-9:]}"
             assert to == "ops@example.com, dev@example.com"
             assert f"127.0.0.1:{postgres.port}/app" in body and "GlitchTip" not in body.split("\n\n")[1]
@@ -169,7 +195,7 @@ def test_postgres_and_glitchtip_down_together_are_one_outage(tmp_path, postgres,
         postgres.halt()
         glitchtip.down = True  # as GlitchTip answers while its database is gone: an error page
         watcher.failing("the database", "GlitchTip")
-        (subject, body, _), = mails(smtp, 1, watcher)
+        ((subject, body, _),) = mails(smtp, 1, watcher)
         assert "Outage: the database and GlitchTip unreachable" in subject
         assert "answered HTTP 502" in body and "GlitchTip cannot store the app's errors" in body
         glitchtip.down = False  # GlitchTip back first: the outage goes on while the database is down
@@ -196,7 +222,8 @@ def test_a_failure_shorter_than_the_threshold_mails_nobody(tmp_path, postgres, s
 
 
 def test_without_alert_emails_the_admin_is_mailed_and_a_refused_e_mail_is_sent_at_a_later_round(
-        tmp_path, postgres, smtp):
+    tmp_path, postgres, smtp
+):
     smtp.refuse("451 4.3.0 Mail server temporarily unavailable")
     with running_watcher(tmp_path, app_url(postgres), ALERT_EMAILS="") as watcher:
         postgres.halt()
@@ -204,7 +231,7 @@ def test_without_alert_emails_the_admin_is_mailed_and_a_refused_e_mail_is_sent_a
         health = watcher.healthcheck()
         assert health.returncode == 1 and "could not be sent" in health.stderr and "451" in health.stderr
         smtp.reset()
-        (subject, _, to), = mails(smtp, 1, watcher)
+        ((subject, _, to),) = mails(smtp, 1, watcher)
         assert to == "admin@example.com" and "Outage: the database" in subject
         assert watcher.healthcheck().returncode == 0
         postgres.resume()
@@ -220,15 +247,20 @@ def test_once_prints_each_check_and_fails_when_glitchtip_refuses_the_dsn(postgre
     assert "1 of 2 checks failed" in result.stderr
 
 
-@pytest.mark.parametrize("env, named", [
-    ({"ALERT_EMAILS": "", "GLITCHTIP_ADMIN_EMAIL": ""}, "nobody to mail: set ALERT_EMAILS"),
-    ({"ALERT_EMAILS": "ops@example.com;dev@example.com"}, "ALERT_EMAILS holds 'ops@example.com;dev@example.com'"),
-    ({"DATABASE_URL": "sqlite:////tmp/app.sqlite3"}, "DATABASE_URL names a sqlite database"),
-    ({"OUTAGE_ALERT_AFTER_SECONDS": "soon"}, "OUTAGE_ALERT_AFTER_SECONDS"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"ALERT_EMAILS": "", "GLITCHTIP_ADMIN_EMAIL": ""}, "nobody to mail: set ALERT_EMAILS"),
+        ({"ALERT_EMAILS": "ops@example.com;dev@example.com"}, "ALERT_EMAILS holds 'ops@example.com;dev@example.com'"),
+        ({"DATABASE_URL": "sqlite:////tmp/app.sqlite3"}, "DATABASE_URL names a sqlite database"),
+        ({"OUTAGE_ALERT_AFTER_SECONDS": "soon"}, "OUTAGE_ALERT_AFTER_SECONDS"),
+    ],
+)
 def test_a_setting_it_cannot_work_with_stops_it_naming_the_variable(tmp_path, env, named):
-    result = manage("watch_outages", env={"ALERT_EMAILS": "ops@example.com",
-                                          "OUTAGE_STATUS_FILE": str(tmp_path / "status.json"), **env})
+    result = manage(
+        "watch_outages",
+        env={"ALERT_EMAILS": "ops@example.com", "OUTAGE_STATUS_FILE": str(tmp_path / "status.json"), **env},
+    )
     assert result.returncode != 0
     assert named in result.stderr
     assert not (tmp_path / "status.json").exists()
@@ -240,8 +272,9 @@ def test_the_healthcheck_fails_before_the_first_round_and_when_the_rounds_stoppe
     assert result.returncode == 1 and "has not finished a round" in result.stderr
     # The watcher writes how old its last round may be: three rounds of 15 s with two 5 s timeouts each.
     last = datetime.now(UTC) - timedelta(seconds=60)
-    status.write_text(json.dumps({"at": last.isoformat(), "rounds": 40, "stale_after": 75, "failing": [],
-                                  "mail_error": None}))
+    status.write_text(
+        json.dumps({"at": last.isoformat(), "rounds": 40, "stale_after": 75, "failing": [], "mail_error": None})
+    )
     fresh = healthcheck(status)
     assert fresh.returncode == 0 and "everything reachable" in fresh.stdout
     stuck = (last - timedelta(seconds=90)).isoformat()

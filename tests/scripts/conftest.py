@@ -1,6 +1,7 @@
 """Shared by the tests of scripts/: the Docker engine as a boundary. A stand-in `docker` executable first on
 PATH answers as the real CLI does (each test gives it the real CLI's words: answers by the start of the
 command line) and records how it was called."""
+
 import json
 import sys
 

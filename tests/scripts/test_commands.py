@@ -1,4 +1,5 @@
 """What every command in scripts/ owes a new operator: --help, and a clear word when Python's venv is missing."""
+
 import subprocess
 import sys
 
@@ -6,13 +7,17 @@ import pytest
 
 from tests.harness.processes import REPO
 
-COMMANDS = sorted(path.name for path in (REPO / "scripts").iterdir()
-                  if path.is_file() and path.stat().st_mode & 0o111 and path.suffix == "")
+COMMANDS = sorted(
+    path.name
+    for path in (REPO / "scripts").iterdir()
+    if path.is_file() and path.stat().st_mode & 0o111 and path.suffix == ""
+)
 
 
 def test_the_commands_are_the_documented_ones():
-    assert {"up", "compose", "secrets", "check-env", "bootstrap-glitchtip", "smoke-test",
-            "lock-requirements"} <= set(COMMANDS)
+    assert {"up", "compose", "secrets", "check-env", "bootstrap-glitchtip", "smoke-test", "lock-requirements"} <= set(
+        COMMANDS
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -37,8 +42,14 @@ def test_a_python_without_venv_support_gets_the_exact_install_command(bundle, tm
     missing.mkdir(parents=True)
     (missing / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'ensurepip'\")\n")
     environ = {key: value for key, value in bundle.environ().items() if key != "SCRIPTS_USE_SYSTEM_PYTHON"}
-    result = subprocess.run([str(bundle.root / "scripts" / "secrets"), "development"], cwd=bundle.root, text=True,
-                            capture_output=True, timeout=60, env={**environ, "PYTHONPATH": str(missing.parent)})
+    result = subprocess.run(
+        [str(bundle.root / "scripts" / "secrets"), "development"],
+        cwd=bundle.root,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={**environ, "PYTHONPATH": str(missing.parent)},
+    )
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert result.returncode == 1
     assert "venv/ensurepip" in result.stderr and f"apt-get install python{version}-venv" in result.stderr

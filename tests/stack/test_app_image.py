@@ -1,5 +1,6 @@
 """The app image's entrypoint, role scripts and healthchecks, run natively; the Dockerfile's shape; the Postgres
 init script."""
+
 import os
 import re
 import secrets
@@ -34,8 +35,9 @@ def image_env(**env) -> dict[str, str]:
 
 
 def run_role(*command, env):
-    return subprocess.run([str(BIN / "entrypoint"), *command], env=image_env(**env), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "entrypoint"), *command], env=image_env(**env), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
@@ -49,8 +51,12 @@ def test_migrate_then_web_as_in_a_deploy(fresh_database, services, tmp_path):
 
     port = free_port()
     log = open(tmp_path / "web.log", "w")
-    web = subprocess.Popen([str(BIN / "entrypoint"), str(BIN / "start-web")], stdout=log, stderr=subprocess.STDOUT,
-                           env=image_env(**env, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2"))
+    web = subprocess.Popen(
+        [str(BIN / "entrypoint"), str(BIN / "start-web")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=image_env(**env, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2"),
+    )
     try:
         wait_for_port(port, web, what="start-web")
         assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["status"] == "ready"
@@ -73,8 +79,16 @@ def as_the_app_user(argv: list[str], home: Path) -> list[str]:
     home.chmod(0o555)
     if os.geteuid() != 0:
         return argv
-    return ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups",
-            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--", *argv]
+    return [
+        "setpriv",
+        f"--reuid={APP_UID}",
+        f"--regid={APP_UID}",
+        "--clear-groups",
+        "--inh-caps=+dac_read_search",
+        "--ambient-caps=+dac_read_search",
+        "--",
+        *argv,
+    ]
 
 
 def test_start_web_as_the_app_user_with_a_read_only_home_logs_no_error(fresh_database, services, tmp_path):
@@ -83,12 +97,22 @@ def test_start_web_as_the_app_user_with_a_read_only_home_logs_no_error(fresh_dat
     services.start("redis")
     home = Path(tempfile.mkdtemp(prefix="app-home-"))
     port = free_port()
-    env = image_env(DATABASE_URL=fresh_database, HOME=str(home), GUNICORN_BIND=f"127.0.0.1:{port}",
-                    WEB_CONCURRENCY="2", SENTRY_DSN=services.sentry.dsn(7), PYTHONDONTWRITEBYTECODE="1")
+    env = image_env(
+        DATABASE_URL=fresh_database,
+        HOME=str(home),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="2",
+        SENTRY_DSN=services.sentry.dsn(7),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     env.pop("XDG_RUNTIME_DIR", None)  # the image has none: gunicorn's other default place
     with open(tmp_path / "web.log", "w") as log:
-        web = subprocess.Popen(as_the_app_user([str(BIN / "entrypoint"), str(BIN / "start-web")], home),
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
+        web = subprocess.Popen(
+            as_the_app_user([str(BIN / "entrypoint"), str(BIN / "start-web")], home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         wait_for_port(port, web, what="start-web")
         assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["status"] == "ready"
@@ -156,8 +180,9 @@ def requirements(lock: Path) -> dict[str, tuple[str, list[str]]]:
 
 def test_the_app_role_cannot_open_glitchtips_database(services):
     glitchtip_database = services.postgres.url("app", APP_DB_PASSWORD, "glitchtip")
-    result = subprocess.run([f"{services.postgres.bindir}/psql", glitchtip_database, "-c", "SELECT 1"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [f"{services.postgres.bindir}/psql", glitchtip_database, "-c", "SELECT 1"], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "permission denied for database" in result.stderr
 
@@ -169,8 +194,13 @@ def test_the_scheduler_healthcheck_follows_its_liveness_file(tmp_path):
     env = {"SCHEDULER_HEARTBEAT_FILE": str(alive)}
     missing = manage("scheduler", "--check", env=env)
     assert missing.returncode == 1 and "the scheduler is not running" in missing.stderr
-    scheduler = subprocess.Popen([sys.executable, "manage.py", "scheduler"], cwd=REPO / "app",
-                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(
+        [sys.executable, "manage.py", "scheduler"],
+        cwd=REPO / "app",
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not alive.exists() and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """compose.yml (with glitchtip/compose.yml) and the env-file layers, validated by the real Compose v2 CLI
 for each environment and checked semantically."""
+
 import re
 
 import pytest
@@ -38,8 +39,12 @@ def test_one_shots_run_once_and_gate_what_needs_them(resolved):
     services = config["services"]
     for name in ONE_SHOTS:
         assert services[name]["restart"] == "no"
-    for name, one_shot in {"app": "app-migrate", "scheduler": "app-migrate", "glitchtip-web": "glitchtip-migrate",
-                           "glitchtip-worker": "glitchtip-migrate"}.items():
+    for name, one_shot in {
+        "app": "app-migrate",
+        "scheduler": "app-migrate",
+        "glitchtip-web": "glitchtip-migrate",
+        "glitchtip-worker": "glitchtip-migrate",
+    }.items():
         assert services[name]["depends_on"][one_shot]["condition"] == "service_completed_successfully", name
     for name in ("app-migrate", "glitchtip-migrate"):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -52,8 +57,11 @@ def test_a_new_dsn_touches_app_and_scheduler_but_not_the_migrations(resolved):
     """bootstrap writes SENTRY_DSN and HEARTBEAT_URLS: only the services that read them are recreated
     (the outage watcher checks GlitchTip's event intake at the DSN's address)."""
     env, config = resolved
-    readers = {name for name, service in config["services"].items()
-               if {"SENTRY_DSN", "HEARTBEAT_URLS"} & set(service.get("environment") or {})}
+    readers = {
+        name
+        for name, service in config["services"].items()
+        if {"SENTRY_DSN", "HEARTBEAT_URLS"} & set(service.get("environment") or {})
+    }
     assert readers == {"app", "scheduler", "outage-watcher"}
 
 
@@ -62,8 +70,9 @@ def test_no_image_is_unpinned_or_latest(resolved):
     for name, service in config["services"].items():
         image = service["image"]
         if "build" in service:
-            assert image.startswith(("migraine-forecast-app:", "migraine-forecast-backup:",
-                                     "migraine-forecast-certificates:")), name
+            assert image.startswith(
+                ("migraine-forecast-app:", "migraine-forecast-backup:", "migraine-forecast-certificates:")
+            ), name
             continue
         assert PINNED.match(image), f"{name} uses {image}, not an exact version"
     assert config["services"]["glitchtip-web"]["image"].startswith("glitchtip/glitchtip:6.")
@@ -161,8 +170,11 @@ def test_the_app_containers_get_the_settings_layers_in_order():
     """The committed layers and the operator's own (env/ENV.local.env), not the release (a build argument) nor
     the secrets (which reach the app one by one, as environment:, never as a whole file)."""
     compose = yaml.safe_load((REPO / "compose.yml").read_text())
-    settings = [str(layer.path.relative_to(REPO)) for layer in envfiles.layers("ENV")
-                if not layer.secret and not layer.only_to_start]
+    settings = [
+        str(layer.path.relative_to(REPO))
+        for layer in envfiles.layers("ENV")
+        if not layer.secret and not layer.only_to_start
+    ]
     assert settings == ["env/defaults.env", "env/ENV.env", "env/ENV.local.env"]
     for name in ("app", "scheduler", "app-migrate"):
         env_files = [re.sub(r"\$\{APP_ENV[^}]*\}", "ENV", path) for path in compose["services"][name]["env_file"]]
@@ -195,8 +207,11 @@ def test_no_secret_in_compose_yml(bundle):
     for match in re.finditer(r"(?m)^\s+([A-Z_]*(?:PASSWORD|SECRET|TOKEN|_KEY|_DSN)[A-Z_]*):\s*(.+)$", text):
         assert "${" in match.group(2), f"{match.group(1)} has a literal value in compose.yml"
     bundle.prepare("production")
-    for key, value in (line.split("=", 1) for line in bundle.secrets_file("production").read_text().splitlines()
-                       if "=" in line and not line.startswith("#")):
+    for key, value in (
+        line.split("=", 1)
+        for line in bundle.secrets_file("production").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    ):
         assert not value or value not in text, key
 
 

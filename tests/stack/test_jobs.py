@@ -1,4 +1,5 @@
 """One list of jobs (app/config/jobs.toml): everything else follows from it."""
+
 import json
 import os
 import re
@@ -23,10 +24,21 @@ def test_every_job_is_a_job_command_and_every_job_command_is_listed():
         assert f'job_name = "{job}"' in (COMMANDS / f"{job}.py").read_text(), job
 
 
-@pytest.mark.parametrize("path", ["compose.yml", "glitchtip/compose.yml", "env/defaults.env", "env/development.env",
-                                  "env/staging.env", "env/production.env", "scripts/settings/generate_secrets.py",
-                                  "scripts/stack/check_env.py", "scripts/tracker/bootstrap.py",
-                                  "app/config/settings.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "compose.yml",
+        "glitchtip/compose.yml",
+        "env/defaults.env",
+        "env/development.env",
+        "env/staging.env",
+        "env/production.env",
+        "scripts/settings/generate_secrets.py",
+        "scripts/stack/check_env.py",
+        "scripts/tracker/bootstrap.py",
+        "app/config/settings.py",
+    ],
+)
 def test_no_per_job_line_anywhere_else(path):
     lines = [line for line in (REPO / path).read_text().splitlines() if not line.lstrip().startswith("#")]
     for job in JOBS:
@@ -43,15 +55,22 @@ def app_with_a_fifth_job(tmp_path):
         "class Command(JobCommand):\n"
         '    job_name = "prune_reports"\n\n'
         "    def items(self, options):\n"
-        "        return []\n")
+        "        return []\n"
+    )
     with open(app / "config" / "jobs.toml", "a") as jobs:
         jobs.write('prune_reports = "45 4 * * *"\n')
     return app
 
 
 def manage(app, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=app, env={**BARE_ENV, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=app,
+        env={**BARE_ENV, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_fifth_job_is_one_line_and_its_command(app_with_a_fifth_job):

@@ -1,6 +1,7 @@
 """The example Kubernetes manifests (deploy/kubernetes/): valid against the Kubernetes API's own schemas
 (kubernetes-validate, offline, strict: an unknown field fails), and saying what the Compose and Swarm
 stacks say. No cluster runs them here; see deploy/README.md."""
+
 import subprocess
 import sys
 
@@ -16,8 +17,12 @@ MANIFESTS = sorted(path for path in KUBERNETES.glob("*.yaml") if path.name != "g
 
 
 def documents() -> dict[str, dict]:
-    return {f"{doc['kind']}/{doc['metadata']['name']}": doc
-            for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc}
+    return {
+        f"{doc['kind']}/{doc['metadata']['name']}": doc
+        for path in MANIFESTS
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    }
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
@@ -44,11 +49,16 @@ def test_web_rolls_out_without_losing_a_pod_and_the_scheduler_never_runs_twice()
     assert web["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
     assert scheduler["spec"]["replicas"] == 1 and scheduler["spec"]["strategy"]["type"] == "Recreate"
     assert pod(job)["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
-    containers = {name: pod(docs[name])["containers"][0] for name in docs if "spec" in docs[name]
-                  and "template" in docs[name]["spec"]}
+    containers = {
+        name: pod(docs[name])["containers"][0]
+        for name in docs
+        if "spec" in docs[name] and "template" in docs[name]["spec"]
+    }
     assert {name: c["args"] for name, c in containers.items()} == {
-        "Deployment/app-web": ["start-web"], "Deployment/app-scheduler": ["start-scheduler"],
-        "Job/app-migrate": ["migrate"]}  # the image's roles (app/bin/)
+        "Deployment/app-web": ["start-web"],
+        "Deployment/app-scheduler": ["start-scheduler"],
+        "Job/app-migrate": ["migrate"],
+    }  # the image's roles (app/bin/)
 
 
 def test_secrets_are_files_named_by_name_file_never_values_in_the_environment():
@@ -70,8 +80,13 @@ def test_secrets_are_files_named_by_name_file_never_values_in_the_environment():
 
 def test_the_settings_configmap_comes_from_the_env_layers_without_the_secrets(bundle):
     bundle.prepare("production")
-    result = subprocess.run([sys.executable, "-P", "-m", "scripts.settings.envfiles", "production"], cwd=bundle.root,
-                            capture_output=True, text=True, env={**bundle.environ(), "PYTHONPATH": str(bundle.root)})
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "scripts.settings.envfiles", "production"],
+        cwd=bundle.root,
+        capture_output=True,
+        text=True,
+        env={**bundle.environ(), "PYTHONPATH": str(bundle.root)},
+    )
     assert result.returncode == 0, result.stderr
     settings = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert settings["APP_ENV"] == "production" and settings["DJANGO_DEBUG"] == "false"
@@ -91,5 +106,9 @@ def test_glitchtip_values_follow_the_compose_services():
     assert values["postgresql"]["enabled"] is False and values["valkey"]["enabled"] is False
     assert {m["mountPath"] for m in values["extraVolumeMounts"]} == {"/code/uploads"}
     settings = {v["name"] for v in values["extraEnvVars"]}
-    assert set(compose["x-glitchtip-environment"]) - settings == {"DATABASE_URL", "VALKEY_URL", "SECRET_KEY",
-                                                                  "GLITCHTIP_DOMAIN"}  # the chart's own keys
+    assert set(compose["x-glitchtip-environment"]) - settings == {
+        "DATABASE_URL",
+        "VALKEY_URL",
+        "SECRET_KEY",
+        "GLITCHTIP_DOMAIN",
+    }  # the chart's own keys

@@ -1,4 +1,5 @@
 """nginx with the bundle's own config, in front of the gunicorn-served app and a GlitchTip ingest port."""
+
 import gzip
 import json
 import os
@@ -22,8 +23,11 @@ def nginx(gunicorn, services):
 @pytest.fixture(scope="module")
 def nginx_behind_proxy(gunicorn, services):
     """The test client plays the TLS terminator in front of nginx (NGINX_TRUSTED_PROXY_CIDR)."""
-    server = NginxServer(gunicorn.url.removeprefix("http://"), services.sentry.url.removeprefix("http://"),
-                         trusted_proxy_cidr="127.0.0.1/32").start()
+    server = NginxServer(
+        gunicorn.url.removeprefix("http://"),
+        services.sentry.url.removeprefix("http://"),
+        trusted_proxy_cidr="127.0.0.1/32",
+    ).start()
     yield server
     server.stop()
 
@@ -31,16 +35,18 @@ def nginx_behind_proxy(gunicorn, services):
 def test_pages_and_security_headers_through_nginx(nginx, transactional_db):
     response = requests.get(f"{nginx.app_url}/accounts/login/", timeout=10)
     assert response.status_code == 200 and "Log in" in response.text
-    for header, value in {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-                          "Referrer-Policy": "same-origin"}.items():
+    for header, value in {
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }.items():
         assert response.headers[header] == value  # exactly once: the app's own copy is hidden
     assert "geolocation=()" in response.headers["Permissions-Policy"]
     assert "nginx/" not in response.headers.get("Server", "")
 
 
 def test_redirects_keep_the_public_host(nginx, transactional_db):
-    response = requests.get(f"{nginx.app_url}/", allow_redirects=False, timeout=10,
-                            headers={"Host": "localhost"})
+    response = requests.get(f"{nginx.app_url}/", allow_redirects=False, timeout=10, headers={"Host": "localhost"})
     assert response.status_code == 302 and response.headers["Location"].startswith("/accounts/login/")
 
 
@@ -74,9 +80,15 @@ def envelope(size: int) -> bytes:
 
 def test_a_200_kb_envelope_reaches_glitchtip(nginx, services):
     body, event_id = envelope(200 * 1024)
-    response = requests.post(f"{nginx.glitchtip_url}/api/1/envelope/", data=body, timeout=10, headers={
-        "Content-Type": "application/x-sentry-envelope",
-        "X-Sentry-Auth": f"Sentry sentry_key={PUBLIC_KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"})
+    response = requests.post(
+        f"{nginx.glitchtip_url}/api/1/envelope/",
+        data=body,
+        timeout=10,
+        headers={
+            "Content-Type": "application/x-sentry-envelope",
+            "X-Sentry-Auth": f"Sentry sentry_key={PUBLIC_KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"id": event_id}
     received = services.sentry.wait_for(lambda e: e.get("event_id") == event_id)
@@ -86,8 +98,12 @@ def test_a_200_kb_envelope_reaches_glitchtip(nginx, services):
 
 def test_a_gzipped_envelope_passes_through_unchanged(nginx, services):
     body, event_id = envelope(50 * 1024)
-    response = requests.post(f"{nginx.glitchtip_url}/api/1/envelope/", data=gzip.compress(body), timeout=10,
-                             headers={"Content-Type": "application/x-sentry-envelope", "Content-Encoding": "gzip"})
+    response = requests.post(
+        f"{nginx.glitchtip_url}/api/1/envelope/",
+        data=gzip.compress(body),
+        timeout=10,
+        headers={"Content-Type": "application/x-sentry-envelope", "Content-Encoding": "gzip"},
+    )
     assert response.status_code == 200
     services.sentry.wait_for(lambda e: e.get("event_id") == event_id)
 
@@ -100,23 +116,32 @@ def test_oversized_bodies_are_refused(nginx):
 
 
 def test_a_client_cannot_forge_its_address_or_scheme(nginx, gunicorn, services, transactional_db):
-    requests.get(f"{nginx.app_url}/accounts/login/?probe=forged", timeout=10,
-                 headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"})
+    requests.get(
+        f"{nginx.app_url}/accounts/login/?probe=forged",
+        timeout=10,
+        headers={"X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "https"},
+    )
     line = gunicorn.log_line("probe=forged")
     assert line.startswith("127.0.0.1 "), line  # the peer nginx saw, not the forged entry
     transaction = services.sentry.wait_for(
-        lambda t: "probe=forged" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
+        lambda t: "probe=forged" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2"
+    )
     assert transaction["request"]["url"].startswith("http://")
 
 
-def test_the_trusted_proxy_s_client_address_and_scheme_reach_django(nginx_behind_proxy, gunicorn, services,
-                                                                   transactional_db):
-    requests.get(f"{nginx_behind_proxy.app_url}/accounts/login/?probe=trusted", timeout=10,
-                 headers={"X-Forwarded-For": "203.0.113.77", "X-Forwarded-Proto": "https"})
+def test_the_trusted_proxy_s_client_address_and_scheme_reach_django(
+    nginx_behind_proxy, gunicorn, services, transactional_db
+):
+    requests.get(
+        f"{nginx_behind_proxy.app_url}/accounts/login/?probe=trusted",
+        timeout=10,
+        headers={"X-Forwarded-For": "203.0.113.77", "X-Forwarded-Proto": "https"},
+    )
     line = gunicorn.log_line("probe=trusted")
     assert line.startswith("203.0.113.77 "), line
     transaction = services.sentry.wait_for(
-        lambda t: "probe=trusted" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2")
+        lambda t: "probe=trusted" in t.get("request", {}).get("query_string", ""), kind="transaction", project="2"
+    )
     assert transaction["request"]["url"].startswith("https://")
 
 

@@ -1,4 +1,5 @@
 """postgres/initdb.d on a real, empty PostgreSQL: the passwords may come from files (Docker secrets)."""
+
 import os
 import subprocess
 
@@ -29,10 +30,13 @@ def secret_file(server: PostgresServer, name: str, value: str) -> str:
 
 def test_passwords_from_name_file_variables_create_roles_that_log_in_with_them(empty_postgres):
     server = empty_postgres
-    output = server.run_init_script(SCRIPT, {
-        "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
-        "GLITCHTIP_DB_PASSWORD_FILE": secret_file(server, "glitchtip_db_password", "gt-password-from-a-file"),
-    })
+    output = server.run_init_script(
+        SCRIPT,
+        {
+            "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
+            "GLITCHTIP_DB_PASSWORD_FILE": secret_file(server, "glitchtip_db_password", "gt-password-from-a-file"),
+        },
+    )
     assert "creating database app" in output
     for role, password in (("app", "app-password-from-a-file"), ("glitchtip", "gt-password-from-a-file")):
         with psycopg.connect(server.url(role, password, role)) as connection:
@@ -42,10 +46,13 @@ def test_passwords_from_name_file_variables_create_roles_that_log_in_with_them(e
 def test_a_password_and_its_file_both_set_is_refused(empty_postgres):
     server = empty_postgres
     with pytest.raises(subprocess.CalledProcessError) as failed:
-        server.run_init_script(SCRIPT, {
-            "APP_DB_PASSWORD": "app-password-in-the-environment",
-            "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
-            "GLITCHTIP_DB_PASSWORD": "gt-password-in-the-environment",
-        })
+        server.run_init_script(
+            SCRIPT,
+            {
+                "APP_DB_PASSWORD": "app-password-in-the-environment",
+                "APP_DB_PASSWORD_FILE": secret_file(server, "app_db_password", "app-password-from-a-file"),
+                "GLITCHTIP_DB_PASSWORD": "gt-password-in-the-environment",
+            },
+        )
     assert "APP_DB_PASSWORD_FILE" in failed.value.stderr and "exclusive" in failed.value.stderr
     assert server.psql("select count(*) from pg_roles where rolname in ('app', 'glitchtip')").strip() == "0"

@@ -1,4 +1,5 @@
 """bench/probe.py: the downtime measurement of a redeploy (README, "Redeploys")."""
+
 import importlib.util
 import sys
 import threading
@@ -14,12 +15,17 @@ spec.loader.exec_module(probe)
 
 
 def test_consecutive_failures_are_one_outage_until_the_next_good_probe():
-    samples = [probe.Sample(t / 10, ok, "200" if ok else "502") for t, ok in
-               enumerate([True, False, False, True, True, False, True, False])]
+    samples = [
+        probe.Sample(t / 10, ok, "200" if ok else "502")
+        for t, ok in enumerate([True, False, False, True, True, False, True, False])
+    ]
     summary = probe.summarise(samples, command_seconds=0.8)
     assert (summary.probes, summary.failed_probes) == (8, 4)
     assert [(o.start, o.seconds, o.failed_probes, o.first_failure) for o in summary.outages] == [
-        (0.1, 0.2, 2, "502"), (0.5, 0.1, 1, "502"), (0.7, 0.0, 1, "502")]  # the last never came back
+        (0.1, 0.2, 2, "502"),
+        (0.5, 0.1, 1, "502"),
+        (0.7, 0.0, 1, "502"),
+    ]  # the last never came back
     assert summary.failed_seconds == 0.3
 
 
@@ -42,8 +48,18 @@ def test_a_service_down_during_the_command_is_counted(capsys):
 
     threading.Thread(target=flap, daemon=True).start()
     try:
-        status = probe.main(["probe", "--interval", "0.05", f"{server.url}/healthz", "--",
-                             sys.executable, "-c", "import time; time.sleep(1.6)"])
+        status = probe.main(
+            [
+                "probe",
+                "--interval",
+                "0.05",
+                f"{server.url}/healthz",
+                "--",
+                sys.executable,
+                "-c",
+                "import time; time.sleep(1.6)",
+            ]
+        )
     finally:
         server.stop()
     out = capsys.readouterr().out

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,27 +15,125 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='HealthProfile',
+            name="HealthProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity_overall', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='overall sensitivity')),
-                ('sensitivity_temperature', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='temperature changes')),
-                ('sensitivity_humidity', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='humidity extremes')),
-                ('sensitivity_pressure', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='pressure changes')),
-                ('sensitivity_low_pressure', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='low pressure')),
-                ('sensitivity_precipitation', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='precipitation')),
-                ('sensitivity_cloud_cover', models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, verbose_name='cloud cover')),
-                ('email_migraine', models.BooleanField(default=True, verbose_name='e-mail me migraine alerts')),
-                ('email_sinusitis', models.BooleanField(default=True, verbose_name='e-mail me sinusitis alerts')),
-                ('daily_notification_limit', models.PositiveSmallIntegerField(default=2, help_text='E-mails per day at most (0: none).', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(24)])),
-                ('notification_min_gap_hours', models.PositiveSmallIntegerField(default=3, help_text='Hours at least between two e-mails.', validators=[django.core.validators.MaxValueValidator(48)])),
-                ('window_start_hours', models.PositiveSmallIntegerField(default=3, help_text='Predict from this many hours ahead...', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)])),
-                ('window_end_hours', models.PositiveSmallIntegerField(default=6, help_text='...up to this many hours ahead.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)])),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='health_profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "sensitivity_overall",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="overall sensitivity",
+                    ),
+                ),
+                (
+                    "sensitivity_temperature",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="temperature changes",
+                    ),
+                ),
+                (
+                    "sensitivity_humidity",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="humidity extremes",
+                    ),
+                ),
+                (
+                    "sensitivity_pressure",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="pressure changes",
+                    ),
+                ),
+                (
+                    "sensitivity_low_pressure",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="low pressure",
+                    ),
+                ),
+                (
+                    "sensitivity_precipitation",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="precipitation",
+                    ),
+                ),
+                (
+                    "sensitivity_cloud_cover",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                        default=1,
+                        verbose_name="cloud cover",
+                    ),
+                ),
+                ("email_migraine", models.BooleanField(default=True, verbose_name="e-mail me migraine alerts")),
+                ("email_sinusitis", models.BooleanField(default=True, verbose_name="e-mail me sinusitis alerts")),
+                (
+                    "daily_notification_limit",
+                    models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="E-mails per day at most (0: none).",
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(24),
+                        ],
+                    ),
+                ),
+                (
+                    "notification_min_gap_hours",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="Hours at least between two e-mails.",
+                        validators=[django.core.validators.MaxValueValidator(48)],
+                    ),
+                ),
+                (
+                    "window_start_hours",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="Predict from this many hours ahead...",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(72),
+                        ],
+                    ),
+                ),
+                (
+                    "window_end_hours",
+                    models.PositiveSmallIntegerField(
+                        default=6,
+                        help_text="...up to this many hours ahead.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(72),
+                        ],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('window_start_hours__lt', models.F('window_end_hours'))), name='health_profile_window_start_before_end')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("window_start_hours__lt", models.F("window_end_hours"))),
+                        name="health_profile_window_start_before_end",
+                    )
+                ],
             },
         ),
     ]

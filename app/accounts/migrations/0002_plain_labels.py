@@ -5,75 +5,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='healthprofile',
-            name='daily_notification_limit',
-            field=models.PositiveSmallIntegerField(default=2, help_text='0 turns alert e-mails off.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(24)], verbose_name='Most alert e-mails per day'),
+            model_name="healthprofile",
+            name="daily_notification_limit",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                help_text="0 turns alert e-mails off.",
+                validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(24)],
+                verbose_name="Most alert e-mails per day",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='email_migraine',
-            field=models.BooleanField(default=True, verbose_name='E-mail me when my migraine risk is medium or high'),
+            model_name="healthprofile",
+            name="email_migraine",
+            field=models.BooleanField(default=True, verbose_name="E-mail me when my migraine risk is medium or high"),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='email_sinusitis',
-            field=models.BooleanField(default=True, verbose_name='E-mail me when my sinusitis risk is medium or high'),
+            model_name="healthprofile",
+            name="email_sinusitis",
+            field=models.BooleanField(default=True, verbose_name="E-mail me when my sinusitis risk is medium or high"),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='notification_min_gap_hours',
-            field=models.PositiveSmallIntegerField(default=3, help_text='After an alert e-mail, the next one waits at least this long.', validators=[django.core.validators.MaxValueValidator(48)], verbose_name='Minimum hours between alerts'),
+            model_name="healthprofile",
+            name="notification_min_gap_hours",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="After an alert e-mail, the next one waits at least this long.",
+                validators=[django.core.validators.MaxValueValidator(48)],
+                verbose_name="Minimum hours between alerts",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_cloud_cover',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Long spells without sun.', verbose_name='Grey, overcast skies'),
+            model_name="healthprofile",
+            name="sensitivity_cloud_cover",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Long spells without sun.",
+                verbose_name="Grey, overcast skies",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_humidity',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Humidity near 100 %, or below 30 %.', verbose_name='Very damp or very dry air'),
+            model_name="healthprofile",
+            name="sensitivity_humidity",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Humidity near 100 %, or below 30 %.",
+                verbose_name="Very damp or very dry air",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_low_pressure',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Deep lows bring stormy, unsettled weather.', verbose_name='Low air pressure'),
+            model_name="healthprofile",
+            name="sensitivity_low_pressure",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Deep lows bring stormy, unsettled weather.",
+                verbose_name="Low air pressure",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_overall',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Makes every kind of weather below count more or less for you.', verbose_name='Weather in general'),
+            model_name="healthprofile",
+            name="sensitivity_overall",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Makes every kind of weather below count more or less for you.",
+                verbose_name="Weather in general",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_precipitation',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Rain or snow over the coming hours.', verbose_name='Rain and snow'),
+            model_name="healthprofile",
+            name="sensitivity_precipitation",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Rain or snow over the coming hours.",
+                verbose_name="Rain and snow",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_pressure',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='Pressure rises or falls quickly, as when the weather turns.', verbose_name='Changing air pressure'),
+            model_name="healthprofile",
+            name="sensitivity_pressure",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="Pressure rises or falls quickly, as when the weather turns.",
+                verbose_name="Changing air pressure",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='sensitivity_temperature',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Not sensitive'), (1, 'Normal'), (2, 'Sensitive'), (3, 'Very sensitive')], default=1, help_text='It gets much warmer or colder within hours.', verbose_name='Temperature swings'),
+            model_name="healthprofile",
+            name="sensitivity_temperature",
+            field=models.PositiveSmallIntegerField(
+                choices=[(0, "Not sensitive"), (1, "Normal"), (2, "Sensitive"), (3, "Very sensitive")],
+                default=1,
+                help_text="It gets much warmer or colder within hours.",
+                verbose_name="Temperature swings",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='window_end_hours',
-            field=models.PositiveSmallIntegerField(default=6, help_text='...and ends this many hours from now (at most 72).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)], verbose_name='Look ahead until (hours from now)'),
+            model_name="healthprofile",
+            name="window_end_hours",
+            field=models.PositiveSmallIntegerField(
+                default=6,
+                help_text="...and ends this many hours from now (at most 72).",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)],
+                verbose_name="Look ahead until (hours from now)",
+            ),
         ),
         migrations.AlterField(
-            model_name='healthprofile',
-            name='window_start_hours',
-            field=models.PositiveSmallIntegerField(default=3, help_text='Each prediction covers a span of hours: it starts this many hours from now...', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)], verbose_name='Look ahead from (hours from now)'),
+            model_name="healthprofile",
+            name="window_start_hours",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="Each prediction covers a span of hours: it starts this many hours from now...",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(72)],
+                verbose_name="Look ahead from (hours from now)",
+            ),
         ),
     ]

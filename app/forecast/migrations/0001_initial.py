@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,112 +15,183 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('country', models.CharField(blank=True, max_length=100)),
-                ('latitude', models.DecimalField(decimal_places=5, max_digits=8, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)])),
-                ('longitude', models.DecimalField(decimal_places=5, max_digits=8, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='locations', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("country", models.CharField(blank=True, max_length=100)),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        decimal_places=5,
+                        max_digits=8,
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        decimal_places=5,
+                        max_digits=8,
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ],
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="locations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ComparisonReport',
+            name="ComparisonReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateTimeField()),
-                ('period_end', models.DateTimeField()),
-                ('hours_compared', models.PositiveIntegerField()),
-                ('mean_abs_temperature_diff', models.FloatField(null=True)),
-                ('max_abs_temperature_diff', models.FloatField(null=True)),
-                ('mean_abs_humidity_diff', models.FloatField(null=True)),
-                ('mean_abs_pressure_diff', models.FloatField(null=True)),
-                ('anomalies', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comparison_reports', to='forecast.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period_start", models.DateTimeField()),
+                ("period_end", models.DateTimeField()),
+                ("hours_compared", models.PositiveIntegerField()),
+                ("mean_abs_temperature_diff", models.FloatField(null=True)),
+                ("max_abs_temperature_diff", models.FloatField(null=True)),
+                ("mean_abs_humidity_diff", models.FloatField(null=True)),
+                ("mean_abs_pressure_diff", models.FloatField(null=True)),
+                ("anomalies", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="comparison_reports",
+                        to="forecast.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-period_end'],
+                "ordering": ["-period_end"],
             },
         ),
         migrations.CreateModel(
-            name='Prediction',
+            name="Prediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prediction_type', models.CharField(choices=[('MIGRAINE', 'Migraine'), ('SINUSITIS', 'Sinusitis')], max_length=10)),
-                ('risk_level', models.CharField(choices=[('LOW', 'Low'), ('MEDIUM', 'Medium'), ('HIGH', 'High')], max_length=6)),
-                ('window_start', models.DateTimeField()),
-                ('window_end', models.DateTimeField()),
-                ('source', models.CharField(choices=[('llm', 'Language model'), ('rules', 'Rules')], max_length=5)),
-                ('confidence', models.FloatField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1)])),
-                ('rationale', models.TextField(blank=True)),
-                ('prevention_tips', models.JSONField(blank=True, default=list)),
-                ('factors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='forecast.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "prediction_type",
+                    models.CharField(choices=[("MIGRAINE", "Migraine"), ("SINUSITIS", "Sinusitis")], max_length=10),
+                ),
+                (
+                    "risk_level",
+                    models.CharField(choices=[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")], max_length=6),
+                ),
+                ("window_start", models.DateTimeField()),
+                ("window_end", models.DateTimeField()),
+                ("source", models.CharField(choices=[("llm", "Language model"), ("rules", "Rules")], max_length=5)),
+                (
+                    "confidence",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(1),
+                        ]
+                    ),
+                ),
+                ("rationale", models.TextField(blank=True)),
+                ("prevention_tips", models.JSONField(blank=True, default=list)),
+                ("factors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("notified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="forecast.location"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-window_start', 'prediction_type'],
+                "ordering": ["-window_start", "prediction_type"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=200)),
-                ('sent_at', models.DateTimeField(db_index=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
-                ('predictions', models.ManyToManyField(related_name='notifications', to='forecast.prediction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("subject", models.CharField(max_length=200)),
+                ("sent_at", models.DateTimeField(db_index=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("predictions", models.ManyToManyField(related_name="notifications", to="forecast.prediction")),
             ],
             options={
-                'ordering': ['-sent_at'],
+                "ordering": ["-sent_at"],
             },
         ),
         migrations.CreateModel(
-            name='WeatherForecast',
+            name="WeatherForecast",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target_time', models.DateTimeField(db_index=True)),
-                ('temperature', models.FloatField(help_text='°C at 2 m')),
-                ('humidity', models.FloatField(help_text='relative humidity at 2 m, %')),
-                ('pressure_msl', models.FloatField(help_text='sea-level pressure, hPa')),
-                ('surface_pressure', models.FloatField(blank=True, help_text='hPa', null=True)),
-                ('precipitation', models.FloatField(default=0, help_text='mm in the hour')),
-                ('cloud_cover', models.FloatField(blank=True, help_text='%', null=True)),
-                ('wind_speed', models.FloatField(blank=True, help_text='km/h at 10 m', null=True)),
-                ('fetched_at', models.DateTimeField()),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='forecasts', to='forecast.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("target_time", models.DateTimeField(db_index=True)),
+                ("temperature", models.FloatField(help_text="°C at 2 m")),
+                ("humidity", models.FloatField(help_text="relative humidity at 2 m, %")),
+                ("pressure_msl", models.FloatField(help_text="sea-level pressure, hPa")),
+                ("surface_pressure", models.FloatField(blank=True, help_text="hPa", null=True)),
+                ("precipitation", models.FloatField(default=0, help_text="mm in the hour")),
+                ("cloud_cover", models.FloatField(blank=True, help_text="%", null=True)),
+                ("wind_speed", models.FloatField(blank=True, help_text="km/h at 10 m", null=True)),
+                ("fetched_at", models.DateTimeField()),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="forecasts", to="forecast.location"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['location', 'target_time'],
+                "ordering": ["location", "target_time"],
             },
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(fields=('user', 'latitude', 'longitude'), name='location_unique_per_user'),
+            model_name="location",
+            constraint=models.UniqueConstraint(
+                fields=("user", "latitude", "longitude"), name="location_unique_per_user"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comparisonreport',
-            constraint=models.UniqueConstraint(fields=('location', 'period_end'), name='comparison_unique_period'),
+            model_name="comparisonreport",
+            constraint=models.UniqueConstraint(fields=("location", "period_end"), name="comparison_unique_period"),
         ),
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['notified_at', 'risk_level'], name='forecast_pr_notifie_9f8727_idx'),
+            model_name="prediction",
+            index=models.Index(fields=["notified_at", "risk_level"], name="forecast_pr_notifie_9f8727_idx"),
         ),
         migrations.AddConstraint(
-            model_name='prediction',
-            constraint=models.UniqueConstraint(fields=('location', 'prediction_type', 'window_start'), name='prediction_unique_window'),
+            model_name="prediction",
+            constraint=models.UniqueConstraint(
+                fields=("location", "prediction_type", "window_start"), name="prediction_unique_window"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='weatherforecast',
-            constraint=models.UniqueConstraint(fields=('location', 'target_time'), name='forecast_unique_location_hour'),
+            model_name="weatherforecast",
+            constraint=models.UniqueConstraint(
+                fields=("location", "target_time"), name="forecast_unique_location_hour"
+            ),
         ),
     ]

@@ -6,15 +6,20 @@ import forecast.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecast', '0001_initial'),
+        ("forecast", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='location',
-            name='timezone',
-            field=models.CharField(blank=True, help_text='IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); empty: not known yet, UTC is shown.', max_length=64, validators=[forecast.models.validate_timezone], verbose_name='time zone'),
+            model_name="location",
+            name="timezone",
+            field=models.CharField(
+                blank=True,
+                help_text="IANA name, as Open-Meteo resolves the coordinates (e.g. Europe/Berlin); empty: not known yet, UTC is shown.",
+                max_length=64,
+                validators=[forecast.models.validate_timezone],
+                verbose_name="time zone",
+            ),
         ),
     ]

@@ -9,6 +9,7 @@ rewrites the table within DATA_RETENTION_DAYS; `VACUUM FULL forecast_weatherfore
 
 Numbered 0003 after the issue-9 migration 0002 (Location.timezone), which it does not otherwise touch.
 """
+
 from django.db import migrations
 
 FILLFACTOR = 50
@@ -18,7 +19,9 @@ def set_fillfactor(apps, schema_editor, value=FILLFACTOR):
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite has no fillfactor; the app alone stores few rows
     table = schema_editor.quote_name(apps.get_model("forecast", "WeatherForecast")._meta.db_table)
-    schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = {value})" if value else f"ALTER TABLE {table} RESET (fillfactor)")
+    schema_editor.execute(
+        f"ALTER TABLE {table} SET (fillfactor = {value})" if value else f"ALTER TABLE {table} RESET (fillfactor)"
+    )
 
 
 def reset_fillfactor(apps, schema_editor):

@@ -1,4 +1,5 @@
 """Template filters that put the forecast's numbers into words."""
+
 from django import template
 
 register = template.Library()

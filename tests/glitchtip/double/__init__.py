@@ -7,6 +7,7 @@ pagination.py, wire.py), who is calling (auth.py: tokens, sessions, allauth's lo
 (state.py); its tests replay the recording (test_contract.py, replay.py). It models only what some
 product code calls: adding an endpoint, see api.py.
 """
+
 from .clock import ManualClock
 from .server import GlitchTipDouble
 

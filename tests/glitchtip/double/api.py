@@ -10,6 +10,7 @@ Adding an endpoint: a method with an `@endpoint(...)` decorator that returns a d
 (status, dict) pair, or a `Listing` (paginated), and raises `wire.Reply` errors; its recorded
 exchanges go to tests/glitchtip/contract/ for the replay.
 """
+
 from __future__ import annotations
 
 import random
@@ -37,8 +38,12 @@ ORG_READ = ("org:read", "org:write", "org:admin")
 PROJECT_WRITE = ("project:write", "project:admin")
 MEMBER_READ = ("member:read", "member:write", "member:admin")
 SMALLINT_MAX = 32767  # an alert's quantity and timespan are PositiveSmallIntegerFields
-_CONVERTERS = {"slug": r"[-a-zA-Z0-9_]+", "int": r"[0-9]+", "str": r"[^/]+",
-               "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
+_CONVERTERS = {
+    "slug": r"[-a-zA-Z0-9_]+",
+    "int": r"[0-9]+",
+    "str": r"[^/]+",
+    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+}
 
 
 @dataclass
@@ -54,9 +59,16 @@ class Endpoint:
 ENDPOINTS: list[Endpoint] = []
 
 
-def endpoint(method: str, path: str, *, auth: str | None = "api", scopes: tuple[str, ...] | None = None,
-             body: type[BaseModel] | None = None):
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    auth: str | None = "api",
+    scopes: tuple[str, ...] | None = None,
+    body: type[BaseModel] | None = None,
+):
     """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}."""
+
     def to_group(match: re.Match) -> str:
         converter, _, name = match.group(1).rpartition(":")
         return f"(?P<{name}>{_CONVERTERS[converter or 'str']})"
@@ -66,6 +78,7 @@ def endpoint(method: str, path: str, *, auth: str | None = "api", scopes: tuple[
     def register(handler):
         ENDPOINTS.append(Endpoint(method, pattern, handler, auth, scopes, body))
         return handler
+
     return register
 
 
@@ -84,8 +97,9 @@ class Api:
         self.domain = domain
 
     def handle(self, endpoint: Endpoint, request: Request, **params: str) -> Response:
-        user, token = self.auth.authenticate(request, session_only=endpoint.auth == "session") if endpoint.auth else (
-            None, None)
+        user, token = (
+            self.auth.authenticate(request, session_only=endpoint.auth == "session") if endpoint.auth else (None, None)
+        )
         body = schemas.parse(endpoint.body, request) if endpoint.body else None
         # GlitchTip's has_permission: a token needs one of the scopes; a session is not checked.
         if endpoint.scopes and token and not set(endpoint.scopes) & set(token.scopes):
@@ -141,18 +155,27 @@ class Api:
             candidate = f"{slug}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=length))}"
         org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock())
         self.state.organizations.append(org)
-        self.state.memberships.append(s.Membership(self.state.next_id("member"), org, call.user.email, "owner",
-                                                   self.clock(), call.user))
+        self.state.memberships.append(
+            s.Membership(self.state.next_id("member"), org, call.user.email, "owner", self.clock(), call.user)
+        )
         return 201, show.new_organization(org)
 
-    @endpoint("GET", "organizations/{slug:org_slug}/teams/",
-              scopes=("team:read", "team:write", "team:admin", *ORG_READ))
+    @endpoint(
+        "GET", "organizations/{slug:org_slug}/teams/", scopes=("team:read", "team:write", "team:admin", *ORG_READ)
+    )
     def list_teams(self, call: Call, org: s.Organization):
-        return Listing([team for team in self.state.teams if team.organization is org], "-created",
-                       lambda team: show.team(team, call.user, self._team_projects(team)))
+        return Listing(
+            [team for team in self.state.teams if team.organization is org],
+            "-created",
+            lambda team: show.team(team, call.user, self._team_projects(team)),
+        )
 
-    @endpoint("POST", "organizations/{slug:org_slug}/teams/",
-              scopes=("team:write", "team:admin", "org:admin", "org:write"), body=schemas.TeamIn)
+    @endpoint(
+        "POST",
+        "organizations/{slug:org_slug}/teams/",
+        scopes=("team:write", "team:admin", "org:admin", "org:write"),
+        body=schemas.TeamIn,
+    )
     def create_team(self, call: Call, org: s.Organization):
         if any(team.organization is org and team.slug == call.body.slug for team in self.state.teams):
             raise wire.server_error()  # the unique constraint fails in the database
@@ -163,18 +186,23 @@ class Api:
 
     @endpoint("GET", "organizations/{slug:org_slug}/projects/", scopes=("project:read",))
     def list_projects(self, call: Call, org: s.Organization):
-        return Listing([project for project in self.state.projects if project.organization is org], "name",
-                       lambda project: show.project_with_teams(project, call.user))
+        return Listing(
+            [project for project in self.state.projects if project.organization is org],
+            "name",
+            lambda project: show.project_with_teams(project, call.user),
+        )
 
     @endpoint("POST", "teams/{slug:org_slug}/{slug:team_slug}/projects/", scopes=PROJECT_WRITE, body=schemas.ProjectIn)
     def create_project(self, call: Call, org: s.Organization, team: s.Team):
         base = call.body.slug or slugify(call.body.name)
         taken = {project.slug for project in self.state.projects if project.organization is org}
         # django-extensions' AutoSlugField: not an error but "-2", "-3" ...
-        slug = next(candidate for candidate in (base, *(f"{base}-{n}" for n in range(2, 10_000)))
-                    if candidate not in taken)
-        project = s.Project(self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(),
-                            [team])
+        slug = next(
+            candidate for candidate in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if candidate not in taken
+        )
+        project = s.Project(
+            self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(), [team]
+        )
         self.state.projects.append(project)
         return 201, show.project(project, call.user)
 
@@ -182,16 +210,20 @@ class Api:
     def list_project_keys(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([project], "-created", lambda project: show.project_key(project, self.domain()))
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
-              scopes=("event:read", "event:write", "event:admin"))
+    @endpoint(
+        "GET",
+        "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
+        scopes=("event:read", "event:write", "event:admin"),
+    )
     def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
         if events.event_id_hex(event_id) is None:
             raise wire.invalid("path", "event_id", "uuid_parsing", "Input should be a valid UUID")
-        found = sorted((event for event in self.state.events if event.issue.project is project),
-                       key=lambda event: event.received)
+        found = sorted(
+            (event for event in self.state.events if event.issue.project is project), key=lambda event: event.received
+        )
         # Not stored yet (ingestion is asynchronous) looks the same as never sent.
         index = found.index(_one(found, id=events.event_id_hex(event_id)))
-        return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1:]), None))
+        return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1 :]), None))
 
     @endpoint("GET", "organizations/{slug:org_slug}/transaction-groups/")
     def list_transaction_groups(self, call: Call, org: s.Organization):
@@ -200,14 +232,20 @@ class Api:
         sort = call.request.param("sort") or "-avg_duration"
         if sort.lstrip("-") not in ("created", "avg_duration"):
             raise wire.invalid("query", "sort", "literal_error", "the double knows 'created' and 'avg_duration'")
-        return Listing([group for group in self.state.transaction_groups if group.project.organization is org], sort,
-                       show.transaction_group)
+        return Listing(
+            [group for group in self.state.transaction_groups if group.project.organization is org],
+            sort,
+            show.transaction_group,
+        )
 
     # ---- uptime monitors (no scope checks in GlitchTip) -------------------------------------
     @endpoint("GET", "organizations/{slug:org_slug}/monitors/")
     def list_monitors(self, call: Call, org: s.Organization):
-        return Listing([monitor for monitor in self.state.monitors if monitor.organization is org], "-created",
-                       lambda monitor: show.monitor(monitor, self.domain()))
+        return Listing(
+            [monitor for monitor in self.state.monitors if monitor.organization is org],
+            "-created",
+            lambda monitor: show.monitor(monitor, self.domain()),
+        )
 
     @endpoint("POST", "organizations/{slug:org_slug}/monitors/", body=schemas.MonitorIn)
     def create_monitor(self, call: Call, org: s.Organization):
@@ -224,8 +262,14 @@ class Api:
         return show.monitor(self._fill_monitor(monitor, call.body), self.domain())
 
     def _fill_monitor(self, monitor: s.Monitor, body: schemas.MonitorIn) -> s.Monitor:
-        monitor.project = next((project for project in self.state.projects if project.organization is
-                                monitor.organization and str(project.id) == body.project), None)
+        monitor.project = next(
+            (
+                project
+                for project in self.state.projects
+                if project.organization is monitor.organization and str(project.id) == body.project
+            ),
+            None,
+        )
         monitor.monitor_type, monitor.name, monitor.url = body.monitor_type, body.name, body.url
         monitor.expected_status, monitor.expected_body = body.expected_status, body.expected_body
         monitor.interval, monitor.timeout = body.interval, body.timeout
@@ -235,7 +279,8 @@ class Api:
     def heartbeat_check(self, call: Call, org: s.Organization, endpoint_id: str):
         """What a job pings when it ran: no authentication, no body, a snake_case answer."""
         _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id)).heartbeats.append(
-            now := self.clock())
+            now := self.clock()
+        )
         return {"is_up": True, "start_check": now, "reason": None}
 
     # ---- project alerts ------------------------------------------------------------------------
@@ -243,13 +288,15 @@ class Api:
     def list_alerts(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([alert for alert in self.state.alerts if alert.project is project], "-id", show.alert)
 
-    @endpoint("POST", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=PROJECT_WRITE,
-              body=schemas.AlertIn)
+    @endpoint(
+        "POST", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=PROJECT_WRITE, body=schemas.AlertIn
+    )
     def create_alert(self, call: Call, org: s.Organization, project: s.Project):
         body = call.body
         _check_alert_numbers(body, on_insert=lambda: self.state.next_id("alert"))
-        alert = s.ProjectAlert(self.state.next_id("alert"), project, body.name or "", body.timespan_minutes,
-                               body.quantity, body.uptime)
+        alert = s.ProjectAlert(
+            self.state.next_id("alert"), project, body.name or "", body.timespan_minutes, body.quantity, body.uptime
+        )
         self.state.alerts.append(alert)
         # Recipients are bulk-inserted after the alert, outside a transaction: a duplicate fails the
         # unique (alert, type, url) constraint with a 500, and the alert stays without recipients.
@@ -259,8 +306,12 @@ class Api:
         alert.recipients = made
         return 201, show.alert(alert)
 
-    @endpoint("PUT", "projects/{slug:org_slug}/{slug:project_slug}/alerts/{int:alert_id}/", scopes=PROJECT_WRITE,
-              body=schemas.AlertIn)
+    @endpoint(
+        "PUT",
+        "projects/{slug:org_slug}/{slug:project_slug}/alerts/{int:alert_id}/",
+        scopes=PROJECT_WRITE,
+        body=schemas.AlertIn,
+    )
     def update_alert(self, call: Call, org: s.Organization, project: s.Project, alert_id: str):
         """Fields sent replace theirs; the recipients are matched on (type, url): kept (same id), added,
         and every one not sent is deleted, all of them when alertRecipients is left out."""
@@ -278,8 +329,11 @@ class Api:
     @endpoint("GET", "users/{user_id}/notifications/alerts/")
     def get_alert_subscriptions(self, call: Call, user_id: str):
         _me(call, user_id)
-        return {str(project): status for (user, project), status in self.state.alert_subscriptions.items()
-                if user == call.user.id}
+        return {
+            str(project): status
+            for (user, project), status in self.state.alert_subscriptions.items()
+            if user == call.user.id
+        }
 
     @endpoint("PUT", "users/{user_id}/notifications/alerts/", body=schemas.AlertSettingIn)
     def set_alert_subscription(self, call: Call, user_id: str):
@@ -287,7 +341,7 @@ class Api:
         _me(call, user_id)
         if len(call.body.root) != 1:
             raise wire.detail(422, "Invalid alert format, expected one value")
-        (project_id, status), = call.body.root.items()
+        ((project_id, status),) = call.body.root.items()
         if status not in (1, 0, -1):
             raise wire.detail(422, "Invalid status, must be -1, 0, or 1")
         key = (call.user.id, int(project_id))
@@ -305,8 +359,9 @@ class Api:
     def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
         return Listing(team.members, "-id", show.member)
 
-    @endpoint("POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"),
-              body=schemas.MemberIn)
+    @endpoint(
+        "POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"), body=schemas.MemberIn
+    )
     def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
         email = call.body.email.lower()
@@ -317,8 +372,9 @@ class Api:
             raise wire.detail(409, f"The user {call.body.email} is already a member")
         membership = next((m for m in members if m.user is None and m.email.lower() == email), None)  # invited again
         if membership is None:
-            membership = s.Membership(self.state.next_id("member"), org, call.body.email, call.body.org_role,
-                                      self.clock())
+            membership = s.Membership(
+                self.state.next_id("member"), org, call.body.email, call.body.org_role, self.clock()
+            )
             self.state.memberships.append(membership)
         slugs = {role.get("teamSlug") for role in call.body.team_roles}
         for team in self.state.teams:
@@ -327,8 +383,11 @@ class Api:
         self.state.invitations_sent.append(membership)
         return 201, show.member(membership)
 
-    @endpoint("POST", "organizations/{slug:org_slug}/members/{member_id}/teams/{slug:team_slug}/",
-              scopes=("team:write", "team:admin"))
+    @endpoint(
+        "POST",
+        "organizations/{slug:org_slug}/members/{member_id}/teams/{slug:team_slug}/",
+        scopes=("team:write", "team:admin"),
+    )
     def add_member_to_team(self, call: Call, org: s.Organization, member_id: str, team: s.Team):
         members = [m for m in self.state.memberships if m.organization is org]
         membership = _one(members, user=call.user) if member_id == "me" else _one(members, id=int(member_id))
@@ -338,11 +397,16 @@ class Api:
 
     @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",))
     def list_releases(self, call: Call, org: s.Organization, project: s.Project):
-        return Listing([release for release in self.state.releases if project in release.projects], "-created",
-                       show.release)
+        return Listing(
+            [release for release in self.state.releases if project in release.projects], "-created", show.release
+        )
 
-    @endpoint("POST", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",),
-              body=schemas.ReleaseIn)
+    @endpoint(
+        "POST",
+        "projects/{slug:org_slug}/{slug:project_slug}/releases/",
+        scopes=("project:releases",),
+        body=schemas.ReleaseIn,
+    )
     def create_release(self, call: Call, org: s.Organization, project: s.Project):
         """A get-or-create: an existing version is no error, it just gains the project."""
         body = call.body

@@ -10,6 +10,7 @@ plain `JsonResponse` (no charset) and re-sends the `csrftoken` cookie each time;
 rotates it and sets `sessionid`. The login POST goes through Django's CSRF middleware first,
 whose failure is an HTML page.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,37 @@ from . import wire
 from .state import APIToken, State, User
 
 # The API token's scopes bit field (apps/api_tokens/models.py): responses list them in this order.
-SCOPES = ("project:read", "project:write", "project:admin", "project:releases", "team:read", "team:write",
-          "team:admin", "event:read", "event:write", "event:admin", "org:read", "org:write", "org:admin",
-          "member:read", "member:write", "member:admin")
+SCOPES = (
+    "project:read",
+    "project:write",
+    "project:admin",
+    "project:releases",
+    "team:read",
+    "team:write",
+    "team:admin",
+    "event:read",
+    "event:write",
+    "event:admin",
+    "org:read",
+    "org:write",
+    "org:admin",
+    "member:read",
+    "member:write",
+    "member:admin",
+)
 ALLAUTH = "/_allauth/browser/v1"
 
 
 def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
     """A new API token (40 hex digits, as recorded), its scopes in the bit field's order."""
-    token = APIToken(state.next_id("token"), user, label, [scope for scope in SCOPES if scope in scopes],
-                     secrets.token_hex(20), created)
+    token = APIToken(
+        state.next_id("token"),
+        user,
+        label,
+        [scope for scope in SCOPES if scope in scopes],
+        secrets.token_hex(20),
+        created,
+    )
     state.tokens.append(token)
     return token
 
@@ -59,8 +81,13 @@ def csrf_passes(request: Request) -> bool:
 
 
 class Auth:
-    def __init__(self, state: State, clock: Callable[[], datetime], registration_open: Callable[[], bool],
-                 secure_cookies: Callable[[], bool]):
+    def __init__(
+        self,
+        state: State,
+        clock: Callable[[], datetime],
+        registration_open: Callable[[], bool],
+        secure_cookies: Callable[[], bool],
+    ):
         self.state = state
         self.clock = clock
         self.registration_open = registration_open
@@ -86,12 +113,26 @@ class Auth:
         return [("GET", f"{ALLAUTH}/config", self.config), ("POST", f"{ALLAUTH}/auth/login", self.login)]
 
     def config(self, request: Request) -> Response:
-        account = {"login_methods": ["email"], "is_open_for_signup": self.registration_open(),
-                   "email_verification_by_code_enabled": False, "login_by_code_enabled": False,
-                   "password_reset_by_code_enabled": False, "authentication_method": "email"}
-        return self._answer(request, 200, {"status": 200, "data": {
-            "account": account, "socialaccount": {"providers": []},
-            "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}}})
+        account = {
+            "login_methods": ["email"],
+            "is_open_for_signup": self.registration_open(),
+            "email_verification_by_code_enabled": False,
+            "login_by_code_enabled": False,
+            "password_reset_by_code_enabled": False,
+            "authentication_method": "email",
+        }
+        return self._answer(
+            request,
+            200,
+            {
+                "status": 200,
+                "data": {
+                    "account": account,
+                    "socialaccount": {"providers": []},
+                    "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True},
+                },
+            },
+        )
 
     def login(self, request: Request) -> Response:
         if not csrf_passes(request):
@@ -100,23 +141,55 @@ class Auth:
             body = json.loads(request.body or b"{}")
         except ValueError:
             body = {}
-        missing = [{"message": "This field is required.", "code": "required", "param": name}
-                   for name in ("email", "password") if not body.get(name)]
-        user = next((user for user in self.state.users if not missing and user.email.lower() ==
-                     str(body["email"]).lower() and user.password == body["password"]), None)
+        missing = [
+            {"message": "This field is required.", "code": "required", "param": name}
+            for name in ("email", "password")
+            if not body.get(name)
+        ]
+        user = next(
+            (
+                user
+                for user in self.state.users
+                if not missing
+                and user.email.lower() == str(body["email"]).lower()
+                and user.password == body["password"]
+            ),
+            None,
+        )
         if user is None:
-            return self._answer(request, 400, {"status": 400, "errors": missing or [{
-                "message": "The email address and/or password you specified are not correct.",
-                "code": "email_password_mismatch", "param": "password"}]})
+            return self._answer(
+                request,
+                400,
+                {
+                    "status": 400,
+                    "errors": missing
+                    or [
+                        {
+                            "message": "The email address and/or password you specified are not correct.",
+                            "code": "email_password_mismatch",
+                            "param": "password",
+                        }
+                    ],
+                },
+            )
         session_id = new_cookie_value()
         self.sessions[session_id] = user
-        session = {"user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
-                   "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}]}
+        session = {
+            "user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
+            "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}],
+        }
         # Django rotates the CSRF token on login.
-        return wire.plain_json(200, {"status": 200, "data": session, "meta": {"is_authenticated": True}}, {
-            "Set-Cookie": [csrf_cookie(new_cookie_value()),
-                           f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
-                           + ("; Secure" if self.secure_cookies() else "")]})
+        return wire.plain_json(
+            200,
+            {"status": 200, "data": session, "meta": {"is_authenticated": True}},
+            {
+                "Set-Cookie": [
+                    csrf_cookie(new_cookie_value()),
+                    f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
+                    + ("; Secure" if self.secure_cookies() else ""),
+                ]
+            },
+        )
 
     @staticmethod
     def _answer(request: Request, status: int, body: dict) -> Response:

@@ -1,4 +1,5 @@
 """Time for the double: the wall clock by default, a hand-driven clock in tests (a 30 s block in no time)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,6 +1,7 @@
 """What GlitchTip reads into an ingested event (title, culprit, metadata, tags, stored data), and how it
 shows the event again (the event detail the smoke test reads). Follows apps/event_ingest/process_event.py and
 legacy Sentry's helpers for what the Python SDK sends; length limits (titles, culprits, tags) are left out."""
+
 from __future__ import annotations
 
 import copy
@@ -34,8 +35,10 @@ def interpret(payload: dict) -> Interpretation:
     kind = "error" if payload.get("exception") else "default"
     culprit = str(payload.get("culprit") or payload.get("transaction") or generate_culprit(payload))
     # GlitchTip's generate_hash input: the fingerprint joined, "{{ default }}" standing for the default grouping.
-    grouping = "".join(title + culprit + kind if part == "{{ default }}" else part or ""
-                       for part in payload.get("fingerprint") or ["{{ default }}"])
+    grouping = "".join(
+        title + culprit + kind if part == "{{ default }}" else part or ""
+        for part in payload.get("fingerprint") or ["{{ default }}"]
+    )
     data = {key: payload[key] for key in STORED_KEYS if payload.get(key) not in (None, {}, [])}
     if metadata:
         data["metadata"] = metadata
@@ -58,8 +61,11 @@ def error_metadata(payload: dict) -> dict:
         return {}
     metadata = {"value": str(values[-1].get("value") or ""), "type": str(values[-1].get("type") or "Error")}
     # The crash frame: the innermost in-app frame with a function name, else the innermost such frame.
-    candidates = [frame for frame in reversed(frames_of(values[-1]))
-                  if frame.get("function") not in (None, "<redacted>", "<unknown>")]
+    candidates = [
+        frame
+        for frame in reversed(frames_of(values[-1]))
+        if frame.get("function") not in (None, "<redacted>", "<unknown>")
+    ]
     frame = next((frame for frame in candidates if frame.get("in_app")), candidates[0] if candidates else {})
     found = {"filename": frame.get("filename") or frame.get("abs_path"), "function": frame.get("function")}
     return {**metadata, **{key: value for key, value in found.items() if value}}
@@ -97,15 +103,30 @@ def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent 
     """The event detail (camelCase), with the ids of its neighbours in the project."""
     data = item.data
     return {
-        "platform": data.get("platform"), "errors": data.get("errors"), "id": item.id, "eventID": item.id,
-        "projectID": item.issue.project.id, "groupID": str(item.issue.id), "dateCreated": item.timestamp,
-        "dateReceived": item.received, "dist": None, "culprit": item.culprit,
-        "packages": data.get("modules"), "type": item.type, "message": data.get("message", item.title),
+        "platform": data.get("platform"),
+        "errors": data.get("errors"),
+        "id": item.id,
+        "eventID": item.id,
+        "projectID": item.issue.project.id,
+        "groupID": str(item.issue.id),
+        "dateCreated": item.timestamp,
+        "dateReceived": item.received,
+        "dist": None,
+        "culprit": item.culprit,
+        "packages": data.get("modules"),
+        "type": item.type,
+        "message": data.get("message", item.title),
         "metadata": data.get("metadata", {"title": item.title}),
         "tags": [{"key": key, "value": value} for key, value in item.tags.items()],
-        "entries": entries(data), "contexts": data.get("contexts"), "context": data.get("extra"),
-        "user": data.get("user"), "sdk": data.get("sdk"), "title": item.title, "userReport": None,
-        "nextEventID": following.id if following else None, "previousEventID": previous.id if previous else None,
+        "entries": entries(data),
+        "contexts": data.get("contexts"),
+        "context": data.get("extra"),
+        "user": data.get("user"),
+        "sdk": data.get("sdk"),
+        "title": item.title,
+        "userReport": None,
+        "nextEventID": following.id if following else None,
+        "previousEventID": previous.id if previous else None,
     }
 
 
@@ -115,10 +136,25 @@ def entries(data: dict) -> list[dict]:
     if exception := data.get("exception"):
         result.append({"type": "exception", "data": exception_entry(exception)})
     if breadcrumbs := data.get("breadcrumbs"):
-        result.append({"type": "breadcrumbs", "data": {"values": [
-            {"type": crumb.get("type") or "default", "category": crumb.get("category"), "message": crumb.get("message"),
-             "data": crumb.get("data"), "level": crumb.get("level", "info"), "event_id": None,
-             "timestamp": parse_time(crumb.get("timestamp"), None)} for crumb in breadcrumbs["values"]]}})
+        result.append(
+            {
+                "type": "breadcrumbs",
+                "data": {
+                    "values": [
+                        {
+                            "type": crumb.get("type") or "default",
+                            "category": crumb.get("category"),
+                            "message": crumb.get("message"),
+                            "data": crumb.get("data"),
+                            "level": crumb.get("level", "info"),
+                            "event_id": None,
+                            "timestamp": parse_time(crumb.get("timestamp"), None),
+                        }
+                        for crumb in breadcrumbs["values"]
+                    ]
+                },
+            }
+        )
     if logentry := data.get("logentry"):
         result.append({"type": "message", "data": logentry})
     return result

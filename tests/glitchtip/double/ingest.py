@@ -6,6 +6,7 @@ Celery worker does ~2 s later. A well-formed key that does not belong to the pro
 project id for `block_seconds` (GlitchTip caches the rejection): every ingest request to it is
 refused meanwhile, even with the right key (as recorded: for 30 s).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -24,6 +25,7 @@ from .state import Issue, IssueEvent, Project, Release, State, TransactionGroup
 @dataclass
 class Pending:
     """An accepted event or transaction, waiting for the worker."""
+
     kind: str
     project: Project
     payload: dict
@@ -79,8 +81,11 @@ class Ingestion:
             return
         event_id = event_id_hex(payload.get("event_id")) or envelope_event_id or uuid.uuid4().hex
         received = self.clock()
-        self.pending.append(Pending(kind, project, {**payload, "event_id": event_id}, received,
-                                    received + timedelta(seconds=self.delay)))
+        self.pending.append(
+            Pending(
+                kind, project, {**payload, "event_id": event_id}, received, received + timedelta(seconds=self.delay)
+            )
+        )
 
     # ---- the worker -----------------------------------------------------------------------
     def process_due(self) -> None:
@@ -95,14 +100,30 @@ class Ingestion:
 
     def _store_event(self, item: Pending) -> None:
         found = interpret(item.payload)
-        issue = next((issue for issue in self.state.issues
-                      if issue.project is item.project and issue.grouping == found.grouping), None)
+        issue = next(
+            (
+                issue
+                for issue in self.state.issues
+                if issue.project is item.project and issue.grouping == found.grouping
+            ),
+            None,
+        )
         if issue is None:
             issue = Issue(self.state.next_id("issue"), item.project, found.grouping, found.title)
             self.state.issues.append(issue)
-        self.state.events.append(IssueEvent(
-            item.payload["event_id"], issue, found.type, found.title, found.culprit,
-            parse_time(item.payload.get("timestamp"), item.received), item.received, found.data, found.tags))
+        self.state.events.append(
+            IssueEvent(
+                item.payload["event_id"],
+                issue,
+                found.type,
+                found.title,
+                found.culprit,
+                parse_time(item.payload.get("timestamp"), item.received),
+                item.received,
+                found.data,
+                found.tags,
+            )
+        )
 
     def _store_transaction(self, item: Pending) -> None:
         payload = item.payload
@@ -111,19 +132,32 @@ class Ingestion:
             return  # GlitchTip's schema rejects it
         method = (payload.get("request") or {}).get("method") or ""
         key = (str(payload["transaction"]), str(trace.get("op", "")), method)
-        group = next((group for group in self.state.transaction_groups
-                      if group.project is item.project and (group.transaction, group.op, group.method) == key), None)
+        group = next(
+            (
+                group
+                for group in self.state.transaction_groups
+                if group.project is item.project and (group.transaction, group.op, group.method) == key
+            ),
+            None,
+        )
         if group is None:
             group = TransactionGroup(self.state.next_id("transaction_group"), item.project, *key, created=item.due)
             self.state.transaction_groups.append(group)
-        duration = parse_time(payload.get("timestamp"), item.received) - parse_time(payload.get("start_timestamp"),
-                                                                                  item.received)
+        duration = parse_time(payload.get("timestamp"), item.received) - parse_time(
+            payload.get("start_timestamp"), item.received
+        )
         group.durations_ms.append(duration.total_seconds() * 1000)
 
     def _link_release(self, project: Project, version: str, now: datetime) -> None:
         """Releases seen in events are created on the fly, without a release date."""
-        release = next((release for release in self.state.releases
-                        if release.organization is project.organization and release.version == version), None)
+        release = next(
+            (
+                release
+                for release in self.state.releases
+                if release.organization is project.organization and release.version == version
+            ),
+            None,
+        )
         if release is None:
             release = Release(project.organization, version, created=now, released=None, projects=[])
             self.state.releases.append(release)

@@ -7,6 +7,7 @@ holding one string, so it comes out wrapped in `{'` ... `'}`. "next" points afte
 last item, "previous" before its first. DRF's offsets for items that share a position are left
 out: here every position differs (ids, names, and timestamps from a clock that ticks on reading).
 """
+
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
@@ -27,6 +28,7 @@ MAX_PAGE_SIZE = 100
 @dataclass
 class Listing:
     """What a list handler returns: the items, Django-style ordering and how to show one item."""
+
     items: list
     order: str
     serialize: Callable[[Any], dict]
@@ -39,8 +41,9 @@ def paginate(listing: Listing, request: Request) -> tuple[list[dict], dict]:
     positions = [getattr(item, attribute) for item in ordered]
     limit = request.param("limit") or "0"
     if not limit.isdigit():
-        raise wire.invalid("query", "limit", "int_parsing",
-                           "Input should be a valid integer, unable to parse string as an integer")
+        raise wire.invalid(
+            "query", "limit", "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        )
     size = min(int(limit) or PER_PAGE, MAX_PAGE_SIZE)
     try:
         cursor = parse_qs(b64decode(request.param("cursor") or "").decode())

@@ -3,6 +3,7 @@ request, in file order, with this run's values in place of the recorded ones, it
 recorded one (status, the headers the recorder kept, the body key for key and value for value; values of
 the server's clock and random choices by their form, each learned on first sight so that later uses agree).
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,13 +22,30 @@ from tests.glitchtip.double import GlitchTipDouble, ManualClock
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Placeholders and values the server chose (UUIDs too): the double picks its own, which must have the same form.
-SERVER_CHOSEN = {"<token>": r"[0-9a-f]{40}", "<readonly_token>": r"[0-9a-f]{40}", "<public_key>": r"[0-9a-f]{32}",
-                 "<public_key_uuid>": UUID, "contract-recording-o5": r"contract-recording-[a-z0-9]{2}"}
+SERVER_CHOSEN = {
+    "<token>": r"[0-9a-f]{40}",
+    "<readonly_token>": r"[0-9a-f]{40}",
+    "<public_key>": r"[0-9a-f]{32}",
+    "<public_key_uuid>": UUID,
+    "contract-recording-o5": r"contract-recording-[a-z0-9]{2}",
+}
 # Keys whose values come from the server's clock: only their form is compared.
-CLOCK_KEYS = {"created", "dateCreated", "dateReceived", "dateJoined", "firstEvent", "dateReleased", "startCheck",
-              "start_check", "lastChange", "at"}
-LINK_ENTRY = re.compile(r'<(?P<url>[^>]*)>; rel="(?P<rel>\w+)"; results="(?P<results>\w+)"'
-                        r'(?:; cursor="(?P<cursor>[^"]*)")?')
+CLOCK_KEYS = {
+    "created",
+    "dateCreated",
+    "dateReceived",
+    "dateJoined",
+    "firstEvent",
+    "dateReleased",
+    "startCheck",
+    "start_check",
+    "lastChange",
+    "at",
+}
+LINK_ENTRY = re.compile(
+    r'<(?P<url>[^>]*)>; rel="(?P<rel>\w+)"; results="(?P<results>\w+)"'
+    r'(?:; cursor="(?P<cursor>[^"]*)")?'
+)
 StandIn = Callable[["Replay", dict], "requests.Response | None"]
 
 
@@ -85,18 +103,29 @@ class Replay:
     def send(self, recorded: dict) -> requests.Response:
         headers = {name: self.fill(value) for name, value in recorded["headers"].items()}
         if "Cookie" in headers:  # the recorder kept the cookies' names
-            headers["Cookie"] = "; ".join(f"{name}={self.cookies[name]}"
-                                          for name in re.findall(r"(\w+)=", recorded["headers"]["Cookie"]))
+            headers["Cookie"] = "; ".join(
+                f"{name}={self.cookies[name]}" for name in re.findall(r"(\w+)=", recorded["headers"]["Cookie"])
+            )
         if "X-CSRFToken" in headers:
             headers["X-CSRFToken"] = self.cookies["csrftoken"]
         body = recorded["body"]
         if body is not None:
             body = (json.dumps(self.fill(body)) if isinstance(body, (dict, list)) else self.fill(body)).encode()
             body = gzip.compress(body) if headers.get("Content-Encoding") == "gzip" else body
-        query = [(name, self.fill(item)) for name, value in recorded["query"].items()
-                 for item in (value if isinstance(value, list) else [value])]
-        response = requests.request(recorded["method"], self.double.url + self.fill(recorded["path"]), params=query,
-                                    data=body, headers=headers, allow_redirects=False, timeout=5)
+        query = [
+            (name, self.fill(item))
+            for name, value in recorded["query"].items()
+            for item in (value if isinstance(value, list) else [value])
+        ]
+        response = requests.request(
+            recorded["method"],
+            self.double.url + self.fill(recorded["path"]),
+            params=query,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=5,
+        )
         for line in response.raw.headers.getlist("Set-Cookie"):
             self.cookies.update({name: morsel.value for name, morsel in SimpleCookie(line).items()})
         return response
@@ -187,9 +216,16 @@ def link_entries(link: str) -> list[tuple]:
     for entry in LINK_ENTRY.finditer(link):
         url = urlsplit(entry["url"])
         query = parse_qsl(url.query)
-        entries.append((url[:3], [item for item in query if item[0] != "cursor"],
-                        dict(query).get("cursor") == entry["cursor"], entry["rel"], entry["results"],
-                        cursor_form(entry["cursor"] or "")))
+        entries.append(
+            (
+                url[:3],
+                [item for item in query if item[0] != "cursor"],
+                dict(query).get("cursor") == entry["cursor"],
+                entry["rel"],
+                entry["results"],
+                cursor_form(entry["cursor"] or ""),
+            )
+        )
     return entries
 
 

@@ -1,6 +1,7 @@
 """The request bodies of the endpoints the bundle calls, as pydantic models like GlitchTip's django-ninja
 schemas: the same fields give its 422 errors word for word, as recorded (pydantic's messages and locations,
 under `["body", "payload", ...]`); a check inside a schema answers with a bare string."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def parse(schema: type[BaseModel], request: Request) -> BaseModel:
     try:
         return schema.model_validate(body)
     except ValidationError as error:
-        raise wire.detail(422, [{**problem, "loc": ["body", "payload", *problem["loc"]]}
-                                for problem in error.errors(include_url=False, include_input=False)]) from None
+        raise wire.detail(
+            422,
+            [
+                {**problem, "loc": ["body", "payload", *problem["loc"]]}
+                for problem in error.errors(include_url=False, include_input=False)
+            ],
+        ) from None
 
 
 class TokenIn(Schema):
@@ -106,6 +112,7 @@ class RecipientType(StrEnum):
 
 class EmailRecipientIn(Schema):
     """An e-mail recipient takes no address: GlitchTip mails the project's team members."""
+
     recipient_type: Literal[RecipientType.EMAIL]
     url: HttpUrl | Literal[""] | None = ""
 

@@ -18,6 +18,7 @@ URLs; default: the double's own), `user_registration_open` (as recorded: closed,
 may be invited), `down` (every answer is nginx's 502 page, as with GlitchTip's container stopped), and
 `drop_events_matching` (accept an event, never store it).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,12 +40,19 @@ from .state import Membership, State, User
 class GlitchTipDouble(FakeHTTPServer):
     name = "glitchtip"
 
-    def __init__(self, *, clock: Callable[[], datetime] = utc_now, ingest_delay: float = 2.0,
-                 user_registration_open: bool = False, secure_cookies: bool = False):
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        ingest_delay: float = 2.0,
+        user_registration_open: bool = False,
+        secure_cookies: bool = False,
+    ):
         super().__init__()
         # Tests start a double each: stop within 50 ms instead of serve_forever's default 0.5 s.
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       name=self.name, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
         self.domain = self.url
         self.clock = clock
         self.down = False
@@ -108,8 +116,11 @@ class GlitchTipDouble(FakeHTTPServer):
                 return reply.response
 
     def _dispatch(self, request: Request) -> Response:
-        matches = [(method, handler, match) for method, pattern, handler in self.routes
-                   if (match := pattern.fullmatch(request.path))]
+        matches = [
+            (method, handler, match)
+            for method, pattern, handler in self.routes
+            if (match := pattern.fullmatch(request.path))
+        ]
         if not matches:
             return wire.html(404, wire.NOT_FOUND_PAGE)
         for method, handler, match in matches:
@@ -120,9 +131,24 @@ class GlitchTipDouble(FakeHTTPServer):
 
     def _settings(self, request: Request) -> Response:
         """The public instance settings the web UI (and the bootstrap) read before logging in."""
-        return wire.ninja(200, {
-            "socialApps": [], "billingEnabled": False, "iPaidForGlitchTip": False, "enableOrganizationCreation": True,
-            "enableUserRegistration": self.user_registration_open, "stripePublicKey": None, "plausibleUrl": None,
-            "enableSocialAppsUserRegistration": self.user_registration_open, "plausibleDomain": None,
-            "chatwootWebsiteToken": None, "sentryDSN": None, "sentryTracesSampleRate": None, "environment": None,
-            "version": "0.0.0-unknown", "serverTimeZone": "UTC", "glitchtipInstanceName": None})
+        return wire.ninja(
+            200,
+            {
+                "socialApps": [],
+                "billingEnabled": False,
+                "iPaidForGlitchTip": False,
+                "enableOrganizationCreation": True,
+                "enableUserRegistration": self.user_registration_open,
+                "stripePublicKey": None,
+                "plausibleUrl": None,
+                "enableSocialAppsUserRegistration": self.user_registration_open,
+                "plausibleDomain": None,
+                "chatwootWebsiteToken": None,
+                "sentryDSN": None,
+                "sentryTracesSampleRate": None,
+                "environment": None,
+                "version": "0.0.0-unknown",
+                "serverTimeZone": "UTC",
+                "glitchtipInstanceName": None,
+            },
+        )

@@ -1,5 +1,6 @@
 """Everything the double knows, as plain objects that refer to each other (an issue holds its project); ids
 from one sequence per kind (`start_ids_at`: as if the server held other data, as the recorded one did)."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,6 +39,7 @@ class Organization:
 @dataclass(eq=False)
 class Membership:
     """An organization member: invited by e-mail, pending until the person accepts; then `user` is set."""
+
     id: int
     organization: Organization
     email: str

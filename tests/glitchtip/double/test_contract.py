@@ -25,6 +25,7 @@ on, and where each is proven (main: exchanges/, alerts: alerts/exchanges/):
 10. while registration is closed (/api/settings/ says so; the bootstrap closes it) only existing users may
    be invited; an invited member is pending until they accept (alerts 96-99, a later run: focused).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,17 +57,27 @@ def store_as_envelope(replay: Replay, exchange: dict) -> None:
     """The event sent to /store/ (which no product code calls) goes in an envelope, as the SDK sends it."""
     request = exchange["request"]
     envelope = [{"event_id": request["body"]["event_id"]}, {"type": "event"}, request["body"]]
-    replay.send({**request, "path": request["path"].replace("/store/", "/envelope/"),
-                 "headers": {**request["headers"], "Content-Type": "application/x-sentry-envelope"},
-                 "body": "".join(json.dumps(line) + "\n" for line in envelope)})
+    replay.send(
+        {
+            **request,
+            "path": request["path"].replace("/store/", "/envelope/"),
+            "headers": {**request["headers"], "Content-Type": "application/x-sentry-envelope"},
+            "body": "".join(json.dumps(line) + "\n" for line in envelope),
+        }
+    )
 
 
 def release_of_the_project(replay: Replay, exchange: dict) -> requests.Response:
     """Recorded through the organization's release endpoint; the bootstrap calls the project's, which makes
     the same release and answers the same ReleaseSchema (apps/releases/api.py)."""
     request = exchange["request"]
-    return replay.send({**request, "path": "/api/0/projects/contract-recording/contract-app/releases/",
-                        "body": {"version": request["body"]["version"]}})
+    return replay.send(
+        {
+            **request,
+            "path": "/api/0/projects/contract-recording/contract-app/releases/",
+            "body": {"version": request["body"]["version"]},
+        }
+    )
 
 
 def deleted_alert(replay: Replay, exchange: dict) -> None:
@@ -77,24 +88,34 @@ def deleted_alert(replay: Replay, exchange: dict) -> None:
 
 TOKENS: dict[str, str] = {}  # the alerts recording's: "full", "read-only", "project:write"
 MAIN = Recording(
-    CONTRACT / "exchanges", "127.0.0.1:8001",
+    CONTRACT / "exchanges",
+    "127.0.0.1:8001",
     ("content-type", "set-cookie", "x-hits", "x-max-hits", "link", "allow", "retry-after"),
     {"<password>": PASSWORD, "<invalid_token>": "0" * 40, "<wrong_sentry_key>": uuid.uuid4().hex},
     skipped=dict.fromkeys((6, 14, 23, 39, 40, 41, 42, 43, 44, 50, 51, 52, 54, 61, 62, 64, 65, 69), NOBODY),
     stand_ins={39: store_as_envelope, 45: readable_only_after_the_delay, 60: release_of_the_project},
-    wait_before={70: 31.0})  # the block of the wrong key (67) is over
+    wait_before={70: 31.0},
+)  # the block of the wrong key (67) is over
 # The recorded server already held other data: the double's ids start where its ids stood.
 RECORDED_FIRST_IDS = dict(user=4, token=8, organization=8, team=8, project=9, issue=46, monitor=5, transaction_group=11)
 ALERTS = Recording(
-    CONTRACT / "alerts" / "exchanges", "127.0.0.1:8011", ("content-type", "link", "x-hits", "allow"),
+    CONTRACT / "alerts" / "exchanges",
+    "127.0.0.1:8011",
+    ("content-type", "link", "x-hits", "allow"),
     # The recorded server's monitor interval was a smallint (> 32767: a 500). GlitchTip 6.x, which the bundle
     # pins, takes up to 86400 (a daily job's heartbeat), and so does the double.
-    skipped={**dict.fromkeys((23, 27, 29, 30, 35, 39, 42, 44, 51, 54), NOBODY), 47: "6.x", 48: "6.x",
-             **dict.fromkeys((96, 97, 98, 99), "a later run in another organization: see the members test")},
+    skipped={
+        **dict.fromkeys((23, 27, 29, 30, 35, 39, 42, 44, 51, 54), NOBODY),
+        47: "6.x",
+        48: "6.x",
+        **dict.fromkeys((96, 97, 98, 99), "a later run in another organization: see the members test"),
+    },
     stand_ins={29: deleted_alert},
     # The title names the token the recorder used.
-    token=lambda exchange: next((TOKENS[name] for name in TOKENS if f"{name} token" in exchange["title"]),
-                                TOKENS["full"]))
+    token=lambda exchange: next(
+        (TOKENS[name] for name in TOKENS if f"{name} token" in exchange["title"]), TOKENS["full"]
+    ),
+)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +133,13 @@ def alerts_replay():
     clock = ManualClock()
     double = GlitchTipDouble(clock=clock).start()
     admin = double.create_user("admin@example.com", PASSWORD, superuser=True)
-    TOKENS.update({"full": double.create_token(admin), "read-only": double.create_token(admin, ["project:read"]),
-                   "project:write": double.create_token(admin, ["project:read", "project:write"])})
+    TOKENS.update(
+        {
+            "full": double.create_token(admin),
+            "read-only": double.create_token(admin, ["project:read"]),
+            "project:write": double.create_token(admin, ["project:read", "project:write"]),
+        }
+    )
     yield Replay(double, clock, ALERTS)
     double.stop()
 
@@ -129,6 +155,7 @@ def test_recorded_alerts_exchange(alerts_replay, number):
 
 
 # ---- focused tests: what the recordings do not show ------------------------------------------
+
 
 class Api(requests.Session):
     """admin@example.com's full-scope token on the double, relative paths."""
@@ -171,29 +198,47 @@ def test_cursors_take_the_recorded_form_both_ways(api):
         response = api.get("/api/0/organizations/acme/teams/", params=params)
         recorded_link = json.loads((MAIN.folder / recorded).read_text())["response"]["headers"]["Link"]
         assert [entry[1:] for entry in link_entries(response.headers["Link"])] == [
-            entry[1:] for entry in link_entries(recorded_link)]
+            entry[1:] for entry in link_entries(recorded_link)
+        ]
         assert [team["slug"] for team in response.json()] == [slug]
         params["cursor"] = re.findall(r'rel="next"; results="true"; cursor="([^"]*)"', response.headers["Link"])[0]
 
 
 def test_transaction_groups_sorted_newest_first(api):
     key = api.double.state.projects[0].public_key.hex
-    items = [line for name in ("GET /first/", "GET /second/") for line in ({"type": "transaction"}, {
-        "transaction": name, "start_timestamp": 1.0, "timestamp": 1.25, "contexts": {"trace": {"op": "http.server"}}})]
+    items = [
+        line
+        for name in ("GET /first/", "GET /second/")
+        for line in (
+            {"type": "transaction"},
+            {
+                "transaction": name,
+                "start_timestamp": 1.0,
+                "timestamp": 1.25,
+                "contexts": {"trace": {"op": "http.server"}},
+            },
+        )
+    ]
     envelope = "".join(json.dumps(line) + "\n" for line in ({}, *items))
     assert api.post("/api/1/envelope/", data=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
     api.double.clock.advance(2.5)
     groups = api.get("/api/0/organizations/acme/transaction-groups/", params={"sort": "-created"}).json()
-    assert [(group["transaction"], group["avgDuration"]) for group in groups] == [("GET /second/", 250),
-                                                                                  ("GET /first/", 250)]
+    assert [(group["transaction"], group["avgDuration"]) for group in groups] == [
+        ("GET /second/", 250),
+        ("GET /first/", 250),
+    ]
 
 
 def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(api):
     session = requests.Session()
     session.get(f"{api.double.url}/_allauth/browser/v1/config", timeout=5)
     csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
-    session.post(f"{api.double.url}/_allauth/browser/v1/auth/login", headers=csrf, timeout=5,
-                 json={"email": "admin@example.com", "password": PASSWORD}).raise_for_status()
+    session.post(
+        f"{api.double.url}/_allauth/browser/v1/auth/login",
+        headers=csrf,
+        timeout=5,
+        json={"email": "admin@example.com", "password": PASSWORD},
+    ).raise_for_status()
     organizations, unknown = f"{api.double.url}/api/0/organizations/", {"Authorization": f"Bearer {'0' * 40}"}
     assert session.get(organizations, headers=unknown, timeout=5).status_code == 200  # the session answered
     refused = session.post(organizations, json={"name": "Beta"}, headers=unknown, timeout=5)
@@ -206,10 +251,19 @@ def test_the_configured_domain_goes_into_dsns_and_heartbeat_urls(api):
     api.double.domain = "https://glitchtip.example.com"
     dsn = api.get("/api/0/projects/acme/web/keys/").json()[0]["dsn"]["public"]
     assert re.fullmatch(r"https://[0-9a-f]{32}@glitchtip\.example\.com/1", dsn)
-    monitor = api.post("/api/0/organizations/acme/monitors/", json={
-        "monitorType": "Heartbeat", "name": "nightly", "expectedBody": "", "expectedStatus": None, "timeout": None})
+    monitor = api.post(
+        "/api/0/organizations/acme/monitors/",
+        json={
+            "monitorType": "Heartbeat",
+            "name": "nightly",
+            "expectedBody": "",
+            "expectedStatus": None,
+            "timeout": None,
+        },
+    )
     assert monitor.json()["heartbeatEndpoint"].startswith(
-        "https://glitchtip.example.com/api/0/organizations/acme/heartbeat_check/")
+        "https://glitchtip.example.com/api/0/organizations/acme/heartbeat_check/"
+    )
     # Like Django's build_absolute_uri, the Link header names the host the client asked.
     assert f"<{api.double.url}/api/0/" in api.get("/api/0/organizations/acme/monitors/").headers["Link"]
 
@@ -223,8 +277,11 @@ def recorded_member(number: int):
 def without_ids(body):
     if isinstance(body, list):
         return [without_ids(item) for item in body]
-    return {key: without_ids(value) if isinstance(value, dict) else value for key, value in body.items()
-            if key not in {"id", "dateCreated", "dateJoined", "lastLogin"}}
+    return {
+        key: without_ids(value) if isinstance(value, dict) else value
+        for key, value in body.items()
+        if key not in {"id", "dateCreated", "dateJoined", "lastLogin"}
+    }
 
 
 def test_an_invited_member_is_pending_until_they_accept_and_only_users_are_invited(api):

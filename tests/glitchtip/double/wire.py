@@ -1,6 +1,7 @@
 """How GlitchTip puts answers on the wire: django-ninja's JSON (`application/json; charset=utf-8`, datetimes
 as Django's encoder writes them), plain Django `JsonResponse`s from allauth and the envelope view
 (`application/json`, no charset), and Django's HTML pages for CSRF failures, 404s and 500s."""
+
 from __future__ import annotations
 
 import json
@@ -17,15 +18,30 @@ HTML = "text/html; charset=utf-8"
 
 # Django's own pages, as GlitchTip (Django 5.2, DEBUG off) answers a 404, a 500 and a failed CSRF check.
 SERVER_ERROR_PAGE = ERROR_PAGE_TEMPLATE % {"title": "Server Error (500)", "details": ""}
-NOT_FOUND_PAGE = ERROR_PAGE_TEMPLATE % {"title": "Not Found",
-                                       "details": "The requested resource was not found on this server."}
-CSRF_FAILURE_PAGE = Engine().from_string(builtin_template_path("csrf_403.html").read_text()).render(Context({
-    "title": "Forbidden", "main": "CSRF verification failed. Request aborted.", "DEBUG": False,
-    "more": "More information is available with DEBUG=True."}))
+NOT_FOUND_PAGE = ERROR_PAGE_TEMPLATE % {
+    "title": "Not Found",
+    "details": "The requested resource was not found on this server.",
+}
+CSRF_FAILURE_PAGE = (
+    Engine()
+    .from_string(builtin_template_path("csrf_403.html").read_text())
+    .render(
+        Context(
+            {
+                "title": "Forbidden",
+                "main": "CSRF verification failed. Request aborted.",
+                "DEBUG": False,
+                "more": "More information is available with DEBUG=True.",
+            }
+        )
+    )
+)
 
 # What nginx in front of a stopped GlitchTip answers (the double's `down` mode).
-BAD_GATEWAY_PAGE = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-                    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+BAD_GATEWAY_PAGE = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 class Reply(Exception):
@@ -38,8 +54,9 @@ class Reply(Exception):
 
 def ninja(status: int, body, headers: dict | None = None) -> Response:
     """django-ninja's JSON, through Django's encoder as GlitchTip's: datetimes with milliseconds and a Z."""
-    return Response(status, json.dumps(body, cls=DjangoJSONEncoder).encode(), {"Content-Type": NINJA_JSON,
-                                                                                **(headers or {})})
+    return Response(
+        status, json.dumps(body, cls=DjangoJSONEncoder).encode(), {"Content-Type": NINJA_JSON, **(headers or {})}
+    )
 
 
 def plain_json(status: int, body, headers: dict | None = None) -> Response:

@@ -2,6 +2,7 @@
 schedule, and the --direct backup and restore that scripts/backup and scripts/restore run in it): every
 one they need (a missing one would fail only in the container), nothing of the host's side, and its
 lock (scripts/backups/requirements.txt) holds the packages they import."""
+
 import json
 import os
 import re
@@ -34,8 +35,11 @@ print(json.dumps({{
 
 
 def requirement_names(path: Path) -> set[str]:
-    return {re.split(r"[=<>\[ ;]", line, maxsplit=1)[0].lower() for line in path.read_text().splitlines()
-            if line and not line.startswith((" ", "#"))}
+    return {
+        re.split(r"[=<>\[ ;]", line, maxsplit=1)[0].lower()
+        for line in path.read_text().splitlines()
+        if line and not line.startswith((" ", "#"))
+    }
 
 
 def test_the_image_holds_exactly_what_its_entry_points_import(tmp_path):
@@ -49,8 +53,14 @@ def test_the_image_holds_exactly_what_its_entry_points_import(tmp_path):
             shutil.copy(CONTEXT / source, target)
     # As the image runs it: only /bundle on the path (-P: not the current folder either), and psycopg
     # on libpq (the image's lock has no psycopg-binary).
-    result = subprocess.run([sys.executable, "-P", "-c", IMPORTED], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONPATH": str(bundle), "PSYCOPG_IMPL": "python"})
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", IMPORTED],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(bundle), "PSYCOPG_IMPL": "python"},
+    )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     imported = {Path(path).relative_to(bundle) for path in loaded["bundle"]}

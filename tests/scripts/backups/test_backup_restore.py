@@ -6,6 +6,7 @@ The commands run with --direct (the backup service's way: libpq's PG* variables,
 folder); on a Docker engine the same code runs in a one-off container of the backup service
 (scripts/backups/on_stack.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,15 +89,24 @@ INSERT INTO uptime_monitor (name, interval) VALUES ('app /healthz', 60), ('colle
 @dataclass
 class Stack:
     """A stack's data: a Postgres initialised like the postgres service's volume, and an uploads folder."""
+
     server: PostgresServer
     superuser_password: str
     uploads: Path
 
     def environ(self, backups: Path, **extra: str) -> dict[str, str]:
         """The environment of `python -m scripts.backups.backup --direct` (as the backup service has it)."""
-        return {**self.server.client_environment(self.superuser_password), "PYTHONPATH": str(REPO),
-                "APP_ENV": "development", "BACKUP_DIR": str(backups), "BACKUP_UPLOADS_DIR": str(self.uploads),
-                "BACKUP_KEEP": "7", "APP_DB_NAME": "app", "GLITCHTIP_DB_NAME": "glitchtip", **extra}
+        return {
+            **self.server.client_environment(self.superuser_password),
+            "PYTHONPATH": str(REPO),
+            "APP_ENV": "development",
+            "BACKUP_DIR": str(backups),
+            "BACKUP_UPLOADS_DIR": str(self.uploads),
+            "BACKUP_KEEP": "7",
+            "APP_DB_NAME": "app",
+            "GLITCHTIP_DB_NAME": "glitchtip",
+            **extra,
+        }
 
     def psql(self, sql: str, database: str) -> str:
         return self.server.psql(sql, database)
@@ -104,17 +114,28 @@ class Stack:
     def fingerprint(self) -> dict[str, str]:
         """Every table's rows (a hash of their text), every sequence's position, the databases' owners
         and privileges, and every uploaded file's content."""
-        found = {"databases": self.psql("SELECT string_agg(datname || ' ' || pg_get_userbyid(datdba) || ' ' || "
-                                        "coalesce(datacl::text, ''), '; ' ORDER BY datname) FROM pg_database "
-                                        "WHERE datname IN ('app', 'glitchtip')", "postgres")}
+        found = {
+            "databases": self.psql(
+                "SELECT string_agg(datname || ' ' || pg_get_userbyid(datdba) || ' ' || "
+                "coalesce(datacl::text, ''), '; ' ORDER BY datname) FROM pg_database "
+                "WHERE datname IN ('app', 'glitchtip')",
+                "postgres",
+            )
+        }
         for database in ("app", "glitchtip"):
-            relations = self.psql("SELECT relname || ' ' || relkind::text FROM pg_class c JOIN pg_namespace n ON "
-                                  "n.oid = c.relnamespace WHERE nspname = 'public' AND relkind IN ('r', 'p', 'S') "
-                                  "ORDER BY relname", database).split()
+            relations = self.psql(
+                "SELECT relname || ' ' || relkind::text FROM pg_class c JOIN pg_namespace n ON "
+                "n.oid = c.relnamespace WHERE nspname = 'public' AND relkind IN ('r', 'p', 'S') "
+                "ORDER BY relname",
+                database,
+            ).split()
             for name, kind in zip(relations[::2], relations[1::2], strict=True):
-                sql = (f'SELECT last_value || \' \' || is_called FROM "{name}"' if kind == "S" else
-                       f"SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                       f'FROM "{name}" t')
+                sql = (
+                    f"SELECT last_value || ' ' || is_called FROM \"{name}\""
+                    if kind == "S"
+                    else f"SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+                    f'FROM "{name}" t'
+                )
                 found[f"{database}.{name}"] = self.psql(sql, database)
         for path in sorted(self.uploads.rglob("*")):
             if path.is_file():
@@ -154,8 +175,15 @@ def source(tmp_path_factory):
         server.initialise_bundle(app_password, secrets.token_urlsafe(18), password)
         app_env = {**os.environ, "DATABASE_URL": server.url("app", app_password, "app")}
         for command in (["migrate", "--noinput"], ["shell", "--no-imports", "-c", POPULATE_APP]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=APP, env=app_env, check=True,
-                           capture_output=True, text=True, timeout=300)
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=APP,
+                env=app_env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         server.psql(GLITCHTIP_TABLES, "glitchtip")
         uploads = tmp_path_factory.mktemp("source") / "uploads"
         (uploads / "file_blobs" / "ab").mkdir(parents=True)
@@ -174,8 +202,9 @@ def empty_stack(tmp_path):
 
 
 def run_script(module: str, environ: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=environ, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=environ, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def back_up(stack: Stack, backups: Path, **extra: str) -> Path:
@@ -205,8 +234,13 @@ def backup_copy(backed_up, tmp_path):
 # ---- the round trip ------------------------------------------------------------------------
 def test_a_backup_holds_both_databases_the_uploads_and_a_manifest(source, backed_up):
     assert archive.NAME.match(backed_up.name) and backed_up.parent.name == "development"
-    assert sorted(p.name for p in backed_up.iterdir()) == ["SHA256SUMS", "app.dump", "glitchtip-uploads.tar",
-                                                            "glitchtip.dump", "manifest.json"]
+    assert sorted(p.name for p in backed_up.iterdir()) == [
+        "SHA256SUMS",
+        "app.dump",
+        "glitchtip-uploads.tar",
+        "glitchtip.dump",
+        "manifest.json",
+    ]
     assert backed_up.stat().st_mode & 0o777 == 0o700 and backed_up.parent.stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in backed_up.iterdir())
 
@@ -218,13 +252,20 @@ def test_a_backup_holds_both_databases_the_uploads_and_a_manifest(source, backed
     assert app["tables"]["auth_user"] == 3 and app["tables"]["forecast_weatherforecast"] == 288
     assert app["owner"] == "app" and app["migrations"]["forecast"].startswith("000")
     # Partitioned events are counted through their parent; tables this GlitchTip lacks are left out.
-    assert glitchtip["tables"] == {"users_user": 2, "organizations_ext_organization": 1, "projects_project": 1,
-                                   "issue_events_issue": 40, "issue_events_issueevent": 2000, "uptime_monitor": 2}
+    assert glitchtip["tables"] == {
+        "users_user": 2,
+        "organizations_ext_organization": 1,
+        "projects_project": 1,
+        "issue_events_issue": 40,
+        "issue_events_issueevent": 2000,
+        "uptime_monitor": 2,
+    }
     assert manifest["uploads"]["files"] == 3
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == hashlib.sha256((backed_up / name).read_bytes()).hexdigest()
-    check = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=backed_up, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        ["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=backed_up, capture_output=True, text=True
+    )
     assert check.returncode == 0 and check.stdout.count(": OK") == 4, check.stdout + check.stderr
 
 
@@ -235,8 +276,14 @@ def test_a_restore_into_an_empty_stack_brings_every_row_back(source, backed_up, 
     result = restore(empty_stack, tmp_path / "backups", backed_up)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    for done in ("check the backup", "check the target", "restore the app's database", "restore GlitchTip's database",
-                 "restore GlitchTip's uploads", "row counts against the manifest"):
+    for done in (
+        "check the backup",
+        "check the target",
+        "restore the app's database",
+        "restore GlitchTip's database",
+        "restore GlitchTip's uploads",
+        "row counts against the manifest",
+    ):
         assert done in result.stdout
     assert "back up the target first" not in result.stdout  # it was empty
     manifest = json.loads((backed_up / "manifest.json").read_text())
@@ -245,8 +292,13 @@ def test_a_restore_into_an_empty_stack_brings_every_row_back(source, backed_up, 
     # Every row of every table (not only the main ones), the sequences, owners and privileges, the files.
     assert empty_stack.fingerprint() == before
     # The app's role owns its tables again, and may use them with the target's own password.
-    assert empty_stack.psql("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'forecast_%' "
-                            "AND relkind = 'r'", "app").strip() == "app"
+    assert (
+        empty_stack.psql(
+            "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'forecast_%' AND relkind = 'r'",
+            "app",
+        ).strip()
+        == "app"
+    )
 
 
 # ---- refusals that touch nothing -------------------------------------------------------------
@@ -260,9 +312,12 @@ DAMAGE = {
     "a flipped byte in a dump": (lambda b: flip_a_byte(b / "glitchtip.dump"), "glitchtip.dump does not match its"),
     "a truncated dump": (lambda b: os.truncate(b / "app.dump", 100), "app.dump does not match its checksum"),
     "a missing file": (lambda b: (b / "glitchtip-uploads.tar").unlink(), "glitchtip-uploads.tar is missing"),
-    "an edited manifest": (lambda b: (b / "manifest.json").write_text(
-        (b / "manifest.json").read_text().replace('"auth_user": 3', '"auth_user": 30')),
-        "manifest.json does not match its checksum"),
+    "an edited manifest": (
+        lambda b: (b / "manifest.json").write_text(
+            (b / "manifest.json").read_text().replace('"auth_user": 3', '"auth_user": 30')
+        ),
+        "manifest.json does not match its checksum",
+    ),
     "no manifest": (lambda b: (b / "manifest.json").unlink(), "manifest.json is missing"),
     "no checksums": (lambda b: (b / "SHA256SUMS").unlink(), "has no SHA256SUMS"),
 }
@@ -296,14 +351,23 @@ def test_a_target_with_data_is_refused_without_force(source, backed_up, tmp_path
 def test_force_backs_up_the_target_first_then_replaces_it(backed_up, empty_stack, tmp_path):
     backups = tmp_path / "backups"
     assert restore(empty_stack, backups, backed_up).returncode == 0
-    empty_stack.psql("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-                     "is_active, date_joined) VALUES ('!', false, 'late', '', '', '', false, true, now())", "app")
+    empty_stack.psql(
+        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
+        "is_active, date_joined) VALUES ('!', false, 'late', '', '', '', false, true, now())",
+        "app",
+    )
     # Only one backup is kept, yet the one being restored must survive the target's backup.
     inside = backups / "development" / backed_up.name
     shutil.copytree(backed_up, inside)
 
-    result = run_script("scripts.backups.restore", empty_stack.environ(backups, BACKUP_KEEP="1"), "development",
-                        str(inside), "--direct", "--force")
+    result = run_script(
+        "scripts.backups.restore",
+        empty_stack.environ(backups, BACKUP_KEEP="1"),
+        "development",
+        str(inside),
+        "--direct",
+        "--force",
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     taken = [p for p in archive.complete(backups / "development") if p.name.endswith("-before-restore")]
@@ -329,10 +393,13 @@ def test_only_the_newest_backup_keep_backups_are_kept(source, tmp_path):
 @contextlib.contextmanager
 def table_locked(stack: Stack, database: str, table: str):
     """Another session holds `table` exclusively until the block ends (as a long migration would)."""
-    holder = subprocess.Popen([f"{stack.server.bindir}/psql", "--no-psqlrc", "--quiet", "--tuples-only",
-                               "--no-align", "--dbname", database],
-                              env=stack.server.client_environment(stack.superuser_password),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [f"{stack.server.bindir}/psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--dbname", database],
+        env=stack.server.client_environment(stack.superuser_password),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdin is not None and holder.stdout is not None
     try:
         holder.stdin.write(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
@@ -351,14 +418,23 @@ def test_a_backup_stopped_midway_leaves_nothing_that_looks_complete(source, tmp_
     # The backup writes the app's dump, then waits for GlitchTip's users table: there it is killed,
     # or stopped as `docker stop` stops it.
     with table_locked(source, "glitchtip", "users_user"):
-        process = subprocess.Popen([sys.executable, "-m", "scripts.backups.backup", "--direct"], cwd=REPO,
-                                   env=source.environ(backups), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.backups.backup", "--direct"],
+            cwd=REPO,
+            env=source.environ(backups),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 120
-            while not (list(folder.glob(".incomplete-*/app.dump")) and source.psql(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'users_user'::regclass",
-                    "glitchtip").strip() == "1"):
+            while not (
+                list(folder.glob(".incomplete-*/app.dump"))
+                and source.psql(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'users_user'::regclass", "glitchtip"
+                ).strip()
+                == "1"
+            ):
                 assert time.monotonic() < deadline and process.poll() is None, "the backup never waited there"
                 time.sleep(0.1)
             process.send_signal(signum)
@@ -383,8 +459,9 @@ def small_disk(tmp_path):
     """A 64 kB file system (tmpfs), for backups that cannot fit."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
@@ -435,10 +512,19 @@ def test_the_backup_service_records_each_run_for_its_healthcheck(source, tmp_pat
 
 
 def test_the_backup_service_waits_for_its_schedule_and_stops_on_sigterm(source, tmp_path):
-    environ = {**source.environ(tmp_path / "backups"), "BACKUP_SCHEDULE": "30 2 * * *",
-               "BACKUP_STATUS_FILE": str(tmp_path / "status.json")}
-    service = subprocess.Popen([sys.executable, "-m", "scripts.backups.schedule"], cwd=REPO, env=environ,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environ = {
+        **source.environ(tmp_path / "backups"),
+        "BACKUP_SCHEDULE": "30 2 * * *",
+        "BACKUP_STATUS_FILE": str(tmp_path / "status.json"),
+    }
+    service = subprocess.Popen(
+        [sys.executable, "-m", "scripts.backups.schedule"],
+        cwd=REPO,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert service.stdout is not None
         line = service.stdout.readline()
@@ -471,10 +557,13 @@ def prepared_bundle(bundle):
     return bundle
 
 
-@pytest.mark.parametrize("script, words", [
-    ("backup", ["usage: backup", "BACKUP_KEEP", "--include-secrets", "Exit status"]),
-    ("restore", ["usage: restore", "--force", "before-restore", "Exit status"]),
-])
+@pytest.mark.parametrize(
+    "script, words",
+    [
+        ("backup", ["usage: backup", "BACKUP_KEEP", "--include-secrets", "Exit status"]),
+        ("restore", ["usage: restore", "--force", "before-restore", "Exit status"]),
+    ],
+)
 def test_every_command_answers_help(prepared_bundle, script, words):
     result = prepared_bundle.run(script, "--help")
     assert result.returncode == 0, result.stderr
@@ -498,8 +587,12 @@ def test_staging_and_production_run_the_backup_service(bundle, env):
     service = config["services"]["backup"]
     mounts = {volume["target"]: volume for volume in service["volumes"]}
     assert mounts["/backups"]["type"] == "bind" and mounts["/backups"]["source"] == str(bundle.root / "backups")
-    assert mounts["/uploads"] == {**mounts["/uploads"], "type": "volume", "source": "glitchtip-uploads",
-                                  "read_only": True}
+    assert mounts["/uploads"] == {
+        **mounts["/uploads"],
+        "type": "volume",
+        "source": "glitchtip-uploads",
+        "read_only": True,
+    }
     assert service["environment"]["PGHOST"] == "postgres" and service["environment"]["BACKUP_UPLOADS_DIR"] == "/uploads"
     assert service["environment"]["PGPASSWORD"] == bundle.secret(env, "POSTGRES_PASSWORD")
     assert service.get("profiles") == ["backup"] and not service.get("ports")

@@ -1,4 +1,5 @@
 """scripts/secrets and scripts/check-env: secrets generated once, unsafe configurations refused."""
+
 import re
 import stat
 import subprocess
@@ -26,8 +27,9 @@ def test_a_missing_key_is_added_and_everything_else_kept_byte_for_byte(bundle):
     result = bundle.run("secrets", "staging")
     assert "added" in result.stdout and "existing values kept" in result.stdout
     text = path.read_text()
-    assert text.startswith("# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\n"
-                           "CUSTOM=1\n")
+    assert text.startswith(
+        "# my notes\nDJANGO_SECRET_KEY=mine-and-long-enough-to-be-kept-0123456789abcdefghij\nCUSTOM=1\n"
+    )
     assert "APP_DB_PASSWORD=" in text and text.count("DJANGO_SECRET_KEY=") == 1
 
 
@@ -55,26 +57,57 @@ def test_placeholders_are_refused_naming_each_variable(bundle):
 
 
 UNSAFE = {
-    "debug": ("env", {"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG is on",
-              "set DJANGO_DEBUG=false in env/production.local.env"),
-    "short-secret": ("secrets", {"DJANGO_SECRET_KEY": "tooshort"}, "DJANGO_SECRET_KEY is weak",
-                     "strong random value of 50+ characters"),
+    "debug": (
+        "env",
+        {"DJANGO_DEBUG": "true"},
+        "DJANGO_DEBUG is on",
+        "set DJANGO_DEBUG=false in env/production.local.env",
+    ),
+    "short-secret": (
+        "secrets",
+        {"DJANGO_SECRET_KEY": "tooshort"},
+        "DJANGO_SECRET_KEY is weak",
+        "strong random value of 50+ characters",
+    ),
     "default-password": ("secrets", {"POSTGRES_PASSWORD": "postgres"}, "POSTGRES_PASSWORD is weak", "Fix:"),
     "traces-1.0": ("env", {"SENTRY_TRACES_SAMPLE_RATE": "1.0"}, "SENTRY_TRACES_SAMPLE_RATE is 1.0", "set it to 0.1"),
     "profiles-1.0": ("env", {"SENTRY_PROFILES_SAMPLE_RATE": "1"}, "SENTRY_PROFILES_SAMPLE_RATE is 1.0", "0.1"),
-    "registration": ("env", {"GLITCHTIP_ENABLE_USER_REGISTRATION": "True"}, "GLITCHTIP_ENABLE_USER_REGISTRATION is on",
-                     "set GLITCHTIP_ENABLE_USER_REGISTRATION=false"),
-    "dsn-localhost": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@localhost:8001/1"},
-                      "SENTRY_DSN points at localhost", "use the in-network address http://glitchtip-web:8000"),
-    "heartbeat-loopback": ("secrets", {"HEARTBEAT_URLS": """'{"compare_forecasts": "http://127.0.0.1:8001/x/"}'"""},
-                           "HEARTBEAT_URLS[compare_forecasts] points at 127.0.0.1", "Fix:"),
-    "heartbeats-not-json": ("secrets", {"HEARTBEAT_URLS": "http://glitchtip-web:8000/x/"},
-                            "HEARTBEAT_URLS is not a JSON object of job name to URL",
-                            "run scripts/bootstrap-glitchtip production"),
-    "another-environment": ("env", {"APP_ENV": "staging"}, "APP_ENV is 'staging', not 'production'",
-                            "set APP_ENV=production in env/production.local.env"),
-    "dsn-no-such-service": ("secrets", {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@glitchtip:8000/1"},
-                            "no service of that name runs in this stack", "glitchtip-web"),
+    "registration": (
+        "env",
+        {"GLITCHTIP_ENABLE_USER_REGISTRATION": "True"},
+        "GLITCHTIP_ENABLE_USER_REGISTRATION is on",
+        "set GLITCHTIP_ENABLE_USER_REGISTRATION=false",
+    ),
+    "dsn-localhost": (
+        "secrets",
+        {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@localhost:8001/1"},
+        "SENTRY_DSN points at localhost",
+        "use the in-network address http://glitchtip-web:8000",
+    ),
+    "heartbeat-loopback": (
+        "secrets",
+        {"HEARTBEAT_URLS": """'{"compare_forecasts": "http://127.0.0.1:8001/x/"}'"""},
+        "HEARTBEAT_URLS[compare_forecasts] points at 127.0.0.1",
+        "Fix:",
+    ),
+    "heartbeats-not-json": (
+        "secrets",
+        {"HEARTBEAT_URLS": "http://glitchtip-web:8000/x/"},
+        "HEARTBEAT_URLS is not a JSON object of job name to URL",
+        "run scripts/bootstrap-glitchtip production",
+    ),
+    "another-environment": (
+        "env",
+        {"APP_ENV": "staging"},
+        "APP_ENV is 'staging', not 'production'",
+        "set APP_ENV=production in env/production.local.env",
+    ),
+    "dsn-no-such-service": (
+        "secrets",
+        {"SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@glitchtip:8000/1"},
+        "no service of that name runs in this stack",
+        "glitchtip-web",
+    ),
     "allowed-hosts-star": ("env", {"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS contains *", "Fix:"),
 }
 
@@ -107,7 +140,7 @@ def test_development_allows_debug_and_full_sampling(bundle):
 @pytest.mark.parametrize("service", ["postgres", "redis"])
 def test_a_published_database_or_cache_port_is_refused_even_from_an_override(bundle, service):
     bundle.prepare("production")
-    (bundle.root / "compose.override.yml").write_text(f"services:\n  {service}:\n    ports:\n      - \"5432:5432\"\n")
+    (bundle.root / "compose.override.yml").write_text(f'services:\n  {service}:\n    ports:\n      - "5432:5432"\n')
     result = bundle.run("check-env", "production")
     assert result.returncode == 1
     assert f"services.{service}.ports" in result.stderr and "5432" in result.stderr
@@ -116,7 +149,7 @@ def test_a_published_database_or_cache_port_is_refused_even_from_an_override(bun
 
 def test_only_nginx_may_publish_in_production(bundle):
     bundle.prepare("production")
-    (bundle.root / "compose.override.yml").write_text("services:\n  app:\n    ports:\n      - \"8000:8000\"\n")
+    (bundle.root / "compose.override.yml").write_text('services:\n  app:\n    ports:\n      - "8000:8000"\n')
     result = bundle.run("check-env", "production")
     assert result.returncode == 1 and "services.app.ports" in result.stderr and "only nginx" in result.stderr
 
@@ -142,8 +175,12 @@ def test_show_prints_the_merged_layers_with_secrets_masked(bundle):
     result = bundle.run("check-env", "production", "--show")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[1:5] == ["#   [1] env/defaults.env", "#   [2] env/production.env",
-                          "#   [3] env/production.local.env", "#   [4] env/production.secrets.env"]
+    assert lines[1:5] == [
+        "#   [1] env/defaults.env",
+        "#   [2] env/production.env",
+        "#   [3] env/production.local.env",
+        "#   [4] env/production.secrets.env",
+    ]
     shown = {line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip() for line in lines if " = " in line}
     assert shown["APP_ENV"] == "production   [2]"
     assert shown["DJANGO_DEBUG"] == "false   [1]"
@@ -162,10 +199,16 @@ def test_show_still_shows_what_there_is_when_the_secrets_are_missing(bundle):
 
 def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
     """scripts/compose (its Python; the wrapper adds the .venv): the layers in order, `up` checked first."""
+
     def compose(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-P", "-m", "scripts.stack.docker_compose", *args], cwd=bundle.root,
-                              env={**bundle.environ(), "PYTHONPATH": str(bundle.root)}, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-P", "-m", "scripts.stack.docker_compose", *args],
+            cwd=bundle.root,
+            env={**bundle.environ(), "PYTHONPATH": str(bundle.root)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert "usage: scripts/compose ENV" in compose("ps").stderr
     missing = compose("production", "config")
@@ -192,11 +235,14 @@ def test_the_compose_wrapper_needs_an_environment_and_its_layers(bundle):
     assert {"app", "scheduler", "nginx", "glitchtip-web", "glitchtip-worker"} <= set(services.stdout.split())
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is refused by the app"),
-    ("SENTRY_PROFILES_SAMPLE_RATE", "lots", "SENTRY_PROFILES_SAMPLE_RATE is refused by the app"),
-    ("LOGIN_LOCKOUT_MINUTES", "0", "LOGIN_LOCKOUT_MINUTES is refused by the app"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is refused by the app"),
+        ("SENTRY_PROFILES_SAMPLE_RATE", "lots", "SENTRY_PROFILES_SAMPLE_RATE is refused by the app"),
+        ("LOGIN_LOCKOUT_MINUTES", "0", "LOGIN_LOCKOUT_MINUTES is refused by the app"),
+    ],
+)
 def test_the_app_s_own_settings_check_names_the_variable_and_its_file(bundle, variable, value, message):
     """What the app would refuse at start (its container exiting with status 2) is named here, at step 2."""
     bundle.prepare("development")
@@ -216,11 +262,14 @@ def test_a_bad_email_url_in_the_secrets_is_named_with_the_secrets_file(bundle):
     assert "mailer:pw" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"ALERT_EMAILS": "ops@example.org;dev@example.org"}, "ALERT_EMAILS holds 'ops@example.org;dev@example.org'"),
-    ({"ALERT_THRESHOLD_MINUTES": "99999"}, "ALERT_THRESHOLD_MINUTES is '99999'"),
-    ({"ALERT_WEBHOOK_TYPE": "slack"}, "ALERT_WEBHOOK_TYPE is 'slack'"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"ALERT_EMAILS": "ops@example.org;dev@example.org"}, "ALERT_EMAILS holds 'ops@example.org;dev@example.org'"),
+        ({"ALERT_THRESHOLD_MINUTES": "99999"}, "ALERT_THRESHOLD_MINUTES is '99999'"),
+        ({"ALERT_WEBHOOK_TYPE": "slack"}, "ALERT_WEBHOOK_TYPE is 'slack'"),
+    ],
+)
 def test_alert_settings_are_checked_as_the_bootstrap_reads_them(bundle, values, message):
     bundle.prepare("production")
     bundle.set(bundle.env_file("production"), **values)
@@ -235,18 +284,24 @@ def test_an_alert_address_at_localhost_passes_in_development(bundle):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(("layer", "variable", "value", "named"), [
-    ("secrets", "ALERT_EMAILS", "ops@example.org;dev@example.org", "env/production.secrets.env"),
-    ("local", "ALERT_EMAILS", "ops@localhost", "env/production.local.env"),
-    # Empty ALERT_EMAILS means the admin: the refusal names the variable that holds the address.
-    ("local", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.local.env"),
-    # A committed file is never the one to edit: the operator's own layer overrides it.
-    ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.local.env, which overrides env/production.env"),
-])
+@pytest.mark.parametrize(
+    ("layer", "variable", "value", "named"),
+    [
+        ("secrets", "ALERT_EMAILS", "ops@example.org;dev@example.org", "env/production.secrets.env"),
+        ("local", "ALERT_EMAILS", "ops@localhost", "env/production.local.env"),
+        # Empty ALERT_EMAILS means the admin: the refusal names the variable that holds the address.
+        ("local", "GLITCHTIP_ADMIN_EMAIL", "admin@localhost", "env/production.local.env"),
+        # A committed file is never the one to edit: the operator's own layer overrides it.
+        ("settings", "ALERT_EMAILS", "ops@localhost", "env/production.local.env, which overrides env/production.env"),
+    ],
+)
 def test_an_alert_setting_is_named_with_the_file_that_sets_it(bundle, layer, variable, value, named):
     bundle.prepare("production")
-    path = {"secrets": bundle.secrets_file("production"), "local": bundle.local_file("production"),
-            "settings": bundle.env_file("production")}[layer]
+    path = {
+        "secrets": bundle.secrets_file("production"),
+        "local": bundle.local_file("production"),
+        "settings": bundle.env_file("production"),
+    }[layer]
     bundle.set(path, **{variable: value})
     result = bundle.run("check-env", "production")
     assert result.returncode == 1

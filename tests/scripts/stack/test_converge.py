@@ -5,6 +5,7 @@ stack on a real engine (engine 20.10.24, Compose 2.29.7; engine_samples.json, ea
 fields read, with the configuration's hashes, images and dependencies at that moment); a state that is
 another minus some containers (a restore's lone database, a missing service) is made by leaving those out.
 The same states against a real engine: test_converge_engine.py."""
+
 import json
 from pathlib import Path
 
@@ -41,8 +42,9 @@ def test_the_migrations_are_the_one_shots():
 def test_the_samples_are_what_compose_labels_and_inspect_report():
     containers, hashes, images = recorded(HEALTHY)
     assert sorted(c.service for c in containers) == sorted(LONG_RUNNING + ONE_SHOTS)
-    assert all(c.config_hash == hashes[c.service] and c.image == images[services()[c.service].image]
-               for c in containers)
+    assert all(
+        c.config_hash == hashes[c.service] and c.image == images[services()[c.service].image] for c in containers
+    )
 
 
 def test_an_unchanged_stack_is_left_alone():

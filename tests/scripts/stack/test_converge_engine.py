@@ -3,6 +3,7 @@ bundle's shape (a database, a one-shot migration that needs it, a web service an
 the migration). The states in which the old `up --dry-run` hung or failed (issue 16: a restore on a new
 machine, `down --volumes` and a restore, `docker container prune` on a healthy stack; a stopped stack)
 now converge. Skipped, with the reason, where no engine answers (CI) or the images are missing."""
+
 import threading
 import time
 
@@ -121,8 +122,9 @@ def test_with_only_the_database_running_as_a_restore_leaves_it(project, before):
 def test_after_docker_container_prune_on_a_healthy_stack(project):
     project.converge()
     running = {c.id for c in project.containers() if c.state == "running"}
-    engine.docker("container", "prune", "--force", "--filter", f"label=com.docker.compose.project={project.name}",
-                  check=True)
+    engine.docker(
+        "container", "prune", "--force", "--filter", f"label=com.docker.compose.project={project.name}", check=True
+    )
     assert not project.containers("migrate")
     project.converge()
     project.assert_converged()
@@ -156,8 +158,16 @@ def test_a_new_app_setting_rolls_the_app_alone_and_a_healthy_app_serves_througho
 
     def watch() -> None:
         while not done.is_set():
-            found = engine.docker("ps", "--quiet", "--filter", f"label=com.docker.compose.project={project.name}",
-                                  "--filter", "label=com.docker.compose.service=app", "--filter", "health=healthy")
+            found = engine.docker(
+                "ps",
+                "--quiet",
+                "--filter",
+                f"label=com.docker.compose.project={project.name}",
+                "--filter",
+                "label=com.docker.compose.service=app",
+                "--filter",
+                "health=healthy",
+            )
             healthy_apps.append(len(found.stdout.split()))
             time.sleep(0.2)
 
@@ -173,7 +183,8 @@ def test_a_new_app_setting_rolls_the_app_alone_and_a_healthy_app_serves_througho
     after = project.started()
     assert old_app not in after
     assert {cid: at for cid, at in after.items() if cid in before} == {
-        cid: at for cid, at in before.items() if cid != old_app}  # the database, migration and worker untouched
+        cid: at for cid, at in before.items() if cid != old_app
+    }  # the database, migration and worker untouched
 
 
 def test_a_failed_migration_stops_the_rollout_and_runs_again_next_time(project):

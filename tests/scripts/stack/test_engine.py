@@ -2,6 +2,7 @@
 stopped with everything it started and says which command and what to do; on an engine older than
 25 the scheduler's start_interval is reset for Compose. No engine is needed: where the engine is the
 boundary a stand-in `docker` answers with what the real one printed (engine_samples.json)."""
+
 import json
 import re
 import sys
@@ -24,15 +25,15 @@ def stand_in_docker(tmp_path, monkeypatch, script: str) -> Path:
     return binary
 
 
-def test_a_call_that_outlives_its_timeout_is_stopped_with_what_it_started_and_says_what_to_do(tmp_path,
-                                                                                             monkeypatch):
+def test_a_call_that_outlives_its_timeout_is_stopped_with_what_it_started_and_says_what_to_do(tmp_path, monkeypatch):
     # `docker compose` runs the compose plugin as a child process: that one must go too.
     pid_file = tmp_path / "child.pid"
     stand_in_docker(tmp_path, monkeypatch, f"sleep 300 &\necho $! > {pid_file}\nwait")
     with pytest.raises(engine.EngineError) as error:
         engine.docker("compose", "up", "--wait", timeout=1, fix="see scripts/compose development ps")
-    assert str(error.value) == ("`docker compose up --wait` did not finish within 1 s and was stopped; "
-                                "see scripts/compose development ps")
+    assert str(error.value) == (
+        "`docker compose up --wait` did not finish within 1 s and was stopped; see scripts/compose development ps"
+    )
     assert not alive(int(pid_file.read_text()))
 
 
@@ -60,8 +61,9 @@ def scheduler_healthcheck(bundle) -> dict:
     return engine.resolved_config("development", bundle.root)["services"]["scheduler"]["healthcheck"]
 
 
-def test_on_an_engine_before_25_the_scheduler_checks_every_5_s_instead_of_a_start_interval(bundle, tmp_path,
-                                                                                            monkeypatch):
+def test_on_an_engine_before_25_the_scheduler_checks_every_5_s_instead_of_a_start_interval(
+    bundle, tmp_path, monkeypatch
+):
     bundle.prepare("development")
     version = json.dumps(SAMPLES["docker version --format json (engine 20.10.24)"])
     stand_in_docker(tmp_path, monkeypatch, f"[ \"$1\" = version ] && {{ echo '{version}'; exit 0; }}\nexit 1")
@@ -84,11 +86,18 @@ def test_no_other_module_of_scripts_starts_processes_of_its_own():
     run git (release) and Python (check_env's settings check), and the Swarm rehearsal's cluster, which
     starts engines, a registry and host tools (ip, iptables, openssl) and asks Docker through engine.py."""
     scripts = Path(__file__).parents[3] / "scripts"
-    importers = {str(path.relative_to(scripts)) for path in scripts.rglob("*.py")
-                 if re.search(r"^(import subprocess|from subprocess import)", path.read_text(), re.MULTILINE)}
+    importers = {
+        str(path.relative_to(scripts))
+        for path in scripts.rglob("*.py")
+        if re.search(r"^(import subprocess|from subprocess import)", path.read_text(), re.MULTILINE)
+    }
     # backups/: being moved onto engine.run by the backup rewrite (branch ops-backup).
     assert {name for name in importers if not name.startswith("backups/")} == {
-        "stack/engine.py", "settings/release.py", "stack/check_env.py", "swarm/local_cluster.py"}
+        "stack/engine.py",
+        "settings/release.py",
+        "stack/check_env.py",
+        "swarm/local_cluster.py",
+    }
 
 
 @pytest.mark.parametrize("env", ["development", "production"])
@@ -99,5 +108,6 @@ def test_every_service_of_an_environment_has_its_configuration_hash(bundle, monk
     monkeypatch.setenv("DOCKER_HOST", f"unix://{bundle.root}/no-engine.sock")
     hashes = engine.config_hashes(env, bundle.root)
     assert set(hashes) == set(engine.resolved_config(env, bundle.root)["services"])
-    assert ("mailpit" in hashes) == (env == "development") and all(re.fullmatch(r"[0-9a-f]{64}", h)
-                                                                   for h in hashes.values())
+    assert ("mailpit" in hashes) == (env == "development") and all(
+        re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes.values()
+    )

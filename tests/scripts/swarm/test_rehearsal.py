@@ -2,6 +2,7 @@
 refuses before making anything, and its registry serves over TLS with the CA it makes. The rehearsal
 itself needs root, a Docker engine and network namespaces: it runs by hand, and its figures are in
 deploy/README.md."""
+
 import os
 import shutil
 import subprocess
@@ -17,8 +18,13 @@ COMMAND = REPO / "deploy" / "swarm" / "rehearse"
 
 
 def rehearse(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(COMMAND), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SCRIPTS_USE_SYSTEM_PYTHON": "1", **env})
+    return subprocess.run(
+        [str(COMMAND), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SCRIPTS_USE_SYSTEM_PYTHON": "1", **env},
+    )
 
 
 def test_it_refuses_to_run_without_root_and_says_how(monkeypatch, capsys):
@@ -42,14 +48,17 @@ def test_it_refuses_when_no_engine_answers_and_makes_nothing(tmp_path):
 
 
 def test_help_names_its_options():
-    result = subprocess.run([sys.executable, "-m", "scripts.swarm.rehearsal", "--help"], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.swarm.rehearsal", "--help"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0
     assert "--no-drills" in result.stdout and "--keep" in result.stdout and "--teardown" in result.stdout
 
 
-@pytest.mark.skipif(not (shutil.which("docker-registry") and shutil.which("openssl")),
-                    reason="Debian's docker-registry and openssl are not installed (apt-get install docker-registry)")
+@pytest.mark.skipif(
+    not (shutil.which("docker-registry") and shutil.which("openssl")),
+    reason="Debian's docker-registry and openssl are not installed (apt-get install docker-registry)",
+)
 def test_the_registry_serves_over_tls_with_the_ca_it_made(tmp_path):
     registry = local_cluster.Registry(f"127.0.0.1:{free_port()}", tmp_path / "registry")
     registry.make_certificates()
@@ -61,8 +70,10 @@ def test_the_registry_serves_over_tls_with_the_ca_it_made(tmp_path):
             requests.get(base, timeout=5)
         # The distribution registry's API: an image that was never pushed is unknown, by name.
         missing = requests.get(f"{base}migraine-forecast-app/manifests/none", verify=str(registry.ca), timeout=5)
-        assert missing.status_code == 404 and missing.json()["errors"][0]["code"] in {"NAME_UNKNOWN",
-                                                                                   "MANIFEST_UNKNOWN"}
+        assert missing.status_code == 404 and missing.json()["errors"][0]["code"] in {
+            "NAME_UNKNOWN",
+            "MANIFEST_UNKNOWN",
+        }
     finally:
         registry.stop()
     with pytest.raises(requests.ConnectionError):

@@ -3,6 +3,7 @@ each environment by the real script with the real Compose CLI, validated, and ch
 No engine is needed: what swarm-deploy decides from the engine's answers is tested on answers
 recorded from a real single-node swarm (swarm_samples.json) and from the three-node swarm of
 deploy/swarm/rehearse (multinode_samples.json), trimmed to the fields it reads."""
+
 import json
 import os
 import re
@@ -44,8 +45,14 @@ def operator_shell(bundle, **extra: str) -> dict[str, str]:
 
 def swarm_deploy_cli(bundle, *args: str, **extra: str) -> subprocess.CompletedProcess:
     """scripts/swarm-deploy of the bundle copy, without the wrapper's .venv (the test's Python has the packages)."""
-    return subprocess.run([sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", *args], cwd=bundle.root,
-                          capture_output=True, text=True, timeout=120, env=operator_shell(bundle, **extra))
+    return subprocess.run(
+        [sys.executable, "-P", "-m", "scripts.swarm.swarm_deploy", *args],
+        cwd=bundle.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=operator_shell(bundle, **extra),
+    )
 
 
 def render(bundle, env: str, **settings: str) -> dict:
@@ -69,14 +76,19 @@ def no_mesh(bundle):
 
 # ---- the stack file is valid --------------------------------------------------------------------
 
+
 def test_the_stack_file_is_valid_compose_for_the_compose_cli(stack, bundle, tmp_path):
     env, config = stack
     path = tmp_path / "stack.json"
     path.write_text(json.dumps(config))
     from scripts.stack.engine import cli
 
-    result = subprocess.run([*cli(), "--file", str(path), "--project-name", "check", "config", "--quiet"],
-                            capture_output=True, text=True, env=bundle.environ())
+    result = subprocess.run(
+        [*cli(), "--file", str(path), "--project-name", "check", "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=bundle.environ(),
+    )
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
@@ -92,13 +104,18 @@ def test_the_stack_file_is_what_docker_stack_deploy_reads(stack, no_mesh, tmp_pa
     for config in (stack[1], no_mesh):
         path = tmp_path / "stack.json"
         path.write_text(json.dumps(config))
-        result = subprocess.run(["docker", "stack", "config", "--compose-file", str(path)], capture_output=True,
-                                text=True, env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+        result = subprocess.run(
+            ["docker", "stack", "config", "--compose-file", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"},
+        )
         assert result.returncode == 0, result.stderr
         assert "Ignoring unsupported options" not in result.stderr
 
 
 # ---- what the stack says ------------------------------------------------------------------------
+
 
 def test_the_app_and_glitchtip_web_roll_out_two_replicas_start_first_with_rollback(stack):
     env, config = stack
@@ -125,18 +142,32 @@ DATA_NODE = "node.labels.migraine-forecast.data == true"
 APP_NODES = "node.labels.migraine-forecast.app == true"
 EDGE_NODE = "node.labels.migraine-forecast.edge == true"
 # Where each service runs (deploy/swarm/stack.yml, "Placement"); backup and mailpit where their profile is on.
-PLACEMENT = {"postgres": DATA_NODE, "redis": DATA_NODE, "backup": DATA_NODE, "glitchtip-web": DATA_NODE,
-             "glitchtip-worker": DATA_NODE, "glitchtip-migrate": DATA_NODE,
-             "app": APP_NODES, "scheduler": APP_NODES, "app-migrate": APP_NODES, "outage-watcher": APP_NODES,
-             "nginx": EDGE_NODE, "mailpit": EDGE_NODE, "certificates": EDGE_NODE}
+PLACEMENT = {
+    "postgres": DATA_NODE,
+    "redis": DATA_NODE,
+    "backup": DATA_NODE,
+    "glitchtip-web": DATA_NODE,
+    "glitchtip-worker": DATA_NODE,
+    "glitchtip-migrate": DATA_NODE,
+    "app": APP_NODES,
+    "scheduler": APP_NODES,
+    "app-migrate": APP_NODES,
+    "outage-watcher": APP_NODES,
+    "nginx": EDGE_NODE,
+    "mailpit": EDGE_NODE,
+    "certificates": EDGE_NODE,
+}
 
 
 def test_every_service_is_placed_on_purpose(stack, no_mesh):
     for config in (stack[1], no_mesh):
         for name, service in config["services"].items():
             assert service["deploy"]["placement"]["constraints"] == [PLACEMENT[name]], name
-    assert set(placement_labels(no_mesh)) == {("migraine-forecast.data", "true"), ("migraine-forecast.app", "true"),
-                                              ("migraine-forecast.edge", "true")}
+    assert set(placement_labels(no_mesh)) == {
+        ("migraine-forecast.data", "true"),
+        ("migraine-forecast.app", "true"),
+        ("migraine-forecast.edge", "true"),
+    }
     app_services = ["app", "app-migrate", "outage-watcher", "scheduler"]
     assert sorted(placement_labels(no_mesh)[("migraine-forecast.app", "true")]) == app_services
 
@@ -147,8 +178,10 @@ def test_the_data_node_keeps_every_volume_of_the_stack(stack):
     env, config = stack
     for name, service in config["services"].items():
         # Except the certificates' volumes: nginx's and the certificates service's, on the edge node.
-        if any(volume["type"] == "volume" and volume["source"] not in ("certificates", "certificates-state")
-               for volume in service.get("volumes", [])):
+        if any(
+            volume["type"] == "volume" and volume["source"] not in ("certificates", "certificates-state")
+            for volume in service.get("volumes", [])
+        ):
             assert service["deploy"]["placement"]["constraints"] == [DATA_NODE], name
     for name in DATA:
         assert any(volume["type"] == "volume" for volume in config["services"][name]["volumes"]), name
@@ -222,7 +255,8 @@ def test_no_secret_is_in_the_stack_file_every_one_is_a_docker_secret_read_throug
     app = config["services"]["app"]["environment"]
     assert {"DJANGO_SECRET_KEY_FILE", "DATABASE_URL_FILE", "EMAIL_URL_FILE"} <= set(app)
     assert {"POSTGRES_PASSWORD_FILE", "APP_DB_PASSWORD_FILE", "GLITCHTIP_DB_PASSWORD_FILE"} <= set(
-        config["services"]["postgres"]["environment"])
+        config["services"]["postgres"]["environment"]
+    )
 
 
 def test_glitchtip_gets_email_url_exported_from_its_file_by_the_wrapper(stack):
@@ -248,13 +282,20 @@ def test_configs_are_named_by_their_content(bundle):
     assert names["proxy.conf"] != new_names["proxy.conf"]
     assert names["default.conf.template"] == new_names["default.conf.template"]
     targets = {ref["target"]: ref for ref in first["services"]["nginx"]["configs"]}
-    assert set(targets) == {"/etc/nginx/templates/default.conf.template",
-                            "/etc/nginx/templates/glitchtip.conf.template",
-                            "/etc/nginx/templates/tls-on/servers.conf.template", "/etc/nginx/snippets/proxy.conf",
-                            "/etc/nginx/snippets/security-headers.conf", "/etc/nginx/snippets/unavailable.conf",
-                            "/etc/nginx/snippets/tls-settings.conf", "/etc/nginx/snippets/tls-on.conf",
-                            "/etc/nginx/snippets/tls-off.conf", "/etc/nginx/errors/_unavailable.html",
-                            "/docker-entrypoint.d/18-tls-settings.envsh", "/docker-entrypoint.d/40-tls-certificate.sh"}
+    assert set(targets) == {
+        "/etc/nginx/templates/default.conf.template",
+        "/etc/nginx/templates/glitchtip.conf.template",
+        "/etc/nginx/templates/tls-on/servers.conf.template",
+        "/etc/nginx/snippets/proxy.conf",
+        "/etc/nginx/snippets/security-headers.conf",
+        "/etc/nginx/snippets/unavailable.conf",
+        "/etc/nginx/snippets/tls-settings.conf",
+        "/etc/nginx/snippets/tls-on.conf",
+        "/etc/nginx/snippets/tls-off.conf",
+        "/etc/nginx/errors/_unavailable.html",
+        "/docker-entrypoint.d/18-tls-settings.envsh",
+        "/docker-entrypoint.d/40-tls-certificate.sh",
+    }
     # The image's entrypoint runs only executable scripts: they keep their mode as configs.
     assert targets["/docker-entrypoint.d/40-tls-certificate.sh"]["mode"] == 0o555
     init = first["services"]["postgres"]["configs"][0]
@@ -279,8 +320,9 @@ def test_mailpit_publishes_its_ui_on_the_node_in_development_only(stack):
     if env != "development":
         assert "mailpit" not in config["services"]
         return
-    assert config["services"]["mailpit"]["ports"] == [{"mode": "host", "target": 8025, "published": 8025,
-                                                       "protocol": "tcp"}]
+    assert config["services"]["mailpit"]["ports"] == [
+        {"mode": "host", "target": 8025, "published": 8025, "protocol": "tcp"}
+    ]
 
 
 # ---- images through a registry ------------------------------------------------------------------
@@ -323,8 +365,9 @@ def test_a_service_without_a_digest_is_not_deployed(bundle):
         stack.pin({image: "sha256:" + "0" * 64 for image in stack.images if "/postgres:" not in image})
 
 
-@pytest.mark.parametrize("registry", ["registry", "Registry.example.com", "https://registry.example.com",
-                                      "registry.example.com:port"])
+@pytest.mark.parametrize(
+    "registry", ["registry", "Registry.example.com", "https://registry.example.com", "registry.example.com:port"]
+)
 def test_a_registry_that_is_no_image_name_prefix_stops_the_rendering(bundle, registry):
     bundle.prepare("production")
     bundle.set(bundle.env_file("production"), SWARM_REGISTRY=registry)
@@ -345,8 +388,10 @@ def test_a_service_may_run_on_the_ready_active_nodes_its_labels_name():
     assert eligible_nodes([APP_NODES], NODES) == [NODE_IDS["mfnode2"], NODE_IDS["vm"]]
     assert eligible_nodes([DATA_NODE], NODES) == [NODE_IDS["mfnode1"]]
     assert eligible_nodes([], NODES) == list(NODE_IDS.values())
-    lost = [dict(node, Status=dict(node["Status"], State="down")) if node["ID"] == NODE_IDS["mfnode2"] else node
-            for node in NODES]
+    lost = [
+        dict(node, Status=dict(node["Status"], State="down")) if node["ID"] == NODE_IDS["mfnode2"] else node
+        for node in NODES
+    ]
     assert eligible_nodes([APP_NODES], lost) == [NODE_IDS["vm"]]
 
 
@@ -380,11 +425,13 @@ def fake_docker(tmp_path, swarm_nodes: list[dict]) -> Path:
     answers.write_text("".join(json.dumps(node) + "\n" for node in swarm_nodes))
     fake = tmp_path / "bin" / "docker"
     swarm = json.dumps(MULTINODE["docker info --format json .Swarm, on the manager"])
-    fake.write_text("#!/bin/sh\n"
-                    f"[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\n"
-                    "[ \"$1 $2 $3\" = \"node ls --quiet\" ] && { echo 4d2ocf3spc13n2t1lg08tyrta; exit 0; }\n"
-                    f"[ \"$1 $2\" = \"node ls\" ] && {{ cat {answers}; exit 0; }}\n"
-                    "exit 1\n")
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\n"
+        '[ "$1 $2 $3" = "node ls --quiet" ] && { echo 4d2ocf3spc13n2t1lg08tyrta; exit 0; }\n'
+        f'[ "$1 $2" = "node ls" ] && {{ cat {answers}; exit 0; }}\n'
+        "exit 1\n"
+    )
     fake.chmod(0o755)
     return fake
 
@@ -407,12 +454,16 @@ def test_a_swarm_of_several_nodes_without_a_registry_is_refused_before_anything_
 
 # ---- what rendering refuses ---------------------------------------------------------------------
 
+
 def test_a_secret_in_a_variable_swarm_stack_does_not_know_stops_the_rendering(bundle):
     bundle.prepare("production")
     compose = bundle.root / "compose.yml"
-    compose.write_text(compose.read_text().replace(
-        "    HEARTBEAT_URLS: ${HEARTBEAT_URLS:-}\n",
-        "    HEARTBEAT_URLS: ${HEARTBEAT_URLS:-}\n    UPSTREAM_TOKEN: ${DJANGO_SECRET_KEY}\n"))
+    compose.write_text(
+        compose.read_text().replace(
+            "    HEARTBEAT_URLS: ${HEARTBEAT_URLS:-}\n",
+            "    HEARTBEAT_URLS: ${HEARTBEAT_URLS:-}\n    UPSTREAM_TOKEN: ${DJANGO_SECRET_KEY}\n",
+        )
+    )
     result = swarm_deploy_cli(bundle, "production", "--print")
     assert result.returncode == 2
     assert "app.UPSTREAM_TOKEN" in result.stderr and "SECRET_VARIABLES" in result.stderr
@@ -422,14 +473,19 @@ def test_a_secret_in_a_variable_swarm_stack_does_not_know_stops_the_rendering(bu
 def test_a_one_shot_that_is_not_a_job_stops_the_rendering(bundle):
     bundle.prepare("staging")
     stack_file = bundle.root / "deploy" / "swarm" / "stack.yml"
-    stack_file.write_text(stack_file.read_text().replace("  app-migrate:\n    deploy:\n      mode: replicated-job\n",
-                                                         "  app-migrate:\n    deploy:\n      mode: replicated\n"))
+    stack_file.write_text(
+        stack_file.read_text().replace(
+            "  app-migrate:\n    deploy:\n      mode: replicated-job\n",
+            "  app-migrate:\n    deploy:\n      mode: replicated\n",
+        )
+    )
     result = swarm_deploy_cli(bundle, "staging", "--print")
     assert result.returncode == 2
     assert "app-migrate" in result.stderr and "mode: replicated-job" in result.stderr
 
 
 # ---- the deploy's steps -------------------------------------------------------------------------
+
 
 def test_partial_documents_carry_only_what_their_services_use(bundle):
     bundle.prepare("production")
@@ -451,16 +507,22 @@ def progress(name: str, before: str | None = None):
 
 
 def test_a_rolling_update_is_done_only_when_swarm_completed_it():
-    assert progress("app, before the update to rel2", "app, before the update to rel2") == \
-        swarm_deploy.Progress(True, "2/2 running")  # unchanged: nothing to wait for
+    assert progress("app, before the update to rel2", "app, before the update to rel2") == swarm_deploy.Progress(
+        True, "2/2 running"
+    )  # unchanged: nothing to wait for
     starting = progress("app, rel2 starting beside rel3", "app, before the update to rel2")
     assert not starting.done and not starting.failure and starting.summary == "updating, 2 running"
     assert progress("app, update to rel2 completed", "app, before the update to rel2").done
     # Right after the deploy Swarm may not have started the update: the old tasks must not count.
-    not_started = dict(SAMPLES["app, before the update to rel2"]["service"],
-                       Spec=SAMPLES["app, update to rel2 completed"]["service"]["Spec"])
-    waiting = service_progress(not_started, SAMPLES["app, before the update to rel2"]["tasks"],
-                               SAMPLES["app, before the update to rel2"]["service"])
+    not_started = dict(
+        SAMPLES["app, before the update to rel2"]["service"],
+        Spec=SAMPLES["app, update to rel2 completed"]["service"]["Spec"],
+    )
+    waiting = service_progress(
+        not_started,
+        SAMPLES["app, before the update to rel2"]["tasks"],
+        SAMPLES["app, before the update to rel2"]["service"],
+    )
     assert waiting == swarm_deploy.Progress(False, "update not started yet")
 
 
@@ -488,16 +550,16 @@ def test_a_job_is_done_when_the_run_of_this_deploy_completed():
     done = SAMPLES["app-migrate, the deploy's run completed"]
     assert job_progress(done["service"], done["tasks"]) == swarm_deploy.Progress(True, "completed")
     failed = SAMPLES["a job that failed"]
-    assert job_progress(failed["service"], failed["tasks"]).failure == \
-        "failed: task: non-zero exit (3) (exit code 3)"
+    assert job_progress(failed["service"], failed["tasks"]).failure == "failed: task: non-zero exit (3) (exit code 3)"
 
 
 def test_only_secret_and_config_versions_nothing_refers_to_are_removed():
     service = SAMPLES["app, update to rel2 completed"]["service"]
     current = {ref["SecretName"] for ref in service["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]}
     previous = {ref["SecretName"] for ref in service["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]}
-    assert unused([*current, *previous, "mf-swarm_email_url_0000000000"], [service]) == \
-        ["mf-swarm_email_url_0000000000"]
+    assert unused([*current, *previous, "mf-swarm_email_url_0000000000"], [service]) == [
+        "mf-swarm_email_url_0000000000"
+    ]
 
 
 def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bundle, tmp_path):
@@ -506,8 +568,10 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
     fake.parent.mkdir()
     # An engine outside swarm mode answers exactly this (`docker info --format '{{json .Swarm}}'`, engine
     # 20.10); `docker compose` is not there.
-    swarm = ('{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"",'
-             '"RemoteManagers":null}')
+    swarm = (
+        '{"NodeID":"","NodeAddr":"","LocalNodeState":"inactive","ControlAvailable":false,"Error":"",'
+        '"RemoteManagers":null}'
+    )
     fake.write_text(f"#!/bin/sh\n[ \"$1\" = info ] && {{ echo '{swarm}'; exit 0; }}\nexit 1\n")
     fake.chmod(0o755)
     result = swarm_deploy_cli(bundle, "staging", "--no-build", PATH=f"{fake.parent}:{bundle.environ()['PATH']}")
@@ -517,8 +581,9 @@ def test_swarm_deploy_says_what_to_do_on_an_engine_that_is_no_swarm_manager(bund
 
 
 def test_swarm_deploy_help_lists_its_options():
-    result = subprocess.run([sys.executable, "-m", "scripts.swarm.swarm_deploy", "--help"], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.swarm.swarm_deploy", "--help"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0
     assert "--no-build" in result.stdout and "--print" in result.stdout and "--timeout" in result.stdout
 
@@ -529,8 +594,9 @@ WRAPPER = REPO / "deploy" / "swarm" / "env-from-files"
 
 
 def wrapped(tmp_path, **environment: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(WRAPPER), "env"], capture_output=True, text=True,
-                          env={"PATH": os.environ["PATH"], **environment})
+    return subprocess.run(
+        ["sh", str(WRAPPER), "env"], capture_output=True, text=True, env={"PATH": os.environ["PATH"], **environment}
+    )
 
 
 def test_the_wrapper_exports_a_variable_from_its_file_then_runs_the_command(tmp_path):

@@ -1,4 +1,5 @@
 """Fixtures for the GlitchTip scripts (scripts/tracker/), run as subprocesses against the GlitchTip double."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """What the tests of the GlitchTip scripts (scripts/tracker/) share."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +11,8 @@ from tests.harness.bundle import Bundle
 ADMIN_EMAIL = "admin@example.com"
 
 
-def bootstrap(bundle: Bundle, glitchtip: GlitchTipDouble, *args: str, env: str = "development"
-              ) -> subprocess.CompletedProcess:
+def bootstrap(
+    bundle: Bundle, glitchtip: GlitchTipDouble, *args: str, env: str = "development"
+) -> subprocess.CompletedProcess:
     """scripts/bootstrap-glitchtip against the double (whose admin the fixture created)."""
     return bundle.run("bootstrap-glitchtip", env, "--url", glitchtip.url, "--no-create-admin", *args)

@@ -1,4 +1,5 @@
 """scripts/bootstrap-glitchtip against the GlitchTip double: idempotent, atomic, clear failures."""
+
 import json
 import re
 import uuid
@@ -9,18 +10,32 @@ from tests.scripts.tracker.helpers import ADMIN_EMAIL, bootstrap
 
 def counts(glitchtip):
     state = glitchtip.state
-    return {"organizations": len(state.organizations), "teams": len(state.teams), "projects": len(state.projects),
-            "tokens": len(state.tokens), "monitors": len(state.monitors), "releases": len(state.releases),
-            "alerts": len(state.alerts)}
+    return {
+        "organizations": len(state.organizations),
+        "teams": len(state.teams),
+        "projects": len(state.projects),
+        "tokens": len(state.tokens),
+        "monitors": len(state.monitors),
+        "releases": len(state.releases),
+        "alerts": len(state.alerts),
+    }
 
 
 def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     result = bootstrap(bundle, glitchtip, "--release", "migraine-forecast@abc1234")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [(org.name, org.slug) for org in glitchtip.state.organizations] == [("Migraine Forecast",
-                                                                                "migraine-forecast")]
-    assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
-                                 "releases": 1, "alerts": 3}
+    assert [(org.name, org.slug) for org in glitchtip.state.organizations] == [
+        ("Migraine Forecast", "migraine-forecast")
+    ]
+    assert counts(glitchtip) == {
+        "organizations": 1,
+        "teams": 1,
+        "projects": 1,
+        "tokens": 1,
+        "monitors": 5,
+        "releases": 1,
+        "alerts": 3,
+    }
     values = bundle.values(bundle.secrets_file("development"))
     project = glitchtip.state.projects[0]
     key = project.public_key.hex
@@ -30,8 +45,11 @@ def test_first_run_provisions_everything_and_injects_the_dsn(bundle, glitchtip):
     heartbeats = json.loads(values["HEARTBEAT_URLS"].strip("'"))
     assert list(heartbeats) == list(scheduled_jobs.jobs())  # one per job of app/config/jobs.toml, in its order
     for url in heartbeats.values():
-        assert re.fullmatch(r"http://glitchtip-web:8000/api/0/organizations/migraine-forecast/heartbeat_check/"
-                            r"[0-9a-f-]{36}/", url)
+        assert re.fullmatch(
+            r"http://glitchtip-web:8000/api/0/organizations/migraine-forecast/heartbeat_check/"
+            r"[0-9a-f-]{36}/",
+            url,
+        )
     monitors = {m.name: m for m in glitchtip.state.monitors}
     assert monitors["job collect_weather_data"].interval == 3960  # hourly, plus 10 % grace
     assert monitors["job compare_forecasts"].interval == 23760  # every six hours
@@ -57,12 +75,18 @@ def test_partially_provisioned_server_gets_only_what_is_missing(bundle, glitchti
     token = glitchtip.create_token(admin)
     import requests
 
-    requests.post(f"{glitchtip.url}/api/0/organizations/", json={"name": "Migraine Forecast"}, timeout=5,
-                  headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    requests.post(
+        f"{glitchtip.url}/api/0/organizations/",
+        json={"name": "Migraine Forecast"},
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}"},
+    ).raise_for_status()
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
     assert ([team.slug for team in glitchtip.state.teams], [p.name for p in glitchtip.state.projects]) == (
-        ["forecast"], ["Forecast App"])
+        ["forecast"],
+        ["Forecast App"],
+    )
     # No "migraine-forecast-xy" twin: the existing organization was found, not created again.
     assert [o.slug for o in glitchtip.state.organizations] == ["migraine-forecast"]
 
@@ -79,6 +103,7 @@ def test_secrets_file_keeps_comments_and_unrelated_keys_byte_for_byte(bundle, gl
     assert "# my own notes\nMY_FEATURE_FLAG='with spaces'\n" in text
     # Replaced in place (same line number), not appended a second time.
     assert text.count("\nSENTRY_DSN=") == 1
+
     def line_of(content: str) -> int:
         return next(number for number, line in enumerate(content.splitlines()) if line.startswith("SENTRY_DSN="))
 
@@ -111,18 +136,34 @@ def test_dry_run_prints_what_would_change_and_changes_nothing(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
     assert "would create organization" in result.stdout and "would set SENTRY_DSN" in result.stdout
     assert "Dry run:" in result.stdout
-    assert counts(glitchtip) == {"organizations": 0, "teams": 0, "projects": 0, "tokens": 0, "monitors": 0,
-                                 "releases": 0, "alerts": 0}
+    assert counts(glitchtip) == {
+        "organizations": 0,
+        "teams": 0,
+        "projects": 0,
+        "tokens": 0,
+        "monitors": 0,
+        "releases": 0,
+        "alerts": 0,
+    }
     assert bundle.secrets_file("development").read_bytes() == before
 
 
 def test_concurrent_runs_provision_once(bundle, glitchtip):
-    runs = [bundle.start("bootstrap-glitchtip", "development", "--url", glitchtip.url, "--no-create-admin")
-            for _ in range(2)]
+    runs = [
+        bundle.start("bootstrap-glitchtip", "development", "--url", glitchtip.url, "--no-create-admin")
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    assert counts(glitchtip) == {"organizations": 1, "teams": 1, "projects": 1, "tokens": 1, "monitors": 5,
-                                 "releases": 0, "alerts": 3}
+    assert counts(glitchtip) == {
+        "organizations": 1,
+        "teams": 1,
+        "projects": 1,
+        "tokens": 1,
+        "monitors": 5,
+        "releases": 0,
+        "alerts": 3,
+    }
     assert sum("Nothing changed" in out for out, _ in outputs) == 1
 
 

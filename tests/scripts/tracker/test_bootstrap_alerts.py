@@ -1,5 +1,6 @@
 """scripts/bootstrap-glitchtip's alerts against the GlitchTip double: the three project alerts, the
 people GlitchTip mails (team members, not addresses), and updates when a setting changes."""
+
 from scripts.tracker.bootstrap import TOKEN_SCOPES
 from tests.scripts.tracker.helpers import ADMIN_EMAIL, bootstrap
 
@@ -24,24 +25,32 @@ def test_first_run_mails_the_admin_on_a_new_issue_a_frequent_issue_and_a_monitor
     assert result.returncode == 0, result.stdout + result.stderr
     found = alerts(glitchtip)
     assert {name: (a.quantity, a.timespan_minutes, a.uptime) for name, a in found.items()} == {
-        "new issue": (1, 10, False), "frequent issue": (10, 60, False), "monitor down or back up": (None, None, True)}
+        "new issue": (1, 10, False),
+        "frequent issue": (10, 60, False),
+        "monitor down or back up": (None, None, True),
+    }
     assert all(recipients(alert) == {("email", "")} for alert in found.values())
     assert mailed(glitchtip) == [ADMIN_EMAIL]  # the team's creator, and nobody else
 
 
 def test_a_changed_setting_updates_the_alerts_in_place_and_a_rerun_changes_nothing(bundle, glitchtip):
     assert bootstrap(bundle, glitchtip).returncode == 0
-    before = {name: (alert.id, {r.recipient_type: r.id for r in alert.recipients})
-              for name, alert in alerts(glitchtip).items()}
+    before = {
+        name: (alert.id, {r.recipient_type: r.id for r in alert.recipients})
+        for name, alert in alerts(glitchtip).items()
+    }
     bundle.set(bundle.env_file("development"), ALERT_THRESHOLD_EVENTS="5", ALERT_THRESHOLD_MINUTES="30")
-    bundle.set(bundle.secrets_file("development"), ALERT_WEBHOOK_URL="https://chat.example.com",
-               ALERT_WEBHOOK_TYPE="discord")
+    bundle.set(
+        bundle.secrets_file("development"), ALERT_WEBHOOK_URL="https://chat.example.com", ALERT_WEBHOOK_TYPE="discord"
+    )
     result = bootstrap(bundle, glitchtip)
     assert result.returncode == 0, result.stderr
     assert "updated alert 'frequent issue'" in result.stdout
     found = alerts(glitchtip)
-    assert len(glitchtip.state.alerts) == 3 and (found["frequent issue"].quantity,
-                                                 found["frequent issue"].timespan_minutes) == (5, 30)
+    assert len(glitchtip.state.alerts) == 3 and (
+        found["frequent issue"].quantity,
+        found["frequent issue"].timespan_minutes,
+    ) == (5, 30)
     for name, alert in found.items():
         # The same alert, its e-mail recipient kept (a PUT carries every recipient), the webhook added.
         assert alert.id == before[name][0]

@@ -1,4 +1,5 @@
 """scripts/smoke-test against the GlitchTip double, with the app's own sentry_check as the app side."""
+
 import sys
 
 import pytest
@@ -19,10 +20,24 @@ def provisioned(bundle, glitchtip):
 
 def smoke(bundle, glitchtip, *args, **env):
     # The app reaches this GlitchTip on loopback, so it gets the public DSN (in the stack: the in-network one).
-    app_env = {"SENTRY_DSN": bundle.secret("development", "SENTRY_PUBLIC_DSN"), "SENTRY_ENVIRONMENT": "development",
-               "SENTRY_RELEASE": "migraine-forecast@app123", **env}
-    return bundle.run("smoke-test", "development", "--url", glitchtip.url, "--app-command", APP_CHECK,
-                      "--release", "migraine-forecast@sdk123", *args, env=app_env)
+    app_env = {
+        "SENTRY_DSN": bundle.secret("development", "SENTRY_PUBLIC_DSN"),
+        "SENTRY_ENVIRONMENT": "development",
+        "SENTRY_RELEASE": "migraine-forecast@app123",
+        **env,
+    }
+    return bundle.run(
+        "smoke-test",
+        "development",
+        "--url",
+        glitchtip.url,
+        "--app-command",
+        APP_CHECK,
+        "--release",
+        "migraine-forecast@sdk123",
+        *args,
+        env=app_env,
+    )
 
 
 def rows(output: str) -> dict[tuple[str, str], str]:
@@ -38,8 +53,9 @@ def test_every_kind_arrives_through_the_sdk_and_through_the_app(provisioned, gli
     result = smoke(provisioned, glitchtip)
     assert result.returncode == 0, result.stdout + result.stderr
     table = rows(result.stdout)
-    assert set(table) == {(kind, source) for kind in ("error", "message", "log", "transaction")
-                          for source in ("sdk", "app")}
+    assert set(table) == {
+        (kind, source) for kind in ("error", "message", "log", "transaction") for source in ("sdk", "app")
+    }
     assert all(status.endswith(" s  ok") for status in table.values()), table
     assert "every event arrived" in result.stdout
     # What arrived carries the run id, the user, the custom context and breadcrumbs.
@@ -74,7 +90,7 @@ def test_a_scrubbing_leak_is_a_failure(provisioned, glitchtip, tmp_path):
     assert table[("message", "app")].endswith("SCRUBBED VALUE ARRIVED")
 
 
-LEAKY_APP = '''
+LEAKY_APP = """
 import json, sys, os
 import sentry_sdk
 from sentry_sdk.scrubber import EventScrubber
@@ -88,7 +104,7 @@ with sentry_sdk.new_scope() as scope:
 sentry_sdk.flush()
 print(json.dumps({"run_id": run_id, "environment": os.environ["SENTRY_ENVIRONMENT"],
                   "release": os.environ["SENTRY_RELEASE"], "events": {"message": message}}))
-'''
+"""
 
 
 def test_a_dsn_with_a_wrong_key_is_caught_before_anything_is_sent(provisioned, glitchtip):
@@ -128,6 +144,7 @@ def test_repeated_runs_add_to_the_same_issues_so_no_new_issue_alert_fires(provis
 def mailpit(provisioned, glitchtip):
     """mailpit, with GlitchTip's worker played by `mail_for`: an alert e-mail about each new issue
     whose title names the searched run id (the admin is the team's only member)."""
+
     def mail_for(text: str) -> dict | None:
         titles = [issue.title for issue in glitchtip.state.issues if text in issue.title]
         return {"subject": f"Error in Forecast App: {titles[0]}", "to": [ADMIN_EMAIL]} if titles else None

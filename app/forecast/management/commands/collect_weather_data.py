@@ -3,8 +3,10 @@ from forecast.jobs import JobCommand, report_failure
 
 
 class Command(JobCommand):
-    help = ("Fetch the hourly forecast of every location from Open-Meteo (batched, concurrent; "
-            "see forecast/weather.py) and upsert it.")
+    help = (
+        "Fetch the hourly forecast of every location from Open-Meteo (batched, concurrent; "
+        "see forecast/weather.py) and upsert it."
+    )
     job_name = "collect_weather_data"
 
     def add_arguments(self, parser):

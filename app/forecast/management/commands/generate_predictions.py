@@ -5,8 +5,10 @@ from forecast.jobs import JobCommand, report_failure
 
 
 class Command(JobCommand):
-    help = ("Predict migraine and sinusitis risk for each location's owner window (LLM within "
-            "LLM_MAX_CALLS_PER_RUN, else rules), in chunks; see forecast/predictions.py.")
+    help = (
+        "Predict migraine and sinusitis risk for each location's owner window (LLM within "
+        "LLM_MAX_CALLS_PER_RUN, else rules), in chunks; see forecast/predictions.py."
+    )
     job_name = "generate_predictions"
 
     def run(self, locations, options):

@@ -3,6 +3,7 @@
 `--check` is the container's healthcheck: it reads the liveness file the running scheduler
 touches (settings.SCHEDULER_HEARTBEAT_FILE) and fails when it is stale.
 """
+
 import logging
 import signal
 import sys
@@ -43,9 +44,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--list", action="store_true", help="Print the schedule and next run times, then exit.")
-        parser.add_argument("--check", action="store_true",
-                            help=f"Exit 0 if a running scheduler touched its liveness file in the last "
-                                 f"{STALE_AFTER_SECONDS} s, else 1 (the container healthcheck).")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help=f"Exit 0 if a running scheduler touched its liveness file in the last "
+            f"{STALE_AFTER_SECONDS} s, else 1 (the container healthcheck).",
+        )
 
     def triggers(self):
         try:
@@ -60,8 +64,9 @@ class Command(BaseCommand):
         except FileNotFoundError:
             raise CommandError(f"{alive} does not exist: the scheduler is not running") from None
         if age > STALE_AFTER_SECONDS:
-            raise CommandError(f"{alive} was last touched {age:.0f} s ago (more than {STALE_AFTER_SECONDS} s): "
-                               "the scheduler is stuck")
+            raise CommandError(
+                f"{alive} was last touched {age:.0f} s ago (more than {STALE_AFTER_SECONDS} s): the scheduler is stuck"
+            )
         self.stdout.write(f"scheduler alive ({alive} touched {age:.0f} s ago)")
 
     def handle(self, *args, **options):
@@ -69,8 +74,9 @@ class Command(BaseCommand):
             self.check_alive()
             return
         triggers = self.triggers()
-        scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                    "misfire_grace_time": 300})
+        scheduler = BlockingScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
         for job, trigger in triggers.items():
             scheduler.add_job(run_job, trigger, args=[job], id=job, name=job)
         if options["list"]:

@@ -6,6 +6,7 @@ tagged with one run id so that scripts/smoke-test can find them in GlitchTip. An
 says that the SDK made the event: the command then waits for the transport and exits non-zero,
 naming what was not delivered and why, unless GlitchTip accepted all four.
 """
+
 import json
 import logging
 import uuid
@@ -51,13 +52,16 @@ class Command(BaseCommand):
             scope.set_tag("check", "sentry_check")
             scope.set_tag("source", "app")
             scope.set_user({"id": "sentry-check", "username": "sentry-check"})
-            scope.set_context("sentry_check", {"run_id": run_id, "environment": settings.SENTRY.environment,
-                                               "release": settings.SENTRY.release})
+            scope.set_context(
+                "sentry_check",
+                {"run_id": run_id, "environment": settings.SENTRY.environment, "release": settings.SENTRY.release},
+            )
             # Canaries: the scrubbing must remove these (scripts/smoke-test fails if one reaches GlitchTip).
             scope.set_extra("password", f"pw-canary-{run_id}")
             scope.set_extra("api_key", f"key-canary-{run_id}")
-            sentry_sdk.add_breadcrumb(category="user_action", message=f"mail to canary-{run_id}@example.com",
-                                      level="info")
+            sentry_sdk.add_breadcrumb(
+                category="user_action", message=f"mail to canary-{run_id}@example.com", level="info"
+            )
             sentry_sdk.add_breadcrumb(category="user_action", message="sentry_check started", level="info")
             sentry_sdk.add_breadcrumb(category="weather", message="pretend weather fetch", data={"run_id": run_id})
 
@@ -82,15 +86,27 @@ class Command(BaseCommand):
 
         sentry_sdk.flush(timeout=options["flush_timeout"])
         delivery = cast(GlitchTipTransport, client.transport).delivery  # config/sentry.py's transport
-        missing = {category: count - delivery.delivered[category] for category, count in SENT.items()
-                   if delivery.delivered[category] < count}
+        missing = {
+            category: count - delivery.delivered[category]
+            for category, count in SENT.items()
+            if delivery.delivered[category] < count
+        }
         if options["json"]:
-            self.stdout.write(json.dumps({"run_id": run_id, "environment": settings.SENTRY.environment,
-                                          "release": settings.SENTRY.release, "events": ids,
-                                          "delivered": not missing}))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "run_id": run_id,
+                        "environment": settings.SENTRY.environment,
+                        "release": settings.SENTRY.release,
+                        "events": ids,
+                        "delivered": not missing,
+                    }
+                )
+            )
         else:
-            self.stdout.write(f"run id {run_id} (environment {settings.SENTRY.environment}, "
-                              f"release {settings.SENTRY.release})")
+            self.stdout.write(
+                f"run id {run_id} (environment {settings.SENTRY.environment}, release {settings.SENTRY.release})"
+            )
             for kind, event_id in ids.items():
                 self.stdout.write(f"  {kind:12} {event_id}")
         if missing:

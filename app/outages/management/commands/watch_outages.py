@@ -5,6 +5,7 @@ APScheduler runs a round every OUTAGE_CHECK_INTERVAL_SECONDS, as it runs the job
 `manage.py scheduler`. Each round writes OUTAGE_STATUS_FILE, which the container's healthcheck reads
 (`python -m outages.status FILE`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,27 +54,42 @@ class Watcher:
             elif change is Change.BACK:
                 logger.info("%s (%s) is reachable again", check.name, check.where)
         if notice := self.watch.due(now):
-            letter = notices.compose(notice, self.checks, settings.OUTAGE_CHECK_INTERVAL_SECONDS,
-                                     settings.OUTAGE_ALERT_AFTER_SECONDS)
+            letter = notices.compose(
+                notice, self.checks, settings.OUTAGE_CHECK_INTERVAL_SECONDS, settings.OUTAGE_ALERT_AFTER_SECONDS
+            )
             try:
                 notices.send(letter, self.to)
             except notices.NoticeError as exc:
                 # The first failure is an error (GlitchTip may still take it); retries are warnings.
                 (logger.warning if self.mail_error else logger.error)(
-                    "could not mail %r to %s: %s; trying again at the next round", letter.subject,
-                    ", ".join(self.to), exc)
+                    "could not mail %r to %s: %s; trying again at the next round",
+                    letter.subject,
+                    ", ".join(self.to),
+                    exc,
+                )
                 self.mail_error = str(exc)
             else:
                 self.watch.sent(notice)
                 self.mail_error = None
                 logger.info("mailed %r to %s", letter.subject, ", ".join(self.to))
         self.rounds += 1
-        status.write(Path(settings.OUTAGE_STATUS_FILE), {
-            "at": now.isoformat(), "rounds": self.rounds, "stale_after": stale_after(),
-            "failing": [{"name": t.name, "since": t.failing_since.isoformat() if t.failing_since else None,
-                         "reason": t.reason} for t in self.watch.failing()],
-            "mail_error": self.mail_error,
-        })
+        status.write(
+            Path(settings.OUTAGE_STATUS_FILE),
+            {
+                "at": now.isoformat(),
+                "rounds": self.rounds,
+                "stale_after": stale_after(),
+                "failing": [
+                    {
+                        "name": t.name,
+                        "since": t.failing_since.isoformat() if t.failing_since else None,
+                        "reason": t.reason,
+                    }
+                    for t in self.watch.failing()
+                ],
+                "mail_error": self.mail_error,
+            },
+        )
 
 
 def stale_after() -> int:
@@ -82,12 +98,17 @@ def stale_after() -> int:
 
 
 class Command(BaseCommand):
-    help = ("Check the database and GlitchTip every OUTAGE_CHECK_INTERVAL_SECONDS; e-mail ALERT_EMAILS once one has "
-            "failed for OUTAGE_ALERT_AFTER_SECONDS, and once more when all are back.")
+    help = (
+        "Check the database and GlitchTip every OUTAGE_CHECK_INTERVAL_SECONDS; e-mail ALERT_EMAILS once one has "
+        "failed for OUTAGE_ALERT_AFTER_SECONDS, and once more when all are back."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true",
-                            help="Check once and print the results (exit status 1 if one failed); mail nothing.")
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Check once and print the results (exit status 1 if one failed); mail nothing.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -119,14 +140,25 @@ class Command(BaseCommand):
         interval = settings.OUTAGE_CHECK_INTERVAL_SECONDS
         scheduler = BlockingScheduler(timezone=UTC)
         # One round at a time; a round that overran its interval is not made up for.
-        scheduler.add_job(watcher.round, "interval", seconds=interval, next_run_time=datetime.now(UTC), id="round",
-                          max_instances=1, coalesce=True)
+        scheduler.add_job(
+            watcher.round,
+            "interval",
+            seconds=interval,
+            next_run_time=datetime.now(UTC),
+            id="round",
+            max_instances=1,
+            coalesce=True,
+        )
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         # Not two lines a round ("Running job", "executed successfully"): the watcher logs what changes.
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-        logger.info("outage watcher: checking %s every %d s; after %d s of failure it mails %s",
-                    " and ".join(f"{c.name} ({c.where})" for c in watcher.checks), interval,
-                    settings.OUTAGE_ALERT_AFTER_SECONDS, ", ".join(watcher.to))
+        logger.info(
+            "outage watcher: checking %s every %d s; after %d s of failure it mails %s",
+            " and ".join(f"{c.name} ({c.where})" for c in watcher.checks),
+            interval,
+            settings.OUTAGE_ALERT_AFTER_SECONDS,
+            ", ".join(watcher.to),
+        )
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
