@@ -1,6 +1,6 @@
 """The project alerts the bootstrap keeps in GlitchTip, and who they reach, from the ALERT_* settings.
 
-GlitchTip's model (glitchtip/README.md, "Alerts"): a project alert fires for an issue that has at
+GlitchTip's model (docs/operations/alerts.md): a project alert fires for an issue that has at
 least `quantity` events within the last `timespanMinutes`, each issue at most once per alert
 (until it is resolved and reopened); an alert with `uptime` also fires when a monitor of the
 project goes down or comes back. Its recipients are chat webhooks (by URL) and "email", which

@@ -24,14 +24,21 @@ LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 # scripts/<name> as a command: not part of a longer path (tests/scripts/..., scripts/stack/x.py),
 # not a file with a suffix (scripts/_lib.sh, scripts/requirements.txt).
+# A markdown file named by its path in code, a comment or a message, with the heading it names, if any:
+# docs/operations/backup-and-restore.md, "Restore".
+NAMED_DOC = re.compile(r"(?<![\w/.-])([\w-]+(?:/[\w.-]+)*/[\w.-]+\.md)\b(?:, \"([^\"]+)\")?")
 COMMAND = re.compile(r"(?<![\w./-])scripts/([A-Za-z0-9][\w-]*)(?![\w/-]|\.\w)")
 
 
-def tracked_markdown() -> list[Path]:
+def tracked(*patterns: str) -> list[Path]:
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", "*.md"], cwd=REPO, capture_output=True, text=True, check=True, timeout=30
+        ["git", "ls-files", "-z", "--", *patterns], cwd=REPO, capture_output=True, text=True, check=True, timeout=30
     )
     return [REPO / name for name in listed.stdout.split("\0") if name]
+
+
+def tracked_markdown() -> list[Path]:
+    return tracked("*.md")
 
 
 def prose_lines(path: Path):
@@ -123,6 +130,26 @@ def test_every_relative_link_in_the_markdown_files_resolves():
     assert not failures, "broken links:\n" + "\n".join(failures)
     # Not vacuous: the docs are found, and they link to each other and into each other's headings.
     assert len(files) >= 15 and checked >= 60 and into_headings >= 15, (len(files), checked, into_headings)
+
+
+def test_every_doc_the_code_and_its_messages_name_exists():
+    """Comments, --help texts and error messages point operators at docs by path (and heading): those hold too."""
+    named, failures = 0, []
+    for path in tracked(":!*.md"):
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, IsADirectoryError):
+            continue  # binary
+        for number, line in enumerate(text.splitlines(), 1):
+            for doc, heading in NAMED_DOC.findall(line):
+                named += 1
+                where = f"{path.relative_to(REPO)}:{number}"
+                if not (REPO / doc).is_file():
+                    failures.append(f"{where}: {doc}: no such file")
+                elif heading and slug(heading) not in anchors(REPO / doc):
+                    failures.append(f"{where}: {doc}: no heading {heading!r}")
+    assert not failures, "docs named in the code that are not there:\n" + "\n".join(failures)
+    assert named >= 20, named  # not vacuous: scripts, env files and compose.yml name their docs
 
 
 def test_the_readme_links_to_every_doc():

@@ -12,7 +12,7 @@ It runs in a one-off container of the stack's backup service (the postgres image
 server's own pg_dump), on the stack's network, reading the uploads volume. --direct, on a host
 without Compose (and in the backup service): Postgres through libpq's PGHOST, PGPORT, PGUSER,
 PGPASSWORD, the uploads in the folder BACKUP_UPLOADS_DIR, settings from the environment.
-env/ENV.secrets.env is not included unless --include-secrets (README.md, Backups).
+env/ENV.secrets.env is not included unless --include-secrets (docs/operations/backup-and-restore.md).
 
 Exit status: 0 done, 2 configuration, 3 Postgres unreachable, 4 a dump or the uploads failed,
 5 the backup could not be written (disk full, permissions).
@@ -155,7 +155,8 @@ def take(config: Settings, *, label: str = "", keep_all: bool = False) -> Path:
             "secrets": (
                 f"included as {archive.SECRETS_COPY}"
                 if secrets
-                else f"not included: keep env/{config.env}.secrets.env safe on its own (README.md, Backups)"
+                else f"not included: keep env/{config.env}.secrets.env safe on its own "
+                "(docs/operations/backup-and-restore.md)"
             ),
         }
         name = f"{started:%Y%m%dT%H%M%SZ}" + (f"-{label}" if label else "")

@@ -163,7 +163,7 @@ def backup(env: str, *, include_secrets: bool) -> int:
             environment={"BACKUP_SECRETS_FILE": str(secrets)} if include_secrets else {},
         )
     except envfiles.EnvError as error:  # the environment's files, or Docker (engine.EngineError)
-        return Failed(2, str(error), "see above; README.md, Environments").report("backup")
+        return Failed(2, str(error), "see above; docs/operations/environments.md").report("backup")
     except Failed as error:
         return error.report("backup")
 
@@ -187,7 +187,7 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
         step(f"migrations ({', '.join(MIGRATIONS)})", stack.migrate)
         step(f"start everything, provision GlitchTip, smoke test (scripts/up {stack.env})", stack.start)
     except envfiles.EnvError as error:  # the environment's files, or Docker (engine.EngineError)
-        return Failed(2, str(error), "see above; README.md, Environments").report("restore")
+        return Failed(2, str(error), "see above; docs/operations/environments.md").report("restore")
     except Failed as error:
         return error.report("restore")
     print(f"Done: {stack.env} holds the data of {folder.name}.")

@@ -18,7 +18,7 @@ printed; nothing is changed before the checks have passed:
 The data's part runs in one-off containers of the stack's backup service, as scripts/backup does.
 --direct (a drill into a bare server): Postgres through libpq's PG* variables, the uploads folder
 BACKUP_UPLOADS_DIR, settings from the environment; no services to stop, migrate or start.
-Secrets are not in a backup (README.md, Restore).
+Secrets are not in a backup (docs/operations/backup-and-restore.md, "Restore").
 
 Exit status: 0 restored, 2 configuration, 3 the backup is damaged or incomplete, 4 the target is
 not ready, 5 the target is not empty (no --force), 6 the backup of the target failed, 7 services

@@ -37,7 +37,7 @@ PUBLIC_HTTPS = """
 DEVELOPMENT_HTTPS = """
 # Plain http on localhost. To try production's https here instead: TLS_MODE=rehearsal, https://
 # addresses with host names of their own, the secure settings of env/defaults.env, and
-# COMPOSE_PROFILES=dev,certificates (README.md, "Production").
+# COMPOSE_PROFILES=dev,certificates (docs/operations/production-and-tls.md).
 """
 
 

@@ -302,7 +302,7 @@ class Bootstrap:
                     f"(GLITCHTIP_SECURE_COOKIES=true), and over {self.client.base_url} (http://) a "
                     "Secure cookie is never sent back, so the login did not hold",
                     "serve GlitchTip over https (GLITCHTIP_PUBLIC_URL=https://..., TLS_MODE acme, "
-                    'files or rehearsal: README.md, "Production"), or for plain http on purpose set '
+                    "files or rehearsal: docs/operations/production-and-tls.md), or for plain http on purpose set "
                     f"GLITCHTIP_SECURE_COOKIES=false in env/{self.env}.local.env",
                 ) from None
             raise StepFailed(
@@ -467,7 +467,7 @@ class Bootstrap:
                 if member is not None and member.pending:
                     self.notes.append(
                         f"{address} gets no alert e-mail until they accept GlitchTip's invitation "
-                        '(sent to that address; README.md, "Alerts")'
+                        "(sent to that address; docs/operations/alerts.md)"
                     )
             # The admin created the team, so is in it: their own setting keeps them out when not listed.
             subscribed = self.client.alert_subscriptions().get(project.id, -1) != 0

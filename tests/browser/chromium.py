@@ -21,7 +21,7 @@ from tests.harness.processes import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-# The README names this folder; CI keeps it as an artifact. Git-ignored.
+# docs/contributing.md names this folder; CI keeps it as an artifact. Git-ignored.
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 # Flags that work in a container without a GPU or sandbox, and that keep the browser from calling home.
 FLAGS = [

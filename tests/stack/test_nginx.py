@@ -176,7 +176,7 @@ def test_an_unreachable_app_gets_nginx_s_own_back_in_a_moment_page(nginx_without
 
 def test_a_gone_container_fails_fast_not_after_a_long_cache_or_timeout(nginx):
     """Docker's DNS answers are kept 1 s and a connect gives up after 1 s: a recreated or stopped app is
-    noticed at once (measured on the engine: the README's figures), not after 10 s as before."""
+    noticed at once (measured on the engine: bench/MEASUREMENTS.md), not after 10 s as before."""
     rendered = "\n".join(path.read_text() for path in (nginx.prefix / "conf.d").glob("*.conf"))
     snippets = "\n".join(path.read_text() for path in (nginx.prefix / "mounts").rglob("*.conf"))
     assert re.search(r"resolver \S+ valid=1s ipv6=off;", rendered) and "resolver_timeout 1s;" in rendered

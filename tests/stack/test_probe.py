@@ -1,4 +1,4 @@
-"""bench/probe.py: the downtime measurement of a redeploy (README, "Redeploys")."""
+"""bench/probe.py: the downtime measurement of a redeploy (docs/operations/redeploys.md, bench/MEASUREMENTS.md)."""
 
 import importlib.util
 import sys
