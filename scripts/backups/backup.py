@@ -26,42 +26,17 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from scripts.backups import archive, data
+from scripts.backups.steps import Failed, step
 
 ROOT = Path(__file__).resolve().parents[2]  # the bundle's folder (/bundle in the backup image)
 UNREACHABLE = "check that the server runs and that PGHOST, PGPORT, PGUSER and PGPASSWORD reach it as the superuser"
-T = TypeVar("T")
-
-
-class Failed(Exception):
-    """What stops a backup or a restore: its exit status, the problem, and what to do about it."""
-
-    def __init__(self, code: int, problem: str, fix: str):
-        super().__init__(problem)
-        self.code, self.problem, self.fix = code, problem, fix
-
-    def report(self, script: str) -> int:
-        print(f"{script}: {self.problem}\n  Fix: {self.fix}", file=sys.stderr)
-        return self.code
-
-
-def step(title: str, action: Callable[[], T], said: Callable[[T], str] = str) -> T:
-    """One line of progress: the title at once, then what `said` makes of the action's result."""
-    print(f"{title} ...", end=" ", flush=True)
-    try:
-        value = action()
-    except BaseException:
-        print("FAILED", flush=True)
-        raise
-    print(said(value), flush=True)
-    return value
 
 
 @dataclass

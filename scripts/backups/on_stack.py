@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from scripts.backups import archive, data
-from scripts.backups.backup import Failed, step
-from scripts.backups.restore import check_backup
+from scripts.backups.steps import Failed, check_backup, step
 from scripts.settings import envfiles, release
 from scripts.stack import app_image, engine
 from scripts.tracker import smoke_test

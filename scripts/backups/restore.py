@@ -39,20 +39,8 @@ from functools import partial
 from pathlib import Path
 
 from scripts.backups import archive, data
-from scripts.backups.backup import UNREACHABLE, Failed, Settings, step, take
-
-
-def check_backup(folder: Path) -> dict:
-    """The manifest of an intact backup (every file against SHA256SUMS), or Failed."""
-    needed = [database.file for database in data.databases({})] + [archive.UPLOADS]
-    try:
-        return step(
-            f"check the backup {folder}",
-            partial(archive.verify, folder, needed),
-            lambda found: f"intact: {len(found['files'])} files, started {found.get('started')}",
-        )
-    except archive.Invalid as error:
-        raise Failed(3, error.problem, error.fix) from None
+from scripts.backups.backup import UNREACHABLE, Settings, take
+from scripts.backups.steps import Failed, check_backup, step
 
 
 def check_target(manifest: dict, folder: Path, config: Settings, force: bool) -> tuple[str, bool]:

@@ -26,6 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from scripts.backups import backup
+from scripts.backups.steps import Failed
 
 
 def status_file() -> Path:
@@ -76,12 +77,12 @@ def main(argv: list[str]) -> int:
         try:
             when = CronTrigger.from_crontab(schedule, timezone=UTC)
         except ValueError as exc:
-            raise backup.Failed(
+            raise Failed(
                 2,
                 f"BACKUP_SCHEDULE is {schedule!r}, not a cron schedule ({exc})",
                 "set it like '30 2 * * *' (minute hour day month weekday, UTC) in env/ENV.env",
             ) from None
-    except backup.Failed as error:
+    except Failed as error:
         return error.report("backup service")
     scheduler = BlockingScheduler(timezone=UTC)
     # One backup at a time; a time missed while the container was busy or down runs once, late.
