@@ -123,14 +123,18 @@ class Stack:
             )
         return f"stopped {', '.join(writers)}" if writers else "nothing was running"
 
-    def images(self) -> None:
-        """The images the migrations run in: the app's of this checkout, which scripts/up (the last step)
-        deploys, whatever release the layer named before (after `git checkout` of an older release, a
-        rollback, the newer one's migrations would run on the restored data); on a new machine there
-        is no layer yet. Made here with Compose's progress shown: the app's built and GlitchTip's
-        pulled take minutes on a new machine, which `compose run` would spend silently."""
+    def name_release(self) -> None:
+        """Name the release after the checkout (env/ENV.release.env, as scripts/up's step 3 does, which
+        deploys it at the end): every image the restore builds or runs is this checkout's. The layer may
+        name another release: after `git checkout` of an older one (a rollback) the newer one's
+        migrations would run on the restored data; on a new machine there is no layer yet."""
         named = release.write(self.env, release.commit_name())
-        print(f"the images the migrations run in (release {named['SENTRY_RELEASE']}):", flush=True)
+        print(f"the release of this checkout ... {named['SENTRY_RELEASE']} (env/{self.env}.release.env)", flush=True)
+
+    def images(self) -> None:
+        """The images the migrations run in, made here with Compose's progress shown: the app's built and
+        GlitchTip's pulled take minutes on a new machine, which `compose run` would spend silently."""
+        print("the images the migrations run in:", flush=True)
         if app_image.build_unless_there(self.env) != 0:
             raise Failed(
                 10,
@@ -203,6 +207,7 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
         stack = Stack(env)
         print(f"restore {folder} -> {stack.env}")
         check_backup(folder)  # before Docker is asked anything
+        stack.name_release()
         stack.prepare(4)
         run = [stack.env, str(folder), *(["--force"] if force else [])]
         where = {

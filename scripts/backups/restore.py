@@ -4,12 +4,14 @@ FOLDER is a backup made by scripts/backup (e.g. backups/production/20261129T0230
 printed; nothing is changed before the checks have passed:
 
   - the backup: its manifest, the size and sha256 of every file. A damaged backup is refused.
+  - the release named after the checkout (env/ENV.release.env, as scripts/up names it): the images
+    the restore builds and runs are this checkout's.
   - the target: Postgres answers, its pg_restore reads both dumps, the roles that own the databases
     exist (postgres/initdb.d makes them on the first start of an empty volume), and both databases
     are empty. A target with rows in its main tables is refused unless --force, which first backs
     it up (BACKUP_DIR/ENV/<time>-before-restore).
-  - the images the migrations run in, while what runs keeps serving: the app's of this checkout
-    (named in env/ENV.release.env, built if missing), GlitchTip's (pulled if missing).
+  - the images the migrations run in, while what runs keeps serving: the app's (built if missing),
+    GlitchTip's (pulled if missing).
   - stop what writes, as far as it runs: app, scheduler, glitchtip-web, glitchtip-worker, backup.
   - each database dropped and created again from its dump (pg_restore --create), owner and
     privileges included; GlitchTip's uploads emptied and unpacked; row counts and the number of

@@ -111,11 +111,14 @@ def compose_calls(docker) -> list[list[str]]:
 
 
 def test_a_restore_on_a_new_machine_builds_and_pulls_with_compose_progress_shown(docker, release_layer, capfd):
-    """A new machine: no release layer, neither the app's image nor GlitchTip's. They are made before the
-    migrations, and the operator sees Compose's progress (minutes of it), not a silent `compose run`."""
+    """A new machine: no release layer, neither the app's image nor GlitchTip's. The release is named after
+    the checkout, the images are made before the migrations, and the operator sees Compose's progress
+    (minutes of it), not a silent `compose run`."""
     wanted = [GLITCHTIP_IMAGE, "postgres:17.6", APP_IMAGE, "valkey/valkey:8.1.10"]
     image_answers(docker, release_layer, here=["postgres:17.6"], migration_images=wanted)
-    on_stack.Stack("development").images()
+    stack = on_stack.Stack("development")
+    stack.name_release()
+    stack.images()
     assert envfiles.read(release_layer)["APP_IMAGE_TAG"] == APP_TAG
     calls = compose_calls(docker)
     assert ["build", "app"] in calls
@@ -127,12 +130,14 @@ def test_a_restore_on_a_new_machine_builds_and_pulls_with_compose_progress_shown
 
 def test_a_rollback_restore_migrates_in_the_checkouts_image_not_the_one_the_layer_named(docker, release_layer):
     """After `git checkout` of an older release the layer still names the newer one: its migrations must
-    not run on the restored data. The layer is renamed after the checkout, whose image is built; nothing
+    not run on the restored data. The layer is named after the checkout, whose image is used; nothing
     is pulled when every image is here."""
     here = [GLITCHTIP_IMAGE, "postgres:17.6", APP_IMAGE, "valkey/valkey:8.1.10"]
     image_answers(docker, release_layer, here=here, migration_images=here)
     release.write("development", "0000000-newer")
-    on_stack.Stack("development").images()
+    stack = on_stack.Stack("development")
+    stack.name_release()
+    stack.images()
     assert envfiles.read(release_layer)["SENTRY_RELEASE"] == f"migraine-forecast@{APP_TAG}"
     calls = compose_calls(docker)
     assert not [call for call in calls if call[0] == "pull"]
