@@ -17,7 +17,7 @@ from pathlib import Path
 from scripts.backups import archive, data
 from scripts.backups.steps import Failed, check_backup, step
 from scripts.settings import envfiles, release
-from scripts.stack import engine
+from scripts.stack import app_image, engine
 from scripts.tracker import smoke_test
 
 # The services that write to the databases or the uploads, stopped while the data is replaced.
@@ -53,19 +53,27 @@ class Stack:
                 f"the postgres service of the {self.env} stack is not running",
                 f"start it: scripts/compose {self.env} up --detach --wait postgres (or scripts/up {self.env})",
             )
+        fix = f"scripts/compose {self.env} build backup shows the whole output"
+        if self.missing_images("backup"):
+            # The first build (a new machine, a new release) installs Python and its packages: minutes,
+            # so Compose's progress is shown. Afterwards a build only checks its cache: quiet.
+            print("the backup service's image: building it", flush=True)
+            engine.compose(self.env, "build", "backup", timeout=LONG, capture=False, check=True, fix=fix)
+            return
         step(
             "the backup service's image",
-            lambda: engine.compose(
-                self.env,
-                "build",
-                "--quiet",
-                "backup",
-                timeout=LONG,
-                check=True,
-                fix=f"scripts/compose {self.env} build backup shows the whole output",
-            ),
+            lambda: engine.compose(self.env, "build", "--quiet", "backup", timeout=LONG, check=True, fix=fix),
             lambda _: "built",
         )
+
+    def missing_images(self, *services: str) -> list[str]:
+        """The images that these services and their dependencies run and that are not here yet."""
+        listed = self.compose("config", "--images", *services, timeout=engine.QUERY_TIMEOUT)
+        if listed.returncode != 0:
+            raise Failed(2, f"docker compose config failed: {engine.last_lines(listed.stderr)}", "see above")
+        wanted = listed.stdout.split()
+        found = engine.image_ids(*wanted)
+        return [image for image in wanted if image not in found]
 
     def in_container(self, module: str, *args: str, mounts: dict[str, str], environment: dict[str, str]) -> int:
         """`python -m scripts.backups.<module> --direct args` in a one-off container of the backup
@@ -115,12 +123,39 @@ class Stack:
             )
         return f"stopped {', '.join(writers)}" if writers else "nothing was running"
 
+    def name_release(self) -> None:
+        """Name the release after the checkout (env/ENV.release.env, as scripts/up's step 3 does, which
+        deploys it at the end): every image the restore builds or runs is this checkout's. The layer may
+        name another release: after `git checkout` of an older one (a rollback) the newer one's
+        migrations would run on the restored data; on a new machine there is no layer yet."""
+        named = release.write(self.env, release.commit_name())
+        print(f"the release of this checkout ... {named['SENTRY_RELEASE']} (env/{self.env}.release.env)", flush=True)
+
+    def images(self) -> None:
+        """The images the migrations run in, made here with Compose's progress shown: the app's built and
+        GlitchTip's pulled take minutes on a new machine, which `compose run` would spend silently."""
+        print("the images the migrations run in:", flush=True)
+        if app_image.build_unless_there(self.env) != 0:
+            raise Failed(
+                10,
+                "the app's image could not be built",
+                f"scripts/compose {self.env} build app shows where it stops; no data was changed yet",
+            )
+        if missing := self.missing_images(*MIGRATIONS):
+            print(f"pulling {', '.join(missing)}", flush=True)
+            # The app's image is built, not pulled; the dependencies (Valkey) come along.
+            pulled = self.compose(
+                "pull", "--ignore-buildable", "--include-deps", *MIGRATIONS, timeout=LONG, capture=False
+            )
+            if pulled.returncode != 0:
+                raise Failed(
+                    10,
+                    f"could not pull {', '.join(missing)} (docker compose pull: exit {pulled.returncode})",
+                    "read Compose's message above; no data was changed yet",
+                )
+
     def migrate(self) -> str:
         done = []
-        if not envfiles.release_file(self.env).exists():
-            # A new machine: the app's migrations run in the image of this checkout, which scripts/up
-            # (the last step) builds and records in GlitchTip anyway.
-            done.append(f"release layer written ({release.write(self.env, release.commit_name())['SENTRY_RELEASE']})")
         for service in MIGRATIONS:
             result = self.compose("run", "--rm", service, timeout=LONG)
             if result.returncode != 0:
@@ -172,6 +207,7 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
         stack = Stack(env)
         print(f"restore {folder} -> {stack.env}")
         check_backup(folder)  # before Docker is asked anything
+        stack.name_release()
         stack.prepare(4)
         run = [stack.env, str(folder), *(["--force"] if force else [])]
         where = {
@@ -180,6 +216,7 @@ def restore(env: str, folder: Path, *, force: bool) -> int:
         }
         if status := stack.in_container("restore", *run, "--part=check", **where):
             return status
+        stack.images()  # before the writers stop: a build or pull takes minutes on a new machine
         step(f"stop what writes ({', '.join(WRITERS)})", stack.stop_writers)
         if status := stack.in_container("restore", *run, "--part=replace", **where):
             return status

@@ -4,10 +4,14 @@ FOLDER is a backup made by scripts/backup (e.g. backups/production/20261129T0230
 printed; nothing is changed before the checks have passed:
 
   - the backup: its manifest, the size and sha256 of every file. A damaged backup is refused.
+  - the release named after the checkout (env/ENV.release.env, as scripts/up names it): the images
+    the restore builds and runs are this checkout's.
   - the target: Postgres answers, its pg_restore reads both dumps, the roles that own the databases
     exist (postgres/initdb.d makes them on the first start of an empty volume), and both databases
     are empty. A target with rows in its main tables is refused unless --force, which first backs
     it up (BACKUP_DIR/ENV/<time>-before-restore).
+  - the images the migrations run in, while what runs keeps serving: the app's (built if missing),
+    GlitchTip's (pulled if missing).
   - stop what writes, as far as it runs: app, scheduler, glitchtip-web, glitchtip-worker, backup.
   - each database dropped and created again from its dump (pg_restore --create), owner and
     privileges included; GlitchTip's uploads emptied and unpacked; row counts and the number of
@@ -22,8 +26,9 @@ Secrets are not in a backup (docs/operations/backup-and-restore.md, "Restore").
 
 Exit status: 0 restored, 2 configuration, 3 the backup is damaged or incomplete, 4 the target is
 not ready, 5 the target is not empty (no --force), 6 the backup of the target failed, 7 services
-could not be stopped, 8 a database, 9 the uploads could not be restored, 10 migrations failed,
-11 row counts differ from the manifest, 12 starting the stack or the smoke test failed.
+could not be stopped, 8 a database, 9 the uploads could not be restored, 10 the migrations (or
+their images) failed, 11 row counts differ from the manifest, 12 starting the stack or the smoke
+test failed.
 """
 
 from __future__ import annotations
