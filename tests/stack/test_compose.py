@@ -118,6 +118,15 @@ def test_the_glitchtip_worker_has_a_memory_limit(resolved):
     assert int(limit) >= 512 * 1024 * 1024
 
 
+def test_docker_waits_for_gunicorn_to_finish_its_requests(resolved):
+    """A redeploy retires the old app container with `docker stop`: it must wait longer than gunicorn's
+    graceful timeout, or the slow requests in flight are killed at Docker's default 10 s."""
+    env, config = resolved
+    graceful = int(config["services"]["app"]["environment"].get("GUNICORN_GRACEFUL_TIMEOUT", 30))
+    grace = config["services"]["app"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace) and int(grace[:-1]) > graceful
+
+
 def test_sample_rates_per_environment(resolved):
     env, config = resolved
     app = config["services"]["app"]["environment"]
