@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -307,16 +308,22 @@ def containers(env: str, *services: str, root: Path = REPO) -> list[Container]:
     return [container_of(found) for found in inspect(*ids)]
 
 
+# What `docker inspect` says of each name that does not exist ("No such object: x", "no such service: x").
+NO_SUCH = re.compile(r"\bno such \w+: ", re.IGNORECASE)
+
+
 def inspect(*ids: str, kind: str = "") -> list[dict]:
     """`docker inspect` of these containers (`kind`: of these services, tasks...); one that went
     meanwhile is left out."""
     if not ids:
         return []
     result = docker(*([kind] if kind else []), "inspect", *ids)
-    # Exit 1 when one of them is gone: the others are still printed.
+    # Exit 1 when one of them is gone, with one "No such ..." line each: the others are still
+    # printed, and none found is an empty list. Any other error (no swarm, no engine) is raised.
     found: list[dict] = json.loads(result.stdout or "[]")
-    if result.returncode != 0 and not found:
-        raise EngineError(f"docker inspect failed: {last_lines(result.stderr)}")
+    other_errors = [line for line in result.stderr.splitlines() if line.strip() and not NO_SUCH.search(line)]
+    if result.returncode != 0 and (other_errors or not result.stderr.strip()):
+        raise EngineError(f"docker inspect failed (exit {result.returncode}): {last_lines(result.stderr)}")
     return found
 
 

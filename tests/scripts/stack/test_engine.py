@@ -51,6 +51,36 @@ def test_a_failed_call_checked_says_the_command_and_its_last_error_lines(tmp_pat
         engine.docker("stop", "4f1d", check=True)
 
 
+# What the real engine (20.10.24) answers `docker [service] inspect` of names that do not exist: "[]" on
+# stdout, exit 1, one line each on stderr; and of services on an engine in no swarm.
+MISSING_OBJECTS = "echo '[]'; printf 'Error: No such object: a\\nError: No such object: b\\n' >&2; exit 1"
+MISSING_SERVICES = "echo '[]'; echo 'Error: no such service: stack_postgres' >&2; exit 1"
+NO_SWARM = (
+    "echo '[]'; echo 'Error response from daemon: This node is not a swarm manager. Use \"docker swarm init\" "
+    'or "docker swarm join" to connect this node to swarm and try again.\' >&2; exit 1'
+)
+
+
+@pytest.mark.parametrize("answer", [MISSING_OBJECTS, MISSING_SERVICES], ids=["containers", "services"])
+def test_inspect_of_names_that_do_not_exist_is_empty(tmp_path, monkeypatch, answer):
+    # swarm-deploy's first deploy inspects the services it is about to create (issue 18's rehearsal).
+    stand_in_docker(tmp_path, monkeypatch, answer)
+    assert engine.inspect("a", "b", kind="service") == []
+
+
+def test_inspect_leaves_out_what_is_gone_and_keeps_the_rest(tmp_path, monkeypatch):
+    stand_in_docker(
+        tmp_path, monkeypatch, "echo '[{\"Id\": \"4f1d\"}]'; echo 'Error: No such object: gone' >&2; exit 1"
+    )
+    assert engine.inspect("4f1d", "gone") == [{"Id": "4f1d"}]
+
+
+def test_inspect_raises_what_is_not_a_missing_name(tmp_path, monkeypatch):
+    stand_in_docker(tmp_path, monkeypatch, NO_SWARM)
+    with pytest.raises(engine.EngineError, match=r"^docker inspect failed \(exit 1\): .*not a swarm manager"):
+        engine.inspect("stack_app", kind="service")
+
+
 def test_commands_are_shown_without_their_env_files(bundle):
     line = engine.command("development", "up", "--detach", root=bundle.prepare("development").root)
     assert "--env-file" in line
