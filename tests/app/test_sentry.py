@@ -235,3 +235,25 @@ def test_user_context_on_requests_through_gunicorn(gunicorn, services, transacti
     assert event["release"] == "migraine-forecast@gunicorn-test"
     assert event["transaction"] == "/locations/add/"
     assert PASSWORD.encode() not in services.sentry.raw_bodies()
+
+
+def test_with_the_database_away_a_signed_in_page_tries_it_once(logged_in, sentry, monkeypatch):
+    """Each try to reach a database whose node is gone costs libpq's connect_timeout (2 s). The
+    data-node drill (deploy/swarm/rehearse) saw a user's page answer nothing for 5 s: Sentry, recording
+    the failing frames' locals, loaded the lazy user three more times before the error page went out."""
+    from django.contrib import auth
+    from django.db import OperationalError
+
+    tries = []
+
+    def database_away(request):
+        tries.append(request.path)
+        raise OperationalError("connection timeout expired")
+
+    monkeypatch.setattr(auth, "get_user", database_away)
+    logged_in.raise_request_exception = False
+    response = logged_in.get(reverse("forecast:location-list"))
+    assert response.status_code == 500
+    event = sentry.wait_for(lambda e: "connection timeout expired" in json.dumps(e.get("exception", {})))
+    assert event["exception"]["values"][-1]["type"] == "OperationalError"
+    assert tries == [reverse("forecast:location-list")]
