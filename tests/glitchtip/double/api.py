@@ -262,17 +262,10 @@ class Api:
         return show.monitor(self._fill_monitor(monitor, call.body), self.domain())
 
     def _fill_monitor(self, monitor: s.Monitor, body: schemas.MonitorIn) -> s.Monitor:
-        monitor.project = next(
-            (
-                project
-                for project in self.state.projects
-                if project.organization is monitor.organization and str(project.id) == body.project
-            ),
-            None,
-        )
-        monitor.monitor_type, monitor.name, monitor.url = body.monitor_type, body.name, body.url
-        monitor.expected_status, monitor.expected_body = body.expected_status, body.expected_body
-        monitor.interval, monitor.timeout = body.interval, body.timeout
+        projects = s.where(self.state.projects, organization=monitor.organization)
+        monitor.project = next((project for project in projects if str(project.id) == body.project), None)
+        for field in schemas.MonitorIn.model_fields.keys() - {"project"}:
+            setattr(monitor, field, getattr(body, field))
         return monitor
 
     @endpoint("POST", "organizations/{slug:org_slug}/heartbeat_check/{uuid:endpoint_id}/", auth=None)
@@ -365,7 +358,7 @@ class Api:
     def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
         email = call.body.email.lower()
-        if not self.auth.registration_open() and not any(u.email.lower() == email for u in self.state.users):
+        if not self.auth.registration_open() and self.state.user(email) is None:
             raise wire.detail(403, "Only existing users may be invited")
         members = [m for m in self.state.memberships if m.organization is org]
         if any(m.user and m.user.email.lower() == email for m in members):
@@ -410,14 +403,8 @@ class Api:
     def create_release(self, call: Call, org: s.Organization, project: s.Project):
         """A get-or-create: an existing version is no error, it just gains the project."""
         body = call.body
-        release = next((r for r in self.state.releases if r.organization is org and r.version == body.version), None)
-        if release is None:
-            released = body.date_released if "date_released" in body.model_fields_set else self.clock()
-            release = s.Release(org, body.version, self.clock(), released, [])
-            self.state.releases.append(release)
-        if project not in release.projects:
-            release.projects.append(project)
-        return 201, show.release(release)
+        released = body.date_released if "date_released" in body.model_fields_set else self.clock()
+        return 201, show.release(self.state.link_release(project, body.version, self.clock(), released))
 
 
 def _check_alert_numbers(body: schemas.AlertIn, on_insert: Callable[[], object] | None = None) -> None:
@@ -437,7 +424,6 @@ def _me(call: Call, user_id: str) -> None:
 
 def _one(items: list, **fields):
     """The item whose attributes have these values (objects compare by identity), or a 404."""
-    found = next((item for item in items if all(getattr(item, name) == value for name, value in fields.items())), None)
-    if found is None:
+    if (found := s.find(items, **fields)) is None:
         raise wire.not_found()
     return found

@@ -146,50 +146,25 @@ class Auth:
             for name in ("email", "password")
             if not body.get(name)
         ]
-        user = next(
-            (
-                user
-                for user in self.state.users
-                if not missing
-                and user.email.lower() == str(body["email"]).lower()
-                and user.password == body["password"]
-            ),
-            None,
-        )
-        if user is None:
-            return self._answer(
-                request,
-                400,
-                {
-                    "status": 400,
-                    "errors": missing
-                    or [
-                        {
-                            "message": "The email address and/or password you specified are not correct.",
-                            "code": "email_password_mismatch",
-                            "param": "password",
-                        }
-                    ],
-                },
-            )
+        user = None if missing else self.state.user(str(body["email"]))
+        if user is None or user.password != body["password"]:
+            mismatch = {
+                "message": "The email address and/or password you specified are not correct.",
+                "code": "email_password_mismatch",
+                "param": "password",
+            }
+            return self._answer(request, 400, {"status": 400, "errors": missing or [mismatch]})
         session_id = new_cookie_value()
         self.sessions[session_id] = user
         session = {
             "user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
             "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}],
         }
+        secure = "; Secure" if self.secure_cookies() else ""
+        session_cookie = f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax{secure}"
+        body = {"status": 200, "data": session, "meta": {"is_authenticated": True}}
         # Django rotates the CSRF token on login.
-        return wire.plain_json(
-            200,
-            {"status": 200, "data": session, "meta": {"is_authenticated": True}},
-            {
-                "Set-Cookie": [
-                    csrf_cookie(new_cookie_value()),
-                    f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
-                    + ("; Secure" if self.secure_cookies() else ""),
-                ]
-            },
-        )
+        return wire.plain_json(200, body, {"Set-Cookie": [csrf_cookie(new_cookie_value()), session_cookie]})
 
     @staticmethod
     def _answer(request: Request, status: int, body: dict) -> Response:

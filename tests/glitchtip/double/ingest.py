@@ -19,7 +19,7 @@ from tests.harness.sentry_receiver import parse_envelope
 
 from . import wire
 from .events import event_id_hex, interpret, parse_time
-from .state import Issue, IssueEvent, Project, Release, State, TransactionGroup
+from .state import Issue, IssueEvent, Project, State, TransactionGroup, find
 
 
 @dataclass
@@ -95,19 +95,12 @@ class Ingestion:
             self.pending.remove(item)
             item.project.first_event = item.project.first_event or item.due
             if release := item.payload.get("release"):
-                self._link_release(item.project, str(release), item.due)
+                self.state.link_release(item.project, str(release), created=item.due, released=None)
             (self._store_event if item.kind == "event" else self._store_transaction)(item)
 
     def _store_event(self, item: Pending) -> None:
         found = interpret(item.payload)
-        issue = next(
-            (
-                issue
-                for issue in self.state.issues
-                if issue.project is item.project and issue.grouping == found.grouping
-            ),
-            None,
-        )
+        issue = find(self.state.issues, project=item.project, grouping=found.grouping)
         if issue is None:
             issue = Issue(self.state.next_id("issue"), item.project, found.grouping, found.title)
             self.state.issues.append(issue)
@@ -131,35 +124,10 @@ class Ingestion:
         if not isinstance(trace, dict) or "transaction" not in payload:
             return  # GlitchTip's schema rejects it
         method = (payload.get("request") or {}).get("method") or ""
-        key = (str(payload["transaction"]), str(trace.get("op", "")), method)
-        group = next(
-            (
-                group
-                for group in self.state.transaction_groups
-                if group.project is item.project and (group.transaction, group.op, group.method) == key
-            ),
-            None,
-        )
+        key = {"transaction": str(payload["transaction"]), "op": str(trace.get("op", "")), "method": method}
+        group = find(self.state.transaction_groups, project=item.project, **key)
         if group is None:
-            group = TransactionGroup(self.state.next_id("transaction_group"), item.project, *key, created=item.due)
+            group = TransactionGroup(self.state.next_id("transaction_group"), item.project, created=item.due, **key)
             self.state.transaction_groups.append(group)
-        duration = parse_time(payload.get("timestamp"), item.received) - parse_time(
-            payload.get("start_timestamp"), item.received
-        )
-        group.durations_ms.append(duration.total_seconds() * 1000)
-
-    def _link_release(self, project: Project, version: str, now: datetime) -> None:
-        """Releases seen in events are created on the fly, without a release date."""
-        release = next(
-            (
-                release
-                for release in self.state.releases
-                if release.organization is project.organization and release.version == version
-            ),
-            None,
-        )
-        if release is None:
-            release = Release(project.organization, version, created=now, released=None, projects=[])
-            self.state.releases.append(release)
-        if project not in release.projects:
-            release.projects.append(project)
+        start, end = (parse_time(payload.get(name), item.received) for name in ("start_timestamp", "timestamp"))
+        group.durations_ms.append((end - start).total_seconds() * 1000)
