@@ -34,9 +34,9 @@ from . import state as s
 from .auth import SCOPES, Auth, issue_token
 from .pagination import Listing, paginate
 
-ORG_READ = ("org:read", "org:write", "org:admin")
-PROJECT_WRITE = ("project:write", "project:admin")
-MEMBER_READ = ("member:read", "member:write", "member:admin")
+ORG = "organizations/{slug:org_slug}"
+TEAM = "teams/{slug:org_slug}/{slug:team_slug}"
+PROJECT = "projects/{slug:org_slug}/{slug:project_slug}"
 SMALLINT_MAX = 32767  # an alert's quantity and timespan are PositiveSmallIntegerFields
 _CONVERTERS = {
     "slug": r"[-a-zA-Z0-9_]+",
@@ -52,7 +52,7 @@ class Endpoint:
     pattern: re.Pattern
     handler: Callable
     auth: str | None  # "api" (token or session), "session", or None for anyone
-    scopes: tuple[str, ...] | None
+    scopes: set[str]  # any one of them; none: no scope check
     body: type[BaseModel] | None
 
 
@@ -64,10 +64,11 @@ def endpoint(
     path: str,
     *,
     auth: str | None = "api",
-    scopes: tuple[str, ...] | None = None,
+    scopes: str = "",
     body: type[BaseModel] | None = None,
 ):
-    """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}."""
+    """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}; `scopes` are
+    separated by spaces."""
 
     def to_group(match: re.Match) -> str:
         converter, _, name = match.group(1).rpartition(":")
@@ -76,7 +77,7 @@ def endpoint(
     pattern = re.compile("/api/0/" + re.sub(r"\{([^}]+)\}", to_group, path))
 
     def register(handler):
-        ENDPOINTS.append(Endpoint(method, pattern, handler, auth, scopes, body))
+        ENDPOINTS.append(Endpoint(method, pattern, handler, auth, set(scopes.split()), body))
         return handler
 
     return register
@@ -102,7 +103,7 @@ class Api:
         )
         body = schemas.parse(endpoint.body, request) if endpoint.body else None
         # GlitchTip's has_permission: a token needs one of the scopes; a session is not checked.
-        if endpoint.scopes and token and not set(endpoint.scopes) & set(token.scopes):
+        if endpoint.scopes and token and not endpoint.scopes & set(token.scopes):
             raise wire.detail(403, "Permission denied")
         call = Call(request, user, body)
         result = endpoint.handler(self, call, **self._path_objects(call, {k: unquote(v) for k, v in params.items()}))
@@ -121,9 +122,6 @@ class Api:
                 params[name] = _one(items, organization=params["org"], slug=params.pop(f"{name}_slug"))
         return params
 
-    def _team_projects(self, team: s.Team) -> list[s.Project]:
-        return sorted((project for project in self.state.projects if team in project.teams), key=lambda p: p.name)
-
     # ---- API tokens (session only) -----------------------------------------------
     @endpoint("GET", "api-tokens/", auth="session")
     def list_api_tokens(self, call: Call):
@@ -140,11 +138,11 @@ class Api:
         self.state.tokens.remove(_one(self.state.tokens, user=call.user, id=int(token_id)))
         return 204, None
 
-    @endpoint("GET", "organizations/", scopes=ORG_READ)
+    @endpoint("GET", "organizations/", scopes="org:read org:write org:admin")
     def list_organizations(self, call: Call):
         return Listing(self.state.organizations_of(call.user), "name", show.organization)
 
-    @endpoint("POST", "organizations/", scopes=("org:write", "org:admin"), body=schemas.OrganizationIn)
+    @endpoint("POST", "organizations/", scopes="org:write org:admin", body=schemas.OrganizationIn)
     def create_organization(self, call: Call):
         slug = candidate = slugify(call.body.name)
         taken = {org.slug for org in self.state.organizations}
@@ -160,31 +158,24 @@ class Api:
         )
         return 201, show.new_organization(org)
 
-    @endpoint(
-        "GET", "organizations/{slug:org_slug}/teams/", scopes=("team:read", "team:write", "team:admin", *ORG_READ)
-    )
+    @endpoint("GET", ORG + "/teams/", scopes="team:read team:write team:admin org:read org:write org:admin")
     def list_teams(self, call: Call, org: s.Organization):
         return Listing(
             [team for team in self.state.teams if team.organization is org],
             "-created",
-            lambda team: show.team(team, call.user, self._team_projects(team)),
+            lambda team: show.team(team, call.user, self.state.projects),
         )
 
-    @endpoint(
-        "POST",
-        "organizations/{slug:org_slug}/teams/",
-        scopes=("team:write", "team:admin", "org:admin", "org:write"),
-        body=schemas.TeamIn,
-    )
+    @endpoint("POST", ORG + "/teams/", scopes="team:write team:admin org:admin org:write", body=schemas.TeamIn)
     def create_team(self, call: Call, org: s.Organization):
         if any(team.organization is org and team.slug == call.body.slug for team in self.state.teams):
             raise wire.server_error()  # the unique constraint fails in the database
         creator = _one(self.state.memberships, organization=org, user=call.user)
         team = s.Team(self.state.next_id("team"), org, call.body.slug, self.clock(), [creator])
         self.state.teams.append(team)
-        return 201, show.team(team, call.user, [])
+        return 201, show.team(team, call.user, self.state.projects)
 
-    @endpoint("GET", "organizations/{slug:org_slug}/projects/", scopes=("project:read",))
+    @endpoint("GET", ORG + "/projects/", scopes="project:read")
     def list_projects(self, call: Call, org: s.Organization):
         return Listing(
             [project for project in self.state.projects if project.organization is org],
@@ -192,7 +183,7 @@ class Api:
             lambda project: show.project_with_teams(project, call.user),
         )
 
-    @endpoint("POST", "teams/{slug:org_slug}/{slug:team_slug}/projects/", scopes=PROJECT_WRITE, body=schemas.ProjectIn)
+    @endpoint("POST", TEAM + "/projects/", scopes="project:write project:admin", body=schemas.ProjectIn)
     def create_project(self, call: Call, org: s.Organization, team: s.Team):
         base = call.body.slug or slugify(call.body.name)
         taken = {project.slug for project in self.state.projects if project.organization is org}
@@ -206,15 +197,11 @@ class Api:
         self.state.projects.append(project)
         return 201, show.project(project, call.user)
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/keys/", scopes=("project:read", *PROJECT_WRITE))
+    @endpoint("GET", PROJECT + "/keys/", scopes="project:read project:write project:admin")
     def list_project_keys(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([project], "-created", lambda project: show.project_key(project, self.domain()))
 
-    @endpoint(
-        "GET",
-        "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
-        scopes=("event:read", "event:write", "event:admin"),
-    )
+    @endpoint("GET", PROJECT + "/events/{event_id}/", scopes="event:read event:write event:admin")
     def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
         if events.event_id_hex(event_id) is None:
             raise wire.invalid("path", "event_id", "uuid_parsing", "Input should be a valid UUID")
@@ -225,7 +212,7 @@ class Api:
         index = found.index(_one(found, id=events.event_id_hex(event_id)))
         return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1 :]), None))
 
-    @endpoint("GET", "organizations/{slug:org_slug}/transaction-groups/")
+    @endpoint("GET", ORG + "/transaction-groups/")
     def list_transaction_groups(self, call: Call, org: s.Organization):
         """The `query` and `environment` filters are left out: GlitchTip ignores the one, and the other
         reads tags it fills in late (glitchtip/client.py uses neither)."""
@@ -239,7 +226,7 @@ class Api:
         )
 
     # ---- uptime monitors (no scope checks in GlitchTip) -------------------------------------
-    @endpoint("GET", "organizations/{slug:org_slug}/monitors/")
+    @endpoint("GET", ORG + "/monitors/")
     def list_monitors(self, call: Call, org: s.Organization):
         return Listing(
             [monitor for monitor in self.state.monitors if monitor.organization is org],
@@ -247,7 +234,7 @@ class Api:
             lambda monitor: show.monitor(monitor, self.domain()),
         )
 
-    @endpoint("POST", "organizations/{slug:org_slug}/monitors/", body=schemas.MonitorIn)
+    @endpoint("POST", ORG + "/monitors/", body=schemas.MonitorIn)
     def create_monitor(self, call: Call, org: s.Organization):
         endpoint_id = uuid.uuid4() if call.body.monitor_type == "Heartbeat" else None
         monitor = s.Monitor(self.state.next_id("monitor"), org, self.clock(), endpoint_id)
@@ -256,7 +243,7 @@ class Api:
 
     # A full replacement (there is no PATCH): what is left out falls back to MonitorIn's defaults,
     # `project` to none, which detaches the monitor from its project and its uptime alerts.
-    @endpoint("PUT", "organizations/{slug:org_slug}/monitors/{int:monitor_id}/", body=schemas.MonitorIn)
+    @endpoint("PUT", ORG + "/monitors/{int:monitor_id}/", body=schemas.MonitorIn)
     def update_monitor(self, call: Call, org: s.Organization, monitor_id: str):
         monitor = _one(self.state.monitors, organization=org, id=int(monitor_id))
         return show.monitor(self._fill_monitor(monitor, call.body), self.domain())
@@ -268,7 +255,7 @@ class Api:
             setattr(monitor, field, getattr(body, field))
         return monitor
 
-    @endpoint("POST", "organizations/{slug:org_slug}/heartbeat_check/{uuid:endpoint_id}/", auth=None)
+    @endpoint("POST", ORG + "/heartbeat_check/{uuid:endpoint_id}/", auth=None)
     def heartbeat_check(self, call: Call, org: s.Organization, endpoint_id: str):
         """What a job pings when it ran: no authentication, no body, a snake_case answer."""
         _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id)).heartbeats.append(
@@ -277,13 +264,11 @@ class Api:
         return {"is_up": True, "start_check": now, "reason": None}
 
     # ---- project alerts ------------------------------------------------------------------------
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=("project:read",))
+    @endpoint("GET", PROJECT + "/alerts/", scopes="project:read")
     def list_alerts(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([alert for alert in self.state.alerts if alert.project is project], "-id", show.alert)
 
-    @endpoint(
-        "POST", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=PROJECT_WRITE, body=schemas.AlertIn
-    )
+    @endpoint("POST", PROJECT + "/alerts/", scopes="project:write project:admin", body=schemas.AlertIn)
     def create_alert(self, call: Call, org: s.Organization, project: s.Project):
         body = call.body
         _check_alert_numbers(body, on_insert=lambda: self.state.next_id("alert"))
@@ -299,12 +284,7 @@ class Api:
         alert.recipients = made
         return 201, show.alert(alert)
 
-    @endpoint(
-        "PUT",
-        "projects/{slug:org_slug}/{slug:project_slug}/alerts/{int:alert_id}/",
-        scopes=PROJECT_WRITE,
-        body=schemas.AlertIn,
-    )
+    @endpoint("PUT", PROJECT + "/alerts/{int:alert_id}/", scopes="project:write project:admin", body=schemas.AlertIn)
     def update_alert(self, call: Call, org: s.Organization, project: s.Project, alert_id: str):
         """Fields sent replace theirs; the recipients are matched on (type, url): kept (same id), added,
         and every one not sent is deleted, all of them when alertRecipients is left out."""
@@ -319,19 +299,18 @@ class Api:
         alert.recipients = list(kept.values())
         return show.alert(alert)
 
-    @endpoint("GET", "users/{user_id}/notifications/alerts/")
-    def get_alert_subscriptions(self, call: Call, user_id: str):
-        _me(call, user_id)
+    # The caller's own settings: the client names them "me" (GlitchTip also takes the caller's id).
+    @endpoint("GET", "users/me/notifications/alerts/")
+    def get_alert_subscriptions(self, call: Call):
         return {
             str(project): status
             for (user, project), status in self.state.alert_subscriptions.items()
             if user == call.user.id
         }
 
-    @endpoint("PUT", "users/{user_id}/notifications/alerts/", body=schemas.AlertSettingIn)
-    def set_alert_subscription(self, call: Call, user_id: str):
+    @endpoint("PUT", "users/me/notifications/alerts/", body=schemas.AlertSettingIn)
+    def set_alert_subscription(self, call: Call):
         """`{project_id: status}`, one pair: 1 on, 0 off, -1 back to the user's default (the row deleted)."""
-        _me(call, user_id)
         if len(call.body.root) != 1:
             raise wire.detail(422, "Invalid alert format, expected one value")
         ((project_id, status),) = call.body.root.items()
@@ -344,17 +323,15 @@ class Api:
             self.state.alert_subscriptions[key] = status
         return 204, None
 
-    @endpoint("GET", "organizations/{slug:org_slug}/members/", scopes=MEMBER_READ)
+    @endpoint("GET", ORG + "/members/", scopes="member:read member:write member:admin")
     def list_members(self, call: Call, org: s.Organization):
         return Listing([m for m in self.state.memberships if m.organization is org], "-id", show.member)
 
-    @endpoint("GET", "teams/{slug:org_slug}/{slug:team_slug}/members/", scopes=MEMBER_READ)
+    @endpoint("GET", TEAM + "/members/", scopes="member:read member:write member:admin")
     def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
         return Listing(team.members, "-id", show.member)
 
-    @endpoint(
-        "POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"), body=schemas.MemberIn
-    )
+    @endpoint("POST", ORG + "/members/", scopes="member:write member:admin", body=schemas.MemberIn)
     def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
         email = call.body.email.lower()
@@ -376,30 +353,20 @@ class Api:
         self.state.invitations_sent.append(membership)
         return 201, show.member(membership)
 
-    @endpoint(
-        "POST",
-        "organizations/{slug:org_slug}/members/{member_id}/teams/{slug:team_slug}/",
-        scopes=("team:write", "team:admin"),
-    )
+    @endpoint("POST", ORG + "/members/{int:member_id}/teams/{slug:team_slug}/", scopes="team:write team:admin")
     def add_member_to_team(self, call: Call, org: s.Organization, member_id: str, team: s.Team):
-        members = [m for m in self.state.memberships if m.organization is org]
-        membership = _one(members, user=call.user) if member_id == "me" else _one(members, id=int(member_id))
+        membership = _one(self.state.memberships, organization=org, id=int(member_id))
         if membership not in team.members:
             team.members.append(membership)
-        return 201, show.team(team, call.user, self._team_projects(team))
+        return 201, show.team(team, call.user, self.state.projects)
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",))
+    @endpoint("GET", PROJECT + "/releases/", scopes="project:releases")
     def list_releases(self, call: Call, org: s.Organization, project: s.Project):
         return Listing(
             [release for release in self.state.releases if project in release.projects], "-created", show.release
         )
 
-    @endpoint(
-        "POST",
-        "projects/{slug:org_slug}/{slug:project_slug}/releases/",
-        scopes=("project:releases",),
-        body=schemas.ReleaseIn,
-    )
+    @endpoint("POST", PROJECT + "/releases/", scopes="project:releases", body=schemas.ReleaseIn)
     def create_release(self, call: Call, org: s.Organization, project: s.Project):
         """A get-or-create: an existing version is no error, it just gains the project."""
         body = call.body
@@ -415,11 +382,6 @@ def _check_alert_numbers(body: schemas.AlertIn, on_insert: Callable[[], object] 
         on_insert()
     if any(value < 0 or value > SMALLINT_MAX for value in values):
         raise wire.server_error()
-
-
-def _me(call: Call, user_id: str) -> None:
-    if user_id not in ("me", str(call.user.id)):
-        raise wire.not_found()
 
 
 def _one(items: list, **fields):
