@@ -25,37 +25,17 @@ from . import wire
 from .state import APIToken, State, User
 
 # The API token's scopes bit field (apps/api_tokens/models.py): responses list them in this order.
-SCOPES = (
-    "project:read",
-    "project:write",
-    "project:admin",
-    "project:releases",
-    "team:read",
-    "team:write",
-    "team:admin",
-    "event:read",
-    "event:write",
-    "event:admin",
-    "org:read",
-    "org:write",
-    "org:admin",
-    "member:read",
-    "member:write",
-    "member:admin",
+SCOPES = tuple(
+    "project:read project:write project:admin project:releases team:read team:write team:admin event:read event:write"
+    " event:admin org:read org:write org:admin member:read member:write member:admin".split()
 )
 ALLAUTH = "/_allauth/browser/v1"
 
 
 def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
     """A new API token (40 hex digits, as recorded), its scopes in the bit field's order."""
-    token = APIToken(
-        state.next_id("token"),
-        user,
-        label,
-        [scope for scope in SCOPES if scope in scopes],
-        secrets.token_hex(20),
-        created,
-    )
+    in_order = [scope for scope in SCOPES if scope in scopes]
+    token = APIToken(state.next_id("token"), user, label, in_order, secrets.token_hex(20), created)
     state.tokens.append(token)
     return token
 
@@ -121,18 +101,9 @@ class Auth:
             "password_reset_by_code_enabled": False,
             "authentication_method": "email",
         }
-        return self._answer(
-            request,
-            200,
-            {
-                "status": 200,
-                "data": {
-                    "account": account,
-                    "socialaccount": {"providers": []},
-                    "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True},
-                },
-            },
-        )
+        mfa = {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}
+        data = {"account": account, "socialaccount": {"providers": []}, "mfa": mfa}
+        return self._answer(request, 200, {"status": 200, "data": data})
 
     def login(self, request: Request) -> Response:
         if not csrf_passes(request):
