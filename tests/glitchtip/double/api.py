@@ -125,7 +125,7 @@ class Api:
     # ---- API tokens (session only) -----------------------------------------------
     @endpoint("GET", "api-tokens/", auth="session")
     def list_api_tokens(self, call: Call):
-        return Listing([token for token in self.state.tokens if token.user is call.user], "-created", show.api_token)
+        return Listing(s.where(self.state.tokens, user=call.user), "-created", show.api_token)
 
     @endpoint("POST", "api-tokens/", auth="session", body=schemas.TokenIn)
     def create_api_token(self, call: Call):
@@ -153,18 +153,14 @@ class Api:
             candidate = f"{slug}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=length))}"
         org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock())
         self.state.organizations.append(org)
-        self.state.memberships.append(
-            s.Membership(self.state.next_id("member"), org, call.user.email, "owner", self.clock(), call.user)
-        )
+        owner = s.Membership(self.state.next_id("member"), org, call.user.email, "owner", self.clock(), call.user)
+        self.state.memberships.append(owner)
         return 201, show.new_organization(org)
 
     @endpoint("GET", ORG + "/teams/", scopes="team:read team:write team:admin org:read org:write org:admin")
     def list_teams(self, call: Call, org: s.Organization):
-        return Listing(
-            [team for team in self.state.teams if team.organization is org],
-            "-created",
-            lambda team: show.team(team, call.user, self.state.projects),
-        )
+        teams = s.where(self.state.teams, organization=org)
+        return Listing(teams, "-created", lambda team: show.team(team, call.user, self.state.projects))
 
     @endpoint("POST", ORG + "/teams/", scopes="team:write team:admin org:admin org:write", body=schemas.TeamIn)
     def create_team(self, call: Call, org: s.Organization):
@@ -177,23 +173,17 @@ class Api:
 
     @endpoint("GET", ORG + "/projects/", scopes="project:read")
     def list_projects(self, call: Call, org: s.Organization):
-        return Listing(
-            [project for project in self.state.projects if project.organization is org],
-            "name",
-            lambda project: show.project_with_teams(project, call.user),
-        )
+        projects = s.where(self.state.projects, organization=org)
+        return Listing(projects, "name", lambda project: show.project_with_teams(project, call.user))
 
     @endpoint("POST", TEAM + "/projects/", scopes="project:write project:admin", body=schemas.ProjectIn)
     def create_project(self, call: Call, org: s.Organization, team: s.Team):
-        base = call.body.slug or slugify(call.body.name)
-        taken = {project.slug for project in self.state.projects if project.organization is org}
+        body = call.body
+        base = body.slug or slugify(body.name)
+        taken = {project.slug for project in s.where(self.state.projects, organization=org)}
         # django-extensions' AutoSlugField: not an error but "-2", "-3" ...
-        slug = next(
-            candidate for candidate in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if candidate not in taken
-        )
-        project = s.Project(
-            self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(), [team]
-        )
+        slug = next(slug for slug in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if slug not in taken)
+        project = s.Project(self.state.next_id("project"), org, body.name, slug, body.platform, self.clock(), [team])
         self.state.projects.append(project)
         return 201, show.project(project, call.user)
 
@@ -203,13 +193,13 @@ class Api:
 
     @endpoint("GET", PROJECT + "/events/{event_id}/", scopes="event:read event:write event:admin")
     def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
-        if events.event_id_hex(event_id) is None:
+        if (wanted := events.event_id_hex(event_id)) is None:
             raise wire.invalid("path", "event_id", "uuid_parsing", "Input should be a valid UUID")
         found = sorted(
-            (event for event in self.state.events if event.issue.project is project), key=lambda event: event.received
+            (event for event in self.state.events if event.issue.project is project), key=lambda e: e.received
         )
         # Not stored yet (ingestion is asynchronous) looks the same as never sent.
-        index = found.index(_one(found, id=events.event_id_hex(event_id)))
+        index = found.index(_one(found, id=wanted))
         return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1 :]), None))
 
     @endpoint("GET", ORG + "/transaction-groups/")
@@ -219,20 +209,14 @@ class Api:
         sort = call.request.param("sort") or "-avg_duration"
         if sort.lstrip("-") not in ("created", "avg_duration"):
             raise wire.invalid("query", "sort", "literal_error", "the double knows 'created' and 'avg_duration'")
-        return Listing(
-            [group for group in self.state.transaction_groups if group.project.organization is org],
-            sort,
-            show.transaction_group,
-        )
+        groups = [group for group in self.state.transaction_groups if group.project.organization is org]
+        return Listing(groups, sort, show.transaction_group)
 
     # ---- uptime monitors (no scope checks in GlitchTip) -------------------------------------
     @endpoint("GET", ORG + "/monitors/")
     def list_monitors(self, call: Call, org: s.Organization):
-        return Listing(
-            [monitor for monitor in self.state.monitors if monitor.organization is org],
-            "-created",
-            lambda monitor: show.monitor(monitor, self.domain()),
-        )
+        monitors = s.where(self.state.monitors, organization=org)
+        return Listing(monitors, "-created", lambda monitor: show.monitor(monitor, self.domain()))
 
     @endpoint("POST", ORG + "/monitors/", body=schemas.MonitorIn)
     def create_monitor(self, call: Call, org: s.Organization):
@@ -258,15 +242,14 @@ class Api:
     @endpoint("POST", ORG + "/heartbeat_check/{uuid:endpoint_id}/", auth=None)
     def heartbeat_check(self, call: Call, org: s.Organization, endpoint_id: str):
         """What a job pings when it ran: no authentication, no body, a snake_case answer."""
-        _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id)).heartbeats.append(
-            now := self.clock()
-        )
+        monitor = _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id))
+        monitor.heartbeats.append(now := self.clock())
         return {"is_up": True, "start_check": now, "reason": None}
 
     # ---- project alerts ------------------------------------------------------------------------
     @endpoint("GET", PROJECT + "/alerts/", scopes="project:read")
     def list_alerts(self, call: Call, org: s.Organization, project: s.Project):
-        return Listing([alert for alert in self.state.alerts if alert.project is project], "-id", show.alert)
+        return Listing(s.where(self.state.alerts, project=project), "-id", show.alert)
 
     @endpoint("POST", PROJECT + "/alerts/", scopes="project:write project:admin", body=schemas.AlertIn)
     def create_alert(self, call: Call, org: s.Organization, project: s.Project):
@@ -325,7 +308,7 @@ class Api:
 
     @endpoint("GET", ORG + "/members/", scopes="member:read member:write member:admin")
     def list_members(self, call: Call, org: s.Organization):
-        return Listing([m for m in self.state.memberships if m.organization is org], "-id", show.member)
+        return Listing(s.where(self.state.memberships, organization=org), "-id", show.member)
 
     @endpoint("GET", TEAM + "/members/", scopes="member:read member:write member:admin")
     def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
@@ -334,19 +317,18 @@ class Api:
     @endpoint("POST", ORG + "/members/", scopes="member:write member:admin", body=schemas.MemberIn)
     def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
-        email = call.body.email.lower()
+        body = call.body
+        email = body.email.lower()
         if not self.auth.registration_open() and self.state.user(email) is None:
             raise wire.detail(403, "Only existing users may be invited")
-        members = [m for m in self.state.memberships if m.organization is org]
+        members = s.where(self.state.memberships, organization=org)
         if any(m.user and m.user.email.lower() == email for m in members):
-            raise wire.detail(409, f"The user {call.body.email} is already a member")
+            raise wire.detail(409, f"The user {body.email} is already a member")
         membership = next((m for m in members if m.user is None and m.email.lower() == email), None)  # invited again
         if membership is None:
-            membership = s.Membership(
-                self.state.next_id("member"), org, call.body.email, call.body.org_role, self.clock()
-            )
+            membership = s.Membership(self.state.next_id("member"), org, body.email, body.org_role, self.clock())
             self.state.memberships.append(membership)
-        slugs = {role.get("teamSlug") for role in call.body.team_roles}
+        slugs = {role.get("teamSlug") for role in body.team_roles}
         for team in self.state.teams:
             if team.organization is org and team.slug in slugs and membership not in team.members:
                 team.members.append(membership)
