@@ -99,24 +99,14 @@ class Ingestion:
             (self._store_event if item.kind == "event" else self._store_transaction)(item)
 
     def _store_event(self, item: Pending) -> None:
-        found = interpret(item.payload)
-        issue = find(self.state.issues, project=item.project, grouping=found.grouping)
+        grouping, found = interpret(item.payload)
+        issue = find(self.state.issues, project=item.project, grouping=grouping)
         if issue is None:
-            issue = Issue(self.state.next_id("issue"), item.project, found.grouping, found.title)
+            issue = Issue(self.state.next_id("issue"), item.project, grouping, found["title"])
             self.state.issues.append(issue)
-        self.state.events.append(
-            IssueEvent(
-                item.payload["event_id"],
-                issue,
-                found.type,
-                found.title,
-                found.culprit,
-                parse_time(item.payload.get("timestamp"), item.received),
-                item.received,
-                found.data,
-                found.tags,
-            )
-        )
+        timestamp = parse_time(item.payload.get("timestamp"), item.received)
+        event = IssueEvent(item.payload["event_id"], issue, timestamp=timestamp, received=item.received, **found)
+        self.state.events.append(event)
 
     def _store_transaction(self, item: Pending) -> None:
         payload = item.payload
