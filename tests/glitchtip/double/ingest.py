@@ -45,8 +45,6 @@ class Ingestion:
 
     def envelope(self, request: Request, project_id: str) -> Response:
         """A plain Django view: JSON without a charset, every rejection a 403."""
-        if request.method != "POST":
-            return wire.plain_json(405, {"detail": "Method not allowed"})
         project = self.authenticate(request, int(project_id))
         try:
             header, items = parse_envelope(request.body)
