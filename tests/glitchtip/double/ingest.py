@@ -37,7 +37,7 @@ class Ingestion:
     def __init__(self, state: State, clock: Callable[[], datetime], delay: float, block_seconds: float = 30.0):
         self.state = state
         self.clock = clock
-        self.delay = delay
+        self.delay = timedelta(seconds=delay)
         self.block_seconds = block_seconds
         self.pending: list[Pending] = []
         self.blocked_until: dict[int, datetime] = {}
@@ -68,7 +68,7 @@ class Ingestion:
         now, denied = self.clock(), wire.Reply(wire.plain_json(403, {"detail": "Denied"}))
         if public_key is None or self.blocked_until.get(project_id, now) > now:
             raise denied
-        project = next((project for project in self.state.projects if project.id == project_id), None)
+        project = find(self.state.projects, id=project_id)
         if project is None or project.public_key != public_key:
             self.blocked_until[project_id] = now + timedelta(seconds=self.block_seconds)
             raise denied
@@ -79,11 +79,7 @@ class Ingestion:
             return
         event_id = event_id_hex(payload.get("event_id")) or envelope_event_id or uuid.uuid4().hex
         received = self.clock()
-        self.pending.append(
-            Pending(
-                kind, project, {**payload, "event_id": event_id}, received, received + timedelta(seconds=self.delay)
-            )
-        )
+        self.pending.append(Pending(kind, project, {**payload, "event_id": event_id}, received, received + self.delay))
 
     # ---- the worker -----------------------------------------------------------------------
     def process_due(self) -> None:
