@@ -60,12 +60,7 @@ ENDPOINTS: list[Endpoint] = []
 
 
 def endpoint(
-    method: str,
-    path: str,
-    *,
-    auth: str | None = "api",
-    scopes: str = "",
-    body: type[BaseModel] | None = None,
+    method: str, path: str, *, auth: str | None = "api", scopes: str = "", body: type[BaseModel] | None = None
 ):
     """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}; `scopes` are
     separated by spaces."""
