@@ -1,6 +1,5 @@
-"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did, for what the bundle
-calls: `/_health/`, `/api/settings/`, allauth's login, the SDKs' `/api/<project id>/envelope/`, and the
-`/api/0/` endpoints of api.py. double/test_contract.py replays the recording (tests/glitchtip/contract/).
+"""GlitchTipDouble: the routes (`/_health/`, `/api/settings/`, allauth's login, the SDKs' envelope and the
+`/api/0/` endpoints of api.py), what tests seed and inspect, and the knobs.
 
     double = GlitchTipDouble(clock=ManualClock()).start()
     user = double.create_user("admin@example.com", "secret", superuser=True)
