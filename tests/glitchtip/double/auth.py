@@ -1,14 +1,12 @@
 """Who is calling: API tokens with scopes, and Django sessions with CSRF, opened by allauth's login.
 
-`/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's
-auth=[TokenAuth(), SessionAuth()]). The session check runs Django's CSRF check on unsafe
-methods *before* looking at the session, which is why an unknown token on a POST gets
-403 "CSRF check Failed" rather than 401.
+`/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's auth=[TokenAuth(),
+SessionAuth()]). The session check runs Django's CSRF check on unsafe methods *before* looking at the session:
+an unknown token on a POST gets 403 "CSRF check Failed", not 401.
 
-allauth's headless API for the browser (`/_allauth/browser/v1/`) answers snake_case JSON from a
-plain `JsonResponse` (no charset) and re-sends the `csrftoken` cookie each time; logging in
-rotates it and sets `sessionid`. The login POST goes through Django's CSRF middleware first,
-whose failure is an HTML page.
+allauth's headless API (`/_allauth/browser/v1/`) answers snake_case JSON from a plain `JsonResponse` (no
+charset) and re-sends the `csrftoken` cookie each time; logging in rotates it and sets `sessionid`. The login
+POST passes Django's CSRF middleware first, whose failure is an HTML page.
 """
 
 from __future__ import annotations
@@ -112,11 +110,8 @@ class Auth:
             body = json.loads(request.body or b"{}")
         except ValueError:
             body = {}
-        missing = [
-            {"message": "This field is required.", "code": "required", "param": name}
-            for name in ("email", "password")
-            if not body.get(name)
-        ]
+        required = {"message": "This field is required.", "code": "required"}
+        missing = [{**required, "param": name} for name in ("email", "password") if not body.get(name)]
         user = None if missing else self.state.user(str(body["email"]))
         if user is None or user.password != body["password"]:
             mismatch = {
