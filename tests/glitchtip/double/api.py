@@ -1,14 +1,12 @@
-"""The `/api/0/` endpoints that the bundle calls (glitchtip/client.py; the app's jobs ping the heartbeat).
+"""The `/api/0/` endpoints the bundle calls (glitchtip/client.py; the app's jobs ping the heartbeat).
 
-Each endpoint declares how it is reached the way GlitchTip's routers do: who may call it
-(token or session, session only, anyone), the token scopes it needs (any one of them), and
-its request body (schemas.py). The checks run in django-ninja's order: authentication (401/403),
-body (400/422), scopes (403 "Permission denied"), then the view itself: the organization, team
-and project of the path, among those the caller may see (else 404), and what it does.
+Each declares, as GlitchTip's routers do, who may call it (token or session, session only, anyone), the token
+scopes it needs (any one) and its request body (schemas.py). The checks run in django-ninja's order:
+authentication (401/403), body (400/422), scopes (403 "Permission denied"), then the view: the path's
+organization, team and project among those the caller may see (else 404), and what it does.
 
-Adding an endpoint: a method with an `@endpoint(...)` decorator that returns a dict (200), a
-(status, dict) pair, or a `Listing` (paginated), and raises `wire.Reply` errors; its recorded
-exchanges go to tests/glitchtip/contract/ for the replay.
+Adding one: a method with `@endpoint(...)` that returns a dict (200), a (status, dict) pair or a `Listing`
+(paginated) and raises `wire.Reply` errors; its recorded exchanges go to tests/glitchtip/contract/.
 """
 
 from __future__ import annotations

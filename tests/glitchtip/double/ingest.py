@@ -1,10 +1,9 @@
 """The way in: `/api/{project_id}/envelope/`, where every Sentry SDK sends, and the worker behind it.
 
-The endpoint only checks the DSN key and queues the events and transactions it accepts (any
-other item is read and dropped); the worker stores them once `delay` has passed, as GlitchTip's
-Celery worker does ~2 s later. A well-formed key that does not belong to the project blocks that
-project id for `block_seconds` (GlitchTip caches the rejection): every ingest request to it is
-refused meanwhile, even with the right key (as recorded: for 30 s).
+The endpoint only checks the DSN key and queues the events and transactions it accepts (other items are read
+and dropped); the worker stores them once `delay` has passed, as GlitchTip's Celery worker does ~2 s later.
+A well-formed key that is not the project's blocks that project id for `block_seconds` (GlitchTip caches the
+rejection): every ingest request to it is refused meanwhile, even with the right key (as recorded: 30 s).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""The JSON shapes of GlitchTip's API objects, key for key as recorded (events: events.py).
-
-Most payloads are camelCase with an upper-case `ID` suffix; the heartbeat answer is snake_case.
-Ids are strings for organizations, teams, projects and members, integers elsewhere.
+"""The JSON shapes of GlitchTip's API objects, key for key as recorded (events: events.py): mostly camelCase
+with an upper-case `ID` suffix; ids are strings for organizations, teams, projects and members, else integers.
 """
 
 from __future__ import annotations
