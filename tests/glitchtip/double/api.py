@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from django.urls.converters import get_converters
 from django.utils.text import slugify
 from pydantic import BaseModel
 
@@ -36,12 +37,6 @@ ORG = "organizations/{slug:org_slug}"
 TEAM = "teams/{slug:org_slug}/{slug:team_slug}"
 PROJECT = "projects/{slug:org_slug}/{slug:project_slug}"
 SMALLINT_MAX = 32767  # an alert's quantity and timespan are PositiveSmallIntegerFields
-_CONVERTERS = {
-    "slug": r"[-a-zA-Z0-9_]+",
-    "int": r"[0-9]+",
-    "str": r"[^/]+",
-    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-}
 
 
 @dataclass
@@ -65,7 +60,7 @@ def endpoint(
 
     def to_group(match: re.Match) -> str:
         converter, _, name = match.group(1).rpartition(":")
-        return f"(?P<{name}>{_CONVERTERS[converter or 'str']})"
+        return f"(?P<{name}>{get_converters()[converter or 'str'].regex})"
 
     pattern = re.compile("/api/0/" + re.sub(r"\{([^}]+)\}", to_group, path))
 
