@@ -87,17 +87,14 @@ def project_key(project: s.Project, domain: str) -> dict:
     url, key = urlsplit(domain), project.public_key
     base = f"{url.netloc}{url.path.rstrip('/')}"
     dsn = f"{url.scheme}://{key.hex}@{base}/{project.id}"
+    security = f"{url.scheme}://{base}/api/{project.id}/security/?glitchtip_key={key.hex}"
     return {
         "name": "",
         "rateLimit": None,
         "dateCreated": project.created,
         "id": str(key),
         "label": "",
-        "dsn": {
-            "public": dsn,
-            "secret": dsn,
-            "security": f"{url.scheme}://{base}/api/{project.id}/security/?glitchtip_key={key.hex}",
-        },
+        "dsn": {"public": dsn, "secret": dsn, "security": security},
         "public": str(key),
         "projectID": project.id,
     }
