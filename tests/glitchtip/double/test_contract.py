@@ -220,15 +220,11 @@ def test_transaction_groups_sorted_newest_first(api):
 
 
 def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(api):
-    session = requests.Session()
-    session.get(f"{api.double.url}/_allauth/browser/v1/config", timeout=5)
+    session, allauth = requests.Session(), f"{api.double.url}/_allauth/browser/v1"
+    session.get(f"{allauth}/config", timeout=5)
     csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
-    session.post(
-        f"{api.double.url}/_allauth/browser/v1/auth/login",
-        headers=csrf,
-        timeout=5,
-        json={"email": "admin@example.com", "password": PASSWORD},
-    ).raise_for_status()
+    login = {"email": "admin@example.com", "password": PASSWORD}
+    session.post(f"{allauth}/auth/login", json=login, headers=csrf, timeout=5).raise_for_status()
     organizations, unknown = f"{api.double.url}/api/0/organizations/", {"Authorization": f"Bearer {'0' * 40}"}
     assert session.get(organizations, headers=unknown, timeout=5).status_code == 200  # the session answered
     refused = session.post(organizations, json={"name": "Beta"}, headers=unknown, timeout=5)
