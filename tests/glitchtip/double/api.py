@@ -1,14 +1,12 @@
-"""The `/api/0/` endpoints that the bundle calls (glitchtip/client.py; the app's jobs ping the heartbeat).
+"""The `/api/0/` endpoints the bundle calls (glitchtip/client.py; the app's jobs ping the heartbeat).
 
-Each endpoint declares how it is reached the way GlitchTip's routers do: who may call it
-(token or session, session only, anyone), the token scopes it needs (any one of them), and
-its request body (schemas.py). The checks run in django-ninja's order: authentication (401/403),
-body (400/422), scopes (403 "Permission denied"), then the view itself: the organization, team
-and project of the path, among those the caller may see (else 404), and what it does.
+Each declares, as GlitchTip's routers do, who may call it (token or session, session only, anyone), the token
+scopes it needs (any one) and its request body (schemas.py). The checks run in django-ninja's order:
+authentication (401/403), body (400/422), scopes (403 "Permission denied"), then the view: the path's
+organization, team and project among those the caller may see (else 404), and what it does.
 
-Adding an endpoint: a method with an `@endpoint(...)` decorator that returns a dict (200), a
-(status, dict) pair, or a `Listing` (paginated), and raises `wire.Reply` errors; its recorded
-exchanges go to tests/glitchtip/contract/ for the replay.
+Adding one: a method with `@endpoint(...)` that returns a dict (200), a (status, dict) pair or a `Listing`
+(paginated) and raises `wire.Reply` errors; its recorded exchanges go to tests/glitchtip/contract/.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from django.urls.converters import get_converters
 from django.utils.text import slugify
 from pydantic import BaseModel
 
@@ -34,16 +33,10 @@ from . import state as s
 from .auth import SCOPES, Auth, issue_token
 from .pagination import Listing, paginate
 
-ORG_READ = ("org:read", "org:write", "org:admin")
-PROJECT_WRITE = ("project:write", "project:admin")
-MEMBER_READ = ("member:read", "member:write", "member:admin")
+ORG = "organizations/{slug:org_slug}"
+TEAM = "teams/{slug:org_slug}/{slug:team_slug}"
+PROJECT = "projects/{slug:org_slug}/{slug:project_slug}"
 SMALLINT_MAX = 32767  # an alert's quantity and timespan are PositiveSmallIntegerFields
-_CONVERTERS = {
-    "slug": r"[-a-zA-Z0-9_]+",
-    "int": r"[0-9]+",
-    "str": r"[^/]+",
-    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-}
 
 
 @dataclass
@@ -52,7 +45,7 @@ class Endpoint:
     pattern: re.Pattern
     handler: Callable
     auth: str | None  # "api" (token or session), "session", or None for anyone
-    scopes: tuple[str, ...] | None
+    scopes: set[str]  # any one of them; none: no scope check
     body: type[BaseModel] | None
 
 
@@ -60,23 +53,19 @@ ENDPOINTS: list[Endpoint] = []
 
 
 def endpoint(
-    method: str,
-    path: str,
-    *,
-    auth: str | None = "api",
-    scopes: tuple[str, ...] | None = None,
-    body: type[BaseModel] | None = None,
+    method: str, path: str, *, auth: str | None = "api", scopes: str = "", body: type[BaseModel] | None = None
 ):
-    """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}."""
+    """Register an /api/0/ endpoint; `path` uses Django's converters, e.g. {int:monitor_id}; `scopes` are
+    separated by spaces."""
 
     def to_group(match: re.Match) -> str:
         converter, _, name = match.group(1).rpartition(":")
-        return f"(?P<{name}>{_CONVERTERS[converter or 'str']})"
+        return f"(?P<{name}>{get_converters()[converter or 'str'].regex})"
 
     pattern = re.compile("/api/0/" + re.sub(r"\{([^}]+)\}", to_group, path))
 
     def register(handler):
-        ENDPOINTS.append(Endpoint(method, pattern, handler, auth, scopes, body))
+        ENDPOINTS.append(Endpoint(method, pattern, handler, auth, set(scopes.split()), body))
         return handler
 
     return register
@@ -102,7 +91,7 @@ class Api:
         )
         body = schemas.parse(endpoint.body, request) if endpoint.body else None
         # GlitchTip's has_permission: a token needs one of the scopes; a session is not checked.
-        if endpoint.scopes and token and not set(endpoint.scopes) & set(token.scopes):
+        if endpoint.scopes and token and not endpoint.scopes & set(token.scopes):
             raise wire.detail(403, "Permission denied")
         call = Call(request, user, body)
         result = endpoint.handler(self, call, **self._path_objects(call, {k: unquote(v) for k, v in params.items()}))
@@ -121,13 +110,10 @@ class Api:
                 params[name] = _one(items, organization=params["org"], slug=params.pop(f"{name}_slug"))
         return params
 
-    def _team_projects(self, team: s.Team) -> list[s.Project]:
-        return sorted((project for project in self.state.projects if team in project.teams), key=lambda p: p.name)
-
     # ---- API tokens (session only) -----------------------------------------------
     @endpoint("GET", "api-tokens/", auth="session")
     def list_api_tokens(self, call: Call):
-        return Listing([token for token in self.state.tokens if token.user is call.user], "-created", show.api_token)
+        return Listing(s.where(self.state.tokens, user=call.user), "-created", show.api_token)
 
     @endpoint("POST", "api-tokens/", auth="session", body=schemas.TokenIn)
     def create_api_token(self, call: Call):
@@ -140,11 +126,11 @@ class Api:
         self.state.tokens.remove(_one(self.state.tokens, user=call.user, id=int(token_id)))
         return 204, None
 
-    @endpoint("GET", "organizations/", scopes=ORG_READ)
+    @endpoint("GET", "organizations/", scopes="org:read org:write org:admin")
     def list_organizations(self, call: Call):
         return Listing(self.state.organizations_of(call.user), "name", show.organization)
 
-    @endpoint("POST", "organizations/", scopes=("org:write", "org:admin"), body=schemas.OrganizationIn)
+    @endpoint("POST", "organizations/", scopes="org:write org:admin", body=schemas.OrganizationIn)
     def create_organization(self, call: Call):
         slug = candidate = slugify(call.body.name)
         taken = {org.slug for org in self.state.organizations}
@@ -155,99 +141,72 @@ class Api:
             candidate = f"{slug}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=length))}"
         org = s.Organization(self.state.next_id("organization"), call.body.name, candidate, self.clock())
         self.state.organizations.append(org)
-        self.state.memberships.append(
-            s.Membership(self.state.next_id("member"), org, call.user.email, "owner", self.clock(), call.user)
-        )
+        owner = s.Membership(self.state.next_id("member"), org, call.user.email, "owner", self.clock(), call.user)
+        self.state.memberships.append(owner)
         return 201, show.new_organization(org)
 
-    @endpoint(
-        "GET", "organizations/{slug:org_slug}/teams/", scopes=("team:read", "team:write", "team:admin", *ORG_READ)
-    )
+    @endpoint("GET", ORG + "/teams/", scopes="team:read team:write team:admin org:read org:write org:admin")
     def list_teams(self, call: Call, org: s.Organization):
-        return Listing(
-            [team for team in self.state.teams if team.organization is org],
-            "-created",
-            lambda team: show.team(team, call.user, self._team_projects(team)),
-        )
+        teams = s.where(self.state.teams, organization=org)
+        return Listing(teams, "-created", lambda team: show.team(team, call.user, self.state.projects))
 
-    @endpoint(
-        "POST",
-        "organizations/{slug:org_slug}/teams/",
-        scopes=("team:write", "team:admin", "org:admin", "org:write"),
-        body=schemas.TeamIn,
-    )
+    @endpoint("POST", ORG + "/teams/", scopes="team:write team:admin org:admin org:write", body=schemas.TeamIn)
     def create_team(self, call: Call, org: s.Organization):
         if any(team.organization is org and team.slug == call.body.slug for team in self.state.teams):
             raise wire.server_error()  # the unique constraint fails in the database
         creator = _one(self.state.memberships, organization=org, user=call.user)
         team = s.Team(self.state.next_id("team"), org, call.body.slug, self.clock(), [creator])
         self.state.teams.append(team)
-        return 201, show.team(team, call.user, [])
+        return 201, show.team(team, call.user, self.state.projects)
 
-    @endpoint("GET", "organizations/{slug:org_slug}/projects/", scopes=("project:read",))
+    @endpoint("GET", ORG + "/projects/", scopes="project:read")
     def list_projects(self, call: Call, org: s.Organization):
-        return Listing(
-            [project for project in self.state.projects if project.organization is org],
-            "name",
-            lambda project: show.project_with_teams(project, call.user),
-        )
+        projects = s.where(self.state.projects, organization=org)
+        return Listing(projects, "name", lambda project: show.project_with_teams(project, call.user))
 
-    @endpoint("POST", "teams/{slug:org_slug}/{slug:team_slug}/projects/", scopes=PROJECT_WRITE, body=schemas.ProjectIn)
+    @endpoint("POST", TEAM + "/projects/", scopes="project:write project:admin", body=schemas.ProjectIn)
     def create_project(self, call: Call, org: s.Organization, team: s.Team):
-        base = call.body.slug or slugify(call.body.name)
-        taken = {project.slug for project in self.state.projects if project.organization is org}
+        body = call.body
+        base = body.slug or slugify(body.name)
+        taken = {project.slug for project in s.where(self.state.projects, organization=org)}
         # django-extensions' AutoSlugField: not an error but "-2", "-3" ...
-        slug = next(
-            candidate for candidate in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if candidate not in taken
-        )
-        project = s.Project(
-            self.state.next_id("project"), org, call.body.name, slug, call.body.platform, self.clock(), [team]
-        )
+        slug = next(slug for slug in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if slug not in taken)
+        project = s.Project(self.state.next_id("project"), org, body.name, slug, body.platform, self.clock(), [team])
         self.state.projects.append(project)
         return 201, show.project(project, call.user)
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/keys/", scopes=("project:read", *PROJECT_WRITE))
+    @endpoint("GET", PROJECT + "/keys/", scopes="project:read project:write project:admin")
     def list_project_keys(self, call: Call, org: s.Organization, project: s.Project):
         return Listing([project], "-created", lambda project: show.project_key(project, self.domain()))
 
-    @endpoint(
-        "GET",
-        "projects/{slug:org_slug}/{slug:project_slug}/events/{event_id}/",
-        scopes=("event:read", "event:write", "event:admin"),
-    )
+    @endpoint("GET", PROJECT + "/events/{event_id}/", scopes="event:read event:write event:admin")
     def get_event(self, call: Call, org: s.Organization, project: s.Project, event_id: str):
-        if events.event_id_hex(event_id) is None:
+        if (wanted := events.event_id_hex(event_id)) is None:
             raise wire.invalid("path", "event_id", "uuid_parsing", "Input should be a valid UUID")
         found = sorted(
-            (event for event in self.state.events if event.issue.project is project), key=lambda event: event.received
+            (event for event in self.state.events if event.issue.project is project), key=lambda e: e.received
         )
         # Not stored yet (ingestion is asynchronous) looks the same as never sent.
-        index = found.index(_one(found, id=events.event_id_hex(event_id)))
+        index = found.index(_one(found, id=wanted))
         return events.detail(found[index], found[index - 1] if index else None, next(iter(found[index + 1 :]), None))
 
-    @endpoint("GET", "organizations/{slug:org_slug}/transaction-groups/")
+    @endpoint("GET", ORG + "/transaction-groups/")
     def list_transaction_groups(self, call: Call, org: s.Organization):
         """The `query` and `environment` filters are left out: GlitchTip ignores the one, and the other
         reads tags it fills in late (glitchtip/client.py uses neither)."""
         sort = call.request.param("sort") or "-avg_duration"
         if sort.lstrip("-") not in ("created", "avg_duration"):
             raise wire.invalid("query", "sort", "literal_error", "the double knows 'created' and 'avg_duration'")
-        return Listing(
-            [group for group in self.state.transaction_groups if group.project.organization is org],
-            sort,
-            show.transaction_group,
-        )
+        groups = [group for group in self.state.transaction_groups if group.project.organization is org]
+        return Listing(groups, sort, show.transaction_group)
 
     # ---- uptime monitors (no scope checks in GlitchTip) -------------------------------------
-    @endpoint("GET", "organizations/{slug:org_slug}/monitors/")
+    @endpoint("GET", ORG + "/monitors/")
     def list_monitors(self, call: Call, org: s.Organization):
-        return Listing(
-            [monitor for monitor in self.state.monitors if monitor.organization is org],
-            "-created",
-            lambda monitor: show.monitor(monitor, self.domain()),
-        )
+        monitors = s.where(self.state.monitors, organization=org)
+        return Listing(monitors, "-created", lambda monitor: show.monitor(monitor, self.domain()))
 
-    @endpoint("POST", "organizations/{slug:org_slug}/monitors/", body=schemas.MonitorIn)
+    @endpoint("POST", ORG + "/monitors/", body=schemas.MonitorIn)
     def create_monitor(self, call: Call, org: s.Organization):
         endpoint_id = uuid.uuid4() if call.body.monitor_type == "Heartbeat" else None
         monitor = s.Monitor(self.state.next_id("monitor"), org, self.clock(), endpoint_id)
@@ -256,41 +215,31 @@ class Api:
 
     # A full replacement (there is no PATCH): what is left out falls back to MonitorIn's defaults,
     # `project` to none, which detaches the monitor from its project and its uptime alerts.
-    @endpoint("PUT", "organizations/{slug:org_slug}/monitors/{int:monitor_id}/", body=schemas.MonitorIn)
+    @endpoint("PUT", ORG + "/monitors/{int:monitor_id}/", body=schemas.MonitorIn)
     def update_monitor(self, call: Call, org: s.Organization, monitor_id: str):
         monitor = _one(self.state.monitors, organization=org, id=int(monitor_id))
         return show.monitor(self._fill_monitor(monitor, call.body), self.domain())
 
     def _fill_monitor(self, monitor: s.Monitor, body: schemas.MonitorIn) -> s.Monitor:
-        monitor.project = next(
-            (
-                project
-                for project in self.state.projects
-                if project.organization is monitor.organization and str(project.id) == body.project
-            ),
-            None,
-        )
-        monitor.monitor_type, monitor.name, monitor.url = body.monitor_type, body.name, body.url
-        monitor.expected_status, monitor.expected_body = body.expected_status, body.expected_body
-        monitor.interval, monitor.timeout = body.interval, body.timeout
+        projects = s.where(self.state.projects, organization=monitor.organization)
+        monitor.project = next((project for project in projects if str(project.id) == body.project), None)
+        for field in schemas.MonitorIn.model_fields.keys() - {"project"}:
+            setattr(monitor, field, getattr(body, field))
         return monitor
 
-    @endpoint("POST", "organizations/{slug:org_slug}/heartbeat_check/{uuid:endpoint_id}/", auth=None)
+    @endpoint("POST", ORG + "/heartbeat_check/{uuid:endpoint_id}/", auth=None)
     def heartbeat_check(self, call: Call, org: s.Organization, endpoint_id: str):
         """What a job pings when it ran: no authentication, no body, a snake_case answer."""
-        _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id)).heartbeats.append(
-            now := self.clock()
-        )
+        monitor = _one(self.state.monitors, organization=org, endpoint_id=uuid.UUID(endpoint_id))
+        monitor.heartbeats.append(now := self.clock())
         return {"is_up": True, "start_check": now, "reason": None}
 
     # ---- project alerts ------------------------------------------------------------------------
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=("project:read",))
+    @endpoint("GET", PROJECT + "/alerts/", scopes="project:read")
     def list_alerts(self, call: Call, org: s.Organization, project: s.Project):
-        return Listing([alert for alert in self.state.alerts if alert.project is project], "-id", show.alert)
+        return Listing(s.where(self.state.alerts, project=project), "-id", show.alert)
 
-    @endpoint(
-        "POST", "projects/{slug:org_slug}/{slug:project_slug}/alerts/", scopes=PROJECT_WRITE, body=schemas.AlertIn
-    )
+    @endpoint("POST", PROJECT + "/alerts/", scopes="project:write project:admin", body=schemas.AlertIn)
     def create_alert(self, call: Call, org: s.Organization, project: s.Project):
         body = call.body
         _check_alert_numbers(body, on_insert=lambda: self.state.next_id("alert"))
@@ -306,12 +255,7 @@ class Api:
         alert.recipients = made
         return 201, show.alert(alert)
 
-    @endpoint(
-        "PUT",
-        "projects/{slug:org_slug}/{slug:project_slug}/alerts/{int:alert_id}/",
-        scopes=PROJECT_WRITE,
-        body=schemas.AlertIn,
-    )
+    @endpoint("PUT", PROJECT + "/alerts/{int:alert_id}/", scopes="project:write project:admin", body=schemas.AlertIn)
     def update_alert(self, call: Call, org: s.Organization, project: s.Project, alert_id: str):
         """Fields sent replace theirs; the recipients are matched on (type, url): kept (same id), added,
         and every one not sent is deleted, all of them when alertRecipients is left out."""
@@ -326,19 +270,18 @@ class Api:
         alert.recipients = list(kept.values())
         return show.alert(alert)
 
-    @endpoint("GET", "users/{user_id}/notifications/alerts/")
-    def get_alert_subscriptions(self, call: Call, user_id: str):
-        _me(call, user_id)
+    # The caller's own settings: the client names them "me" (GlitchTip also takes the caller's id).
+    @endpoint("GET", "users/me/notifications/alerts/")
+    def get_alert_subscriptions(self, call: Call):
         return {
             str(project): status
             for (user, project), status in self.state.alert_subscriptions.items()
             if user == call.user.id
         }
 
-    @endpoint("PUT", "users/{user_id}/notifications/alerts/", body=schemas.AlertSettingIn)
-    def set_alert_subscription(self, call: Call, user_id: str):
+    @endpoint("PUT", "users/me/notifications/alerts/", body=schemas.AlertSettingIn)
+    def set_alert_subscription(self, call: Call):
         """`{project_id: status}`, one pair: 1 on, 0 off, -1 back to the user's default (the row deleted)."""
-        _me(call, user_id)
         if len(call.body.root) != 1:
             raise wire.detail(422, "Invalid alert format, expected one value")
         ((project_id, status),) = call.body.root.items()
@@ -351,73 +294,54 @@ class Api:
             self.state.alert_subscriptions[key] = status
         return 204, None
 
-    @endpoint("GET", "organizations/{slug:org_slug}/members/", scopes=MEMBER_READ)
+    @endpoint("GET", ORG + "/members/", scopes="member:read member:write member:admin")
     def list_members(self, call: Call, org: s.Organization):
-        return Listing([m for m in self.state.memberships if m.organization is org], "-id", show.member)
+        return Listing(s.where(self.state.memberships, organization=org), "-id", show.member)
 
-    @endpoint("GET", "teams/{slug:org_slug}/{slug:team_slug}/members/", scopes=MEMBER_READ)
+    @endpoint("GET", TEAM + "/members/", scopes="member:read member:write member:admin")
     def list_team_members(self, call: Call, org: s.Organization, team: s.Team):
         return Listing(team.members, "-id", show.member)
 
-    @endpoint(
-        "POST", "organizations/{slug:org_slug}/members/", scopes=("member:write", "member:admin"), body=schemas.MemberIn
-    )
+    @endpoint("POST", ORG + "/members/", scopes="member:write member:admin", body=schemas.MemberIn)
     def invite_member(self, call: Call, org: s.Organization):
         """An invitation by e-mail; the member stays pending (user null) until the person accepts."""
-        email = call.body.email.lower()
-        if not self.auth.registration_open() and not any(u.email.lower() == email for u in self.state.users):
+        body = call.body
+        email = body.email.lower()
+        if not self.auth.registration_open() and self.state.user(email) is None:
             raise wire.detail(403, "Only existing users may be invited")
-        members = [m for m in self.state.memberships if m.organization is org]
+        members = s.where(self.state.memberships, organization=org)
         if any(m.user and m.user.email.lower() == email for m in members):
-            raise wire.detail(409, f"The user {call.body.email} is already a member")
+            raise wire.detail(409, f"The user {body.email} is already a member")
         membership = next((m for m in members if m.user is None and m.email.lower() == email), None)  # invited again
         if membership is None:
-            membership = s.Membership(
-                self.state.next_id("member"), org, call.body.email, call.body.org_role, self.clock()
-            )
+            membership = s.Membership(self.state.next_id("member"), org, body.email, body.org_role, self.clock())
             self.state.memberships.append(membership)
-        slugs = {role.get("teamSlug") for role in call.body.team_roles}
+        slugs = {role.get("teamSlug") for role in body.team_roles}
         for team in self.state.teams:
             if team.organization is org and team.slug in slugs and membership not in team.members:
                 team.members.append(membership)
         self.state.invitations_sent.append(membership)
         return 201, show.member(membership)
 
-    @endpoint(
-        "POST",
-        "organizations/{slug:org_slug}/members/{member_id}/teams/{slug:team_slug}/",
-        scopes=("team:write", "team:admin"),
-    )
+    @endpoint("POST", ORG + "/members/{int:member_id}/teams/{slug:team_slug}/", scopes="team:write team:admin")
     def add_member_to_team(self, call: Call, org: s.Organization, member_id: str, team: s.Team):
-        members = [m for m in self.state.memberships if m.organization is org]
-        membership = _one(members, user=call.user) if member_id == "me" else _one(members, id=int(member_id))
+        membership = _one(self.state.memberships, organization=org, id=int(member_id))
         if membership not in team.members:
             team.members.append(membership)
-        return 201, show.team(team, call.user, self._team_projects(team))
+        return 201, show.team(team, call.user, self.state.projects)
 
-    @endpoint("GET", "projects/{slug:org_slug}/{slug:project_slug}/releases/", scopes=("project:releases",))
+    @endpoint("GET", PROJECT + "/releases/", scopes="project:releases")
     def list_releases(self, call: Call, org: s.Organization, project: s.Project):
         return Listing(
             [release for release in self.state.releases if project in release.projects], "-created", show.release
         )
 
-    @endpoint(
-        "POST",
-        "projects/{slug:org_slug}/{slug:project_slug}/releases/",
-        scopes=("project:releases",),
-        body=schemas.ReleaseIn,
-    )
+    @endpoint("POST", PROJECT + "/releases/", scopes="project:releases", body=schemas.ReleaseIn)
     def create_release(self, call: Call, org: s.Organization, project: s.Project):
         """A get-or-create: an existing version is no error, it just gains the project."""
         body = call.body
-        release = next((r for r in self.state.releases if r.organization is org and r.version == body.version), None)
-        if release is None:
-            released = body.date_released if "date_released" in body.model_fields_set else self.clock()
-            release = s.Release(org, body.version, self.clock(), released, [])
-            self.state.releases.append(release)
-        if project not in release.projects:
-            release.projects.append(project)
-        return 201, show.release(release)
+        released = body.date_released if "date_released" in body.model_fields_set else self.clock()
+        return 201, show.release(self.state.link_release(project, body.version, self.clock(), released))
 
 
 def _check_alert_numbers(body: schemas.AlertIn, on_insert: Callable[[], object] | None = None) -> None:
@@ -430,14 +354,8 @@ def _check_alert_numbers(body: schemas.AlertIn, on_insert: Callable[[], object] 
         raise wire.server_error()
 
 
-def _me(call: Call, user_id: str) -> None:
-    if user_id not in ("me", str(call.user.id)):
-        raise wire.not_found()
-
-
 def _one(items: list, **fields):
     """The item whose attributes have these values (objects compare by identity), or a 404."""
-    found = next((item for item in items if all(getattr(item, name) == value for name, value in fields.items())), None)
-    if found is None:
+    if (found := s.find(items, **fields)) is None:
         raise wire.not_found()
     return found

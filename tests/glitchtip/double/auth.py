@@ -1,14 +1,12 @@
 """Who is calling: API tokens with scopes, and Django sessions with CSRF, opened by allauth's login.
 
-`/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's
-auth=[TokenAuth(), SessionAuth()]). The session check runs Django's CSRF check on unsafe
-methods *before* looking at the session, which is why an unknown token on a POST gets
-403 "CSRF check Failed" rather than 401.
+`/api/0/` tries `Authorization: Bearer` first and the session second (django-ninja's auth=[TokenAuth(),
+SessionAuth()]). The session check runs Django's CSRF check on unsafe methods *before* looking at the session:
+an unknown token on a POST gets 403 "CSRF check Failed", not 401.
 
-allauth's headless API for the browser (`/_allauth/browser/v1/`) answers snake_case JSON from a
-plain `JsonResponse` (no charset) and re-sends the `csrftoken` cookie each time; logging in
-rotates it and sets `sessionid`. The login POST goes through Django's CSRF middleware first,
-whose failure is an HTML page.
+allauth's headless API (`/_allauth/browser/v1/`) answers snake_case JSON from a plain `JsonResponse` (no
+charset) and re-sends the `csrftoken` cookie each time; logging in rotates it and sets `sessionid`. The login
+POST passes Django's CSRF middleware first, whose failure is an HTML page.
 """
 
 from __future__ import annotations
@@ -25,37 +23,17 @@ from . import wire
 from .state import APIToken, State, User
 
 # The API token's scopes bit field (apps/api_tokens/models.py): responses list them in this order.
-SCOPES = (
-    "project:read",
-    "project:write",
-    "project:admin",
-    "project:releases",
-    "team:read",
-    "team:write",
-    "team:admin",
-    "event:read",
-    "event:write",
-    "event:admin",
-    "org:read",
-    "org:write",
-    "org:admin",
-    "member:read",
-    "member:write",
-    "member:admin",
+SCOPES = tuple(
+    "project:read project:write project:admin project:releases team:read team:write team:admin event:read event:write"
+    " event:admin org:read org:write org:admin member:read member:write member:admin".split()
 )
 ALLAUTH = "/_allauth/browser/v1"
 
 
 def issue_token(state: State, user: User, label: str, scopes, created: datetime) -> APIToken:
     """A new API token (40 hex digits, as recorded), its scopes in the bit field's order."""
-    token = APIToken(
-        state.next_id("token"),
-        user,
-        label,
-        [scope for scope in SCOPES if scope in scopes],
-        secrets.token_hex(20),
-        created,
-    )
+    in_order = [scope for scope in SCOPES if scope in scopes]
+    token = APIToken(state.next_id("token"), user, label, in_order, secrets.token_hex(20), created)
     state.tokens.append(token)
     return token
 
@@ -121,18 +99,9 @@ class Auth:
             "password_reset_by_code_enabled": False,
             "authentication_method": "email",
         }
-        return self._answer(
-            request,
-            200,
-            {
-                "status": 200,
-                "data": {
-                    "account": account,
-                    "socialaccount": {"providers": []},
-                    "mfa": {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True},
-                },
-            },
-        )
+        mfa = {"supported_types": ["totp", "webauthn", "recovery_codes"], "passkey_login_enabled": True}
+        data = {"account": account, "socialaccount": {"providers": []}, "mfa": mfa}
+        return self._answer(request, 200, {"status": 200, "data": data})
 
     def login(self, request: Request) -> Response:
         if not csrf_passes(request):
@@ -141,55 +110,27 @@ class Auth:
             body = json.loads(request.body or b"{}")
         except ValueError:
             body = {}
-        missing = [
-            {"message": "This field is required.", "code": "required", "param": name}
-            for name in ("email", "password")
-            if not body.get(name)
-        ]
-        user = next(
-            (
-                user
-                for user in self.state.users
-                if not missing
-                and user.email.lower() == str(body["email"]).lower()
-                and user.password == body["password"]
-            ),
-            None,
-        )
-        if user is None:
-            return self._answer(
-                request,
-                400,
-                {
-                    "status": 400,
-                    "errors": missing
-                    or [
-                        {
-                            "message": "The email address and/or password you specified are not correct.",
-                            "code": "email_password_mismatch",
-                            "param": "password",
-                        }
-                    ],
-                },
-            )
+        required = {"message": "This field is required.", "code": "required"}
+        missing = [{**required, "param": name} for name in ("email", "password") if not body.get(name)]
+        user = None if missing else self.state.user(str(body["email"]))
+        if user is None or user.password != body["password"]:
+            mismatch = {
+                "message": "The email address and/or password you specified are not correct.",
+                "code": "email_password_mismatch",
+                "param": "password",
+            }
+            return self._answer(request, 400, {"status": 400, "errors": missing or [mismatch]})
         session_id = new_cookie_value()
         self.sessions[session_id] = user
         session = {
             "user": {"id": user.id, "display": user.email, "email": user.email, "has_usable_password": True},
             "methods": [{"method": "password", "at": self.clock().timestamp(), "email": user.email}],
         }
+        secure = "; Secure" if self.secure_cookies() else ""
+        session_cookie = f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax{secure}"
+        body = {"status": 200, "data": session, "meta": {"is_authenticated": True}}
         # Django rotates the CSRF token on login.
-        return wire.plain_json(
-            200,
-            {"status": 200, "data": session, "meta": {"is_authenticated": True}},
-            {
-                "Set-Cookie": [
-                    csrf_cookie(new_cookie_value()),
-                    f"sessionid={session_id}; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax"
-                    + ("; Secure" if self.secure_cookies() else ""),
-                ]
-            },
-        )
+        return wire.plain_json(200, body, {"Set-Cookie": [csrf_cookie(new_cookie_value()), session_cookie]})
 
     @staticmethod
     def _answer(request: Request, status: int, body: dict) -> Response:

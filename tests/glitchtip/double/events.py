@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from dataclasses import dataclass
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
@@ -17,17 +16,9 @@ from .state import IssueEvent
 STORED_KEYS = ("platform", "modules", "sdk", "environment", "extra", "user", "exception", "breadcrumbs", "errors")
 
 
-@dataclass
-class Interpretation:
-    type: str  # "error" or "default"
-    title: str
-    culprit: str
-    grouping: str  # events with the same one become one issue (the fingerprint, else GlitchTip's default)
-    tags: dict[str, str]
-    data: dict
-
-
-def interpret(payload: dict) -> Interpretation:
+def interpret(payload: dict) -> tuple[str, dict]:
+    """The event's grouping (events with the same one become one issue: the fingerprint, else GlitchTip's
+    default) and the IssueEvent fields read from it: type ("error" or "default"), title, culprit, tags, data."""
     if metadata := error_metadata(payload):
         title = metadata["type"] + (f": {metadata['value'].splitlines()[0]}" if metadata["value"] else "")
     else:
@@ -51,7 +42,8 @@ def interpret(payload: dict) -> Interpretation:
     if contexts := payload.get("contexts"):
         trace = contexts.get("trace")  # the one context with a schema, whose type is set
         data["contexts"] = {**contexts, "trace": {"type": "trace", **trace}} if isinstance(trace, dict) else contexts
-    return Interpretation(kind, title, culprit, grouping, generate_tags(payload), without_nulls(data))
+    found = dict(type=kind, title=title, culprit=culprit, tags=generate_tags(payload), data=without_nulls(data))
+    return grouping, found
 
 
 def error_metadata(payload: dict) -> dict:
@@ -103,8 +95,7 @@ def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent 
     """The event detail (camelCase), with the ids of its neighbours in the project."""
     data = item.data
     return {
-        "platform": data.get("platform"),
-        "errors": data.get("errors"),
+        **{key: data.get(key) for key in ("platform", "errors", "contexts", "user", "sdk")},
         "id": item.id,
         "eventID": item.id,
         "projectID": item.issue.project.id,
@@ -119,10 +110,7 @@ def detail(item: IssueEvent, previous: IssueEvent | None, following: IssueEvent 
         "metadata": data.get("metadata", {"title": item.title}),
         "tags": [{"key": key, "value": value} for key, value in item.tags.items()],
         "entries": entries(data),
-        "contexts": data.get("contexts"),
         "context": data.get("extra"),
-        "user": data.get("user"),
-        "sdk": data.get("sdk"),
         "title": item.title,
         "userReport": None,
         "nextEventID": following.id if following else None,
@@ -137,27 +125,21 @@ def entries(data: dict) -> list[dict]:
         result.append({"type": "exception", "data": exception_entry(exception)})
     if breadcrumbs := data.get("breadcrumbs"):
         result.append(
-            {
-                "type": "breadcrumbs",
-                "data": {
-                    "values": [
-                        {
-                            "type": crumb.get("type") or "default",
-                            "category": crumb.get("category"),
-                            "message": crumb.get("message"),
-                            "data": crumb.get("data"),
-                            "level": crumb.get("level", "info"),
-                            "event_id": None,
-                            "timestamp": parse_time(crumb.get("timestamp"), None),
-                        }
-                        for crumb in breadcrumbs["values"]
-                    ]
-                },
-            }
+            {"type": "breadcrumbs", "data": {"values": [breadcrumb(crumb) for crumb in breadcrumbs["values"]]}}
         )
     if logentry := data.get("logentry"):
         result.append({"type": "message", "data": logentry})
     return result
+
+
+def breadcrumb(crumb: dict) -> dict:
+    return {
+        **{key: crumb.get(key) for key in ("category", "message", "data")},
+        "type": crumb.get("type") or "default",
+        "level": crumb.get("level", "info"),
+        "event_id": None,
+        "timestamp": parse_time(crumb.get("timestamp"), None),
+    }
 
 
 def exception_entry(exception: dict) -> dict:

@@ -1,10 +1,9 @@
 """The way in: `/api/{project_id}/envelope/`, where every Sentry SDK sends, and the worker behind it.
 
-The endpoint only checks the DSN key and queues the events and transactions it accepts (any
-other item is read and dropped); the worker stores them once `delay` has passed, as GlitchTip's
-Celery worker does ~2 s later. A well-formed key that does not belong to the project blocks that
-project id for `block_seconds` (GlitchTip caches the rejection): every ingest request to it is
-refused meanwhile, even with the right key (as recorded: for 30 s).
+The endpoint only checks the DSN key and queues the events and transactions it accepts (other items are read
+and dropped); the worker stores them once `delay` has passed, as GlitchTip's Celery worker does ~2 s later.
+A well-formed key that is not the project's blocks that project id for `block_seconds` (GlitchTip caches the
+rejection): every ingest request to it is refused meanwhile, even with the right key (as recorded: 30 s).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from tests.harness.sentry_receiver import parse_envelope
 
 from . import wire
 from .events import event_id_hex, interpret, parse_time
-from .state import Issue, IssueEvent, Project, Release, State, TransactionGroup
+from .state import Issue, IssueEvent, Project, State, TransactionGroup, find
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Ingestion:
     def __init__(self, state: State, clock: Callable[[], datetime], delay: float, block_seconds: float = 30.0):
         self.state = state
         self.clock = clock
-        self.delay = delay
+        self.delay = timedelta(seconds=delay)
         self.block_seconds = block_seconds
         self.pending: list[Pending] = []
         self.blocked_until: dict[int, datetime] = {}
@@ -45,8 +44,6 @@ class Ingestion:
 
     def envelope(self, request: Request, project_id: str) -> Response:
         """A plain Django view: JSON without a charset, every rejection a 403."""
-        if request.method != "POST":
-            return wire.plain_json(405, {"detail": "Method not allowed"})
         project = self.authenticate(request, int(project_id))
         try:
             header, items = parse_envelope(request.body)
@@ -70,7 +67,7 @@ class Ingestion:
         now, denied = self.clock(), wire.Reply(wire.plain_json(403, {"detail": "Denied"}))
         if public_key is None or self.blocked_until.get(project_id, now) > now:
             raise denied
-        project = next((project for project in self.state.projects if project.id == project_id), None)
+        project = find(self.state.projects, id=project_id)
         if project is None or project.public_key != public_key:
             self.blocked_until[project_id] = now + timedelta(seconds=self.block_seconds)
             raise denied
@@ -81,11 +78,7 @@ class Ingestion:
             return
         event_id = event_id_hex(payload.get("event_id")) or envelope_event_id or uuid.uuid4().hex
         received = self.clock()
-        self.pending.append(
-            Pending(
-                kind, project, {**payload, "event_id": event_id}, received, received + timedelta(seconds=self.delay)
-            )
-        )
+        self.pending.append(Pending(kind, project, {**payload, "event_id": event_id}, received, received + self.delay))
 
     # ---- the worker -----------------------------------------------------------------------
     def process_due(self) -> None:
@@ -95,35 +88,18 @@ class Ingestion:
             self.pending.remove(item)
             item.project.first_event = item.project.first_event or item.due
             if release := item.payload.get("release"):
-                self._link_release(item.project, str(release), item.due)
+                self.state.link_release(item.project, str(release), created=item.due, released=None)
             (self._store_event if item.kind == "event" else self._store_transaction)(item)
 
     def _store_event(self, item: Pending) -> None:
-        found = interpret(item.payload)
-        issue = next(
-            (
-                issue
-                for issue in self.state.issues
-                if issue.project is item.project and issue.grouping == found.grouping
-            ),
-            None,
-        )
+        grouping, found = interpret(item.payload)
+        issue = find(self.state.issues, project=item.project, grouping=grouping)
         if issue is None:
-            issue = Issue(self.state.next_id("issue"), item.project, found.grouping, found.title)
+            issue = Issue(self.state.next_id("issue"), item.project, grouping, found["title"])
             self.state.issues.append(issue)
-        self.state.events.append(
-            IssueEvent(
-                item.payload["event_id"],
-                issue,
-                found.type,
-                found.title,
-                found.culprit,
-                parse_time(item.payload.get("timestamp"), item.received),
-                item.received,
-                found.data,
-                found.tags,
-            )
-        )
+        timestamp = parse_time(item.payload.get("timestamp"), item.received)
+        event = IssueEvent(item.payload["event_id"], issue, timestamp=timestamp, received=item.received, **found)
+        self.state.events.append(event)
 
     def _store_transaction(self, item: Pending) -> None:
         payload = item.payload
@@ -131,35 +107,10 @@ class Ingestion:
         if not isinstance(trace, dict) or "transaction" not in payload:
             return  # GlitchTip's schema rejects it
         method = (payload.get("request") or {}).get("method") or ""
-        key = (str(payload["transaction"]), str(trace.get("op", "")), method)
-        group = next(
-            (
-                group
-                for group in self.state.transaction_groups
-                if group.project is item.project and (group.transaction, group.op, group.method) == key
-            ),
-            None,
-        )
+        key = {"transaction": str(payload["transaction"]), "op": str(trace.get("op", "")), "method": method}
+        group = find(self.state.transaction_groups, project=item.project, **key)
         if group is None:
-            group = TransactionGroup(self.state.next_id("transaction_group"), item.project, *key, created=item.due)
+            group = TransactionGroup(self.state.next_id("transaction_group"), item.project, created=item.due, **key)
             self.state.transaction_groups.append(group)
-        duration = parse_time(payload.get("timestamp"), item.received) - parse_time(
-            payload.get("start_timestamp"), item.received
-        )
-        group.durations_ms.append(duration.total_seconds() * 1000)
-
-    def _link_release(self, project: Project, version: str, now: datetime) -> None:
-        """Releases seen in events are created on the fly, without a release date."""
-        release = next(
-            (
-                release
-                for release in self.state.releases
-                if release.organization is project.organization and release.version == version
-            ),
-            None,
-        )
-        if release is None:
-            release = Release(project.organization, version, created=now, released=None, projects=[])
-            self.state.releases.append(release)
-        if project not in release.projects:
-            release.projects.append(project)
+        start, end = (parse_time(payload.get(name), item.received) for name in ("start_timestamp", "timestamp"))
+        group.durations_ms.append((end - start).total_seconds() * 1000)

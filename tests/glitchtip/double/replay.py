@@ -30,18 +30,9 @@ SERVER_CHOSEN = {
     "contract-recording-o5": r"contract-recording-[a-z0-9]{2}",
 }
 # Keys whose values come from the server's clock: only their form is compared.
-CLOCK_KEYS = {
-    "created",
-    "dateCreated",
-    "dateReceived",
-    "dateJoined",
-    "firstEvent",
-    "dateReleased",
-    "startCheck",
-    "start_check",
-    "lastChange",
-    "at",
-}
+CLOCK_KEYS = set(
+    "created dateCreated dateReceived dateJoined firstEvent dateReleased startCheck start_check lastChange at".split()
+)
 LINK_ENTRY = re.compile(
     r'<(?P<url>[^>]*)>; rel="(?P<rel>\w+)"; results="(?P<results>\w+)"'
     r'(?:; cursor="(?P<cursor>[^"]*)")?'
@@ -216,16 +207,10 @@ def link_entries(link: str) -> list[tuple]:
     for entry in LINK_ENTRY.finditer(link):
         url = urlsplit(entry["url"])
         query = parse_qsl(url.query)
-        entries.append(
-            (
-                url[:3],
-                [item for item in query if item[0] != "cursor"],
-                dict(query).get("cursor") == entry["cursor"],
-                entry["rel"],
-                entry["results"],
-                cursor_form(entry["cursor"] or ""),
-            )
-        )
+        without_cursor = [item for item in query if item[0] != "cursor"]
+        carries_cursor = dict(query).get("cursor") == entry["cursor"]
+        rest = (entry["rel"], entry["results"], cursor_form(entry["cursor"] or ""))
+        entries.append((url[:3], without_cursor, carries_cursor, *rest))
     return entries
 
 

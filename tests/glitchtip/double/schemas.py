@@ -32,12 +32,9 @@ def parse(schema: type[BaseModel], request: Request) -> BaseModel:
     try:
         return schema.model_validate(body)
     except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
         raise wire.detail(
-            422,
-            [
-                {**problem, "loc": ["body", "payload", *problem["loc"]]}
-                for problem in error.errors(include_url=False, include_input=False)
-            ],
+            422, [{**problem, "loc": ["body", "payload", *problem["loc"]]} for problem in problems]
         ) from None
 
 

@@ -1,46 +1,28 @@
-"""The JSON shapes of GlitchTip's API objects, key for key as recorded (events: events.py).
-
-Most payloads are camelCase with an upper-case `ID` suffix; the heartbeat answer is snake_case.
-Ids are strings for organizations, teams, projects and members, integers elsewhere.
+"""The JSON shapes of GlitchTip's API objects, key for key as recorded (events: events.py): mostly camelCase
+with an upper-case `ID` suffix; ids are strings for organizations, teams, projects and members, else integers.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from pydantic.alias_generators import to_camel
+
 from . import state as s
+from .auth import SCOPES
 
 AVATAR = {"avatarType": "", "avatarUuid": None}
-# An organization owner's `access`: a Python set on the server, listed in the recorded order.
-OWNER_ACCESS = [
-    "member:write",
-    "org:integrations",
-    "project:read",
-    "project:releases",
-    "team:write",
-    "org:read",
-    "org:admin",
-    "team:read",
-    "member:admin",
-    "member:read",
-    "project:admin",
-    "event:admin",
-    "project:write",
-    "event:read",
-    "org:write",
-    "event:write",
-    "team:admin",
-]
+# An organization owner's `access` (a Python set on the server, so in no fixed order): every token scope.
+OWNER_ACCESS = [*SCOPES, "org:integrations"]
+
+
+def fields(item, *names: str) -> dict:
+    """These attributes of `item`, under their camelCase names."""
+    return {to_camel(name): getattr(item, name) for name in names}
 
 
 def api_token(token: s.APIToken) -> dict:
-    return {
-        "id": token.id,
-        "label": token.label,
-        "scopes": token.scopes,
-        "token": token.token,
-        "created": token.created,
-    }
+    return fields(token, "id", "label", "scopes", "token", "created")
 
 
 def organization(org: s.Organization) -> dict:
@@ -64,13 +46,14 @@ def new_organization(org: s.Organization) -> dict:
 
 
 def team(item: s.Team, user: s.User, projects: list[s.Project]) -> dict:
+    """With the team's projects among `projects`, by name."""
     return {
         "id": str(item.id),
         "slug": item.slug,
         "dateCreated": item.created,
         "isMember": any(m.user is user for m in item.members),
         "memberCount": len(item.members),
-        "projects": [project(entry, user) for entry in projects],
+        "projects": [project(entry, user) for entry in sorted(projects, key=lambda p: p.name) if item in entry.teams],
     }
 
 
@@ -104,17 +87,14 @@ def project_key(project: s.Project, domain: str) -> dict:
     url, key = urlsplit(domain), project.public_key
     base = f"{url.netloc}{url.path.rstrip('/')}"
     dsn = f"{url.scheme}://{key.hex}@{base}/{project.id}"
+    security = f"{url.scheme}://{base}/api/{project.id}/security/?glitchtip_key={key.hex}"
     return {
         "name": "",
         "rateLimit": None,
         "dateCreated": project.created,
         "id": str(key),
         "label": "",
-        "dsn": {
-            "public": dsn,
-            "secret": dsn,
-            "security": f"{url.scheme}://{base}/api/{project.id}/security/?glitchtip_key={key.hex}",
-        },
+        "dsn": {"public": dsn, "secret": dsn, "security": security},
         "public": str(key),
         "projectID": project.id,
     }
@@ -122,44 +102,30 @@ def project_key(project: s.Project, domain: str) -> dict:
 
 def transaction_group(group: s.TransactionGroup) -> dict:
     return {
+        **fields(group, "id", "transaction", "op", "method"),
         "avgDuration": int(group.avg_duration),
         "transactionCount": len(group.durations_ms),
         "project": group.project.id,
-        "id": group.id,
-        "transaction": group.transaction,
-        "op": group.op,
-        "method": group.method,
     }
 
 
 def monitor(item: s.Monitor, domain: str) -> dict:
     beats = sorted(item.heartbeats, reverse=True)
-    endpoint = (
-        f"{domain.rstrip('/')}/api/0/organizations/{item.organization.slug}/heartbeat_check/{item.endpoint_id}/"
-        if item.endpoint_id
-        else None
-    )
+    endpoint = f"{domain.rstrip('/')}/api/0/organizations/{item.organization.slug}/heartbeat_check/{item.endpoint_id}/"
     return {
         "projectID": str(item.project.id) if item.project else None,
         "environmentID": None,
         "isUp": True if beats else None,
         # The first heartbeat turned it up, its last change. Not through the JSON encoder: microseconds survive.
         "lastChange": beats[-1].isoformat().replace("+00:00", "Z") if beats else None,
-        "heartbeatEndpoint": endpoint,
+        "heartbeatEndpoint": endpoint if item.endpoint_id else None,
         "projectName": item.project.name if item.project else None,
         "envName": None,
         "checks": [{"isUp": True, "startCheck": beat, "reason": None} for beat in beats[:60]],
         "organizationID": item.organization.id,
-        "monitorType": item.monitor_type,
-        "id": item.id,
         "endpointID": str(item.endpoint_id) if item.endpoint_id else None,
-        "created": item.created,
-        "name": item.name,
-        "url": item.url,
-        "expectedStatus": item.expected_status,
-        "expectedBody": item.expected_body,
-        "interval": item.interval,
-        "timeout": item.timeout,
+        **fields(item, "id", "created", "monitor_type", "name", "url", "expected_status", "expected_body"),
+        **fields(item, "interval", "timeout"),
     }
 
 
@@ -169,24 +135,14 @@ def alert(item: s.ProjectAlert) -> dict:
             {"id": r.id, "recipientType": r.recipient_type, "url": r.url}
             for r in sorted(item.recipients, key=lambda r: r.id)
         ],
-        "id": item.id,
-        "name": item.name,
-        "timespanMinutes": item.timespan_minutes,
-        "quantity": item.quantity,
-        "uptime": item.uptime,
+        **fields(item, "id", "name", "timespan_minutes", "quantity", "uptime"),
     }
 
 
 def user(item: s.User) -> dict:
     return {
         "id": str(item.id),
-        "options": {
-            "timezone": None,
-            "stacktraceOrder": None,
-            "language": None,
-            "clock24Hours": None,
-            "preferredTheme": None,
-        },
+        "options": dict.fromkeys(("timezone", "stacktraceOrder", "language", "clock24Hours", "preferredTheme")),
         "username": item.email,
         "dateJoined": item.joined,
         "email": item.email,

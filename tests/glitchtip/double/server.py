@@ -1,6 +1,5 @@
-"""GlitchTipDouble: a GlitchTip backend on loopback that answers as the recorded one did, for what the bundle
-calls: `/_health/`, `/api/settings/`, allauth's login, the SDKs' `/api/<project id>/envelope/`, and the
-`/api/0/` endpoints of api.py. double/test_contract.py replays the recording (tests/glitchtip/contract/).
+"""GlitchTipDouble: the routes (`/_health/`, `/api/settings/`, allauth's login, the SDKs' envelope and the
+`/api/0/` endpoints of api.py), what tests seed and inspect, and the knobs.
 
     double = GlitchTipDouble(clock=ManualClock()).start()
     user = double.create_user("admin@example.com", "secret", superuser=True)
@@ -64,13 +63,12 @@ class GlitchTipDouble(FakeHTTPServer):
         self.ingestion = Ingestion(self._state, clock, ingest_delay)
         self.api = Api(self._state, auth, clock, lambda: self.domain)
         self._serving = threading.RLock()
-        # (method or None for any, path pattern, handler)
-        self.routes: list[tuple[str | None, re.Pattern, Callable[..., Response]]] = [
+        # (method, path pattern, handler)
+        self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
             ("GET", re.compile(r"/_health/"), lambda request: Response(200, b"ok", {"Content-Type": "text/plain"})),
             ("GET", re.compile(r"/api/settings/"), self._settings),
             *((method, re.compile(re.escape(path)), handler) for method, path, handler in auth.routes()),
-            # The envelope view is plain Django and answers other methods itself.
-            (None, re.compile(r"/api/(?P<project_id>[0-9]+)/envelope/"), self.ingestion.envelope),
+            ("POST", re.compile(r"/api/(?P<project_id>[0-9]+)/envelope/"), self.ingestion.envelope),
             *((endpoint.method, endpoint.pattern, partial(self.api.handle, endpoint)) for endpoint in ENDPOINTS),
         ]
 
@@ -124,31 +122,23 @@ class GlitchTipDouble(FakeHTTPServer):
         if not matches:
             return wire.html(404, wire.NOT_FOUND_PAGE)
         for method, handler, match in matches:
-            if method in (None, request.method):
+            if method == request.method:
                 return handler(request, **match.groupdict())
-        allowed = ", ".join(dict.fromkeys(str(method) for method, _, _ in matches))
+        allowed = ", ".join(dict.fromkeys(method for method, _, _ in matches))
         return wire.html(405, "Method not allowed", {"Allow": allowed})
 
     def _settings(self, request: Request) -> Response:
         """The public instance settings the web UI (and the bootstrap) read before logging in."""
-        return wire.ninja(
-            200,
-            {
-                "socialApps": [],
-                "billingEnabled": False,
-                "iPaidForGlitchTip": False,
-                "enableOrganizationCreation": True,
-                "enableUserRegistration": self.user_registration_open,
-                "stripePublicKey": None,
-                "plausibleUrl": None,
-                "enableSocialAppsUserRegistration": self.user_registration_open,
-                "plausibleDomain": None,
-                "chatwootWebsiteToken": None,
-                "sentryDSN": None,
-                "sentryTracesSampleRate": None,
-                "environment": None,
-                "version": "0.0.0-unknown",
-                "serverTimeZone": "UTC",
-                "glitchtipInstanceName": None,
-            },
-        )
+        registration = self.user_registration_open
+        unset = "stripePublicKey plausibleUrl plausibleDomain chatwootWebsiteToken sentryDSN sentryTracesSampleRate"
+        settings = {
+            **dict.fromkeys([*unset.split(), "environment", "glitchtipInstanceName"]),
+            **dict.fromkeys(["billingEnabled", "iPaidForGlitchTip"], False),
+            "socialApps": [],
+            "enableOrganizationCreation": True,
+            "enableUserRegistration": registration,
+            "enableSocialAppsUserRegistration": registration,
+            "version": "0.0.0-unknown",
+            "serverTimeZone": "UTC",
+        }
+        return wire.ninja(200, settings)

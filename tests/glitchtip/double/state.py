@@ -177,6 +177,20 @@ class State:
         """The next id of each given kind, e.g. start_ids_at(project=9, issue=46)."""
         self._ids.update({kind: itertools.count(first) for kind, first in first_ids.items()})
 
+    def user(self, email: str) -> User | None:
+        """The user with this e-mail address, in any case (as allauth's login and invitations look it up)."""
+        return next((user for user in self.users if user.email.lower() == email.lower()), None)
+
+    def link_release(self, project: Project, version: str, created: datetime, released: datetime | None) -> Release:
+        """A get-or-create of the organization's release `version`, which then lists `project`."""
+        release = find(self.releases, organization=project.organization, version=version)
+        if release is None:
+            release = Release(project.organization, version, created, released, [])
+            self.releases.append(release)
+        if project not in release.projects:
+            release.projects.append(project)
+        return release
+
     def organizations_of(self, user: User) -> list[Organization]:
         return [membership.organization for membership in self.memberships if membership.user is user]
 
@@ -185,3 +199,13 @@ class State:
         accepted members of its teams, minus those who turned the project off."""
         users = {id(m.user): m.user for team in project.teams for m in team.members if m.user}.values()
         return [user for user in users if self.alert_subscriptions.get((user.id, project.id)) != 0]
+
+
+def where(items: list, **fields) -> list:
+    """The items whose attributes have these values (objects compare by identity)."""
+    return [item for item in items if all(getattr(item, name) == value for name, value in fields.items())]
+
+
+def find(items: list, **fields):
+    """The first item whose attributes have these values, or None."""
+    return next(iter(where(items, **fields)), None)

@@ -28,6 +28,7 @@ on, and where each is proven (main: exchanges/, alerts: alerts/exchanges/):
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import uuid
@@ -45,6 +46,11 @@ NOBODY = "no product code calls this endpoint"
 PASSWORD = "a-Long-test-passw0rd"
 
 
+def envelope(*lines: dict) -> str:
+    """An envelope as the SDK sends it: one JSON line each for the header and every item's header and payload."""
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
 def readable_only_after_the_delay(replay: Replay, exchange: dict) -> requests.Response:
     """The recorder polled: 404 until the worker had stored the event, about 2 s after it was sent."""
     early = replay.send(exchange["request"])
@@ -56,13 +62,12 @@ def readable_only_after_the_delay(replay: Replay, exchange: dict) -> requests.Re
 def store_as_envelope(replay: Replay, exchange: dict) -> None:
     """The event sent to /store/ (which no product code calls) goes in an envelope, as the SDK sends it."""
     request = exchange["request"]
-    envelope = [{"event_id": request["body"]["event_id"]}, {"type": "event"}, request["body"]]
     replay.send(
         {
             **request,
             "path": request["path"].replace("/store/", "/envelope/"),
             "headers": {**request["headers"], "Content-Type": "application/x-sentry-envelope"},
-            "body": "".join(json.dumps(line) + "\n" for line in envelope),
+            "body": envelope({"event_id": request["body"]["event_id"]}, {"type": "event"}, request["body"]),
         }
     )
 
@@ -133,13 +138,9 @@ def alerts_replay():
     clock = ManualClock()
     double = GlitchTipDouble(clock=clock).start()
     admin = double.create_user("admin@example.com", PASSWORD, superuser=True)
-    TOKENS.update(
-        {
-            "full": double.create_token(admin),
-            "read-only": double.create_token(admin, ["project:read"]),
-            "project:write": double.create_token(admin, ["project:read", "project:write"]),
-        }
-    )
+    TOKENS["full"] = double.create_token(admin)
+    TOKENS["read-only"] = double.create_token(admin, ["project:read"])
+    TOKENS["project:write"] = double.create_token(admin, ["project:read", "project:write"])
     yield Replay(double, clock, ALERTS)
     double.stop()
 
@@ -206,21 +207,10 @@ def test_cursors_take_the_recorded_form_both_ways(api):
 
 def test_transaction_groups_sorted_newest_first(api):
     key = api.double.state.projects[0].public_key.hex
-    items = [
-        line
-        for name in ("GET /first/", "GET /second/")
-        for line in (
-            {"type": "transaction"},
-            {
-                "transaction": name,
-                "start_timestamp": 1.0,
-                "timestamp": 1.25,
-                "contexts": {"trace": {"op": "http.server"}},
-            },
-        )
-    ]
-    envelope = "".join(json.dumps(line) + "\n" for line in ({}, *items))
-    assert api.post("/api/1/envelope/", data=envelope, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
+    timing = {"start_timestamp": 1.0, "timestamp": 1.25, "contexts": {"trace": {"op": "http.server"}}}
+    items = [({"type": "transaction"}, {"transaction": name, **timing}) for name in ("GET /first/", "GET /second/")]
+    body = envelope({}, *itertools.chain(*items))
+    assert api.post("/api/1/envelope/", data=body, headers={"X-Sentry-Auth": f"Sentry sentry_key={key}"}).ok
     api.double.clock.advance(2.5)
     groups = api.get("/api/0/organizations/acme/transaction-groups/", params={"sort": "-created"}).json()
     assert [(group["transaction"], group["avgDuration"]) for group in groups] == [
@@ -230,15 +220,11 @@ def test_transaction_groups_sorted_newest_first(api):
 
 
 def test_an_unknown_token_falls_back_to_the_session_which_needs_the_csrf_header(api):
-    session = requests.Session()
-    session.get(f"{api.double.url}/_allauth/browser/v1/config", timeout=5)
+    session, allauth = requests.Session(), f"{api.double.url}/_allauth/browser/v1"
+    session.get(f"{allauth}/config", timeout=5)
     csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
-    session.post(
-        f"{api.double.url}/_allauth/browser/v1/auth/login",
-        headers=csrf,
-        timeout=5,
-        json={"email": "admin@example.com", "password": PASSWORD},
-    ).raise_for_status()
+    login = {"email": "admin@example.com", "password": PASSWORD}
+    session.post(f"{allauth}/auth/login", json=login, headers=csrf, timeout=5).raise_for_status()
     organizations, unknown = f"{api.double.url}/api/0/organizations/", {"Authorization": f"Bearer {'0' * 40}"}
     assert session.get(organizations, headers=unknown, timeout=5).status_code == 200  # the session answered
     refused = session.post(organizations, json={"name": "Beta"}, headers=unknown, timeout=5)
@@ -251,16 +237,14 @@ def test_the_configured_domain_goes_into_dsns_and_heartbeat_urls(api):
     api.double.domain = "https://glitchtip.example.com"
     dsn = api.get("/api/0/projects/acme/web/keys/").json()[0]["dsn"]["public"]
     assert re.fullmatch(r"https://[0-9a-f]{32}@glitchtip\.example\.com/1", dsn)
-    monitor = api.post(
-        "/api/0/organizations/acme/monitors/",
-        json={
-            "monitorType": "Heartbeat",
-            "name": "nightly",
-            "expectedBody": "",
-            "expectedStatus": None,
-            "timeout": None,
-        },
-    )
+    heartbeat = {
+        "monitorType": "Heartbeat",
+        "name": "nightly",
+        "expectedBody": "",
+        "expectedStatus": None,
+        "timeout": None,
+    }
+    monitor = api.post("/api/0/organizations/acme/monitors/", json=heartbeat)
     assert monitor.json()["heartbeatEndpoint"].startswith(
         "https://glitchtip.example.com/api/0/organizations/acme/heartbeat_check/"
     )
