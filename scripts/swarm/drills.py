@@ -39,6 +39,9 @@ RECOVERY_TIMEOUT = 300
 # The title of the site's own 500 page (app/templates/500.html), what a user sees without the database.
 ERROR_PAGE = "Something went wrong"
 
+# The longest a request waits on a database whose node is gone (app/config/settings.py's libpq limits).
+WORST_DATABASE_WAIT = 5 + 2
+
 
 @dataclass
 class Drill:
@@ -202,7 +205,9 @@ class Rehearsed:
             ("GlitchTip", f"{self.base_url}:8001/", requests),
         ):
             try:
-                page = client.get(url, timeout=5, allow_redirects=False)
+                # A gunicorn thread whose database connection was open when the node went waits up to
+                # 5 s to learn it is dead (tcp_user_timeout), then 2 s to connect (connect_timeout).
+                page = client.get(url, timeout=WORST_DATABASE_WAIT + 3, allow_redirects=False)
             except requests.RequestException as exc:
                 seen.append(f"{label}: no answer ({type(exc).__name__})")
                 continue
