@@ -149,6 +149,8 @@ if (DATABASES["default"] or {}).get("ENGINE") == "django.db.backends.postgresql"
     # included. libpq's own limits: 2 s to connect (its minimum), and a connection whose data stays
     # unacknowledged for 5 s is dropped; the request then fails at once with the error page.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"connect_timeout": 2, "tcp_user_timeout": 5000})
+    # Django's backend, failing at once for 2 s after a failed connection (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis (redis://host:6379/0); empty: in-process cache

@@ -76,6 +76,44 @@ def test_a_database_that_never_answers_fails_the_request_instead_of_holding_it()
     assert "'tcp_user_timeout': 5000" in result.stdout
 
 
+TRIES = """
+import threading, time
+from django.db import connections
+
+def attempt():
+    try:
+        connections["default"].ensure_connection()
+    except Exception as exc:
+        print("failed:", exc)
+    finally:
+        connections["default"].close()
+
+attempt()
+others = [threading.Thread(target=attempt) for _ in range(3)]
+[thread.start() for thread in others]
+[thread.join() for thread in others]
+time.sleep(2.2)
+attempt()
+"""
+
+
+def test_after_a_database_that_never_answers_the_next_tries_fail_at_once_then_it_is_tried_again():
+    """Each try at a server that never answers holds a thread for 2 s: under load every thread, and the
+    site answers nothing (the data-node drill). After one failed try the process's next ones fail at once
+    for 2 s without reaching the server; then it is tried again."""
+    hole = BlackHoleServer().start()
+    try:
+        result = manage_with({"DATABASE_URL": f"postgres://app:secret@127.0.0.1:{hole.port}/app"}, "shell", "-c", TRIES)
+        reached = len(hole.connections)
+    finally:
+        hole.stop()
+    failures = [line for line in result.stdout.splitlines() if line.startswith("failed:")]
+    assert len(failures) == 5, result.stdout + result.stderr
+    assert "timeout expired" in failures[0] and "timeout expired" in failures[-1]
+    assert all("not tried again for" in line and "timeout expired" in line for line in failures[1:4])
+    assert reached == 2
+
+
 @pytest.mark.parametrize(
     "env, message",
     [
